@@ -1,0 +1,81 @@
+package bpf
+
+// Go mirrors of the enums in xdpids.h. bpf2go does not emit enums, so they
+// are written here once more; TestEnumsMatchBTF compares every value with
+// the BTF of the compiled object, so the two cannot drift apart.
+
+// Verdicts: every packet is counted under exactly one.
+const (
+	VerdictPass      = 0
+	VerdictDrop      = 1
+	VerdictWouldDrop = 2
+	VerdictMax       = 3
+)
+
+// Reasons for a verdict.
+const (
+	ReasonNone      = 0
+	ReasonAllow     = 1
+	ReasonBlock     = 2
+	ReasonRateSYN   = 3
+	ReasonRateUDP   = 4
+	ReasonRateICMP  = 5
+	ReasonMalformed = 6
+	ReasonNotIP     = 7
+	ReasonMax       = 8
+)
+
+// Protocol counter indexes.
+const (
+	ProtoIPv4      = 0
+	ProtoIPv6      = 1
+	ProtoTCP       = 2
+	ProtoUDP       = 3
+	ProtoICMP      = 4
+	ProtoICMPv6    = 5
+	ProtoFragment  = 6
+	ProtoOther     = 7
+	ProtoMalformed = 8
+	ProtoVLAN      = 9
+	ProtoMax       = 10
+)
+
+// Rate-limit kinds, the index into Config.Limits.
+const (
+	LimitSYN  = 0
+	LimitUDP  = 1
+	LimitICMP = 2
+	LimitMax  = 3
+)
+
+// Sample flags: why a packet was sampled.
+const (
+	SampleNewFlow   = 1 << 0
+	SampleAnomaly   = 1 << 1
+	SampleFragment  = 1 << 2
+	SampleICMP      = 1 << 3
+	SampleRateLimit = 1 << 4
+	SampleRandom    = 1 << 5
+	SampleAll       = 1<<6 - 1
+)
+
+// Block entry origins.
+const (
+	OriginManual   = 0
+	OriginDetector = 1
+	OriginRule     = 2
+)
+
+// Limits from xdpids.h.
+const (
+	MaxSnaplen = 1536
+	MaxIfaces  = 64
+	MaxIfindex = 65536
+)
+
+// VerdictNames, ReasonNames and ProtoNames name the counters for output.
+var (
+	VerdictNames = [VerdictMax]string{"pass", "drop", "would_drop"}
+	ReasonNames  = [ReasonMax]string{"none", "allow_list", "block_list", "rate_limit_syn", "rate_limit_udp", "rate_limit_icmp", "malformed", "not_ip"}
+	ProtoNames   = [ProtoMax]string{"ipv4", "ipv6", "tcp", "udp", "icmp", "icmpv6", "fragment", "other", "malformed", "vlan"}
+)

@@ -1,0 +1,49 @@
+package bpf
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+func TestEnumsMatchBTF(t *testing.T) {
+	spec, err := LoadXdpids()
+	if err != nil {
+		t.Fatalf("load spec: %v", err)
+	}
+	want := map[string]map[string]uint64{
+		"verdict":      {"VERDICT_PASS": VerdictPass, "VERDICT_DROP": VerdictDrop, "VERDICT_WOULD_DROP": VerdictWouldDrop, "VERDICT_MAX": VerdictMax},
+		"reason":       {"REASON_NONE": ReasonNone, "REASON_ALLOW": ReasonAllow, "REASON_BLOCK": ReasonBlock, "REASON_RATE_SYN": ReasonRateSYN, "REASON_RATE_UDP": ReasonRateUDP, "REASON_RATE_ICMP": ReasonRateICMP, "REASON_MALFORMED": ReasonMalformed, "REASON_NOT_IP": ReasonNotIP, "REASON_MAX": ReasonMax},
+		"proto":        {"PROTO_IPV4": ProtoIPv4, "PROTO_IPV6": ProtoIPv6, "PROTO_TCP": ProtoTCP, "PROTO_UDP": ProtoUDP, "PROTO_ICMP": ProtoICMP, "PROTO_ICMPV6": ProtoICMPv6, "PROTO_FRAGMENT": ProtoFragment, "PROTO_OTHER": ProtoOther, "PROTO_MALFORMED": ProtoMalformed, "PROTO_VLAN": ProtoVLAN, "PROTO_MAX": ProtoMax},
+		"limit_kind":   {"LIMIT_SYN": LimitSYN, "LIMIT_UDP": LimitUDP, "LIMIT_ICMP": LimitICMP, "LIMIT_MAX": LimitMax},
+		"sample_flag":  {"SAMPLE_NEW_FLOW": SampleNewFlow, "SAMPLE_ANOMALY": SampleAnomaly, "SAMPLE_FRAGMENT": SampleFragment, "SAMPLE_ICMP": SampleICMP, "SAMPLE_RATELIMIT": SampleRateLimit, "SAMPLE_RANDOM": SampleRandom, "SAMPLE_ALL": SampleAll},
+		"block_origin": {"ORIGIN_MANUAL": OriginManual, "ORIGIN_DETECTOR": OriginDetector, "ORIGIN_RULE": OriginRule},
+	}
+	for name, values := range want {
+		var e *btf.Enum
+		if err := spec.Types.TypeByName(name, &e); err != nil {
+			t.Fatalf("enum %s not in BTF: %v", name, err)
+		}
+		got := map[string]uint64{}
+		for _, v := range e.Values {
+			got[v.Name] = v.Value
+		}
+		for k, v := range values {
+			if g, ok := got[k]; !ok || g != v {
+				t.Errorf("%s.%s: Go has %d, C has %d (present %v)", name, k, v, g, ok)
+			}
+		}
+		if len(got) != len(values) {
+			t.Errorf("enum %s: C has %d values, Go mirrors %d", name, len(got), len(values))
+		}
+	}
+	if n := len(ReasonNames) + len(ProtoNames) + len(VerdictNames); n != ReasonMax+ProtoMax+VerdictMax {
+		t.Errorf("name tables out of step")
+	}
+	for _, n := range ReasonNames {
+		if n == "" || strings.ContainsAny(n, " -") {
+			t.Errorf("bad counter name %q", n)
+		}
+	}
+}

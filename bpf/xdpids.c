@@ -1,0 +1,720 @@
+//go:build ignore
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* xdpids XDP program: parse, count, allow/block lists, per-source rate
+ * limits, flow accounting and sampling to userspace through a ring buffer.
+ * Order of decisions (see DESIGN.md): allow list, block list, rate limits,
+ * flow accounting, sampling. Every exit goes through finish(), which records
+ * the verdict, so the verdict counters always add up to the packet count. */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+
+#ifndef IPPROTO_ICMPV6
+#define IPPROTO_ICMPV6 58
+#endif
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "xdpids.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define NSEC_PER_SEC 1000000000ULL
+#define NSEC_PER_MSEC 1000000ULL
+
+#ifndef IPPROTO_MH
+#define IPPROTO_MH 135
+#endif
+#define IPPROTO_HIP 139
+#define IPPROTO_SHIM6 140
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+#define TCP_URG 0x20
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+/* ICMP and ICMPv6 share the first 8 bytes' layout; linux/icmp.h pulls in
+ * glibc headers that do not build for the BPF target. */
+struct icmp_hdr {
+	__u8 type;
+	__u8 code;
+	__be16 checksum;
+	__be32 rest;
+};
+
+struct ipv6_ext_hdr {
+	__u8 nexthdr;
+	__u8 hdrlen;
+};
+
+struct ipv6_frag_hdr {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;
+	__be32 id;
+};
+
+/* Run-time configuration, one entry (index 0). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct config);
+} config_map SEC(".maps");
+
+/* ifindex -> stats slot (0 = unassigned); written by the loader at attach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_IFINDEX);
+	__type(key, __u32);
+	__type(value, __u32);
+} if_slots SEC(".maps");
+
+/* stats slot -> ifindex owning it, for readers of the stats map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct iface_slot);
+} slot_ifaces SEC(".maps");
+
+/* Per-interface counters. Per-CPU and updated without atomics: XDP runs in
+ * softirq context on one CPU and is not preempted by itself there. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct if_stats);
+} stats SEC(".maps");
+
+/* Allow lists, checked first: a hit always passes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm_v4_key);
+	__type(value, struct allow_entry);
+} allow_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm_v6_key);
+	__type(value, struct allow_entry);
+} allow_v6 SEC(".maps");
+
+/* Block lists: an unexpired hit drops. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm_v4_key);
+	__type(value, struct block_entry);
+} block_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm_v6_key);
+	__type(value, struct block_entry);
+} block_v6 SEC(".maps");
+
+/* Per-source token buckets. Shared between CPUs without a lock: two CPUs
+ * refilling one bucket at once can let a few extra packets through, which
+ * is cheaper than a spin lock on every SYN. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, struct limit_key);
+	__type(value, struct limit_state);
+} limits SEC(".maps");
+
+/* Flow table: one entry per direction of a 5-tuple. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, struct flow_key);
+	__type(value, struct flow_stats);
+} flows SEC(".maps");
+
+/* Per-CPU sample budget: a token bucket in samples. */
+struct budget {
+	__u64 tokens; /* nanotokens */
+	__u64 last_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct budget);
+} sample_budget SEC(".maps");
+
+/* Scratch space to assemble a sample before bpf_ringbuf_output: reserve
+ * needs a constant size, and samples have the length of the frame. */
+struct sample_buf {
+	struct sample_hdr hdr;
+	__u8 data[MAX_SNAPLEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sample_buf);
+} sample_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} samples SEC(".maps");
+
+/* What the parser learned about a packet. */
+struct pkt {
+	__u8 src[16];
+	__u8 dst[16];
+	__u16 sport; /* network order */
+	__u16 dport;
+	__u16 vlan;
+	__u8 family;    /* 4, 6, or 0 when not IP */
+	__u8 l4proto;
+	__u8 tcp_flags;
+	__u8 has_l4;    /* the L4 header was parsed */
+	__u8 frag;      /* 0 none, 1 first fragment, 2 later fragment */
+	__u8 malformed; /* a header was truncated or invalid */
+	__u8 vlan_tags;
+	__u8 pad[3];
+};
+
+/* Force BTF for the types Go mirrors with bpf2go -type. */
+struct sample_hdr *unused_sample_hdr __attribute__((unused));
+struct iface_slot *unused_iface_slot __attribute__((unused));
+enum verdict unused_verdict __attribute__((unused));
+enum reason unused_reason __attribute__((unused));
+enum proto unused_proto __attribute__((unused));
+enum limit_kind unused_limit_kind __attribute__((unused));
+enum sample_flag unused_sample_flag __attribute__((unused));
+enum block_origin unused_block_origin __attribute__((unused));
+
+static __always_inline void count(struct counter *c, __u64 bytes)
+{
+	c->packets++;
+	c->bytes += bytes;
+}
+
+static __always_inline int parse_l4(void *cur, void *end, struct pkt *p)
+{
+	switch (p->l4proto) {
+	case IPPROTO_TCP: {
+		struct tcphdr *th = cur;
+		if ((void *)(th + 1) > end || th->doff < 5)
+			return -1;
+		p->sport = th->source;
+		p->dport = th->dest;
+		p->tcp_flags = ((__u8 *)th)[13];
+		break;
+	}
+	case IPPROTO_UDP: {
+		struct udphdr *uh = cur;
+		if ((void *)(uh + 1) > end)
+			return -1;
+		p->sport = uh->source;
+		p->dport = uh->dest;
+		break;
+	}
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6: {
+		struct icmp_hdr *ih = cur;
+		if ((void *)(ih + 1) > end)
+			return -1;
+		/* type and code stand in for the ports, as flow tools do */
+		p->sport = bpf_htons(ih->type);
+		p->dport = bpf_htons(ih->code);
+		break;
+	}
+	default:
+		return 0;
+	}
+	p->has_l4 = 1;
+	return 0;
+}
+
+static __always_inline int parse_ipv4(void *cur, void *end, struct pkt *p)
+{
+	struct iphdr *iph = cur;
+	if ((void *)(iph + 1) > end)
+		return -1;
+	__u32 hlen = iph->ihl * 4;
+	if (hlen < sizeof(*iph) || iph->version != 4)
+		return -1;
+	if (cur + hlen > end)
+		return -1;
+	p->family = 4;
+	p->l4proto = iph->protocol;
+	__builtin_memcpy(p->src, &iph->saddr, 4);
+	__builtin_memcpy(p->dst, &iph->daddr, 4);
+	if (iph->frag_off & bpf_htons(0x1fff)) {
+		p->frag = 2; /* later fragment: no L4 header */
+		return 0;
+	}
+	if (iph->frag_off & bpf_htons(0x2000))
+		p->frag = 1;
+	if (parse_l4(cur + hlen, end, p) < 0)
+		p->malformed = 1;
+	return 0;
+}
+
+static __always_inline int parse_ipv6(void *cur, void *end, struct pkt *p)
+{
+	struct ipv6hdr *ip6 = cur;
+	if ((void *)(ip6 + 1) > end)
+		return -1;
+	if (ip6->version != 6)
+		return -1;
+	p->family = 6;
+	__builtin_memcpy(p->src, &ip6->saddr, 16);
+	__builtin_memcpy(p->dst, &ip6->daddr, 16);
+	__u8 nexthdr = ip6->nexthdr;
+	cur = ip6 + 1;
+
+	for (int i = 0; i < IPV6_EXT_MAX_CHAIN; i++) {
+		switch (nexthdr) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+		case IPPROTO_MH:
+		case IPPROTO_HIP:
+		case IPPROTO_SHIM6: {
+			struct ipv6_ext_hdr *eh = cur;
+			if ((void *)(eh + 1) > end)
+				goto truncated;
+			nexthdr = eh->nexthdr;
+			cur += (eh->hdrlen + 1) * 8;
+			break;
+		}
+		case IPPROTO_AH: {
+			struct ipv6_ext_hdr *eh = cur;
+			if ((void *)(eh + 1) > end)
+				goto truncated;
+			nexthdr = eh->nexthdr;
+			cur += (eh->hdrlen + 2) * 4;
+			break;
+		}
+		case IPPROTO_FRAGMENT: {
+			struct ipv6_frag_hdr *fh = cur;
+			if ((void *)(fh + 1) > end)
+				goto truncated;
+			nexthdr = fh->nexthdr;
+			cur = fh + 1;
+			if (fh->frag_off & bpf_htons(0xfff8)) {
+				p->l4proto = nexthdr;
+				p->frag = 2;
+				return 0;
+			}
+			if (fh->frag_off & bpf_htons(1))
+				p->frag = 1;
+			break;
+		}
+		default:
+			goto l4;
+		}
+	}
+	/* Still an extension header after the chain limit: count as other. */
+	switch (nexthdr) {
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_MH:
+	case IPPROTO_HIP:
+	case IPPROTO_SHIM6:
+	case IPPROTO_AH:
+	case IPPROTO_FRAGMENT:
+		p->l4proto = nexthdr;
+		return 0;
+	}
+l4:
+	p->l4proto = nexthdr;
+	if (parse_l4(cur, end, p) < 0)
+		p->malformed = 1;
+	return 0;
+truncated:
+	p->l4proto = nexthdr;
+	p->malformed = 1;
+	return 0;
+}
+
+/* parse fills p; returns -1 when the frame is cut before or inside the
+ * L2/L3 headers (no addresses to judge it by). */
+static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return -1;
+	__be16 proto = eth->h_proto;
+	void *cur = eth + 1;
+
+	for (int i = 0; i < VLAN_MAX_DEPTH; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		struct vlan_hdr *vh = cur;
+		if ((void *)(vh + 1) > end)
+			return -1;
+		if (i == 0)
+			p->vlan = bpf_ntohs(vh->tci) & 0x0fff;
+		p->vlan_tags++;
+		proto = vh->encap_proto;
+		cur = vh + 1;
+	}
+	if (proto == bpf_htons(ETH_P_IP))
+		return parse_ipv4(cur, end, p);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return parse_ipv6(cur, end, p);
+	return 0; /* not IP (or a third VLAN tag): family stays 0 */
+}
+
+/* finish records the verdict and turns a drop into a pass in monitor mode. */
+static __always_inline int finish(struct if_stats *st, struct config *cfg, __u32 verdict,
+				  __u32 reason, __u64 len)
+{
+	if (verdict == VERDICT_DROP && cfg->monitor)
+		verdict = VERDICT_WOULD_DROP;
+	if (verdict >= VERDICT_MAX || reason >= REASON_MAX)
+		return XDP_PASS;
+	count(&st->verdicts[verdict][reason], len);
+	return verdict == VERDICT_DROP ? XDP_DROP : XDP_PASS;
+}
+
+/* take_token takes one token from a bucket of rate/burst; false when empty. */
+static __always_inline int take_token(__u64 *tokens, __u64 *last_ns, __u64 now, __u32 rate,
+				      __u32 burst)
+{
+	__u64 cap = (__u64)burst * NSEC_PER_SEC;
+	__u64 elapsed = now - *last_ns;
+	__u64 t = *tokens;
+	/* Past 8.6 s idle the product could overflow; the bucket is full by then
+	 * for any burst/rate under 8 s, and a longer idle always means full. */
+	if (elapsed > (1ULL << 33))
+		t = cap;
+	else
+		t += elapsed * rate;
+	if (t > cap)
+		t = cap;
+	*last_ns = now;
+	if (t < NSEC_PER_SEC) {
+		*tokens = t;
+		return 0;
+	}
+	*tokens = t - NSEC_PER_SEC;
+	return 1;
+}
+
+/* rate_limited applies the per-source bucket of kind; sample is set when the
+ * drop should be reported (first drop of the source in the interval). */
+static __always_inline int rate_limited(struct config *cfg, struct pkt *p, __u32 kind, __u64 now,
+					__u8 *sample)
+{
+	if (kind >= LIMIT_MAX)
+		return 0;
+	struct bucket_config *bc = &cfg->limits[kind];
+	__u32 rate = bc->rate;
+	if (rate == 0)
+		return 0;
+	__u32 burst = bc->burst ? bc->burst : 1;
+
+	struct limit_key key = {};
+	key.family = p->family;
+	key.kind = kind;
+	if (p->family == 4)
+		__builtin_memcpy(key.addr, p->src, 4);
+	else
+		__builtin_memcpy(key.addr, p->src, 8); /* IPv6 sources share their /64 */
+
+	struct limit_state *ls = bpf_map_lookup_elem(&limits, &key);
+	if (!ls) {
+		struct limit_state init = {};
+		init.tokens = (__u64)(burst - 1) * NSEC_PER_SEC;
+		init.last_ns = now;
+		bpf_map_update_elem(&limits, &key, &init, BPF_NOEXIST);
+		return 0;
+	}
+	if (take_token(&ls->tokens, &ls->last_ns, now, rate, burst))
+		return 0;
+	__sync_fetch_and_add(&ls->dropped, 1);
+	if (now - ls->last_sample_ns >= (__u64)cfg->ratelimit_sample_ms * NSEC_PER_MSEC) {
+		ls->last_sample_ns = now;
+		*sample = 1;
+	}
+	return 1;
+}
+
+/* flow_account updates the flow table and returns how many packets the
+ * flow had before this one (0 for a new flow). */
+static __always_inline __u64 flow_account(struct if_stats *st, struct pkt *p, __u32 ifindex,
+					  __u64 now, __u64 len)
+{
+	struct flow_key key = {};
+	__builtin_memcpy(key.src, p->src, 16);
+	__builtin_memcpy(key.dst, p->dst, 16);
+	key.sport = p->sport;
+	key.dport = p->dport;
+	key.vlan = p->vlan;
+	key.proto = p->l4proto;
+	key.family = p->family;
+
+	struct flow_stats *fs = bpf_map_lookup_elem(&flows, &key);
+	if (fs) {
+		__u64 before = __sync_fetch_and_add(&fs->packets, 1);
+		__sync_fetch_and_add(&fs->bytes, len);
+		if (p->tcp_flags && (fs->tcp_flags & p->tcp_flags) != p->tcp_flags)
+			__sync_fetch_and_or(&fs->tcp_flags, p->tcp_flags);
+		if (fs->last_ns != now)
+			fs->last_ns = now;
+		return before;
+	}
+	struct flow_stats init = {
+		.first_ns = now,
+		.last_ns = now,
+		.packets = 1,
+		.bytes = len,
+		.tcp_flags = p->tcp_flags,
+		.ifindex = ifindex,
+	};
+	/* Another CPU may insert the same flow at the same moment; then this
+	 * packet is counted as that flow's first, which only costs a sample. */
+	if (bpf_map_update_elem(&flows, &key, &init, BPF_NOEXIST) == 0)
+		st->flows_new++;
+	return 0;
+}
+
+static __always_inline int budget_allows(struct config *cfg, __u64 now)
+{
+	if (cfg->sample_rate == 0)
+		return 1;
+	__u32 zero = 0;
+	struct budget *b = bpf_map_lookup_elem(&sample_budget, &zero);
+	if (!b)
+		return 0;
+	if (b->last_ns == 0) {
+		b->tokens = (__u64)(cfg->sample_burst ? cfg->sample_burst : 1) * NSEC_PER_SEC;
+		b->last_ns = now;
+	}
+	return take_token(&b->tokens, &b->last_ns, now, cfg->sample_rate,
+			  cfg->sample_burst ? cfg->sample_burst : 1);
+}
+
+static __always_inline void emit_sample(struct xdp_md *ctx, struct if_stats *st,
+					struct config *cfg, struct pkt *p, __u64 now,
+					__u64 len, __u32 verdict, __u32 reason, __u8 flags)
+{
+	flags &= cfg->sample_mask;
+	if (!flags)
+		return;
+	if (!budget_allows(cfg, now)) {
+		st->samples_over_budget++;
+		return;
+	}
+	__u32 zero = 0;
+	struct sample_buf *buf = bpf_map_lookup_elem(&sample_scratch, &zero);
+	if (!buf) {
+		st->samples_lost++;
+		return;
+	}
+	if (verdict == VERDICT_DROP && cfg->monitor)
+		verdict = VERDICT_WOULD_DROP;
+
+	__u64 cap = len;
+	__u64 snap = cfg->snaplen ? cfg->snaplen : 256;
+	if (cap > snap)
+		cap = snap;
+	barrier_var(cap);
+	if (cap > MAX_SNAPLEN)
+		cap = MAX_SNAPLEN;
+	if (cap < 1) {
+		st->samples_lost++;
+		return;
+	}
+	if (bpf_xdp_load_bytes(ctx, 0, buf->data, cap) < 0) {
+		st->samples_lost++;
+		return;
+	}
+	buf->hdr.ts_ns = now;
+	buf->hdr.ifindex = ctx->ingress_ifindex;
+	buf->hdr.rx_queue = ctx->rx_queue_index;
+	buf->hdr.wire_len = len;
+	buf->hdr.cap_len = cap;
+	buf->hdr.vlan = p->vlan;
+	buf->hdr.verdict = verdict;
+	buf->hdr.reason = reason;
+	buf->hdr.flags = flags;
+	if (bpf_ringbuf_output(&samples, buf, sizeof(buf->hdr) + cap, 0) < 0) {
+		st->samples_lost++;
+		return;
+	}
+	st->samples_sent++;
+}
+
+static __always_inline __u8 anomalous_flags(__u8 f)
+{
+	if (f == 0)
+		return 1; /* NULL */
+	if ((f & (TCP_SYN | TCP_FIN)) == (TCP_SYN | TCP_FIN))
+		return 1;
+	if ((f & (TCP_SYN | TCP_RST)) == (TCP_SYN | TCP_RST))
+		return 1;
+	if ((f & (TCP_FIN | TCP_ACK)) == TCP_FIN)
+		return 1; /* FIN without ACK; covers XMAS (FIN+PSH+URG) */
+	return 0;
+}
+
+SEC("xdp")
+int xdpids(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+	struct config *cfg = bpf_map_lookup_elem(&config_map, &zero);
+	if (!cfg)
+		return XDP_PASS;
+	__u32 ifindex = ctx->ingress_ifindex;
+	__u32 slot = 0;
+	__u32 *slotp = bpf_map_lookup_elem(&if_slots, &ifindex);
+	if (slotp)
+		slot = *slotp;
+	struct if_stats *st = bpf_map_lookup_elem(&stats, &slot);
+	if (!st) {
+		slot = 0;
+		st = bpf_map_lookup_elem(&stats, &slot);
+		if (!st)
+			return XDP_PASS;
+	}
+	__u64 len = bpf_xdp_get_buff_len(ctx);
+
+	struct pkt p = {};
+	if (parse(ctx, &p) < 0) {
+		count(&st->protos[PROTO_MALFORMED], len);
+		return finish(st, cfg, VERDICT_PASS, REASON_MALFORMED, len);
+	}
+	if (p.vlan_tags)
+		count(&st->protos[PROTO_VLAN], len);
+	if (p.family == 0) {
+		count(&st->protos[PROTO_OTHER], len);
+		return finish(st, cfg, VERDICT_PASS, REASON_NOT_IP, len);
+	}
+	count(&st->protos[p.family == 4 ? PROTO_IPV4 : PROTO_IPV6], len);
+	if (p.frag)
+		count(&st->protos[PROTO_FRAGMENT], len);
+	if (p.malformed)
+		count(&st->protos[PROTO_MALFORMED], len);
+	else if (p.has_l4) {
+		__u32 pi = PROTO_OTHER;
+		switch (p.l4proto) {
+		case IPPROTO_TCP: pi = PROTO_TCP; break;
+		case IPPROTO_UDP: pi = PROTO_UDP; break;
+		case IPPROTO_ICMP: pi = PROTO_ICMP; break;
+		case IPPROTO_ICMPV6: pi = PROTO_ICMPV6; break;
+		}
+		count(&st->protos[pi], len);
+	} else if (p.frag != 2) {
+		count(&st->protos[PROTO_OTHER], len);
+	}
+
+	/* 1. allow list: always wins. */
+	if (p.family == 4) {
+		struct lpm_v4_key k = {.prefixlen = 32};
+		__builtin_memcpy(k.addr, p.src, 4);
+		struct allow_entry *a = bpf_map_lookup_elem(&allow_v4, &k);
+		if (a) {
+			__sync_fetch_and_add(&a->hits, 1);
+			return finish(st, cfg, VERDICT_PASS, REASON_ALLOW, len);
+		}
+	} else {
+		struct lpm_v6_key k = {.prefixlen = 128};
+		__builtin_memcpy(k.addr, p.src, 16);
+		struct allow_entry *a = bpf_map_lookup_elem(&allow_v6, &k);
+		if (a) {
+			__sync_fetch_and_add(&a->hits, 1);
+			return finish(st, cfg, VERDICT_PASS, REASON_ALLOW, len);
+		}
+	}
+
+	/* 2. block list: only unexpired entries drop. */
+	struct block_entry *b;
+	if (p.family == 4) {
+		struct lpm_v4_key k = {.prefixlen = 32};
+		__builtin_memcpy(k.addr, p.src, 4);
+		b = bpf_map_lookup_elem(&block_v4, &k);
+	} else {
+		struct lpm_v6_key k = {.prefixlen = 128};
+		__builtin_memcpy(k.addr, p.src, 16);
+		b = bpf_map_lookup_elem(&block_v6, &k);
+	}
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (b && (b->expires_ns == 0 || b->expires_ns > now)) {
+		__sync_fetch_and_add(&b->hits, 1);
+		return finish(st, cfg, VERDICT_DROP, REASON_BLOCK, len);
+	}
+
+	if (p.malformed)
+		return finish(st, cfg, VERDICT_PASS, REASON_MALFORMED, len);
+
+	/* 3. per-source rate limits. */
+	__u8 flags = 0;
+	if (p.has_l4) {
+		__u32 kind = LIMIT_MAX, reason = REASON_NONE;
+		if (p.l4proto == IPPROTO_TCP && (p.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+			kind = LIMIT_SYN;
+			reason = REASON_RATE_SYN;
+		} else if (p.l4proto == IPPROTO_UDP) {
+			kind = LIMIT_UDP;
+			reason = REASON_RATE_UDP;
+		} else if (p.l4proto == IPPROTO_ICMP || p.l4proto == IPPROTO_ICMPV6) {
+			kind = LIMIT_ICMP;
+			reason = REASON_RATE_ICMP;
+		}
+		if (kind < LIMIT_MAX) {
+			__u8 want = 0;
+			if (rate_limited(cfg, &p, kind, now, &want)) {
+				if (want)
+					emit_sample(ctx, st, cfg, &p, now, len, VERDICT_DROP, reason,
+						    SAMPLE_RATELIMIT);
+				return finish(st, cfg, VERDICT_DROP, reason, len);
+			}
+		}
+	}
+
+	/* 4. flow accounting (later fragments have no ports: not a flow). */
+	if (p.frag == 2) {
+		flags |= SAMPLE_FRAGMENT;
+	} else {
+		__u64 before = flow_account(st, &p, ifindex, now, len);
+		if (before < cfg->flow_samples)
+			flags |= SAMPLE_NEW_FLOW;
+		if (p.frag)
+			flags |= SAMPLE_FRAGMENT;
+		if (p.l4proto == IPPROTO_TCP && anomalous_flags(p.tcp_flags))
+			flags |= SAMPLE_ANOMALY;
+		if (p.l4proto == IPPROTO_ICMP || p.l4proto == IPPROTO_ICMPV6)
+			flags |= SAMPLE_ICMP;
+	}
+
+	/* 5. sampling. */
+	if (!(flags & cfg->sample_mask) && cfg->sample_one_in &&
+	    bpf_get_prandom_u32() % cfg->sample_one_in == 0)
+		flags |= SAMPLE_RANDOM;
+	if (flags)
+		emit_sample(ctx, st, cfg, &p, now, len, VERDICT_PASS, REASON_NONE, flags);
+	return finish(st, cfg, VERDICT_PASS, REASON_NONE, len);
+}

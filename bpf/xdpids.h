@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Numbers and structures shared by the XDP program and the Go loader.
+ * The Go side gets mirrors of every struct here through bpf2go -type, so a
+ * layout is written once. Keep every field naturally aligned and padded by
+ * hand: the Go mirrors must not depend on implicit padding. */
+#ifndef XDPIDS_H
+#define XDPIDS_H
+
+#define VLAN_MAX_DEPTH 2      /* 802.1Q / 802.1ad tags parsed */
+#define IPV6_EXT_MAX_CHAIN 6  /* IPv6 extension headers followed */
+#define MAX_SNAPLEN 1536      /* a full 1500-byte frame with two VLAN tags */
+#define MAX_IFACES 64         /* interface slots in the stats map; slot 0 = unassigned */
+#define MAX_IFINDEX 65536     /* ifindex values mapped to slots; larger ones use slot 0 */
+
+/* Verdict of one packet: every packet is counted under exactly one. */
+enum verdict {
+	VERDICT_PASS = 0,
+	VERDICT_DROP = 1,
+	VERDICT_WOULD_DROP = 2, /* monitor mode: would have dropped, passed */
+	VERDICT_MAX = 3,
+};
+
+/* Why a packet got its verdict. */
+enum reason {
+	REASON_NONE = 0,       /* inspected, nothing against it */
+	REASON_ALLOW = 1,      /* source on the allow list */
+	REASON_BLOCK = 2,      /* source on the block list */
+	REASON_RATE_SYN = 3,   /* per-source TCP SYN bucket empty */
+	REASON_RATE_UDP = 4,   /* per-source UDP bucket empty */
+	REASON_RATE_ICMP = 5,  /* per-source ICMP/ICMPv6 bucket empty */
+	REASON_MALFORMED = 6,  /* a header was truncated or invalid */
+	REASON_NOT_IP = 7,     /* ARP, LLDP, ...: not inspected */
+	REASON_MAX = 8,
+};
+
+/* Protocol counters: a packet can count in several (IPv4 + TCP + fragment). */
+enum proto {
+	PROTO_IPV4 = 0,
+	PROTO_IPV6 = 1,
+	PROTO_TCP = 2,
+	PROTO_UDP = 3,
+	PROTO_ICMP = 4,
+	PROTO_ICMPV6 = 5,
+	PROTO_FRAGMENT = 6,
+	PROTO_OTHER = 7,     /* not IP, or an IP protocol without a parser here */
+	PROTO_MALFORMED = 8,
+	PROTO_VLAN = 9,      /* carried at least one VLAN tag */
+	PROTO_MAX = 10,
+};
+
+/* Rate-limit bucket kinds, also the index into config.limits. */
+enum limit_kind {
+	LIMIT_SYN = 0,
+	LIMIT_UDP = 1,
+	LIMIT_ICMP = 2,
+	LIMIT_MAX = 3,
+};
+
+/* Why a packet was sampled to userspace (bit mask in sample_hdr.flags and config.sample_mask). */
+enum sample_flag {
+	SAMPLE_NEW_FLOW = 1 << 0,  /* one of the first config.flow_samples packets of a flow */
+	SAMPLE_ANOMALY = 1 << 1,   /* TCP flag set no stack sends: NULL, SYN+FIN, FIN w/o ACK, XMAS, SYN+RST */
+	SAMPLE_FRAGMENT = 1 << 2,  /* IPv4 or IPv6 fragment */
+	SAMPLE_ICMP = 1 << 3,      /* ICMP or ICMPv6 */
+	SAMPLE_RATELIMIT = 1 << 4, /* first rate-limit drop of a source in an interval */
+	SAMPLE_RANDOM = 1 << 5,    /* 1-in-N of everything else */
+	SAMPLE_ALL = (1 << 6) - 1,
+};
+
+/* Block entry reason codes: who put the entry there. */
+enum block_origin {
+	ORIGIN_MANUAL = 0,   /* xdpids block */
+	ORIGIN_DETECTOR = 1, /* the responder, after an alert */
+	ORIGIN_RULE = 2,     /* a drop rule */
+};
+
+struct counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Per-CPU, per-interface counters (value of the stats map). */
+struct if_stats {
+	struct counter verdicts[VERDICT_MAX][REASON_MAX];
+	struct counter protos[PROTO_MAX];
+	__u64 flows_new;           /* flows inserted into the flow table */
+	__u64 samples_sent;        /* records written to the ring buffer */
+	__u64 samples_lost;        /* ring buffer full or load failed */
+	__u64 samples_over_budget; /* wanted but over the per-CPU sample budget */
+};
+
+struct bucket_config {
+	__u32 rate;  /* tokens per second; 0 disables this limit */
+	__u32 burst; /* bucket depth in packets */
+};
+
+/* Run-time configuration: one entry, rewritten without reloading the program. */
+struct config {
+	__u32 monitor;       /* 1: never drop, count would-drop instead */
+	__u32 snaplen;       /* bytes of each sampled frame sent, 1..MAX_SNAPLEN */
+	__u32 flow_samples;  /* first N packets of each new flow are sampled */
+	__u32 sample_one_in; /* sample 1 in N of the remaining packets; 0 = off */
+	__u32 sample_rate;   /* per-CPU sample budget, samples per second; 0 = unlimited */
+	__u32 sample_burst;  /* per-CPU sample budget depth */
+	__u32 ratelimit_sample_ms; /* at most one rate-limit sample per source per interval */
+	__u32 sample_mask;   /* enabled enum sample_flag bits */
+	struct bucket_config limits[LIMIT_MAX];
+};
+
+struct lpm_v4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct lpm_v6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Value of the block lists. */
+struct block_entry {
+	__u64 expires_ns; /* CLOCK_BOOTTIME ns after which the entry no longer drops; 0 = never */
+	__u64 created_ns; /* CLOCK_BOOTTIME ns when written */
+	__u64 hits;       /* packets dropped (or would-dropped) by this entry */
+	__u32 origin;     /* enum block_origin */
+	__u32 level;      /* escalation level for repeat offenders */
+	char comment[32]; /* free text reason, NUL padded */
+};
+
+/* Value of the allow lists. */
+struct allow_entry {
+	__u64 created_ns;
+	__u64 hits;
+};
+
+/* Key of the rate-limit table: IPv4 source, or IPv6 source cut to its /64. */
+struct limit_key {
+	__u8 addr[16];
+	__u8 family; /* 4 or 6 */
+	__u8 kind;   /* enum limit_kind */
+	__u8 pad[2];
+};
+
+struct limit_state {
+	__u64 tokens;         /* tokens * 1e9 (nanotokens), at most burst * 1e9 */
+	__u64 last_ns;        /* last refill */
+	__u64 last_sample_ns; /* last rate-limit sample sent for this source */
+	__u64 dropped;        /* packets over the limit */
+};
+
+/* Flow table key: one direction of a 5-tuple plus the outer VLAN. */
+struct flow_key {
+	__u8 src[16];  /* IPv4 in the first 4 bytes */
+	__u8 dst[16];
+	__u16 sport;   /* network byte order; 0 for protocols without ports */
+	__u16 dport;
+	__u16 vlan;    /* outer VLAN id, 0 = untagged */
+	__u8 proto;    /* IP protocol */
+	__u8 family;   /* 4 or 6 */
+};
+
+struct flow_stats {
+	__u64 first_ns;  /* CLOCK_BOOTTIME ns */
+	__u64 last_ns;
+	__u64 packets;
+	__u64 bytes;
+	__u32 tcp_flags; /* OR of every TCP flag byte seen */
+	__u32 ifindex;
+};
+
+/* Header of each ring buffer record; cap_len bytes of the frame follow. */
+struct sample_hdr {
+	__u64 ts_ns;    /* CLOCK_BOOTTIME ns */
+	__u32 ifindex;
+	__u32 rx_queue;
+	__u32 wire_len; /* frame length on the wire */
+	__u32 cap_len;  /* bytes that follow */
+	__u16 vlan;
+	__u8 verdict;   /* enum verdict */
+	__u8 reason;    /* enum reason */
+	__u8 flags;     /* enum sample_flag bits */
+	__u8 pad[3];
+};
+
+/* Slot table entry: which interface owns a stats slot. */
+struct iface_slot {
+	__u32 ifindex;
+	__u32 pad;
+};
+
+#endif /* XDPIDS_H */

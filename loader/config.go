@@ -1,0 +1,103 @@
+package loader
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/xdpids/xdpids/bpf"
+)
+
+// Bucket is one per-source token bucket: Rate packets per second with a
+// depth of Burst packets. Rate 0 turns the limit off.
+type Bucket struct {
+	Rate  uint32 `yaml:"rate" json:"rate"`
+	Burst uint32 `yaml:"burst" json:"burst"`
+}
+
+// Config is the XDP program's run-time configuration (the config map).
+type Config struct {
+	Monitor             bool          // count would-drops, never drop
+	Snaplen             uint32        // bytes of each sampled frame, 1..1536
+	FlowSamples         uint32        // first N packets of each new flow sampled
+	SampleOneIn         uint32        // 1-in-N sampling of the rest; 0 = off
+	SampleRate          uint32        // per-CPU sample budget per second; 0 = unlimited
+	SampleBurst         uint32        // depth of the sample budget
+	RateLimitSampleEach time.Duration // one rate-limit sample per source per interval
+	SampleMask          uint32        // enabled bpf.Sample* reasons
+	SYN, UDP, ICMP      Bucket        // per-source limits (IPv6 per /64)
+}
+
+// DefaultConfig is what `xdpids run` uses without a configuration file.
+func DefaultConfig() Config {
+	return Config{
+		Snaplen:             256,
+		FlowSamples:         4,
+		SampleOneIn:         0,
+		SampleRate:          20000,
+		SampleBurst:         40000,
+		RateLimitSampleEach: time.Second,
+		SampleMask:          bpf.SampleAll,
+		SYN:                 Bucket{Rate: 1000, Burst: 2000},
+		UDP:                 Bucket{Rate: 20000, Burst: 40000},
+		ICMP:                Bucket{Rate: 100, Burst: 200},
+	}
+}
+
+// Validate reports the first field out of range.
+func (c Config) Validate() error {
+	if c.Snaplen < 1 || c.Snaplen > bpf.MaxSnaplen {
+		return fmt.Errorf("snaplen %d out of range 1..%d", c.Snaplen, bpf.MaxSnaplen)
+	}
+	if c.FlowSamples > 255 {
+		return fmt.Errorf("flow_samples %d out of range 0..255", c.FlowSamples)
+	}
+	if c.SampleMask&^bpf.SampleAll != 0 {
+		return fmt.Errorf("sample mask %#x has unknown bits", c.SampleMask)
+	}
+	if c.RateLimitSampleEach < 0 || c.RateLimitSampleEach > time.Hour {
+		return fmt.Errorf("rate-limit sample interval %s out of range 0..1h", c.RateLimitSampleEach)
+	}
+	for name, b := range map[string]Bucket{"syn": c.SYN, "udp": c.UDP, "icmp": c.ICMP} {
+		if b.Rate > 0 && b.Burst == 0 {
+			return fmt.Errorf("rate limit %s: burst must be at least 1 when rate is set", name)
+		}
+		if b.Rate > 1_000_000_000 {
+			return fmt.Errorf("rate limit %s: rate %d over 1e9/s", name, b.Rate)
+		}
+	}
+	return nil
+}
+
+func (c Config) raw() bpf.XdpidsConfig {
+	var r bpf.XdpidsConfig
+	if c.Monitor {
+		r.Monitor = 1
+	}
+	r.Snaplen = c.Snaplen
+	r.FlowSamples = c.FlowSamples
+	r.SampleOneIn = c.SampleOneIn
+	r.SampleRate = c.SampleRate
+	r.SampleBurst = c.SampleBurst
+	r.RatelimitSampleMs = uint32(c.RateLimitSampleEach / time.Millisecond)
+	r.SampleMask = c.SampleMask
+	r.Limits[bpf.LimitSYN] = bpf.XdpidsBucketConfig{Rate: c.SYN.Rate, Burst: c.SYN.Burst}
+	r.Limits[bpf.LimitUDP] = bpf.XdpidsBucketConfig{Rate: c.UDP.Rate, Burst: c.UDP.Burst}
+	r.Limits[bpf.LimitICMP] = bpf.XdpidsBucketConfig{Rate: c.ICMP.Rate, Burst: c.ICMP.Burst}
+	return r
+}
+
+func configFromRaw(r bpf.XdpidsConfig) Config {
+	return Config{
+		Monitor:             r.Monitor != 0,
+		Snaplen:             r.Snaplen,
+		FlowSamples:         r.FlowSamples,
+		SampleOneIn:         r.SampleOneIn,
+		SampleRate:          r.SampleRate,
+		SampleBurst:         r.SampleBurst,
+		RateLimitSampleEach: time.Duration(r.RatelimitSampleMs) * time.Millisecond,
+		SampleMask:          r.SampleMask,
+		SYN:                 Bucket{r.Limits[bpf.LimitSYN].Rate, r.Limits[bpf.LimitSYN].Burst},
+		UDP:                 Bucket{r.Limits[bpf.LimitUDP].Rate, r.Limits[bpf.LimitUDP].Burst},
+		ICMP:                Bucket{r.Limits[bpf.LimitICMP].Rate, r.Limits[bpf.LimitICMP].Burst},
+	}
+}

@@ -1,0 +1,205 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/xdpids/xdpids/bpf"
+)
+
+// Options configure Load.
+type Options struct {
+	// PinPath is the bpffs directory maps are pinned in; "" pins nothing
+	// (tests, offline analysis).
+	PinPath string
+}
+
+// Datapath is the loaded XDP program, its maps and its attachments.
+type Datapath struct {
+	objs    bpf.XdpidsObjects
+	maps    *Maps
+	pinPath string
+
+	mu    sync.Mutex
+	links map[int]*Attachment // by ifindex
+}
+
+// Load loads the program and its maps into the kernel, reusing maps already
+// pinned under opts.PinPath (so bans and counters survive a restart).
+func Load(opts Options) (*Datapath, error) {
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("remove memlock limit: %w", err)
+	}
+	spec, err := bpf.LoadXdpids()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded xdp object: %w", err)
+	}
+	var copts ebpf.CollectionOptions
+	if opts.PinPath != "" {
+		if err := ensurePinDir(opts.PinPath); err != nil {
+			return nil, err
+		}
+		for _, name := range pinnedMaps {
+			spec.Maps[name].Pinning = ebpf.PinByName
+		}
+		copts.Maps.PinPath = opts.PinPath
+	}
+	d := &Datapath{pinPath: opts.PinPath, links: map[int]*Attachment{}}
+	if err := spec.LoadAndAssign(&d.objs, &copts); err != nil {
+		return nil, explainLoadError(err, opts.PinPath)
+	}
+	d.maps = mapsFromObjects(&d.objs.XdpidsMaps)
+	return d, nil
+}
+
+func explainLoadError(err error, pinPath string) error {
+	var ve *ebpf.VerifierError
+	switch {
+	case errors.As(err, &ve):
+		return fmt.Errorf("load xdp program: the verifier rejected it:\n%+v", ve)
+	case errors.Is(err, ebpf.ErrMapIncompatible):
+		return fmt.Errorf("load xdp maps: a map pinned under %s has another layout (left by an older xdpids?); "+
+			"stop every xdpids process and remove %s to start fresh (its bans and counters are lost): %w", pinPath, pinPath, err)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("load xdp program: %w (xdpids needs root, or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)", err)
+	}
+	return fmt.Errorf("load xdp program: %w", err)
+}
+
+// Maps returns typed access to the loaded maps.
+func (d *Datapath) Maps() *Maps { return d.maps }
+
+// Program is the XDP program (for BPF_PROG_TEST_RUN).
+func (d *Datapath) Program() *ebpf.Program { return d.objs.Xdpids }
+
+// SamplesMap is the ring buffer of samples.
+func (d *Datapath) SamplesMap() *ebpf.Map { return d.objs.Samples }
+
+// PinPath is where the maps are pinned ("" when they are not).
+func (d *Datapath) PinPath() string { return d.pinPath }
+
+// XDPMode is how a program is attached.
+type XDPMode string
+
+// XDP attach modes.
+const (
+	ModeAuto    XDPMode = "auto"    // driver, falling back to generic with a warning
+	ModeDriver  XDPMode = "driver"  // native XDP, fail where the driver has none
+	ModeGeneric XDPMode = "generic" // skb mode, any interface
+)
+
+// ParseXDPMode checks a mode name.
+func ParseXDPMode(s string) (XDPMode, error) {
+	switch m := XDPMode(s); m {
+	case ModeAuto, ModeDriver, ModeGeneric:
+		return m, nil
+	}
+	return "", fmt.Errorf("bad xdp mode %q: want auto, driver or generic", s)
+}
+
+// Attachment is the program attached to one interface.
+type Attachment struct {
+	Iface   string
+	Ifindex int
+	Mode    XDPMode // driver or generic, as attached
+	Slot    int     // stats slot
+	link    link.Link
+}
+
+// Attach attaches the program to the named interface.
+func (d *Datapath) Attach(ifname string, mode XDPMode) (*Attachment, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("attach to %q: no such interface", ifname)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.links[ifi.Index]; ok {
+		return nil, fmt.Errorf("attach to %s: already attached", ifname)
+	}
+	slot, err := d.maps.assignSlot(ifi.Index)
+	if err != nil {
+		return nil, fmt.Errorf("attach to %s: %w", ifname, err)
+	}
+	a := &Attachment{Iface: ifname, Ifindex: ifi.Index, Slot: slot}
+	try := func(m XDPMode) error {
+		flags := link.XDPDriverMode
+		if m == ModeGeneric {
+			flags = link.XDPGenericMode
+		}
+		l, err := link.AttachXDP(link.XDPOptions{Program: d.objs.Xdpids, Interface: ifi.Index, Flags: flags})
+		if err != nil {
+			return err
+		}
+		a.link, a.Mode = l, m
+		return nil
+	}
+	switch mode {
+	case ModeDriver, ModeGeneric:
+		err = try(mode)
+	default:
+		if err = try(ModeDriver); err != nil {
+			slog.Warn("driver-mode XDP unavailable, falling back to generic mode (slower)", "iface", ifname, "err", err)
+			err = try(ModeGeneric)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrExist) || errors.Is(err, os.ErrDeadlineExceeded) || isBusy(err) {
+			return nil, fmt.Errorf("attach to %s: another XDP program is attached there (xdpids detach -i %s removes an xdpids one): %w", ifname, ifname, err)
+		}
+		return nil, fmt.Errorf("attach to %s in %s mode: %w", ifname, mode, err)
+	}
+	d.links[ifi.Index] = a
+	return a, nil
+}
+
+// Attachments lists the current attachments.
+func (d *Datapath) Attachments() []*Attachment {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]*Attachment, 0, len(d.links))
+	for _, a := range d.links {
+		out = append(out, a)
+	}
+	return out
+}
+
+// Detach removes the program from one interface.
+func (d *Datapath) Detach(ifname string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for idx, a := range d.links {
+		if a.Iface == ifname {
+			delete(d.links, idx)
+			if err := a.link.Close(); err != nil {
+				return fmt.Errorf("detach from %s: %w", ifname, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("detach from %s: not attached", ifname)
+}
+
+// Close detaches every attachment and releases the program and maps. Pinned
+// maps stay in bpffs.
+func (d *Datapath) Close() error {
+	d.mu.Lock()
+	var errs []error
+	for idx, a := range d.links {
+		if err := a.link.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detach from %s: %w", a.Iface, err))
+		}
+		delete(d.links, idx)
+	}
+	d.mu.Unlock()
+	errs = append(errs, d.objs.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,144 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// ProgramName is the kernel name of the xdpids XDP program.
+const ProgramName = "xdpids"
+
+func isBusy(err error) bool { return errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) }
+
+// Attached describes an XDP program found on an interface.
+type Attached struct {
+	Iface  string
+	ProgID ebpf.ProgramID
+	Name   string
+	Mode   string // "link" or the netlink attach mode
+}
+
+// FindAttached lists xdpids programs attached to ifname ("" = every
+// interface), whether through a bpf_link or through netlink.
+func FindAttached(ifname string) ([]Attached, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces: %w", err)
+	}
+	found := false
+	var out []Attached
+	for _, l := range links {
+		attrs := l.Attrs()
+		if ifname != "" && attrs.Name != ifname {
+			continue
+		}
+		found = true
+		if attrs.Xdp == nil || !attrs.Xdp.Attached || attrs.Xdp.ProgId == 0 {
+			continue
+		}
+		name := programName(ebpf.ProgramID(attrs.Xdp.ProgId))
+		if name != ProgramName {
+			continue
+		}
+		out = append(out, Attached{Iface: attrs.Name, ProgID: ebpf.ProgramID(attrs.Xdp.ProgId), Name: name, Mode: xdpModeName(attrs.Xdp.AttachMode)})
+	}
+	if ifname != "" && !found {
+		return nil, fmt.Errorf("no such interface %q", ifname)
+	}
+	return out, nil
+}
+
+func programName(id ebpf.ProgramID) string {
+	p, err := ebpf.NewProgramFromID(id)
+	if err != nil {
+		return ""
+	}
+	defer p.Close()
+	info, err := p.Info()
+	if err != nil {
+		return ""
+	}
+	return info.Name
+}
+
+func xdpModeName(m uint32) string {
+	switch m {
+	case 1:
+		return "driver"
+	case 2:
+		return "generic"
+	case 3:
+		return "offload"
+	}
+	return "multi"
+}
+
+// DetachOrphans removes xdpids programs from ifname ("" = every interface):
+// bpf_links are detached (also when another process holds them, or they are
+// pinned), netlink attachments removed. It returns the interfaces cleaned.
+func DetachOrphans(ifname string) ([]string, error) {
+	want := 0
+	if ifname != "" {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return nil, fmt.Errorf("detach: no such interface %q", ifname)
+		}
+		want = ifi.Index
+	}
+	var cleaned []string
+	var errs []error
+	// bpf_links first: a link-attached program cannot be removed through netlink.
+	it := new(link.Iterator)
+	for it.Next() {
+		l := it.Take()
+		info, err := l.Info()
+		if err != nil || info.Type != link.XDPType {
+			l.Close()
+			continue
+		}
+		xi := info.XDP()
+		if xi == nil || (want != 0 && int(xi.Ifindex) != want) || programName(info.Program) != ProgramName {
+			l.Close()
+			continue
+		}
+		if err := l.Detach(); err != nil {
+			errs = append(errs, fmt.Errorf("detach link %d: %w", info.ID, err))
+		} else if ifi, err := net.InterfaceByIndex(int(xi.Ifindex)); err == nil {
+			cleaned = append(cleaned, ifi.Name)
+		}
+		l.Close()
+	}
+	if err := it.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("iterate bpf links: %w", err))
+	}
+	left, err := FindAttached(ifname)
+	if err != nil {
+		return cleaned, errors.Join(append(errs, err)...)
+	}
+	for _, a := range left {
+		l, err := netlink.LinkByName(a.Iface)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("detach from %s: %w", a.Iface, err))
+			continue
+		}
+		flags := 0
+		switch a.Mode {
+		case "generic":
+			flags = unix.XDP_FLAGS_SKB_MODE
+		case "driver":
+			flags = unix.XDP_FLAGS_DRV_MODE
+		}
+		if err := netlink.LinkSetXdpFdWithFlags(l, -1, flags); err != nil {
+			errs = append(errs, fmt.Errorf("detach from %s: %w", a.Iface, err))
+			continue
+		}
+		cleaned = append(cleaned, a.Iface)
+	}
+	return cleaned, errors.Join(errs...)
+}

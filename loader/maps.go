@@ -1,0 +1,549 @@
+package loader
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpids/xdpids/bpf"
+)
+
+// pinnedMaps are the maps shared through bpffs: everything a second process
+// (the CLI) reads or edits, and what must survive a daemon restart. The ring
+// buffer and per-CPU scratch space belong to one daemon and are not pinned.
+var pinnedMaps = []string{
+	bpf.XdpidsMapConfigMap, bpf.XdpidsMapIfSlots, bpf.XdpidsMapSlotIfaces, bpf.XdpidsMapStats,
+	bpf.XdpidsMapAllowV4, bpf.XdpidsMapAllowV6, bpf.XdpidsMapBlockV4, bpf.XdpidsMapBlockV6,
+	bpf.XdpidsMapLimits, bpf.XdpidsMapFlows,
+}
+
+// Maps gives typed access to the xdpids maps, whether loaded by this process
+// (Datapath.Maps) or opened from their pins (OpenPinned).
+type Maps struct {
+	Config     *ebpf.Map
+	IfSlots    *ebpf.Map
+	SlotIfaces *ebpf.Map
+	Stats      *ebpf.Map
+	AllowV4    *ebpf.Map
+	AllowV6    *ebpf.Map
+	BlockV4    *ebpf.Map
+	BlockV6    *ebpf.Map
+	Limits     *ebpf.Map
+	Flows      *ebpf.Map
+	owned      bool // Close closes the maps (opened from pins)
+}
+
+func mapsFromObjects(o *bpf.XdpidsMaps) *Maps {
+	return &Maps{
+		Config: o.ConfigMap, IfSlots: o.IfSlots, SlotIfaces: o.SlotIfaces, Stats: o.Stats,
+		AllowV4: o.AllowV4, AllowV6: o.AllowV6, BlockV4: o.BlockV4, BlockV6: o.BlockV6,
+		Limits: o.Limits, Flows: o.Flows,
+	}
+}
+
+// OpenPinned opens the maps a daemon pinned under dir.
+func OpenPinned(dir string) (*Maps, error) {
+	if err := checkPinDir(dir); err != nil {
+		return nil, err
+	}
+	m := &Maps{owned: true}
+	targets := map[string]**ebpf.Map{
+		bpf.XdpidsMapConfigMap: &m.Config, bpf.XdpidsMapIfSlots: &m.IfSlots,
+		bpf.XdpidsMapSlotIfaces: &m.SlotIfaces, bpf.XdpidsMapStats: &m.Stats,
+		bpf.XdpidsMapAllowV4: &m.AllowV4, bpf.XdpidsMapAllowV6: &m.AllowV6,
+		bpf.XdpidsMapBlockV4: &m.BlockV4, bpf.XdpidsMapBlockV6: &m.BlockV6,
+		bpf.XdpidsMapLimits: &m.Limits, bpf.XdpidsMapFlows: &m.Flows,
+	}
+	for _, name := range pinnedMaps {
+		mp, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), nil)
+		if err != nil {
+			m.Close()
+			return nil, fmt.Errorf("open pinned map %s: %w (is the daemon running, or was it started with another --pin-path?)", filepath.Join(dir, name), err)
+		}
+		*targets[name] = mp
+	}
+	return m, nil
+}
+
+// Close closes maps opened from pins; maps owned by a Datapath close with it.
+func (m *Maps) Close() error {
+	if !m.owned {
+		return nil
+	}
+	var errs []error
+	for _, mp := range []*ebpf.Map{m.Config, m.IfSlots, m.SlotIfaces, m.Stats, m.AllowV4, m.AllowV6, m.BlockV4, m.BlockV6, m.Limits, m.Flows} {
+		if mp != nil {
+			errs = append(errs, mp.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SetConfig validates c and writes it; the program uses it from the next packet.
+func (m *Maps) SetConfig(c Config) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	raw := c.raw()
+	if err := m.Config.Update(uint32(0), &raw, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("write config map: %w", err)
+	}
+	return nil
+}
+
+// ReadConfig reads the configuration the program runs with.
+func (m *Maps) ReadConfig() (Config, error) {
+	var raw bpf.XdpidsConfig
+	if err := m.Config.Lookup(uint32(0), &raw); err != nil {
+		return Config{}, fmt.Errorf("read config map: %w", err)
+	}
+	return configFromRaw(raw), nil
+}
+
+// Counter is a packet and byte count.
+type Counter struct {
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+// Add adds o to c.
+func (c *Counter) Add(o Counter) { c.Packets += o.Packets; c.Bytes += o.Bytes }
+
+// IfaceStats are one interface's counters, summed over CPUs.
+type IfaceStats struct {
+	Slot              int
+	Ifindex           uint32
+	Name              string // "" when the interface no longer exists
+	Verdicts          [bpf.VerdictMax][bpf.ReasonMax]Counter
+	Protos            [bpf.ProtoMax]Counter
+	FlowsNew          uint64
+	SamplesSent       uint64
+	SamplesLost       uint64
+	SamplesOverBudget uint64
+}
+
+// Total is the sum over every verdict and reason: the packets seen.
+func (s *IfaceStats) Total() Counter {
+	var t Counter
+	for v := range s.Verdicts {
+		for r := range s.Verdicts[v] {
+			t.Add(s.Verdicts[v][r])
+		}
+	}
+	return t
+}
+
+// Verdict sums one verdict over its reasons.
+func (s *IfaceStats) Verdict(v int) Counter {
+	var t Counter
+	for r := range s.Verdicts[v] {
+		t.Add(s.Verdicts[v][r])
+	}
+	return t
+}
+
+// Add adds o's counters to s.
+func (s *IfaceStats) Add(o *IfaceStats) {
+	for v := range s.Verdicts {
+		for r := range s.Verdicts[v] {
+			s.Verdicts[v][r].Add(o.Verdicts[v][r])
+		}
+	}
+	for p := range s.Protos {
+		s.Protos[p].Add(o.Protos[p])
+	}
+	s.FlowsNew += o.FlowsNew
+	s.SamplesSent += o.SamplesSent
+	s.SamplesLost += o.SamplesLost
+	s.SamplesOverBudget += o.SamplesOverBudget
+}
+
+// SlotStats reads one stats slot summed over CPUs.
+func (m *Maps) SlotStats(slot int) (IfaceStats, error) {
+	var percpu []bpf.XdpidsIfStats
+	if err := m.Stats.Lookup(uint32(slot), &percpu); err != nil {
+		return IfaceStats{}, fmt.Errorf("read stats slot %d: %w", slot, err)
+	}
+	s := IfaceStats{Slot: slot}
+	for i := range percpu {
+		c := &percpu[i]
+		for v := range s.Verdicts {
+			for r := range s.Verdicts[v] {
+				s.Verdicts[v][r].Add(Counter(counterOf(c.Verdicts[v][r])))
+			}
+		}
+		for p := range s.Protos {
+			s.Protos[p].Add(counterOf(c.Protos[p]))
+		}
+		s.FlowsNew += c.FlowsNew
+		s.SamplesSent += c.SamplesSent
+		s.SamplesLost += c.SamplesLost
+		s.SamplesOverBudget += c.SamplesOverBudget
+	}
+	return s, nil
+}
+
+func counterOf(c bpf.XdpidsCounter) Counter { return Counter{Packets: c.Packets, Bytes: c.Bytes} }
+
+// ReadStats reads the counters of every interface that has a slot, and of slot
+// 0 (packets on interfaces without one) when it counted anything.
+func (m *Maps) ReadStats() ([]IfaceStats, error) {
+	var out []IfaceStats
+	for slot := 0; slot < bpf.MaxIfaces; slot++ {
+		var owner bpf.XdpidsIfaceSlot
+		if err := m.SlotIfaces.Lookup(uint32(slot), &owner); err != nil {
+			return nil, fmt.Errorf("read slot table: %w", err)
+		}
+		if slot != 0 && owner.Ifindex == 0 {
+			continue
+		}
+		s, err := m.SlotStats(slot)
+		if err != nil {
+			return nil, err
+		}
+		if slot == 0 && s.Total().Packets == 0 {
+			continue
+		}
+		s.Ifindex = owner.Ifindex
+		if owner.Ifindex != 0 {
+			if ifi, err := net.InterfaceByIndex(int(owner.Ifindex)); err == nil {
+				s.Name = ifi.Name
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// assignSlot gives ifindex a stats slot: the one it had, else a free one
+// (slots of interfaces that no longer exist are freed and zeroed first).
+func (m *Maps) assignSlot(ifindex int) (int, error) {
+	if ifindex <= 0 || ifindex >= bpf.MaxIfindex {
+		return 0, nil // counted in slot 0
+	}
+	free := -1
+	for slot := 1; slot < bpf.MaxIfaces; slot++ {
+		var owner bpf.XdpidsIfaceSlot
+		if err := m.SlotIfaces.Lookup(uint32(slot), &owner); err != nil {
+			return 0, fmt.Errorf("read slot table: %w", err)
+		}
+		if owner.Ifindex == uint32(ifindex) {
+			return slot, m.IfSlots.Update(uint32(ifindex), uint32(slot), ebpf.UpdateAny)
+		}
+		if owner.Ifindex != 0 {
+			if _, err := net.InterfaceByIndex(int(owner.Ifindex)); err == nil {
+				continue
+			}
+		}
+		if free < 0 {
+			free = slot
+		}
+	}
+	if free < 0 {
+		return 0, fmt.Errorf("all %d interface slots in use", bpf.MaxIfaces-1)
+	}
+	var old bpf.XdpidsIfaceSlot
+	if err := m.SlotIfaces.Lookup(uint32(free), &old); err == nil && old.Ifindex != 0 && old.Ifindex < bpf.MaxIfindex {
+		_ = m.IfSlots.Update(old.Ifindex, uint32(0), ebpf.UpdateAny)
+	}
+	zero := make([]bpf.XdpidsIfStats, ebpf.MustPossibleCPU())
+	if err := m.Stats.Update(uint32(free), zero, ebpf.UpdateAny); err != nil {
+		return 0, fmt.Errorf("reset stats slot %d: %w", free, err)
+	}
+	if err := m.SlotIfaces.Update(uint32(free), bpf.XdpidsIfaceSlot{Ifindex: uint32(ifindex)}, ebpf.UpdateAny); err != nil {
+		return 0, fmt.Errorf("write slot table: %w", err)
+	}
+	if err := m.IfSlots.Update(uint32(ifindex), uint32(free), ebpf.UpdateAny); err != nil {
+		return 0, fmt.Errorf("write interface slot: %w", err)
+	}
+	return free, nil
+}
+
+// BlockOptions describe a block list entry.
+type BlockOptions struct {
+	TTL     time.Duration // 0 = never expires
+	Origin  uint32        // bpf.Origin*
+	Level   uint32        // escalation level
+	Comment string        // up to 31 bytes kept
+}
+
+// BlockEntry is one block list entry as read back.
+type BlockEntry struct {
+	Prefix    netip.Prefix
+	ExpiresNs uint64 // CLOCK_BOOTTIME; 0 = never
+	CreatedNs uint64
+	Hits      uint64
+	Origin    uint32
+	Level     uint32
+	Comment   string
+}
+
+// Expired reports whether the entry no longer drops at boot time now.
+func (e BlockEntry) Expired(now uint64) bool { return e.ExpiresNs != 0 && e.ExpiresNs <= now }
+
+// ExpiresIn is the time left at boot time now; 0 for never or expired.
+func (e BlockEntry) ExpiresIn(now uint64) time.Duration {
+	if e.ExpiresNs == 0 || e.ExpiresNs <= now {
+		return 0
+	}
+	return time.Duration(e.ExpiresNs - now)
+}
+
+// AllowEntry is one allow list entry.
+type AllowEntry struct {
+	Prefix    netip.Prefix
+	CreatedNs uint64
+	Hits      uint64
+}
+
+func lpmKey(p netip.Prefix) any {
+	a := p.Addr()
+	if a.Is4() {
+		return bpf.XdpidsLpmV4Key{Prefixlen: uint32(p.Bits()), Addr: a.As4()}
+	}
+	return bpf.XdpidsLpmV6Key{Prefixlen: uint32(p.Bits()), Addr: a.As16()}
+}
+
+func (m *Maps) blockMap(p netip.Prefix) *ebpf.Map {
+	if p.Addr().Is4() {
+		return m.BlockV4
+	}
+	return m.BlockV6
+}
+
+func (m *Maps) allowMap(p netip.Prefix) *ebpf.Map {
+	if p.Addr().Is4() {
+		return m.AllowV4
+	}
+	return m.AllowV6
+}
+
+// Block adds or replaces a block list entry. The hit counter of an existing
+// entry for the same prefix is kept.
+func (m *Maps) Block(p netip.Prefix, o BlockOptions) error {
+	if !p.IsValid() {
+		return fmt.Errorf("block: invalid prefix")
+	}
+	now := BootNow()
+	var e bpf.XdpidsBlockEntry
+	var old bpf.XdpidsBlockEntry
+	if err := m.blockMap(p).Lookup(lpmKey(p), &old); err == nil {
+		e.Hits = old.Hits
+	}
+	e.CreatedNs = now
+	if o.TTL > 0 {
+		e.ExpiresNs = now + uint64(o.TTL)
+	}
+	e.Origin = o.Origin
+	e.Level = o.Level
+	for i := 0; i < len(e.Comment)-1 && i < len(o.Comment); i++ {
+		e.Comment[i] = int8(o.Comment[i])
+	}
+	if err := m.blockMap(p).Update(lpmKey(p), &e, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("block %s: %w", p, err)
+	}
+	return nil
+}
+
+// Unblock removes the entry for exactly p; ErrNotListed when there is none.
+func (m *Maps) Unblock(p netip.Prefix) error {
+	if err := m.blockMap(p).Delete(lpmKey(p)); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("unblock %s: %w", p, ErrNotListed)
+		}
+		return fmt.Errorf("unblock %s: %w", p, err)
+	}
+	return nil
+}
+
+// ErrNotListed says a prefix has no entry in the list.
+var ErrNotListed = errors.New("not on the list")
+
+// LookupBlock returns the entry for exactly p.
+func (m *Maps) LookupBlock(p netip.Prefix) (BlockEntry, error) {
+	var e bpf.XdpidsBlockEntry
+	if err := m.blockMap(p).Lookup(lpmKey(p), &e); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return BlockEntry{}, fmt.Errorf("%s: %w", p, ErrNotListed)
+		}
+		return BlockEntry{}, fmt.Errorf("look up %s: %w", p, err)
+	}
+	return blockEntryOf(p, e), nil
+}
+
+func blockEntryOf(p netip.Prefix, e bpf.XdpidsBlockEntry) BlockEntry {
+	b := make([]byte, 0, len(e.Comment))
+	for _, c := range e.Comment {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return BlockEntry{Prefix: p, ExpiresNs: e.ExpiresNs, CreatedNs: e.CreatedNs, Hits: e.Hits,
+		Origin: e.Origin, Level: e.Level, Comment: string(bytes.ToValidUTF8(b, []byte("?")))}
+}
+
+// Blocks lists every block list entry, IPv4 first.
+func (m *Maps) Blocks() ([]BlockEntry, error) {
+	var out []BlockEntry
+	var k4 bpf.XdpidsLpmV4Key
+	var v bpf.XdpidsBlockEntry
+	it := m.BlockV4.Iterate()
+	for it.Next(&k4, &v) {
+		out = append(out, blockEntryOf(netip.PrefixFrom(netip.AddrFrom4(k4.Addr), int(k4.Prefixlen)), v))
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("list IPv4 blocks: %w", err)
+	}
+	var k6 bpf.XdpidsLpmV6Key
+	it = m.BlockV6.Iterate()
+	for it.Next(&k6, &v) {
+		out = append(out, blockEntryOf(netip.PrefixFrom(netip.AddrFrom16(k6.Addr), int(k6.Prefixlen)), v))
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("list IPv6 blocks: %w", err)
+	}
+	return out, nil
+}
+
+// SweepExpired deletes block entries whose expiry has passed and returns
+// how many went. The kernel already ignores them; this frees the space.
+func (m *Maps) SweepExpired() (int, error) {
+	entries, err := m.Blocks()
+	if err != nil {
+		return 0, err
+	}
+	now := BootNow()
+	n := 0
+	for _, e := range entries {
+		if !e.Expired(now) {
+			continue
+		}
+		// Re-read: a new ban for the same prefix may have replaced it.
+		cur, err := m.LookupBlock(e.Prefix)
+		if err != nil || !cur.Expired(now) {
+			continue
+		}
+		if err := m.blockMap(e.Prefix).Delete(lpmKey(e.Prefix)); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Allow adds p to the allow list (keeping the hit counter of an existing entry).
+func (m *Maps) Allow(p netip.Prefix) error {
+	if !p.IsValid() {
+		return fmt.Errorf("allow: invalid prefix")
+	}
+	e := bpf.XdpidsAllowEntry{CreatedNs: BootNow()}
+	var old bpf.XdpidsAllowEntry
+	if err := m.allowMap(p).Lookup(lpmKey(p), &old); err == nil {
+		e = old
+	}
+	if err := m.allowMap(p).Update(lpmKey(p), &e, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("allow %s: %w", p, err)
+	}
+	return nil
+}
+
+// Disallow removes p from the allow list.
+func (m *Maps) Disallow(p netip.Prefix) error {
+	if err := m.allowMap(p).Delete(lpmKey(p)); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("remove %s from the allow list: %w", p, ErrNotListed)
+		}
+		return fmt.Errorf("remove %s from the allow list: %w", p, err)
+	}
+	return nil
+}
+
+// Allows lists the allow list, IPv4 first.
+func (m *Maps) Allows() ([]AllowEntry, error) {
+	var out []AllowEntry
+	var k4 bpf.XdpidsLpmV4Key
+	var v bpf.XdpidsAllowEntry
+	it := m.AllowV4.Iterate()
+	for it.Next(&k4, &v) {
+		out = append(out, AllowEntry{netip.PrefixFrom(netip.AddrFrom4(k4.Addr), int(k4.Prefixlen)), v.CreatedNs, v.Hits})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("list IPv4 allow list: %w", err)
+	}
+	var k6 bpf.XdpidsLpmV6Key
+	it = m.AllowV6.Iterate()
+	for it.Next(&k6, &v) {
+		out = append(out, AllowEntry{netip.PrefixFrom(netip.AddrFrom16(k6.Addr), int(k6.Prefixlen)), v.CreatedNs, v.Hits})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("list IPv6 allow list: %w", err)
+	}
+	return out, nil
+}
+
+// Allowed reports whether addr falls in an allow list prefix.
+func (m *Maps) Allowed(addr netip.Addr) (bool, error) {
+	addr = addr.Unmap()
+	p := netip.PrefixFrom(addr, addr.BitLen())
+	var v bpf.XdpidsAllowEntry
+	err := m.allowMap(p).Lookup(lpmKey(p), &v)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Flow is one flow table entry (one direction of a 5-tuple).
+type Flow struct {
+	Src, Dst     netip.Addr
+	Sport, Dport uint16
+	Proto        uint8
+	VLAN         uint16
+	FirstNs      uint64 // CLOCK_BOOTTIME
+	LastNs       uint64
+	Packets      uint64
+	Bytes        uint64
+	TCPFlags     uint8
+	Ifindex      uint32
+}
+
+// FlowOf converts a raw flow table entry.
+func FlowOf(k bpf.XdpidsFlowKey, v bpf.XdpidsFlowStats) Flow {
+	f := Flow{Sport: ntohs(k.Sport), Dport: ntohs(k.Dport), Proto: k.Proto, VLAN: k.Vlan,
+		FirstNs: v.FirstNs, LastNs: v.LastNs, Packets: v.Packets, Bytes: v.Bytes,
+		TCPFlags: uint8(v.TcpFlags), Ifindex: v.Ifindex}
+	if k.Family == 4 {
+		f.Src = netip.AddrFrom4([4]byte(k.Src[:4]))
+		f.Dst = netip.AddrFrom4([4]byte(k.Dst[:4]))
+	} else {
+		f.Src = netip.AddrFrom16(k.Src)
+		f.Dst = netip.AddrFrom16(k.Dst)
+	}
+	return f
+}
+
+// ntohs swaps a network-order port read as a native uint16 (the program
+// is built for little-endian targets only: -target bpfel).
+func ntohs(v uint16) uint16 { return v>>8 | v<<8 }
+
+// EachFlow calls fn for each flow table entry until fn returns false.
+func (m *Maps) EachFlow(fn func(Flow) bool) error {
+	var k bpf.XdpidsFlowKey
+	var v bpf.XdpidsFlowStats
+	it := m.Flows.Iterate()
+	for it.Next(&k, &v) {
+		if !fn(FlowOf(k, v)) {
+			return nil
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("iterate flows: %w", err)
+	}
+	return nil
+}
