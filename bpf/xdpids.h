@@ -186,6 +186,7 @@ struct sample_hdr {
 struct iface_slot {
 	__u32 ifindex;
 	__u32 pad;
+	char name[16]; /* interface name at attach time (names are per netns) */
 };
 
 #endif /* XDPIDS_H */

@@ -103,6 +103,7 @@ type XdpidsIfaceSlot struct {
 	_       structs.HostLayout
 	Ifindex uint32
 	Pad     uint32
+	Name    [16]int8
 }
 
 type XdpidsLimitKey struct {

@@ -125,7 +125,7 @@ func (d *Datapath) Attach(ifname string, mode XDPMode) (*Attachment, error) {
 	if _, ok := d.links[ifi.Index]; ok {
 		return nil, fmt.Errorf("attach to %s: already attached", ifname)
 	}
-	slot, err := d.maps.assignSlot(ifi.Index)
+	slot, err := d.maps.assignSlot(ifi.Index, ifi.Name)
 	if err != nil {
 		return nil, fmt.Errorf("attach to %s: %w", ifname, err)
 	}

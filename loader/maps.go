@@ -211,19 +211,26 @@ func (m *Maps) ReadStats() ([]IfaceStats, error) {
 			continue
 		}
 		s.Ifindex = owner.Ifindex
-		if owner.Ifindex != 0 {
-			if ifi, err := net.InterfaceByIndex(int(owner.Ifindex)); err == nil {
-				s.Name = ifi.Name
-			}
-		}
+		s.Name = cString(owner.Name[:])
 		out = append(out, s)
 	}
 	return out, nil
 }
 
+func cString(b []int8) string {
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		out = append(out, byte(c))
+	}
+	return string(bytes.ToValidUTF8(out, []byte("?")))
+}
+
 // assignSlot gives ifindex a stats slot: the one it had, else a free one
 // (slots of interfaces that no longer exist are freed and zeroed first).
-func (m *Maps) assignSlot(ifindex int) (int, error) {
+func (m *Maps) assignSlot(ifindex int, name string) (int, error) {
 	if ifindex <= 0 || ifindex >= bpf.MaxIfindex {
 		return 0, nil // counted in slot 0
 	}
@@ -233,7 +240,7 @@ func (m *Maps) assignSlot(ifindex int) (int, error) {
 		if err := m.SlotIfaces.Lookup(uint32(slot), &owner); err != nil {
 			return 0, fmt.Errorf("read slot table: %w", err)
 		}
-		if owner.Ifindex == uint32(ifindex) {
+		if owner.Ifindex == uint32(ifindex) && cString(owner.Name[:]) == name {
 			return slot, m.IfSlots.Update(uint32(ifindex), uint32(slot), ebpf.UpdateAny)
 		}
 		if owner.Ifindex != 0 {
@@ -256,7 +263,11 @@ func (m *Maps) assignSlot(ifindex int) (int, error) {
 	if err := m.Stats.Update(uint32(free), zero, ebpf.UpdateAny); err != nil {
 		return 0, fmt.Errorf("reset stats slot %d: %w", free, err)
 	}
-	if err := m.SlotIfaces.Update(uint32(free), bpf.XdpidsIfaceSlot{Ifindex: uint32(ifindex)}, ebpf.UpdateAny); err != nil {
+	owner := bpf.XdpidsIfaceSlot{Ifindex: uint32(ifindex)}
+	for i := 0; i < len(owner.Name)-1 && i < len(name); i++ {
+		owner.Name[i] = int8(name[i])
+	}
+	if err := m.SlotIfaces.Update(uint32(free), owner, ebpf.UpdateAny); err != nil {
 		return 0, fmt.Errorf("write slot table: %w", err)
 	}
 	if err := m.IfSlots.Update(uint32(ifindex), uint32(free), ebpf.UpdateAny); err != nil {
@@ -378,15 +389,8 @@ func (m *Maps) LookupBlock(p netip.Prefix) (BlockEntry, error) {
 }
 
 func blockEntryOf(p netip.Prefix, e bpf.XdpidsBlockEntry) BlockEntry {
-	b := make([]byte, 0, len(e.Comment))
-	for _, c := range e.Comment {
-		if c == 0 {
-			break
-		}
-		b = append(b, byte(c))
-	}
 	return BlockEntry{Prefix: p, ExpiresNs: e.ExpiresNs, CreatedNs: e.CreatedNs, Hits: e.Hits,
-		Origin: e.Origin, Level: e.Level, Comment: string(bytes.ToValidUTF8(b, []byte("?")))}
+		Origin: e.Origin, Level: e.Level, Comment: cString(e.Comment[:])}
 }
 
 // Blocks lists every block list entry, IPv4 first.

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xdpids/xdpids/internal/testenv"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// xdpidsBinary builds the command once per test process.
+func xdpidsBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "xdpids-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "xdpids")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			t.Logf("go build: %s", out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build xdpids: %v", buildErr)
+	}
+	return binPath
+}
+
+// lab is a server namespace S linked by one veth pair each to client
+// namespaces A, B and C; xdpids runs in S on all three links. Addresses
+// are in 198.18.0.0/15 and no namespace has a default route.
+type lab struct {
+	bin        string
+	pin        string
+	id         string
+	s          *testenv.Netns
+	clients    map[string]*testenv.Netns // "a", "b", "c"
+	serverEnds map[string]*testenv.VethEnd
+	clientEnds map[string]*testenv.VethEnd
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	testenv.RequireBPF(t)
+	testenv.RequireTool(t, "ip")
+	id := testenv.UniqueID()
+	l := &lab{
+		bin: xdpidsBinary(t), id: id,
+		pin:     "/sys/fs/bpf/xdpids-test-" + id,
+		clients: map[string]*testenv.Netns{}, serverEnds: map[string]*testenv.VethEnd{}, clientEnds: map[string]*testenv.VethEnd{},
+	}
+	t.Cleanup(func() { os.RemoveAll(l.pin) })
+	l.s = testenv.NewNetns(t, "xids-"+id+"-s")
+	for i, name := range []string{"a", "b", "c"} {
+		ns := testenv.NewNetns(t, "xids-"+id+"-"+name)
+		n := string(rune('1' + i))
+		se := &testenv.VethEnd{NS: l.s, Name: "xs" + id + name, Addr: "198.18." + n + ".1/24"}
+		ce := &testenv.VethEnd{NS: ns, Name: "xc" + id + name, Addr: "198.18." + n + ".2/24"}
+		testenv.Veth(t, se, ce)
+		l.clients[name], l.serverEnds[name], l.clientEnds[name] = ns, se, ce
+	}
+	return l
+}
+
+// daemonProc is a running `xdpids run`.
+type daemonProc struct {
+	cmd    *exec.Cmd
+	log    *strings.Builder
+	done   chan error
+	pcap   string
+	exited bool
+}
+
+// start runs the daemon in S on the three server ends with configYAML and
+// waits for its ready file.
+func (l *lab) start(t *testing.T, configYAML string, extra ...string) *daemonProc {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "xdpids.yaml")
+	if err := os.WriteFile(cfg, []byte(configYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ready := filepath.Join(dir, "ready.json")
+	d := &daemonProc{log: &strings.Builder{}, done: make(chan error, 1), pcap: filepath.Join(dir, "samples.pcap")}
+	args := []string{"run", "--config", cfg, "--pin-path", l.pin, "--ready-file", ready, "--sample-pcap", d.pcap}
+	for _, name := range []string{"a", "b", "c"} {
+		args = append(args, "-i", l.serverEnds[name].Name)
+	}
+	d.cmd = l.s.Cmd(l.bin, append(args, extra...)...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start daemon: %v", err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() { d.stop(t) })
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			return d
+		}
+		select {
+		case err := <-d.done:
+			d.exited = true
+			t.Fatalf("daemon exited before ready: %v\n%s", err, d.log)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon not ready after 15s:\n%s", d.log)
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (d *daemonProc) stop(t *testing.T) {
+	t.Helper()
+	if d.exited {
+		return
+	}
+	d.exited = true
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Errorf("daemon exit: %v\n%s", err, d.log)
+		}
+	case <-time.After(10 * time.Second):
+		_ = d.cmd.Process.Kill()
+		t.Errorf("daemon did not exit within 10s of SIGTERM:\n%s", d.log)
+	}
+}
+
+// cli runs an xdpids command against the lab's pins.
+func (l *lab) cli(args ...string) (string, error) {
+	out, err := exec.Command(l.bin, append([]string{"--pin-path", l.pin}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func (l *lab) mustCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := l.cli(args...)
+	if err != nil {
+		t.Fatalf("xdpids %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// stats reads `xdpids stats --json` keyed by interface name.
+func (l *lab) stats(t *testing.T) map[string]ifaceJSON {
+	t.Helper()
+	var r statsJSON
+	if err := json.Unmarshal([]byte(l.mustCLI(t, "stats", "--json")), &r); err != nil {
+		t.Fatalf("parse stats: %v", err)
+	}
+	out := map[string]ifaceJSON{}
+	for _, i := range r.Interfaces {
+		out[i.Iface] = i
+	}
+	return out
+}
+
+// ping runs ping from a client namespace to the server end and reports
+// whether every echo was answered.
+func (l *lab) ping(client string, count int) (bool, string) {
+	out, err := l.clients[client].Cmd("ping", "-n", "-q", "-c", itoa(count), "-i", "0.2", "-W", "1", l.serverEnds[client].IP()).CombinedOutput()
+	return err == nil && strings.Contains(string(out), " 0% packet loss"), string(out)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xdpids/xdpids/loader"
+	"github.com/xdpids/xdpids/userspace/config"
+	"github.com/xdpids/xdpids/userspace/daemon"
+)
+
+func newRunCommand(g *globalFlags) *cobra.Command {
+	var (
+		ifaces      []string
+		mode        string
+		xdpMode     string
+		configPath  string
+		readyFile   string
+		metricsAddr string
+		samplePcap  string
+	)
+	cmd := &cobra.Command{
+		Use:   "run -i IFACE [-i IFACE ...]",
+		Short: "Attach to interfaces and run until SIGINT or SIGTERM",
+		Long: "run loads the XDP program, attaches it to each interface (native XDP, falling back to\n" +
+			"generic mode with a warning unless --xdp-mode says otherwise), and runs until SIGINT or\n" +
+			"SIGTERM, then detaches. Without --config it runs on the built-in default configuration\n" +
+			"(see `xdpids run --print-default-config`). SIGHUP rereads the configuration file.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if p, _ := cmd.Flags().GetBool("print-default-config"); p {
+				_, err := os.Stdout.Write(config.DefaultYAML())
+				return err
+			}
+			cfg, err := config.Load(configPath)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("mode") {
+				if mode != "prevent" && mode != "monitor" {
+					return fmt.Errorf("bad --mode %q: want prevent or monitor", mode)
+				}
+				cfg.Mode = mode
+			}
+			if cmd.Flags().Changed("xdp-mode") {
+				if _, err := loader.ParseXDPMode(xdpMode); err != nil {
+					return err
+				}
+				cfg.XDPMode = xdpMode
+			}
+			if cmd.Flags().Changed("pin-path") || configPath == "" {
+				cfg.PinPath = g.pinPath
+			}
+			if metricsAddr == "" {
+				metricsAddr = cfg.MetricsAddr
+			}
+			if len(ifaces) == 0 {
+				ifaces = cfg.Interfaces
+			}
+			if err := cfg.Revalidate(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			reload := make(chan string, 1)
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go forwardHUP(ctx, hup, reload)
+			return daemon.Run(ctx, daemon.Options{
+				Interfaces:  ifaces,
+				Config:      cfg,
+				ConfigPath:  configPath,
+				Reload:      reload,
+				ReadyFile:   readyFile,
+				MetricsAddr: metricsAddr,
+				SamplePcap:  samplePcap,
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&ifaces, "iface", "i", nil, "interface to attach to (repeat for several)")
+	f.StringVar(&mode, "mode", "prevent", "prevent (drop) or monitor (count would-drops, pass everything)")
+	f.StringVar(&xdpMode, "xdp-mode", "auto", "auto, driver or generic")
+	f.StringVar(&configPath, "config", "", "YAML configuration file (default: built-in)")
+	f.StringVar(&readyFile, "ready-file", "", "write this file once attached (JSON), remove it on exit")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9400")
+	f.StringVar(&samplePcap, "sample-pcap", "", "write every sample the XDP program sends to this pcap file")
+	f.Bool("print-default-config", false, "print the built-in configuration and exit")
+	return cmd
+}
+
+func forwardHUP(ctx context.Context, hup <-chan os.Signal, reload chan<- string) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			select {
+			case reload <- "SIGHUP":
+			default:
+			}
+		}
+	}
+}

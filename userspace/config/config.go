@@ -1,0 +1,213 @@
+// Package config reads the xdpids YAML configuration: the built-in default
+// (default.yaml, embedded) with an operator's file laid over it.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/loader"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML is the built-in configuration text.
+func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+// File is the configuration file's schema.
+type File struct {
+	Mode          string         `yaml:"mode"`
+	XDPMode       string         `yaml:"xdp_mode"`
+	PinPath       string         `yaml:"pin_path"`
+	Interfaces    []string       `yaml:"interfaces"`
+	RateLimits    RateLimits     `yaml:"rate_limits"`
+	Sampling      Sampling       `yaml:"sampling"`
+	Allow         []string       `yaml:"allow"`
+	SweepInterval time.Duration  `yaml:"sweep_interval"`
+	MetricsAddr   string         `yaml:"metrics_addr"`
+	lines         map[string]int // key path -> line, for error messages
+	source        string
+}
+
+// RateLimits are the per-source token buckets.
+type RateLimits struct {
+	SYN  loader.Bucket `yaml:"syn"`
+	UDP  loader.Bucket `yaml:"udp"`
+	ICMP loader.Bucket `yaml:"icmp"`
+}
+
+// Sampling says what the XDP program sends to userspace.
+type Sampling struct {
+	Snaplen           uint32        `yaml:"snaplen"`
+	FlowPackets       uint32        `yaml:"flow_packets"`
+	OneIn             uint32        `yaml:"one_in"`
+	BudgetPerCPU      uint32        `yaml:"budget_per_cpu"`
+	BudgetBurst       uint32        `yaml:"budget_burst"`
+	RateLimitInterval time.Duration `yaml:"rate_limit_interval"`
+	Reasons           []string      `yaml:"reasons"`
+}
+
+var sampleReasons = map[string]uint32{
+	"new_flow": bpf.SampleNewFlow, "anomaly": bpf.SampleAnomaly, "fragment": bpf.SampleFragment,
+	"icmp": bpf.SampleICMP, "rate_limit": bpf.SampleRateLimit, "random": bpf.SampleRandom,
+}
+
+// Default returns the built-in configuration.
+func Default() *File {
+	f, err := parse(defaultYAML, "built-in default", nil)
+	if err != nil {
+		panic("built-in default configuration: " + err.Error())
+	}
+	return f
+}
+
+// Load reads path over the built-in default ("" = the default alone).
+func Load(path string) (*File, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return parse(data, path, Default())
+}
+
+// Parse reads YAML text over the built-in default; name labels errors.
+func Parse(data []byte, name string) (*File, error) { return parse(data, name, Default()) }
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+func parse(data []byte, name string, base *File) (*File, error) {
+	f := &File{}
+	if base != nil {
+		*f = *base
+		f.Interfaces = append([]string(nil), base.Interfaces...)
+		f.Allow = append([]string(nil), base.Allow...)
+		f.Sampling.Reasons = append([]string(nil), base.Sampling.Reasons...)
+	}
+	f.source = name
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(name, err)
+	}
+	f.lines = map[string]int{}
+	if len(root.Content) > 0 {
+		collectLines(root.Content[0], "", f.lines)
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
+			return nil, yamlError(name, err)
+		}
+	}
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func yamlError(name string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		if m := yamlLine.FindStringSubmatch(te.Errors[0]); m != nil {
+			return fmt.Errorf("%s:%s: %s", name, m[1], m[2])
+		}
+		return fmt.Errorf("%s: %s", name, te.Errors[0])
+	}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("%s:%s: %s", name, m[1], m[2])
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+func collectLines(n *yaml.Node, prefix string, out map[string]int) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		path := k.Value
+		if prefix != "" {
+			path = prefix + "." + k.Value
+		}
+		out[path] = k.Line
+		collectLines(n.Content[i+1], path, out)
+	}
+}
+
+func (f *File) errAt(key, format string, args ...any) error {
+	if line, ok := f.lines[key]; ok {
+		return fmt.Errorf("%s:%d: %s: %s", f.source, line, key, fmt.Sprintf(format, args...))
+	}
+	return fmt.Errorf("%s: %s: %s", f.source, key, fmt.Sprintf(format, args...))
+}
+
+func (f *File) validate() error {
+	if f.Mode != "prevent" && f.Mode != "monitor" {
+		return f.errAt("mode", "%q is not prevent or monitor", f.Mode)
+	}
+	if _, err := loader.ParseXDPMode(f.XDPMode); err != nil {
+		return f.errAt("xdp_mode", "%v", err)
+	}
+	if f.PinPath == "" || !strings.HasPrefix(f.PinPath, "/") {
+		return f.errAt("pin_path", "%q must be an absolute path", f.PinPath)
+	}
+	for i, a := range f.Allow {
+		if _, err := loader.ParsePrefix(a); err != nil {
+			return f.errAt("allow", "entry %d: %v", i+1, err)
+		}
+	}
+	for _, r := range f.Sampling.Reasons {
+		if _, ok := sampleReasons[r]; !ok {
+			return f.errAt("sampling.reasons", "unknown reason %q (want new_flow, anomaly, fragment, icmp, rate_limit, random)", r)
+		}
+	}
+	if f.SweepInterval <= 0 {
+		return f.errAt("sweep_interval", "must be positive")
+	}
+	if err := f.DatapathConfig().Validate(); err != nil {
+		return fmt.Errorf("%s: %w", f.source, err)
+	}
+	return nil
+}
+
+// DatapathConfig is the XDP program's configuration this file describes.
+func (f *File) DatapathConfig() loader.Config {
+	var mask uint32
+	for _, r := range f.Sampling.Reasons {
+		mask |= sampleReasons[r]
+	}
+	return loader.Config{
+		Monitor:             f.Mode == "monitor",
+		Snaplen:             f.Sampling.Snaplen,
+		FlowSamples:         f.Sampling.FlowPackets,
+		SampleOneIn:         f.Sampling.OneIn,
+		SampleRate:          f.Sampling.BudgetPerCPU,
+		SampleBurst:         f.Sampling.BudgetBurst,
+		RateLimitSampleEach: f.Sampling.RateLimitInterval,
+		SampleMask:          mask,
+		SYN:                 f.RateLimits.SYN,
+		UDP:                 f.RateLimits.UDP,
+		ICMP:                f.RateLimits.ICMP,
+	}
+}
+
+// Revalidate checks the file again after command-line flags changed it.
+func (f *File) Revalidate() error {
+	f.lines = nil
+	if f.source == "" {
+		f.source = "configuration"
+	}
+	return f.validate()
+}

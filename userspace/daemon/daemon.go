@@ -1,0 +1,255 @@
+// Package daemon runs xdpids: it loads and attaches the XDP program, keeps
+// its configuration and lists in step with the config file, drains the
+// sample ring buffer, sweeps expired bans and serves metrics, until its
+// context ends; then it detaches from every interface.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/xdpids/xdpids/loader"
+	"github.com/xdpids/xdpids/userspace/config"
+	"github.com/xdpids/xdpids/userspace/metrics"
+	"github.com/xdpids/xdpids/userspace/samples"
+)
+
+// Options configure Run.
+type Options struct {
+	Interfaces  []string
+	Config      *config.File
+	ConfigPath  string        // reread on Reload; "" = built-in default
+	Reload      <-chan string // a value asks for a config reload (SIGHUP)
+	ReadyFile   string        // written once attached, removed on exit
+	MetricsAddr string
+	SamplePcap  string // write every sample to this pcap file
+}
+
+// Ready is what the ready file holds.
+type Ready struct {
+	PID        int          `json:"pid"`
+	PinPath    string       `json:"pin_path"`
+	Interfaces []ReadyIface `json:"interfaces"`
+	Metrics    string       `json:"metrics_addr,omitempty"`
+}
+
+// ReadyIface is one attachment in the ready file.
+type ReadyIface struct {
+	Name    string `json:"name"`
+	Ifindex int    `json:"ifindex"`
+	Mode    string `json:"xdp_mode"`
+}
+
+// Run attaches and serves until ctx is done, then detaches cleanly.
+func Run(ctx context.Context, o Options) (err error) {
+	if len(o.Interfaces) == 0 {
+		return errors.New("no interface given: use -i IFACE (or interfaces: in the config file)")
+	}
+	for _, name := range o.Interfaces {
+		if _, err := net.InterfaceByName(name); err != nil {
+			return fmt.Errorf("interface %q: no such interface", name)
+		}
+	}
+	cfg := o.Config
+	xdpMode, err := loader.ParseXDPMode(cfg.XDPMode)
+	if err != nil {
+		return err
+	}
+	dp, err := loader.Load(loader.Options{PinPath: cfg.PinPath})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := dp.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("detach: %w", cerr))
+		}
+		for _, a := range o.Interfaces {
+			slog.Info("detached", "iface", a)
+		}
+	}()
+	if err := applyConfig(dp.Maps(), cfg); err != nil {
+		return err
+	}
+	ready := Ready{PID: os.Getpid(), PinPath: cfg.PinPath}
+	for _, name := range o.Interfaces {
+		a, err := dp.Attach(name, xdpMode)
+		if err != nil {
+			return err
+		}
+		slog.Info("attached", "iface", a.Iface, "ifindex", a.Ifindex, "xdp_mode", a.Mode, "mode", cfg.Mode)
+		ready.Interfaces = append(ready.Interfaces, ReadyIface{a.Iface, a.Ifindex, string(a.Mode)})
+	}
+
+	counters := &metrics.Daemon{}
+	rd, err := samples.NewReader(dp.SamplesMap())
+	if err != nil {
+		return err
+	}
+	var sink *samples.PcapWriter
+	if o.SamplePcap != "" {
+		f, err := os.Create(o.SamplePcap)
+		if err != nil {
+			rd.Close()
+			return fmt.Errorf("sample pcap: %w", err)
+		}
+		defer f.Close()
+		if sink, err = samples.NewPcapWriter(f); err != nil {
+			rd.Close()
+			return err
+		}
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		drainSamples(rd, counters, sink)
+	}()
+	// Close the reader before waiting: the goroutine is parked in Read.
+	defer func() {
+		rd.Close()
+		wg.Wait()
+		if sink != nil {
+			if ferr := sink.Flush(); ferr != nil {
+				err = errors.Join(err, ferr)
+			}
+		}
+	}()
+
+	if addr := o.MetricsAddr; addr != "" {
+		srv, bound, err := serveMetrics(addr, dp.Maps(), counters)
+		if err != nil {
+			return err
+		}
+		ready.Metrics = bound
+		defer srv.Close()
+		slog.Info("serving metrics", "addr", bound)
+	}
+
+	if o.ReadyFile != "" {
+		if err := writeReady(o.ReadyFile, ready); err != nil {
+			return err
+		}
+		defer os.Remove(o.ReadyFile)
+	}
+
+	sweep := time.NewTicker(cfg.SweepInterval)
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			slog.Info("shutting down", "samples_read", counters.SamplesRead.Load())
+			return nil
+		case <-sweep.C:
+			if n, err := dp.Maps().SweepExpired(); err != nil {
+				slog.Warn("sweep expired bans", "err", err)
+			} else if n > 0 {
+				slog.Info("removed expired bans", "count", n)
+			}
+		case <-o.Reload:
+			next, err := config.Load(o.ConfigPath)
+			if err != nil {
+				slog.Error("reload config: keeping the running configuration", "err", err)
+				continue
+			}
+			if next.PinPath != cfg.PinPath || next.XDPMode != cfg.XDPMode {
+				slog.Warn("reload: pin_path and xdp_mode changes need a restart; other settings applied")
+			}
+			if err := applyConfig(dp.Maps(), next); err != nil {
+				slog.Error("reload config", "err", err)
+				continue
+			}
+			next.PinPath, next.XDPMode = cfg.PinPath, cfg.XDPMode
+			cfg = next
+			sweep.Reset(cfg.SweepInterval)
+			slog.Info("configuration reloaded", "mode", cfg.Mode)
+		}
+	}
+}
+
+// applyConfig writes the program configuration and adds the configured
+// allow list entries (entries added by hand stay).
+func applyConfig(m *loader.Maps, cfg *config.File) error {
+	if err := m.SetConfig(cfg.DatapathConfig()); err != nil {
+		return err
+	}
+	for _, s := range cfg.Allow {
+		p, err := loader.ParsePrefix(s)
+		if err != nil {
+			return err
+		}
+		if err := m.Allow(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func drainSamples(rd *samples.Reader, c *metrics.Daemon, sink *samples.PcapWriter) {
+	var s samples.Sample
+	for {
+		err := rd.Read(&s)
+		switch {
+		case errors.Is(err, ringbuf.ErrClosed):
+			return
+		case errors.Is(err, samples.ErrShort):
+			c.SamplesMalformed.Add(1)
+			continue
+		case err != nil:
+			slog.Error("read samples", "err", err)
+			return
+		}
+		c.SamplesRead.Add(1)
+		if sink != nil {
+			if err := sink.Write(&s, loader.BootToWall(s.TsNs)); err != nil {
+				slog.Error("sample pcap: stop writing", "err", err)
+				sink = nil
+			}
+		}
+	}
+}
+
+func serveMetrics(addr string, m *loader.Maps, d *metrics.Daemon) (*http.Server, string, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewCollector(m, d))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("metrics listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("metrics server", "err", err)
+		}
+	}()
+	return srv, ln.Addr().String(), nil
+}
+
+func writeReady(path string, r Ready) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+// Package metrics exposes the XDP program's counters and the daemon's own
+// as Prometheus metrics. Every metric is declared once, in the table below;
+// kernel counters are read from the maps at scrape time.
+package metrics
+
+import (
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/loader"
+)
+
+var (
+	descPackets = prometheus.NewDesc("xdpids_packets_total",
+		"Packets seen by the XDP program, by verdict and reason.", []string{"iface", "verdict", "reason"}, nil)
+	descBytes = prometheus.NewDesc("xdpids_bytes_total",
+		"Bytes seen by the XDP program, by verdict and reason.", []string{"iface", "verdict", "reason"}, nil)
+	descProto = prometheus.NewDesc("xdpids_protocol_packets_total",
+		"Packets by protocol (a packet counts in each layer it carries).", []string{"iface", "proto"}, nil)
+	descFlows = prometheus.NewDesc("xdpids_flows_new_total",
+		"Flows inserted in the kernel flow table.", []string{"iface"}, nil)
+	descSamples = prometheus.NewDesc("xdpids_samples_total",
+		"Samples the XDP program wanted to send, by outcome (sent, lost: ring buffer full, over_budget).", []string{"iface", "outcome"}, nil)
+	descBlocks = prometheus.NewDesc("xdpids_block_entries",
+		"Entries in the block list, by state.", []string{"state"}, nil)
+	descAllows = prometheus.NewDesc("xdpids_allow_entries",
+		"Entries in the allow list.", nil, nil)
+	descSamplesRead = prometheus.NewDesc("xdpids_samples_read_total",
+		"Samples the daemon read from the ring buffer.", nil, nil)
+	descSamplesBad = prometheus.NewDesc("xdpids_samples_malformed_total",
+		"Ring buffer records the daemon could not decode.", nil, nil)
+	descScrapeErrors = prometheus.NewDesc("xdpids_scrape_errors_total",
+		"Map reads that failed while collecting metrics.", nil, nil)
+)
+
+// Daemon holds the daemon's own counters (atomic: updated on the hot path).
+type Daemon struct {
+	SamplesRead      atomic.Uint64
+	SamplesMalformed atomic.Uint64
+}
+
+// Collector reads the maps on every scrape.
+type Collector struct {
+	maps         *loader.Maps
+	daemon       *Daemon
+	scrapeErrors atomic.Uint64
+}
+
+// NewCollector collects from maps and the daemon counters (daemon may be nil).
+func NewCollector(maps *loader.Maps, daemon *Daemon) *Collector {
+	return &Collector{maps: maps, daemon: daemon}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descBlocks, descAllows, descSamplesRead, descSamplesBad, descScrapeErrors} {
+		ch <- d
+	}
+}
+
+// IfaceLabel names an interface for labels and tables.
+func IfaceLabel(s *loader.IfaceStats) string {
+	switch {
+	case s.Name != "":
+		return s.Name
+	case s.Ifindex != 0:
+		return "ifindex" + strconv.Itoa(int(s.Ifindex))
+	}
+	return "unassigned"
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	stats, err := c.maps.ReadStats()
+	if err != nil {
+		c.scrapeErrors.Add(1)
+		slog.Warn("metrics: read stats", "err", err)
+	}
+	for i := range stats {
+		s := &stats[i]
+		iface := IfaceLabel(s)
+		for v := range s.Verdicts {
+			for r := range s.Verdicts[v] {
+				cnt := s.Verdicts[v][r]
+				if cnt.Packets == 0 && r != bpf.ReasonNone {
+					continue
+				}
+				counter(descPackets, cnt.Packets, iface, bpf.VerdictNames[v], bpf.ReasonNames[r])
+				counter(descBytes, cnt.Bytes, iface, bpf.VerdictNames[v], bpf.ReasonNames[r])
+			}
+		}
+		for p := range s.Protos {
+			counter(descProto, s.Protos[p].Packets, iface, bpf.ProtoNames[p])
+		}
+		counter(descFlows, s.FlowsNew, iface)
+		counter(descSamples, s.SamplesSent, iface, "sent")
+		counter(descSamples, s.SamplesLost, iface, "lost")
+		counter(descSamples, s.SamplesOverBudget, iface, "over_budget")
+	}
+	if blocks, err := c.maps.Blocks(); err == nil {
+		now := loader.BootNow()
+		var active, expired int
+		for _, b := range blocks {
+			if b.Expired(now) {
+				expired++
+			} else {
+				active++
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(descBlocks, prometheus.GaugeValue, float64(active), "active")
+		ch <- prometheus.MustNewConstMetric(descBlocks, prometheus.GaugeValue, float64(expired), "expired")
+	} else {
+		c.scrapeErrors.Add(1)
+	}
+	if allows, err := c.maps.Allows(); err == nil {
+		ch <- prometheus.MustNewConstMetric(descAllows, prometheus.GaugeValue, float64(len(allows)))
+	} else {
+		c.scrapeErrors.Add(1)
+	}
+	if c.daemon != nil {
+		counter(descSamplesRead, c.daemon.SamplesRead.Load())
+		counter(descSamplesBad, c.daemon.SamplesMalformed.Load())
+	}
+	counter(descScrapeErrors, c.scrapeErrors.Load())
+}

@@ -1,0 +1,91 @@
+// Package samples reads the packet samples the XDP program writes to its
+// ring buffer, without allocating per sample, and can write them to a pcap.
+package samples
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/xdpids/xdpids/bpf"
+)
+
+// HeaderLen is the size of struct sample_hdr in front of every record.
+const HeaderLen = 32
+
+// Sample is one ring buffer record: the metadata and the captured bytes.
+type Sample struct {
+	TsNs    uint64 // CLOCK_BOOTTIME
+	Ifindex uint32
+	RxQueue uint32
+	WireLen uint32
+	CapLen  uint32
+	VLAN    uint16
+	Verdict uint8 // bpf.Verdict*
+	Reason  uint8 // bpf.Reason*
+	Flags   uint8 // bpf.Sample* bits
+	// Data is the first CapLen bytes of the frame. It aliases the reader's
+	// buffer: valid until the next Read.
+	Data []byte
+}
+
+// ErrShort is returned for a record too short for its header or its length.
+var ErrShort = errors.New("sample record truncated")
+
+// Decode fills s from a raw record; s.Data aliases raw.
+func Decode(raw []byte, s *Sample) error {
+	if len(raw) < HeaderLen {
+		return fmt.Errorf("%w: %d bytes", ErrShort, len(raw))
+	}
+	e := binary.NativeEndian
+	s.TsNs = e.Uint64(raw[0:])
+	s.Ifindex = e.Uint32(raw[8:])
+	s.RxQueue = e.Uint32(raw[12:])
+	s.WireLen = e.Uint32(raw[16:])
+	s.CapLen = e.Uint32(raw[20:])
+	s.VLAN = e.Uint16(raw[24:])
+	s.Verdict = raw[26]
+	s.Reason = raw[27]
+	s.Flags = raw[28]
+	if s.CapLen > bpf.MaxSnaplen || int(s.CapLen) > len(raw)-HeaderLen {
+		return fmt.Errorf("%w: cap_len %d, %d bytes follow", ErrShort, s.CapLen, len(raw)-HeaderLen)
+	}
+	s.Data = raw[HeaderLen : HeaderLen+int(s.CapLen)]
+	return nil
+}
+
+// Reader consumes the samples ring buffer.
+type Reader struct {
+	rd  *ringbuf.Reader
+	rec ringbuf.Record
+}
+
+// NewReader opens a reader on the samples ring buffer map.
+func NewReader(m *ebpf.Map) (*Reader, error) {
+	rd, err := ringbuf.NewReader(m)
+	if err != nil {
+		return nil, fmt.Errorf("open samples ring buffer: %w", err)
+	}
+	return &Reader{rd: rd}, nil
+}
+
+// Read blocks for the next sample and decodes it into s, reusing the
+// record buffer (no allocation in steady state). It returns an error
+// wrapping ringbuf.ErrClosed after Close, os.ErrDeadlineExceeded after a
+// deadline, and ErrShort for a malformed record (skip it and go on).
+func (r *Reader) Read(s *Sample) error {
+	if err := r.rd.ReadInto(&r.rec); err != nil {
+		return err
+	}
+	return Decode(r.rec.RawSample, s)
+}
+
+// SetDeadline makes Read return os.ErrDeadlineExceeded after t.
+func (r *Reader) SetDeadline(t time.Time) { r.rd.SetDeadline(t) }
+
+// Close wakes a blocked Read and releases the reader.
+func (r *Reader) Close() error { return r.rd.Close() }
