@@ -237,6 +237,9 @@ static __always_inline int parse_l4(void *cur, void *end, struct pkt *p)
 	}
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6: {
+		/* protocol 1 in IPv6 or 58 in IPv4 is no ICMP a stack accepts */
+		if ((p->l4proto == IPPROTO_ICMP) != (p->family == 4))
+			return 0;
 		struct icmp_hdr *ih = cur;
 		if ((void *)(ih + 1) > end)
 			return -1;
@@ -303,6 +306,8 @@ static __always_inline int parse_ipv6(void *cur, void *end, struct pkt *p)
 				goto truncated;
 			nexthdr = eh->nexthdr;
 			cur += (eh->hdrlen + 1) * 8;
+			if (cur > end) /* cut inside the header, not only before its length */
+				goto truncated;
 			break;
 		}
 		case IPPROTO_AH: {
@@ -311,6 +316,8 @@ static __always_inline int parse_ipv6(void *cur, void *end, struct pkt *p)
 				goto truncated;
 			nexthdr = eh->nexthdr;
 			cur += (eh->hdrlen + 2) * 4;
+			if (cur > end)
+				goto truncated;
 			break;
 		}
 		case IPPROTO_FRAGMENT: {
@@ -404,7 +411,11 @@ static __always_inline int take_token(__u64 *tokens, __u64 *last_ns, __u64 now, 
 				      __u32 burst)
 {
 	__u64 cap = (__u64)burst * NSEC_PER_SEC;
-	__u64 elapsed = now - *last_ns;
+	__u64 last = *last_ns;
+	/* A bucket shared by CPUs may have been refilled by another CPU after
+	 * this one read the clock: now < last is no time passed, not an idle
+	 * of 2^64 ns that refills the whole bucket. */
+	__u64 elapsed = now > last ? now - last : 0;
 	__u64 t = *tokens;
 	/* Past 8.6 s idle the product could overflow; the bucket is full by then
 	 * for any burst/rate under 8 s, and a longer idle always means full. */
@@ -414,7 +425,8 @@ static __always_inline int take_token(__u64 *tokens, __u64 *last_ns, __u64 now, 
 		t += elapsed * rate;
 	if (t > cap)
 		t = cap;
-	*last_ns = now;
+	if (now > last)
+		*last_ns = now;
 	if (t < NSEC_PER_SEC) {
 		*tokens = t;
 		return 0;
@@ -455,7 +467,9 @@ static __always_inline int rate_limited(struct config *cfg, struct pkt *p, __u32
 	if (take_token(&ls->tokens, &ls->last_ns, now, rate, burst))
 		return 0;
 	__sync_fetch_and_add(&ls->dropped, 1);
-	if (now - ls->last_sample_ns >= (__u64)cfg->ratelimit_sample_ms * NSEC_PER_MSEC) {
+	/* last_sample_ns 0: never sampled (boot time can be shorter than the interval) */
+	if (ls->last_sample_ns == 0 ||
+	    now - ls->last_sample_ns >= (__u64)cfg->ratelimit_sample_ms * NSEC_PER_MSEC) {
 		ls->last_sample_ns = now;
 		*sample = 1;
 	}
@@ -603,12 +617,14 @@ int xdpids(struct xdp_md *ctx)
 	__u64 len = bpf_xdp_get_buff_len(ctx);
 
 	struct pkt p = {};
-	if (parse(ctx, &p) < 0) {
+	int parsed = parse(ctx, &p);
+	/* counted also when the headers after the tags are cut */
+	if (p.vlan_tags)
+		count(&st->protos[PROTO_VLAN], len);
+	if (parsed < 0) {
 		count(&st->protos[PROTO_MALFORMED], len);
 		return finish(st, cfg, VERDICT_PASS, REASON_MALFORMED, len);
 	}
-	if (p.vlan_tags)
-		count(&st->protos[PROTO_VLAN], len);
 	if (p.family == 0) {
 		count(&st->protos[PROTO_OTHER], len);
 		return finish(st, cfg, VERDICT_PASS, REASON_NOT_IP, len);
@@ -661,7 +677,9 @@ int xdpids(struct xdp_md *ctx)
 		__builtin_memcpy(k.addr, p.src, 16);
 		b = bpf_map_lookup_elem(&block_v6, &k);
 	}
-	__u64 now = bpf_ktime_get_boot_ns();
+	/* Offline replay drives the clock with packet time, so rate limits,
+	 * ban expiry and the sample budget act as they did on the wire. */
+	__u64 now = cfg->clock_ns ? cfg->clock_ns : bpf_ktime_get_boot_ns();
 	if (b && (b->expires_ns == 0 || b->expires_ns > now)) {
 		__sync_fetch_and_add(&b->hits, 1);
 		return finish(st, cfg, VERDICT_DROP, REASON_BLOCK, len);
@@ -706,7 +724,7 @@ int xdpids(struct xdp_md *ctx)
 			flags |= SAMPLE_FRAGMENT;
 		if (p.l4proto == IPPROTO_TCP && anomalous_flags(p.tcp_flags))
 			flags |= SAMPLE_ANOMALY;
-		if (p.l4proto == IPPROTO_ICMP || p.l4proto == IPPROTO_ICMPV6)
+		if (p.has_l4 && (p.l4proto == IPPROTO_ICMP || p.l4proto == IPPROTO_ICMPV6))
 			flags |= SAMPLE_ICMP;
 	}
 

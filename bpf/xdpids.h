@@ -105,6 +105,7 @@ struct config {
 	__u32 ratelimit_sample_ms; /* at most one rate-limit sample per source per interval */
 	__u32 sample_mask;   /* enabled enum sample_flag bits */
 	struct bucket_config limits[LIMIT_MAX];
+	__u64 clock_ns;      /* nonzero: the program's clock (offline replay sets packet time) */
 };
 
 struct lpm_v4_key {

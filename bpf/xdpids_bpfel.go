@@ -60,6 +60,7 @@ type XdpidsConfig struct {
 	RatelimitSampleMs uint32
 	SampleMask        uint32
 	Limits            [3]XdpidsBucketConfig
+	ClockNs           uint64
 }
 
 type XdpidsCounter struct {

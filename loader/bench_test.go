@@ -19,6 +19,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/vishvananda/netlink"
@@ -37,18 +38,19 @@ const (
 	benchFrameLen = 60
 
 	// Live frames: frames injected per call, and rounds (each program once).
-	benchLiveFrames = 2_000_000
-	benchLiveRounds = 7
+	benchLiveFrames     = 500_000
+	benchLivePassFrames = 100_000
+	benchLiveRounds     = 15
 
-	xdpAborted = 0
-	xdpDrop    = 1
-	xdpPass    = 2
+	benchXDPAborted = 0
+	benchXDPDrop    = 1
+	benchXDPPass    = 2
 )
 
 // Addresses: the benchmark range 198.18.0.0/15 only.
 var (
 	benchDst      = netip.MustParseAddr("198.18.0.2")
-	benchClient   = netip.MustParseAddr("198.18.1.1") // established and new flows
+	benchClient   = netip.MustParseAddr("198.18.1.1") // the established flow
 	benchBlocked  = netip.MustParseAddr("198.18.7.7") // on the block list
 	benchSYNFlood = netip.MustParseAddr("198.18.9.9") // SYN bucket empty
 )
@@ -149,6 +151,7 @@ func benchRounds(b *testing.B, runs []benchRun, repeat int) [][]float64 {
 	// One OS thread for the whole loop: no migration between the calls.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	defer benchPriority()()
 	samples := make([][]float64, len(runs))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -198,6 +201,24 @@ func benchMedian(s []float64) float64 {
 	return m + (float64(len(c))/2-below)/same
 }
 
+// benchPriority sets the calling OS thread (locked by the caller) to nice
+// -20 and returns the function that restores its nice value. The machine
+// is shared: other processes should take as little time from the rounds
+// as can be arranged without a real-time class. The receiving side's NAPI
+// poll runs in softirq on this thread's CPU as the frames are sent, so it
+// benefits alike.
+func benchPriority() func() {
+	tid := unix.Gettid()
+	raw, err := unix.Getpriority(unix.PRIO_PROCESS, tid) // the syscall returns 20 - nice
+	if err != nil {
+		return func() {}
+	}
+	if err := unix.Setpriority(unix.PRIO_PROCESS, tid, -20); err != nil {
+		return func() {}
+	}
+	return func() { _ = unix.Setpriority(unix.PRIO_PROCESS, tid, 20-raw) }
+}
+
 // benchReport reports the subject against its baseline: ratio is the
 // baseline's time over the subject's, the subject's throughput relative to
 // the bare program.
@@ -207,7 +228,8 @@ func benchReport(b *testing.B, subject, baseline float64) {
 	b.ReportMetric(baseline/subject, "ratio")
 }
 
-// benchVerdicts reads slot 0 (test runs use ifindex 1, which has no slot).
+// benchStats reads a stats slot; test runs count in slot 0 (their
+// ingress_ifindex is 1, which has no slot).
 func benchStats(b *testing.B, d *Datapath, slot int) IfaceStats {
 	b.Helper()
 	s, err := d.Maps().SlotStats(slot)
@@ -239,8 +261,8 @@ func BenchmarkTestRunPassEstablished(b *testing.B) {
 	}
 	before := benchStats(b, d, 0)
 	s := benchRounds(b, []benchRun{
-		{"bare_pass", base.BarePass, pkt, xdpPass},
-		{"xdpids", d.Program(), pkt, xdpPass},
+		{"bare_pass", base.BarePass, pkt, benchXDPPass},
+		{"xdpids", d.Program(), pkt, benchXDPPass},
 	}, benchRepeat)
 	after := benchStats(b, d, 0)
 	benchCheckShare(b, before, after, xbpf.VerdictPass, xbpf.ReasonNone)
@@ -297,7 +319,7 @@ func benchNewFlowChain(b *testing.B, target *ebpf.Program) *ebpf.Program {
 			asm.LoadMapPtr(asm.R2, progs.FD()),
 			asm.Mov.Imm(asm.R3, 0),
 			asm.FnTailCall.Call(),
-			asm.Mov.Imm(asm.R0, xdpAborted), // the tail call failed
+			asm.Mov.Imm(asm.R0, benchXDPAborted), // the tail call failed
 			asm.Return(),
 		},
 	})
@@ -327,9 +349,9 @@ func BenchmarkTestRunPassNewFlow(b *testing.B) {
 	}
 	before := benchStats(b, d, 0)
 	s := benchRounds(b, []benchRun{
-		{"bare_pass", base.BarePass, pkt, xdpPass},
-		{"chain→bare_pass", chainBare, slices.Clone(pkt), xdpPass},
-		{"chain→xdpids", chainIDS, slices.Clone(pkt), xdpPass},
+		{"bare_pass", base.BarePass, pkt, benchXDPPass},
+		{"chain→bare_pass", chainBare, slices.Clone(pkt), benchXDPPass},
+		{"chain→xdpids", chainIDS, slices.Clone(pkt), benchXDPPass},
 	}, benchRepeat)
 	after := benchStats(b, d, 0)
 	benchCheckShare(b, before, after, xbpf.VerdictPass, xbpf.ReasonNone)
@@ -371,8 +393,8 @@ func benchBlockDrop(b *testing.B, others int) {
 	pkt := benchPacket(b, nil, nil, benchBlocked, benchDst, layers.IPProtocolUDP, 5353, 53, false, false)
 	before := benchStats(b, d, 0)
 	s := benchRounds(b, []benchRun{
-		{"bare_drop", base.BareDrop, pkt, xdpDrop},
-		{"xdpids", d.Program(), pkt, xdpDrop},
+		{"bare_drop", base.BareDrop, pkt, benchXDPDrop},
+		{"xdpids", d.Program(), pkt, benchXDPDrop},
 	}, benchRepeat)
 	after := benchStats(b, d, 0)
 	benchCheckShare(b, before, after, xbpf.VerdictDrop, xbpf.ReasonBlock)
@@ -397,8 +419,8 @@ func BenchmarkTestRunRateLimitDrop(b *testing.B) {
 	}
 	before := benchStats(b, d, 0)
 	s := benchRounds(b, []benchRun{
-		{"bare_drop", base.BareDrop, pkt, xdpDrop},
-		{"xdpids", d.Program(), pkt, xdpDrop},
+		{"bare_drop", base.BareDrop, pkt, benchXDPDrop},
+		{"xdpids", d.Program(), pkt, benchXDPDrop},
 	}, benchRepeat)
 	after := benchStats(b, d, 0)
 	benchCheckShare(b, before, after, xbpf.VerdictDrop, xbpf.ReasonRateSYN)
@@ -446,6 +468,8 @@ type benchLive struct {
 	base     *xbpf.BaselineObjects
 	att      *Attachment
 	tx, rx   *testenv.VethEnd
+	txMAC    net.HardwareAddr
+	rxMAC    net.HardwareAddr
 	txIndex  int
 	rxHandle *netlink.Handle
 }
@@ -461,8 +485,20 @@ func benchLiveSetup(b *testing.B) *benchLive {
 		tx: &testenv.VethEnd{NS: nsTx, Name: "xbt" + id, Addr: "198.18.0.1/24"},
 		rx: &testenv.VethEnd{NS: nsRx, Name: "xbr" + id, Addr: "198.18.0.2/24"},
 	}
+	// No IPv6 on the link: no router solicitations or MLD reports mixed
+	// into the counted frames.
+	for _, ns := range []*testenv.Netns{nsTx, nsRx} {
+		ns.Run(b, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
+	}
 	testenv.Veth(b, l.tx, l.rx)
-	err := benchInNetns(nsRx, func() error {
+	var err error
+	if l.txMAC, err = net.ParseMAC(l.tx.MAC); err != nil {
+		b.Fatal(err)
+	}
+	if l.rxMAC, err = net.ParseMAC(l.rx.MAC); err != nil {
+		b.Fatal(err)
+	}
+	err = benchInNetns(nsRx, func() error {
 		a, err := d.Attach(l.rx.Name, ModeDriver)
 		l.att = a
 		return err
@@ -470,16 +506,31 @@ func benchLiveSetup(b *testing.B) *benchLive {
 	if err != nil {
 		b.Fatalf("attach to %s: %v", l.rx, err)
 	}
+	// Each live test run with repeat > 1 adds bare_tx to the kernel's XDP
+	// dispatcher and removes it after, a fixed ~16 ms (RCU grace periods)
+	// inside the wall time measured. Keeping bare_tx attached to an idle
+	// veth pair (down, no traffic) keeps it in the dispatcher: no update.
+	parked := "xbp" + id
+	nsTx.Run(b, "ip", "link", "add", parked, "type", "veth", "peer", "name", "xbq"+id)
 	err = benchInNetns(nsTx, func() error {
 		ifi, err := net.InterfaceByName(l.tx.Name)
 		if err != nil {
 			return err
 		}
 		l.txIndex = ifi.Index
+		pi, err := net.InterfaceByName(parked)
+		if err != nil {
+			return err
+		}
+		pl, err := link.AttachXDP(link.XDPOptions{Program: base.BareTx, Interface: pi.Index, Flags: link.XDPDriverMode})
+		if err != nil {
+			return fmt.Errorf("park bare_tx on %s: %w", parked, err)
+		}
+		b.Cleanup(func() { pl.Close() })
 		return nil
 	})
 	if err != nil {
-		b.Fatalf("ifindex of %s: %v", l.tx, err)
+		b.Fatalf("sending side in %s: %v", nsTx.Name, err)
 	}
 	h, err := netns.GetFromPath(nsRx.Path())
 	if err != nil {
@@ -497,28 +548,31 @@ func benchLiveSetup(b *testing.B) *benchLive {
 // rxStats are the receiving veth's counters: for veth, rx_packets counts
 // the frames its XDP program saw, rx_dropped the frames lost before it
 // (peer's ring full, or no NAPI).
-func (l *benchLive) rxStats(b *testing.B) (rx, dropped uint64) {
-	b.Helper()
+func (l *benchLive) rxStats() (rx, dropped uint64, err error) {
 	ln, err := l.rxHandle.LinkByName(l.rx.Name)
 	if err != nil {
-		b.Fatal(err)
+		return 0, 0, fmt.Errorf("read stats of %s: %w", l.rx, err)
 	}
 	st := ln.Attrs().Statistics
-	return st.RxPackets, st.RxDropped
+	return st.RxPackets, st.RxDropped, nil
 }
+
+// errBenchInterrupted: a signal interrupted a live test run, which
+// cilium/ebpf then restarts from the beginning: more than n frames went out.
+var errBenchInterrupted = errors.New("live test run interrupted by a signal")
 
 // inject sends n copies of frame out of the sending veth with bare_tx in
 // live-frames mode and returns the wall time. The calling thread must be
-// in the sending namespace (ingress_ifindex is resolved there).
-func (l *benchLive) inject(b *testing.B, frame []byte, n int) (time.Duration, error) {
+// in the sending namespace: the kernel resolves ingress_ifindex there.
+func (l *benchLive) inject(frame []byte, n int) (time.Duration, error) {
 	ctx := benchXdpMd{DataEnd: uint32(len(frame)), IngressIfindex: uint32(l.txIndex)}
 	interrupted := false
 	opts := ebpf.RunOptions{
 		Data:    frame,
 		Repeat:  uint32(n),
 		Context: ctx,
-		// BPF_F_TEST_XDP_LIVE_FRAMES (1<<1): frames really go out of the
-		// device; bare_tx's XDP_TX becomes a redirect to the ingress device.
+		// BPF_F_TEST_XDP_LIVE_FRAMES (1<<1): the frames really go out;
+		// bare_tx's XDP_TX becomes a redirect out of the ingress device.
 		Flags: unix.BPF_F_TEST_XDP_LIVE_FRAMES,
 		Reset: func() { interrupted = true },
 	}
@@ -528,7 +582,7 @@ func (l *benchLive) inject(b *testing.B, frame []byte, n int) (time.Duration, er
 	}
 	el := time.Since(start)
 	if interrupted {
-		return 0, errors.New("interrupted by a signal")
+		return 0, errBenchInterrupted
 	}
 	return el, nil
 }
@@ -543,42 +597,65 @@ type benchLiveRun struct {
 }
 
 // liveRounds swaps the programs on the receiving end's link round by round
-// (rotating the order), injects benchLiveFrames frames for each, and
-// returns the frames per second of each program. Every frame must reach
-// the receiving program (veth rx_packets), none may be lost before it
-// (rx_dropped), and xdpids must count each under the expected verdict.
-func (l *benchLive) liveRounds(b *testing.B, frame []byte, runs []benchLiveRun) [][]float64 {
+// (rotating the order), injects n frames for each, and returns the frames
+// per second of each program. Every frame must reach the receiving program
+// (veth rx_packets), none may be lost before it (rx_dropped), and xdpids
+// must count each under the expected verdict.
+func (l *benchLive) liveRounds(b *testing.B, frame []byte, n int, runs []benchLiveRun) [][]float64 {
 	b.Helper()
 	rounds := max(b.N, benchLiveRounds)
 	rates := make([][]float64, len(runs))
-	var failure error
+	// measure runs one program for one round and returns its frames/s.
+	measure := func(r benchLiveRun) (float64, error) {
+		if err := l.att.link.Update(r.prog); err != nil {
+			return 0, fmt.Errorf("swap in %s: %w", r.name, err)
+		}
+		rx0, drop0, err := l.rxStats()
+		if err != nil {
+			return 0, err
+		}
+		st0, err := l.d.Maps().SlotStats(l.att.Slot)
+		if err != nil {
+			return 0, err
+		}
+		el, err := l.inject(frame, n)
+		if err != nil {
+			return 0, err
+		}
+		rx1, drop1, err := l.rxStats()
+		if err != nil {
+			return 0, err
+		}
+		st1, err := l.d.Maps().SlotStats(l.att.Slot)
+		if err != nil {
+			return 0, err
+		}
+		// The stack may send a stray frame of its own: allow a few.
+		if got := rx1 - rx0; got < uint64(n) || got > uint64(n)+10 || drop1 != drop0 {
+			return 0, fmt.Errorf("%s: the receiving veth saw %d of %d frames, lost %d before XDP", r.name, got, n, drop1-drop0)
+		}
+		if r.verdict >= 0 {
+			got := st1.Verdicts[r.verdict][r.reason].Packets - st0.Verdicts[r.verdict][r.reason].Packets
+			if got < uint64(n) || got > uint64(n)+10 {
+				return 0, fmt.Errorf("%s: counted %d of %d frames as %s/%s", r.name, got, n,
+					xbpf.VerdictNames[r.verdict], xbpf.ReasonNames[r.reason])
+			}
+		}
+		return float64(n) / el.Seconds(), nil
+	}
 	err := benchInNetns(l.tx.NS, func() error {
+		defer benchPriority()()
 		for i := 0; i < rounds; i++ {
 			for j := range runs {
 				k := (i + j) % len(runs)
-				r := runs[k]
-				if err := l.att.link.Update(r.prog); err != nil {
-					return fmt.Errorf("swap in %s: %w", r.name, err)
+				rate, err := measure(runs[k])
+				for try := 0; errors.Is(err, errBenchInterrupted) && try < 3; try++ {
+					rate, err = measure(runs[k])
 				}
-				rx0, drop0 := l.rxStats(b)
-				st0 := benchStats(b, l.d, l.att.Slot)
-				el, err := l.inject(b, frame, benchLiveFrames)
 				if err != nil {
-					return fmt.Errorf("inject for %s: %w", r.name, err)
+					return fmt.Errorf("%s: %w", runs[k].name, err)
 				}
-				rx1, drop1 := l.rxStats(b)
-				st1 := benchStats(b, l.d, l.att.Slot)
-				if got := rx1 - rx0; got != benchLiveFrames || drop1 != drop0 {
-					failure = fmt.Errorf("%s: the receiving veth saw %d of %d frames, lost %d before XDP", r.name, got, benchLiveFrames, drop1-drop0)
-				}
-				if r.verdict >= 0 {
-					got := st1.Verdicts[r.verdict][r.reason].Packets - st0.Verdicts[r.verdict][r.reason].Packets
-					if got != benchLiveFrames {
-						failure = fmt.Errorf("%s: counted %d of %d frames as %s/%s", r.name, got, benchLiveFrames,
-							xbpf.VerdictNames[r.verdict], xbpf.ReasonNames[r.reason])
-					}
-				}
-				rates[k] = append(rates[k], float64(benchLiveFrames)/el.Seconds())
+				rates[k] = append(rates[k], rate)
 			}
 		}
 		return nil
@@ -586,13 +663,12 @@ func (l *benchLive) liveRounds(b *testing.B, frame []byte, runs []benchLiveRun) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	if failure != nil {
-		b.Fatal(failure)
-	}
 	return rates
 }
 
-// benchReportLive reports frames per second (medians of the rounds).
+// benchReportLive reports frames per second (medians of the rounds) and
+// their inverse, the whole pipeline's time per frame: generator, veth and
+// the program under test, all on one CPU.
 func benchReportLive(b *testing.B, subject, baseline float64) {
 	b.ReportMetric(subject/1e6, "Mpps")
 	b.ReportMetric(baseline/1e6, "baseline-Mpps")
@@ -601,22 +677,40 @@ func benchReportLive(b *testing.B, subject, baseline float64) {
 	b.ReportMetric(1e9/baseline, "baseline-ns/frame")
 }
 
-// BenchmarkLiveBlockDrop: 60-byte UDP frames from a block-listed source
-// (10000 other entries on the list) injected into a veth with live frames,
-// xdpids in native mode on the other end, against bare XDP_DROP there.
-func BenchmarkLiveBlockDrop(b *testing.B) {
+func benchLiveBlockDrop(b *testing.B, others int) {
 	l := benchLiveSetup(b)
-	benchBlockFiller(b, l.d, 10_000)
+	benchBlockFiller(b, l.d, others)
 	if err := l.d.Maps().Block(netip.PrefixFrom(benchBlocked, 32), BlockOptions{Comment: "bench"}); err != nil {
 		b.Fatal(err)
 	}
-	txMAC, _ := net.ParseMAC(l.tx.MAC)
-	rxMAC, _ := net.ParseMAC(l.rx.MAC)
-	frame := benchPacket(b, txMAC, rxMAC, benchBlocked, benchDst, layers.IPProtocolUDP, 5353, 53, false, false)
+	frame := benchPacket(b, l.txMAC, l.rxMAC, benchBlocked, benchDst, layers.IPProtocolUDP, 5353, 53, false, false)
 	b.ResetTimer()
-	r := l.liveRounds(b, frame, []benchLiveRun{
+	r := l.liveRounds(b, frame, benchLiveFrames, []benchLiveRun{
 		{"bare_drop", l.base.BareDrop, -1, -1},
 		{"xdpids", l.d.Program(), xbpf.VerdictDrop, xbpf.ReasonBlock},
+	})
+	b.StopTimer()
+	benchReportLive(b, benchMedian(r[1]), benchMedian(r[0]))
+}
+
+// BenchmarkLiveBlockDrop: 60-byte UDP frames from a block-listed source
+// (the only entry) injected into a veth with live frames, xdpids in native
+// mode on the other end, against bare XDP_DROP there.
+func BenchmarkLiveBlockDrop(b *testing.B) { benchLiveBlockDrop(b, 0) }
+
+// BenchmarkLiveBlockDrop10k: the same with 10000 other /32 entries.
+func BenchmarkLiveBlockDrop10k(b *testing.B) { benchLiveBlockDrop(b, 10_000) }
+
+// BenchmarkLivePassEstablished: 60-byte TCP ACKs of one flow, passed to the
+// receiving namespace's stack (which answers each with a RST: there is no
+// socket), against bare XDP_PASS. Most of the time per frame is the stack's.
+func BenchmarkLivePassEstablished(b *testing.B) {
+	l := benchLiveSetup(b)
+	frame := benchPacket(b, l.txMAC, l.rxMAC, benchClient, benchDst, layers.IPProtocolTCP, 40000, 80, false, true)
+	b.ResetTimer()
+	r := l.liveRounds(b, frame, benchLivePassFrames, []benchLiveRun{
+		{"bare_pass", l.base.BarePass, -1, -1},
+		{"xdpids", l.d.Program(), xbpf.VerdictPass, xbpf.ReasonNone},
 	})
 	b.StopTimer()
 	benchReportLive(b, benchMedian(r[1]), benchMedian(r[0]))

@@ -25,6 +25,9 @@ type Config struct {
 	RateLimitSampleEach time.Duration // one rate-limit sample per source per interval
 	SampleMask          uint32        // enabled bpf.Sample* reasons
 	SYN, UDP, ICMP      Bucket        // per-source limits (IPv6 per /64)
+	// ClockNs, when nonzero, replaces CLOCK_BOOTTIME as the program's
+	// clock: offline replay sets it to each packet's time.
+	ClockNs uint64
 }
 
 // DefaultConfig is what `xdpids run` uses without a configuration file.
@@ -83,6 +86,7 @@ func (c Config) raw() bpf.XdpidsConfig {
 	r.Limits[bpf.LimitSYN] = bpf.XdpidsBucketConfig{Rate: c.SYN.Rate, Burst: c.SYN.Burst}
 	r.Limits[bpf.LimitUDP] = bpf.XdpidsBucketConfig{Rate: c.UDP.Rate, Burst: c.UDP.Burst}
 	r.Limits[bpf.LimitICMP] = bpf.XdpidsBucketConfig{Rate: c.ICMP.Rate, Burst: c.ICMP.Burst}
+	r.ClockNs = c.ClockNs
 	return r
 }
 
@@ -99,5 +103,6 @@ func configFromRaw(r bpf.XdpidsConfig) Config {
 		SYN:                 Bucket{r.Limits[bpf.LimitSYN].Rate, r.Limits[bpf.LimitSYN].Burst},
 		UDP:                 Bucket{r.Limits[bpf.LimitUDP].Rate, r.Limits[bpf.LimitUDP].Burst},
 		ICMP:                Bucket{r.Limits[bpf.LimitICMP].Rate, r.Limits[bpf.LimitICMP].Burst},
+		ClockNs:             r.ClockNs,
 	}
 }

@@ -282,6 +282,7 @@ type BlockOptions struct {
 	Origin  uint32        // bpf.Origin*
 	Level   uint32        // escalation level
 	Comment string        // up to 31 bytes kept
+	Now     uint64        // the program's clock now; 0 = CLOCK_BOOTTIME (offline replay passes packet time)
 }
 
 // BlockEntry is one block list entry as read back.
@@ -341,7 +342,10 @@ func (m *Maps) Block(p netip.Prefix, o BlockOptions) error {
 	if !p.IsValid() {
 		return fmt.Errorf("block: invalid prefix")
 	}
-	now := BootNow()
+	now := o.Now
+	if now == 0 {
+		now = BootNow()
+	}
 	var e bpf.XdpidsBlockEntry
 	var old bpf.XdpidsBlockEntry
 	if err := m.blockMap(p).Lookup(lpmKey(p), &old); err == nil {

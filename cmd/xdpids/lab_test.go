@@ -183,4 +183,3 @@ func (l *lab) ping(client string, count int) (bool, string) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-

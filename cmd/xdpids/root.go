@@ -46,6 +46,7 @@ func newRootCommand() *cobra.Command {
 		newAllowCommand(g),
 		newAllowsCommand(g),
 		newDetachCommand(),
+		newReadCommand(),
 	)
 	return root
 }

@@ -23,6 +23,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 		readyFile   string
 		metricsAddr string
 		samplePcap  string
+		evePath     string
 	)
 	cmd := &cobra.Command{
 		Use:   "run -i IFACE [-i IFACE ...]",
@@ -62,6 +63,9 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 			if len(ifaces) == 0 {
 				ifaces = cfg.Interfaces
 			}
+			if evePath == "" {
+				evePath = cfg.EVE.Path
+			}
 			if err := cfg.Revalidate(); err != nil {
 				return err
 			}
@@ -80,6 +84,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 				ReadyFile:   readyFile,
 				MetricsAddr: metricsAddr,
 				SamplePcap:  samplePcap,
+				EVEPath:     evePath,
 			})
 		},
 	}
@@ -91,6 +96,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 	f.StringVar(&readyFile, "ready-file", "", "write this file once attached (JSON), remove it on exit")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9400")
 	f.StringVar(&samplePcap, "sample-pcap", "", "write every sample the XDP program sends to this pcap file")
+	f.StringVar(&evePath, "eve", "", `EVE JSON alert log: a file, or "-" for stdout (default: eve.path of the config)`)
 	f.Bool("print-default-config", false, "print the built-in configuration and exit")
 	return cmd
 }

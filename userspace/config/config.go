@@ -8,12 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/xdpids/xdpids/userspace/detect"
+	"github.com/xdpids/xdpids/userspace/pipeline"
+	"github.com/xdpids/xdpids/userspace/respond"
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/loader"
@@ -36,8 +42,54 @@ type File struct {
 	Allow         []string       `yaml:"allow"`
 	SweepInterval time.Duration  `yaml:"sweep_interval"`
 	MetricsAddr   string         `yaml:"metrics_addr"`
+	EVE           EVE            `yaml:"eve"`
+	Pipeline      Pipeline       `yaml:"pipeline"`
+	Detect        detect.Config  `yaml:"detectors"`
+	Respond       respond.Config `yaml:"response"`
 	lines         map[string]int // key path -> line, for error messages
 	source        string
+}
+
+// EVE says where alerts go.
+type EVE struct {
+	Path    string `yaml:"path"`    // file, or "-" for stdout
+	Payload bool   `yaml:"payload"` // include the sampled L4 payload
+}
+
+// Pipeline sizes the userspace inspection path.
+type Pipeline struct {
+	Workers        int `yaml:"workers"`          // 0 = one per CPU
+	QueueLen       int `yaml:"queue_len"`        // samples buffered per worker
+	FlowsPerWorker int `yaml:"flows_per_worker"` // flow table bound per worker
+}
+
+// PipelineConfig is the pipeline configuration this file describes.
+func (f *File) PipelineConfig() pipeline.Config {
+	c := pipeline.DefaultConfig()
+	if f.Pipeline.Workers > 0 {
+		c.Workers = f.Pipeline.Workers
+	} else {
+		c.Workers = runtime.NumCPU()
+	}
+	if f.Pipeline.QueueLen > 0 {
+		c.QueueLen = f.Pipeline.QueueLen
+	}
+	if f.Pipeline.FlowsPerWorker > 0 {
+		c.FlowsPerWorker = f.Pipeline.FlowsPerWorker
+	}
+	c.Detect = f.Detect
+	c.IncludePayload = f.EVE.Payload
+	return c
+}
+
+// ResponseConfig is the responder configuration: in monitor mode it only
+// reports the bans it would make.
+func (f *File) ResponseConfig() respond.Config {
+	c := f.Respond
+	if f.Mode == "monitor" {
+		c.DryRun = true
+	}
+	return c
 }
 
 // RateLimits are the per-source token buckets.
@@ -65,7 +117,8 @@ var sampleReasons = map[string]uint32{
 
 // Default returns the built-in configuration.
 func Default() *File {
-	f, err := parse(defaultYAML, "built-in default", nil)
+	base := &File{Detect: detect.DefaultConfig(), Respond: respond.DefaultConfig()}
+	f, err := parse(defaultYAML, "built-in default", base)
 	if err != nil {
 		panic("built-in default configuration: " + err.Error())
 	}
@@ -96,6 +149,9 @@ func parse(data []byte, name string, base *File) (*File, error) {
 		f.Interfaces = append([]string(nil), base.Interfaces...)
 		f.Allow = append([]string(nil), base.Allow...)
 		f.Sampling.Reasons = append([]string(nil), base.Sampling.Reasons...)
+		f.Detect.BrutePorts = maps.Clone(base.Detect.BrutePorts)
+		f.Respond.Escalation = append([]time.Duration(nil), base.Respond.Escalation...)
+		f.Respond.Protect = append([]string(nil), base.Respond.Protect...)
 	}
 	f.source = name
 	var root yaml.Node
@@ -175,6 +231,21 @@ func (f *File) validate() error {
 	}
 	if f.SweepInterval <= 0 {
 		return f.errAt("sweep_interval", "must be positive")
+	}
+	for i, p := range f.Respond.Protect {
+		if _, err := loader.ParsePrefix(p); err != nil {
+			return f.errAt("response.protect", "entry %d: %v", i+1, err)
+		}
+	}
+	if f.Respond.MaxActiveBans < 1 || f.Respond.MaxBansPerMin < 1 {
+		return f.errAt("response", "max_active_bans and max_bans_per_minute must be at least 1")
+	}
+	if f.Detect.Suppress <= 0 || f.Detect.ScanWindow <= 0 || f.Detect.FloodWindow <= 0 || f.Detect.BruteWindow <= 0 ||
+		f.Detect.AmpWindow <= 0 || f.Detect.DHCPWindow <= 0 || f.Detect.SynFloodDstWindow <= 0 {
+		return f.errAt("detectors", "every window and suppress must be positive")
+	}
+	if f.Detect.MaxKeys < 1 {
+		return f.errAt("detectors.max_keys", "must be at least 1")
 	}
 	if err := f.DatapathConfig().Validate(); err != nil {
 		return fmt.Errorf("%s: %w", f.source, err)

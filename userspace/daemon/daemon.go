@@ -16,13 +16,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/xdpids/xdpids/loader"
+	"github.com/xdpids/xdpids/userspace/alert"
 	"github.com/xdpids/xdpids/userspace/config"
+	"github.com/xdpids/xdpids/userspace/eve"
 	"github.com/xdpids/xdpids/userspace/metrics"
+	"github.com/xdpids/xdpids/userspace/pipeline"
+	"github.com/xdpids/xdpids/userspace/respond"
 	"github.com/xdpids/xdpids/userspace/samples"
 )
 
@@ -35,6 +38,7 @@ type Options struct {
 	ReadyFile   string        // written once attached, removed on exit
 	MetricsAddr string
 	SamplePcap  string // write every sample to this pcap file
+	EVEPath     string // alerts: a file, or "-" for stdout
 }
 
 // Ready is what the ready file holds.
@@ -93,11 +97,37 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 
 	counters := &metrics.Daemon{}
+	sink, err := eve.Open(o.EVEPath)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	resp, err := respond.New(cfg.ResponseConfig(), dp.Maps())
+	if err != nil {
+		return err
+	}
+	ifnames := map[uint32]string{}
+	for _, r := range ready.Interfaces {
+		ifnames[uint32(r.Ifindex)] = r.Name
+	}
+	pipe := pipeline.New(cfg.PipelineConfig(), func(a *alert.Alert) {
+		a.Iface = ifnames[a.Ifindex]
+		if !cfg.EVE.Payload {
+			a.Payload = nil
+		}
+		resp.Handle(a, int64(loader.BootNow()))
+		if err := sink.Write(a); err != nil {
+			slog.Error("eve", "err", err)
+		}
+		if a.Action == "blocked" {
+			slog.Info("banned", "subject", a.Subject, "prefix", a.BanPrefix, "ttl", time.Duration(a.BanTTL), "signature", a.Signature)
+		}
+	})
+	pipe.BootOffset.Store(bootOffset())
 	rd, err := samples.NewReader(dp.SamplesMap())
 	if err != nil {
 		return err
 	}
-	var sink *samples.PcapWriter
 	if o.SamplePcap != "" {
 		f, err := os.Create(o.SamplePcap)
 		if err != nil {
@@ -105,28 +135,36 @@ func Run(ctx context.Context, o Options) (err error) {
 			return fmt.Errorf("sample pcap: %w", err)
 		}
 		defer f.Close()
-		if sink, err = samples.NewPcapWriter(f); err != nil {
+		pw, err := samples.NewPcapWriter(f)
+		if err != nil {
 			rd.Close()
 			return err
 		}
+		var s samples.Sample
+		pipe.Tap = func(raw []byte) {
+			if samples.Decode(raw, &s) == nil {
+				_ = pw.Write(&s, loader.BootToWall(s.TsNs))
+			}
+		}
+		defer pw.Flush()
 	}
 
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		drainSamples(rd, counters, sink)
+		if err := pipe.Run(rd); err != nil {
+			slog.Error("sample pipeline stopped", "err", err)
+		}
 	}()
-	// Close the reader before waiting: the goroutine is parked in Read.
+	// Close the reader before waiting: the reader goroutine is parked in Read.
 	defer func() {
 		rd.Close()
 		wg.Wait()
-		if sink != nil {
-			if ferr := sink.Flush(); ferr != nil {
-				err = errors.Join(err, ferr)
-			}
-		}
+		st := pipe.Stats()
+		slog.Info("pipeline", "samples", st.Samples, "overflow", st.Overflow, "alerts", st.Alerts, "flows", st.FlowsCreated)
 	}()
+	counters.Pipeline = pipe
 
 	if addr := o.MetricsAddr; addr != "" {
 		srv, bound, err := serveMetrics(addr, dp.Maps(), counters)
@@ -150,15 +188,19 @@ func Run(ctx context.Context, o Options) (err error) {
 	for {
 		select {
 		case <-ctx.Done():
-			slog.Info("shutting down", "samples_read", counters.SamplesRead.Load())
+			slog.Info("shutting down")
 			return nil
 		case <-sweep.C:
+			pipe.BootOffset.Store(bootOffset())
 			if n, err := dp.Maps().SweepExpired(); err != nil {
 				slog.Warn("sweep expired bans", "err", err)
 			} else if n > 0 {
 				slog.Info("removed expired bans", "count", n)
 			}
 		case <-o.Reload:
+			if err := sink.Reopen(); err != nil {
+				slog.Error("reopen eve log", "err", err)
+			}
 			next, err := config.Load(o.ConfigPath)
 			if err != nil {
 				slog.Error("reload config: keeping the running configuration", "err", err)
@@ -197,28 +239,9 @@ func applyConfig(m *loader.Maps, cfg *config.File) error {
 	return nil
 }
 
-func drainSamples(rd *samples.Reader, c *metrics.Daemon, sink *samples.PcapWriter) {
-	var s samples.Sample
-	for {
-		err := rd.Read(&s)
-		switch {
-		case errors.Is(err, ringbuf.ErrClosed):
-			return
-		case errors.Is(err, samples.ErrShort):
-			c.SamplesMalformed.Add(1)
-			continue
-		case err != nil:
-			slog.Error("read samples", "err", err)
-			return
-		}
-		c.SamplesRead.Add(1)
-		if sink != nil {
-			if err := sink.Write(&s, loader.BootToWall(s.TsNs)); err != nil {
-				slog.Error("sample pcap: stop writing", "err", err)
-				sink = nil
-			}
-		}
-	}
+// bootOffset is Unix time minus CLOCK_BOOTTIME, in ns.
+func bootOffset() int64 {
+	return time.Now().UnixNano() - int64(loader.BootNow())
 }
 
 func serveMetrics(addr string, m *loader.Maps, d *metrics.Daemon) (*http.Server, string, error) {

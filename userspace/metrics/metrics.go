@@ -12,6 +12,7 @@ import (
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/loader"
+	"github.com/xdpids/xdpids/userspace/pipeline"
 )
 
 var (
@@ -33,14 +34,21 @@ var (
 		"Samples the daemon read from the ring buffer.", nil, nil)
 	descSamplesBad = prometheus.NewDesc("xdpids_samples_malformed_total",
 		"Ring buffer records the daemon could not decode.", nil, nil)
+	descOverflow = prometheus.NewDesc("xdpids_samples_overflow_total",
+		"Samples dropped because a pipeline worker's queue was full.", nil, nil)
+	descDecodeErrors = prometheus.NewDesc("xdpids_decode_errors_total",
+		"Samples the decoder could not fully decode, by kind.", []string{"kind"}, nil)
+	descAlerts = prometheus.NewDesc("xdpids_alerts_total",
+		"Alerts raised by the detectors.", nil, nil)
+	descFlowsActive = prometheus.NewDesc("xdpids_flows_active",
+		"Flows tracked by the userspace pipeline.", nil, nil)
 	descScrapeErrors = prometheus.NewDesc("xdpids_scrape_errors_total",
 		"Map reads that failed while collecting metrics.", nil, nil)
 )
 
-// Daemon holds the daemon's own counters (atomic: updated on the hot path).
+// Daemon points at the daemon's userspace parts whose counters are exported.
 type Daemon struct {
-	SamplesRead      atomic.Uint64
-	SamplesMalformed atomic.Uint64
+	Pipeline *pipeline.Pipeline
 }
 
 // Collector reads the maps on every scrape.
@@ -57,7 +65,8 @@ func NewCollector(maps *loader.Maps, daemon *Daemon) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descBlocks, descAllows, descSamplesRead, descSamplesBad, descScrapeErrors} {
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descBlocks, descAllows,
+		descSamplesRead, descSamplesBad, descOverflow, descDecodeErrors, descAlerts, descFlowsActive, descScrapeErrors} {
 		ch <- d
 	}
 }
@@ -124,9 +133,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		c.scrapeErrors.Add(1)
 	}
-	if c.daemon != nil {
-		counter(descSamplesRead, c.daemon.SamplesRead.Load())
-		counter(descSamplesBad, c.daemon.SamplesMalformed.Load())
+	if c.daemon != nil && c.daemon.Pipeline != nil {
+		ps := c.daemon.Pipeline.Stats()
+		counter(descSamplesRead, ps.Samples)
+		counter(descSamplesBad, ps.Malformed)
+		counter(descOverflow, ps.Overflow)
+		counter(descDecodeErrors, ps.Truncated, "truncated")
+		counter(descDecodeErrors, ps.NotIP, "not_ip")
+		counter(descAlerts, ps.Alerts)
+		ch <- prometheus.MustNewConstMetric(descFlowsActive, prometheus.GaugeValue, float64(ps.FlowsActive))
 	}
 	counter(descScrapeErrors, c.scrapeErrors.Load())
 }

@@ -89,3 +89,15 @@ func (r *Reader) SetDeadline(t time.Time) { r.rd.SetDeadline(t) }
 
 // Close wakes a blocked Read and releases the reader.
 func (r *Reader) Close() error { return r.rd.Close() }
+
+// ReadRaw blocks for the next record and returns its bytes, valid until
+// the next read (no allocation in steady state).
+func (r *Reader) ReadRaw() ([]byte, error) {
+	if err := r.rd.ReadInto(&r.rec); err != nil {
+		return nil, err
+	}
+	return r.rec.RawSample, nil
+}
+
+// AvailableBytes is how much unread data the ring holds.
+func (r *Reader) AvailableBytes() int { return r.rd.AvailableBytes() }

@@ -1,0 +1,51 @@
+# xdpids build, test and benchmark entry points. Tests and benchmarks need
+# root (BPF, XDP, network namespaces): run them with sudo or as root.
+
+CLANG ?= clang-19
+GO ?= go
+BIN := bin/xdpids
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build run generate check-generated test bench fuzz lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/xdpids
+
+# Attach to IFACE with the built-in default configuration (Ctrl-C detaches).
+run: build
+	./$(BIN) run -i $(IFACE)
+
+# Regenerate the committed BPF objects with the pinned clang (bpf/gen.go
+# names clang-19; bpf2go needs llvm-strip-19 from llvm-19).
+generate:
+	@command -v $(CLANG) >/dev/null || { echo "$(CLANG) not found: apt-get install clang-19 llvm-19 libbpf-dev"; exit 1; }
+	$(GO) generate ./bpf/
+
+# CI: the committed objects must be what the pinned clang makes.
+check-generated: generate
+	git diff --exit-code -- bpf/ || { echo "generated BPF objects are stale: run make generate and commit"; exit 1; }
+
+test:
+	$(GO) test -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
+
+# Short fuzzing pass over every fuzz target (seed corpora live in testdata/).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+clean:
+	rm -rf bin

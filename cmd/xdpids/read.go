@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/userspace/alert"
+	"github.com/xdpids/xdpids/userspace/config"
+	"github.com/xdpids/xdpids/userspace/eve"
+	"github.com/xdpids/xdpids/userspace/offline"
+)
+
+func newReadCommand() *cobra.Command {
+	var (
+		evePath    string
+		configPath string
+		mode       string
+		payload    bool
+		iface      string
+		quiet      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "read FILE",
+		Short: "Analyse a pcap or pcapng capture with the live pipeline",
+		Long: "read feeds a capture (pcap or pcapng, told apart by magic number) through the same\n" +
+			"pipeline as `run`. As root, each frame first runs through the real XDP program\n" +
+			"(BPF_PROG_TEST_RUN) with packet time as its clock, so verdicts, rate limits, bans and\n" +
+			"samples match the live path; elsewhere frames go straight to userspace (--mode).\n" +
+			"Alerts are written as EVE JSON (--eve, default stdout); a summary goes to stderr.\n" +
+			"A damaged capture: the packets before the damage are analysed, then one error.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m := offline.Mode(mode)
+			if m != offline.ModeAuto && m != offline.ModeXDP && m != offline.ModeUserspace {
+				return fmt.Errorf("bad --mode %q: want auto, xdp or userspace", mode)
+			}
+			cfg, err := config.Load(configPath)
+			if err != nil {
+				return err
+			}
+			if evePath == "" {
+				evePath = "-"
+			}
+			var sink *eve.Writer
+			if evePath == "-" {
+				sink = eve.NewWriter(cmd.OutOrStdout(), time.Local)
+			} else {
+				// A new file each run: the output of one capture.
+				f, err := os.Create(evePath)
+				if err != nil {
+					return fmt.Errorf("eve output: %w", err)
+				}
+				defer f.Close()
+				sink = eve.NewWriter(f, time.Local)
+			}
+			pc := cfg.PipelineConfig()
+			opts := offline.Options{
+				Path: args[0], Mode: m, Datapath: cfg.DatapathConfig(), Pipeline: pc,
+				Respond: cfg.ResponseConfig(), Iface: iface,
+				OnAlert: func(a *alert.Alert) {
+					if !payload {
+						a.Payload = nil
+					}
+					if err := sink.Write(a); err != nil {
+						fmt.Fprintln(os.Stderr, "xdpids: eve:", err)
+					}
+				},
+			}
+			errOut := cmd.ErrOrStderr()
+			if isTerminal(os.Stderr) && !quiet {
+				opts.Progress = func(done, total int64) {
+					if total > 0 {
+						fmt.Fprintf(errOut, "\r%5.1f%%  %s of %s", 100*float64(done)/float64(total), human(float64(done), "B"), human(float64(total), "B"))
+					}
+				}
+			}
+			sum, runErr := offline.Run(opts)
+			if opts.Progress != nil {
+				fmt.Fprint(errOut, "\r\033[K")
+			}
+			if sinkErr := sink.Close(); sinkErr != nil && runErr == nil {
+				runErr = sinkErr
+			}
+			if sum != nil && !quiet {
+				printSummary(errOut, sum)
+			}
+			return runErr
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&evePath, "eve", "-", `write alerts as EVE JSON to this file ("-" = stdout)`)
+	f.StringVar(&configPath, "config", "", "YAML configuration (default: built-in)")
+	f.StringVar(&mode, "mode", "auto", "auto (XDP where BPF works), xdp, or userspace")
+	f.BoolVar(&payload, "payload", false, "include the sampled payload in alerts")
+	f.StringVar(&iface, "iface", "", "in_iface to put in alerts")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no summary or progress")
+	return cmd
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+func printSummary(w io.Writer, s *offline.Summary) {
+	dur := time.Duration(s.LastNs - s.FirstNs)
+	fmt.Fprintf(w, "%s (%s): %d packets, %d bytes over %s, via %s\n", s.Path, s.Format, s.Packets, s.Bytes, dur.Round(time.Millisecond), s.Mode)
+	fmt.Fprintf(w, "  verdicts: pass=%d drop=%d; samples=%d; flows=%d; decode errors: truncated=%d not_ip=%d\n",
+		s.Verdicts[bpf.VerdictPass], s.Verdicts[bpf.VerdictDrop], s.Samples, s.Pipeline.FlowsCreated, s.Pipeline.Truncated, s.Pipeline.NotIP)
+	fmt.Fprintf(w, "  alerts: %d, bans: %d\n", s.AlertTotal, s.Bans)
+	keys := make([]string, 0, len(s.Alerts))
+	for k := range s.Alerts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, k := range keys {
+		sid, msg, _ := strings.Cut(k, " ")
+		fmt.Fprintf(tw, "    %d\t%s\t%s\n", s.Alerts[k], sid, msg)
+	}
+	tw.Flush()
+	if len(s.Top) > 0 {
+		fmt.Fprintln(w, "  top talkers:")
+		for _, t := range s.Top {
+			fmt.Fprintf(tw, "    %s\t%d packets\t%d bytes\n", t.Addr, t.Packets, t.Bytes)
+		}
+		tw.Flush()
+	}
+}

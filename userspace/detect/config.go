@@ -1,0 +1,113 @@
+package detect
+
+import "time"
+
+// Config holds every detector's thresholds. The defaults and why:
+//
+//   - Scans follow Zeek's scan policy (policy/misc/scan.zeek): 15 distinct
+//     ports on one host, or 25 hosts on one port, within 5 minutes, counting
+//     attempts that did not complete a handshake. Nmap's default scan
+//     probes 1000 ports; a legitimate client touches a handful.
+//   - Illegal TCP flag sets (NULL, XMAS, SYN+FIN, FIN without ACK, SYN+RST)
+//     are never sent by a real TCP stack (RFC 9293), so one packet is
+//     enough; one alert per source and kind per suppression window.
+//   - SYN flood from one source: 200 SYNs to one ip:port within 1 s with
+//     fewer than 20% completing the handshake. Per destination (spoofed,
+//     distributed): 2500 SYNs in 5 s (500/s, Linux's default
+//     tcp_max_syn_backlog is 512-4096) from at least 100 sources, <20%
+//     completed. A busy web server completes most of its handshakes.
+//   - UDP and ICMP floods: per source 5000 UDP or 500 ICMP packets per
+//     second (ping -f sends ~10k/s, a normal ping 1/s); per destination
+//     10000 UDP or 2000 ICMP per second from at least 50 sources. A kernel
+//     rate-limit sample (the source emptied its token bucket in the XDP
+//     program) is itself proof of a flood from that source.
+//   - Amplification: responses from a reflection-prone UDP service port
+//     (DNS 53, NTP 123, SNMP 161, CLDAP 389, SSDP 1900, memcached 11211)
+//     that the target did not ask for, 100 in 10 s from at least 5
+//     reflectors (a resolver client talks to 1-3 resolvers). Fragment
+//     floods: 200 later fragments in 10 s from at least 5 sources.
+//   - Brute force: 10 connections from one source to one authentication
+//     port within 2 minutes, as Zeek's SSH password-guessing limit (10)
+//     and fail2ban's default (maxretry 5 in 10 min, counted per login).
+//   - Suppression: a subject alerts once per signature per 5 minutes, so a
+//     1000-probe scan is one alert.
+type Config struct {
+	Suppress time.Duration `yaml:"suppress"`
+
+	ScanWindow          time.Duration `yaml:"scan_window"`
+	ScanVerticalPorts   int           `yaml:"scan_vertical_ports"`
+	ScanHorizontalHosts int           `yaml:"scan_horizontal_hosts"`
+	ScanIPProtos        int           `yaml:"scan_ip_protocols"`
+	ScanBanTTL          time.Duration `yaml:"scan_ban_ttl"`
+	FlagsBanTTL         time.Duration `yaml:"flags_ban_ttl"`
+
+	FloodWindow       time.Duration `yaml:"flood_window"`
+	SynFloodSrc       int           `yaml:"syn_flood_source"`
+	SynFloodDst       int           `yaml:"syn_flood_destination"`
+	SynFloodDstWindow time.Duration `yaml:"syn_flood_destination_window"`
+	SynFloodSources   int           `yaml:"syn_flood_min_sources"`
+	SynCompletedRatio float64       `yaml:"syn_completed_ratio"`
+	UDPFloodSrc       int           `yaml:"udp_flood_source"`
+	UDPFloodDst       int           `yaml:"udp_flood_destination"`
+	ICMPFloodSrc      int           `yaml:"icmp_flood_source"`
+	ICMPFloodDst      int           `yaml:"icmp_flood_destination"`
+	FloodDstSources   int           `yaml:"flood_destination_min_sources"`
+	SynAckReflect     int           `yaml:"synack_reflection"`
+	DHCPFlood         int           `yaml:"dhcp_flood"`
+	DHCPWindow        time.Duration `yaml:"dhcp_window"`
+	FloodBanTTL       time.Duration `yaml:"flood_ban_ttl"`
+
+	AmpWindow     time.Duration `yaml:"amplification_window"`
+	AmpPackets    int           `yaml:"amplification_packets"`
+	AmpReflectors int           `yaml:"amplification_reflectors"`
+	AmpFragments  int           `yaml:"amplification_fragments"`
+
+	BruteWindow      time.Duration     `yaml:"brute_force_window"`
+	BruteConnections int               `yaml:"brute_force_connections"`
+	BrutePorts       map[uint16]string `yaml:"brute_force_ports"`
+	BruteBanTTL      time.Duration     `yaml:"brute_force_ban_ttl"`
+
+	// MaxKeys bounds each detector table; when full, new subjects are not
+	// tracked until old windows expire (counted as state_full).
+	MaxKeys int `yaml:"max_keys"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Suppress:            5 * time.Minute,
+		ScanWindow:          5 * time.Minute,
+		ScanVerticalPorts:   15,
+		ScanHorizontalHosts: 25,
+		ScanIPProtos:        10,
+		ScanBanTTL:          10 * time.Minute,
+		FlagsBanTTL:         10 * time.Minute,
+		FloodWindow:         time.Second,
+		SynFloodSrc:         200,
+		SynFloodDst:         2500,
+		SynFloodDstWindow:   5 * time.Second,
+		SynFloodSources:     100,
+		SynCompletedRatio:   0.2,
+		UDPFloodSrc:         5000,
+		UDPFloodDst:         10000,
+		ICMPFloodSrc:        500,
+		ICMPFloodDst:        2000,
+		FloodDstSources:     50,
+		SynAckReflect:       500,
+		DHCPFlood:           100,
+		DHCPWindow:          10 * time.Second,
+		FloodBanTTL:         10 * time.Minute,
+		AmpWindow:           10 * time.Second,
+		AmpPackets:          100,
+		AmpReflectors:       5,
+		AmpFragments:        200,
+		BruteWindow:         2 * time.Minute,
+		BruteConnections:    10,
+		BrutePorts: map[uint16]string{
+			21: "ftp", 22: "ssh", 23: "telnet", 110: "pop3", 143: "imap", 445: "smb",
+			1433: "mssql", 3306: "mysql", 3389: "rdp", 5432: "postgresql", 5900: "vnc",
+		},
+		BruteBanTTL: time.Hour,
+		MaxKeys:     100000,
+	}
+}

@@ -1,0 +1,687 @@
+// Package detect holds the behavioural detectors: port scans (vertical,
+// horizontal, TCP and UDP, IP protocol), illegal TCP flag combinations, SYN,
+// UDP and ICMP floods per source and per destination, SYN-ACK reflection,
+// UDP amplification, DHCP floods and brute force against authentication
+// ports. Packet timestamps drive every window, so a capture gives the same
+// alerts on every run. Thresholds and their reasons are in Config.
+package detect
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/userspace/alert"
+	"github.com/xdpids/xdpids/userspace/decode"
+	"github.com/xdpids/xdpids/userspace/flows"
+)
+
+// Input is one decoded sample with its flow.
+type Input struct {
+	P        *decode.Packet
+	F        *flows.Flow // nil when the packet has no flow
+	FromOrig bool
+	Ev       int // flows.Ev* bits
+}
+
+// Stats count detector activity.
+type Stats struct {
+	Alerts     uint64
+	Suppressed uint64
+	StateFull  uint64
+	Keys       int
+}
+
+type pair struct{ src, dst netip.Addr }
+
+type srcPort struct {
+	src  netip.Addr
+	port uint16
+	udp  bool
+}
+
+type dstPort struct {
+	dst  netip.Addr
+	port uint16
+}
+
+type triple struct {
+	src, dst netip.Addr
+	port     uint16
+}
+
+type suppressKey struct {
+	sid     uint32
+	subject netip.Addr
+}
+
+// window is a tumbling counter: n events since start.
+type window struct {
+	start int64
+	n     int
+	m     int // a second count (completions, bytes in KB, ...)
+}
+
+// roll restarts w when now is past its length.
+func (w *window) roll(now, length int64) {
+	if w.start == 0 || now-w.start >= length || now < w.start {
+		*w = window{start: now}
+	}
+}
+
+// portSet is the distinct ports (or hosts, protocols) seen in a window.
+type portSet struct {
+	start   int64
+	ports   map[uint16]struct{}
+	alerted bool
+}
+
+type hostSet struct {
+	start   int64
+	hosts   map[netip.Addr]struct{}
+	alerted bool
+}
+
+// sourceCount is a window with its distinct sources, capped at a limit.
+type sourceCount struct {
+	window
+	sources map[netip.Addr]struct{}
+}
+
+// Engine runs every detector over the inputs. It is safe for concurrent
+// use: pipeline workers share one engine.
+type Engine struct {
+	mu    sync.Mutex
+	cfg   Config
+	emit  func(*alert.Alert)
+	stats Stats
+
+	vertical   map[pair]*portSet // TCP (udp=false) / UDP attempts
+	verticalU  map[pair]*portSet
+	horizontal map[srcPort]*hostSet // src, port -> hosts
+	protos     map[pair]*portSet    // distinct IP protocols
+
+	synSrc   map[triple]*window // src->dst:port SYNs, completions
+	synDst   map[dstPort]*sourceCount
+	udpSrc   map[netip.Addr]*window
+	udpDst   map[netip.Addr]*sourceCount
+	icmpSrc  map[netip.Addr]*window
+	icmpDst  map[netip.Addr]*sourceCount
+	synack   map[netip.Addr]*window
+	dhcp     window
+	amp      map[dstPort]*sourceCount // dst, service port
+	frags    map[netip.Addr]*sourceCount
+	brute    map[triple]*window
+	suppress map[suppressKey]int64
+	lastGC   int64
+}
+
+// New returns an engine calling emit for each alert (under the engine's
+// lock: emit must not call back into the engine).
+func New(cfg Config, emit func(*alert.Alert)) *Engine {
+	return &Engine{
+		cfg: cfg, emit: emit,
+		vertical: map[pair]*portSet{}, verticalU: map[pair]*portSet{}, horizontal: map[srcPort]*hostSet{},
+		protos: map[pair]*portSet{}, synSrc: map[triple]*window{}, synDst: map[dstPort]*sourceCount{},
+		udpSrc: map[netip.Addr]*window{}, udpDst: map[netip.Addr]*sourceCount{},
+		icmpSrc: map[netip.Addr]*window{}, icmpDst: map[netip.Addr]*sourceCount{},
+		synack: map[netip.Addr]*window{}, amp: map[dstPort]*sourceCount{}, frags: map[netip.Addr]*sourceCount{},
+		brute: map[triple]*window{}, suppress: map[suppressKey]int64{},
+	}
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.stats
+	s.Keys = e.keys()
+	return s
+}
+
+func (e *Engine) keys() int {
+	return len(e.vertical) + len(e.verticalU) + len(e.horizontal) + len(e.protos) + len(e.synSrc) + len(e.synDst) +
+		len(e.udpSrc) + len(e.udpDst) + len(e.icmpSrc) + len(e.icmpDst) + len(e.synack) + len(e.amp) +
+		len(e.frags) + len(e.brute) + len(e.suppress)
+}
+
+var ampServices = map[uint16]alert.Signature{
+	53: alert.AmpDNS, 123: alert.AmpNTP, 161: alert.AmpSNMP, 389: alert.AmpCLDAP, 1900: alert.AmpSSDP, 11211: alert.AmpMemcached,
+}
+
+// Observe runs the detectors over one input.
+func (e *Engine) Observe(in *Input) {
+	p := in.P
+	if p.Family == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := p.TsNs
+	if now-e.lastGC >= int64(10e9) || now < e.lastGC {
+		e.gc(now)
+	}
+	if p.Reason >= bpf.ReasonRateSYN && p.Reason <= bpf.ReasonRateICMP && p.Verdict != bpf.VerdictPass {
+		e.kernelRateLimit(in)
+	}
+	if p.LaterFrag {
+		e.fragment(in)
+		return
+	}
+	switch p.Proto {
+	case decode.ProtoTCP:
+		e.tcp(in)
+	case decode.ProtoUDP:
+		e.udp(in)
+	case decode.ProtoICMP, decode.ProtoICMPv6:
+		e.icmp(in)
+	default:
+		if in.Ev&flows.EvNew != 0 {
+			e.countProto(in)
+		}
+	}
+}
+
+func (e *Engine) full() bool {
+	if e.keys() >= e.cfg.MaxKeys {
+		e.stats.StateFull++
+		return true
+	}
+	return false
+}
+
+// fire emits an alert unless the subject alerted on sig within the
+// suppression window.
+func (e *Engine) fire(in *Input, sig alert.Signature, subject netip.Addr, isTarget bool, banTTL int64, detector string, meta map[string]string) {
+	now := in.P.TsNs
+	k := suppressKey{sig.SID, subject}
+	if last, ok := e.suppress[k]; ok && now-last < int64(e.cfg.Suppress) && now >= last {
+		e.stats.Suppressed++
+		return
+	}
+	e.suppress[k] = now
+	e.stats.Alerts++
+	p := in.P
+	a := &alert.Alert{
+		TsNs: now, Ifindex: p.Ifindex, Src: p.Src, Dst: p.Dst, SrcPort: p.SrcPort, DstPort: p.DstPort,
+		Proto: p.Proto, VLAN: p.VLAN, Subject: subject, SubjectIsTarget: isTarget, BanTTLNs: banTTL,
+		Detector: detector, Metadata: meta,
+	}
+	if p.Proto == decode.ProtoICMP || p.Proto == decode.ProtoICMPv6 {
+		a.SrcPort, a.DstPort = uint16(p.ICMPType), uint16(p.ICMPCode)
+	}
+	if in.F != nil {
+		a.FlowID = in.F.ID
+	}
+	a.Payload = p.Payload // aliases the sample: valid during emit only
+	a.Community = flows.CommunityID(p.Src, p.Dst, a.SrcPort, a.DstPort, p.Proto)
+	sig.Fill(a)
+	e.emit(a)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func (e *Engine) kernelRateLimit(in *Input) {
+	p := in.P
+	meta := map[string]string{"trigger": "kernel rate limit", "reason": bpf.ReasonNames[p.Reason]}
+	ttl := int64(e.cfg.FloodBanTTL)
+	switch p.Reason {
+	case bpf.ReasonRateSYN:
+		e.fire(in, alert.SynFloodSrc, p.Src, false, ttl, "syn_flood", meta)
+	case bpf.ReasonRateUDP:
+		e.fire(in, alert.UDPFloodSrc, p.Src, false, ttl, "udp_flood", meta)
+	case bpf.ReasonRateICMP:
+		if isICMPError(p) {
+			return // see icmp(): errors answer traffic; the kernel limit still applies
+		}
+		e.fire(in, alert.ICMPFloodSrc, p.Src, false, ttl, "icmp_flood", meta)
+	}
+}
+
+func (e *Engine) tcp(in *Input) {
+	p := in.P
+	fl := p.TCPFlags
+	e.illegalFlags(in)
+	isSyn := fl&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN
+	isSynAck := fl&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN|decode.FlagACK
+	now := p.TsNs
+
+	if in.Ev&flows.EvNew != 0 {
+		switch {
+		case isSynAck:
+			// A flow opened by a SYN-ACK: nobody here asked (backscatter
+			// or reflection).
+			e.synAckReflection(in)
+		case fl&decode.FlagRST == 0:
+			// SYN, or a stealth probe (FIN, NULL, XMAS, ACK, Maimon).
+			e.scanAttempt(in, false)
+			if isSyn {
+				if port, ok := e.cfg.BrutePorts[p.DstPort]; ok {
+					e.bruteForce(in, port)
+				}
+			}
+		}
+	}
+	if isSyn && in.FromOrig {
+		e.synFlood(in, now)
+	}
+	if in.Ev&flows.EvEstablished != 0 && in.F != nil {
+		// A completed handshake: not a failed attempt, and a completion for
+		// the SYN flood ratios.
+		orig, _ := in.F.Orig()
+		resp, rport := in.F.Resp()
+		if s := e.vertical[pair{orig, resp}]; s != nil && !s.alerted {
+			delete(s.ports, rport)
+		}
+		if h := e.horizontal[srcPort{orig, rport, false}]; h != nil && !h.alerted {
+			delete(h.hosts, resp)
+		}
+		if w := e.synSrc[triple{orig, resp, rport}]; w != nil {
+			w.m++
+		}
+		if c := e.synDst[dstPort{resp, rport}]; c != nil {
+			c.m++
+		}
+	}
+}
+
+func (e *Engine) illegalFlags(in *Input) {
+	fl := in.P.TCPFlags
+	var sig alert.Signature
+	switch {
+	case fl&0x3f == 0:
+		sig = alert.FlagsNull
+	case fl&(decode.FlagFIN|decode.FlagPSH|decode.FlagURG) == decode.FlagFIN|decode.FlagPSH|decode.FlagURG:
+		sig = alert.FlagsXmas
+	case fl&(decode.FlagSYN|decode.FlagFIN) == decode.FlagSYN|decode.FlagFIN:
+		sig = alert.FlagsSynFin
+	case fl&(decode.FlagSYN|decode.FlagRST) == decode.FlagSYN|decode.FlagRST:
+		sig = alert.FlagsSynRst
+	case fl&(decode.FlagFIN|decode.FlagACK) == decode.FlagFIN:
+		sig = alert.FlagsFinNoAck
+	default:
+		return
+	}
+	e.fire(in, sig, in.P.Src, false, int64(e.cfg.FlagsBanTTL), "tcp_flags",
+		map[string]string{"tcp_flags": fmt.Sprintf("0x%02x", fl)})
+}
+
+// scanAttempt counts a new flow from the packet's source as an attempt
+// toward vertical and horizontal scan thresholds.
+func (e *Engine) scanAttempt(in *Input, udp bool) {
+	p := in.P
+	now := p.TsNs
+	win := int64(e.cfg.ScanWindow)
+	vmap := e.vertical
+	vsig, hsig := alert.ScanVerticalTCP, alert.ScanHorizontalTCP
+	if udp {
+		vmap, vsig, hsig = e.verticalU, alert.ScanVerticalUDP, alert.ScanHorizontalUDP
+	}
+	pk := pair{p.Src, p.Dst}
+	s := vmap[pk]
+	if s == nil || now-s.start >= win || now < s.start {
+		if s == nil && e.full() {
+			return
+		}
+		if s == nil {
+			s = &portSet{ports: make(map[uint16]struct{}, 4)}
+			vmap[pk] = s
+		}
+		s.start, s.alerted = now, false
+		clear(s.ports)
+	}
+	if !s.alerted {
+		s.ports[p.DstPort] = struct{}{}
+		if len(s.ports) >= e.cfg.ScanVerticalPorts {
+			s.alerted = true
+			e.fire(in, vsig, p.Src, false, int64(e.cfg.ScanBanTTL), "port_scan",
+				map[string]string{"distinct_ports": itoa(len(s.ports)), "window": e.cfg.ScanWindow.String()})
+		}
+	}
+	hk := srcPort{p.Src, p.DstPort, udp}
+	h := e.horizontal[hk]
+	if h == nil || now-h.start >= win || now < h.start {
+		if h == nil && e.full() {
+			return
+		}
+		if h == nil {
+			h = &hostSet{hosts: make(map[netip.Addr]struct{}, 4)}
+			e.horizontal[hk] = h
+		}
+		h.start, h.alerted = now, false
+		clear(h.hosts)
+	}
+	if !h.alerted {
+		h.hosts[p.Dst] = struct{}{}
+		if len(h.hosts) >= e.cfg.ScanHorizontalHosts {
+			h.alerted = true
+			e.fire(in, hsig, p.Src, false, int64(e.cfg.ScanBanTTL), "port_scan",
+				map[string]string{"distinct_hosts": itoa(len(h.hosts)), "port": itoa(int(p.DstPort)), "window": e.cfg.ScanWindow.String()})
+		}
+	}
+}
+
+func (e *Engine) countProto(in *Input) {
+	p := in.P
+	now := p.TsNs
+	pk := pair{p.Src, p.Dst}
+	s := e.protos[pk]
+	if s == nil || now-s.start >= int64(e.cfg.ScanWindow) || now < s.start {
+		if s == nil && e.full() {
+			return
+		}
+		if s == nil {
+			s = &portSet{ports: make(map[uint16]struct{}, 4)}
+			e.protos[pk] = s
+		}
+		s.start, s.alerted = now, false
+		clear(s.ports)
+	}
+	if s.alerted {
+		return
+	}
+	s.ports[uint16(p.Proto)] = struct{}{}
+	if len(s.ports) >= e.cfg.ScanIPProtos {
+		s.alerted = true
+		e.fire(in, alert.ScanIPProto, p.Src, false, int64(e.cfg.ScanBanTTL), "protocol_scan",
+			map[string]string{"distinct_protocols": itoa(len(s.ports))})
+	}
+}
+
+func (e *Engine) synFlood(in *Input, now int64) {
+	p := in.P
+	k := triple{p.Src, p.Dst, p.DstPort}
+	w := e.synSrc[k]
+	if w == nil {
+		if e.full() {
+			return
+		}
+		w = &window{}
+		e.synSrc[k] = w
+	}
+	w.roll(now, int64(e.cfg.FloodWindow))
+	w.n++
+	if w.n >= e.cfg.SynFloodSrc && float64(w.m) < e.cfg.SynCompletedRatio*float64(w.n) {
+		e.fire(in, alert.SynFloodSrc, p.Src, false, int64(e.cfg.FloodBanTTL), "syn_flood",
+			map[string]string{"syns": itoa(w.n), "completed": itoa(w.m), "window": e.cfg.FloodWindow.String()})
+	}
+	dk := dstPort{p.Dst, p.DstPort}
+	c := e.synDst[dk]
+	if c == nil {
+		if e.full() {
+			return
+		}
+		c = &sourceCount{sources: make(map[netip.Addr]struct{}, 16)}
+		e.synDst[dk] = c
+	}
+	if c.roll(now, int64(e.cfg.SynFloodDstWindow)); c.n == 0 {
+		clear(c.sources)
+	}
+	c.n++
+	if len(c.sources) < e.cfg.SynFloodSources {
+		c.sources[p.Src] = struct{}{}
+	}
+	if c.n >= e.cfg.SynFloodDst && len(c.sources) >= e.cfg.SynFloodSources && float64(c.m) < e.cfg.SynCompletedRatio*float64(c.n) {
+		e.fire(in, alert.SynFloodDst, p.Dst, true, 0, "syn_flood",
+			map[string]string{"syns": itoa(c.n), "completed": itoa(c.m), "sources_at_least": itoa(len(c.sources)), "window": e.cfg.SynFloodDstWindow.String()})
+	}
+}
+
+func (e *Engine) synAckReflection(in *Input) {
+	p := in.P
+	w := e.synack[p.Dst]
+	if w == nil {
+		if e.full() {
+			return
+		}
+		w = &window{}
+		e.synack[p.Dst] = w
+	}
+	w.roll(p.TsNs, int64(e.cfg.FloodWindow))
+	w.n++
+	if w.n >= e.cfg.SynAckReflect {
+		e.fire(in, alert.SynAckReflect, p.Dst, true, 0, "synack_reflection",
+			map[string]string{"unsolicited_synacks": itoa(w.n), "window": e.cfg.FloodWindow.String()})
+	}
+}
+
+// perSource counts one packet of src in a flood window; true at threshold.
+func (e *Engine) perSource(m map[netip.Addr]*window, src netip.Addr, now int64, limit int) (int, bool) {
+	w := m[src]
+	if w == nil {
+		if e.full() {
+			return 0, false
+		}
+		w = &window{}
+		m[src] = w
+	}
+	w.roll(now, int64(e.cfg.FloodWindow))
+	w.n++
+	return w.n, w.n >= limit
+}
+
+// perDest counts one packet to dst from src; true at threshold.
+func (e *Engine) perDest(m map[netip.Addr]*sourceCount, dst, src netip.Addr, now, length int64, limit, minSources int) (int, int, bool) {
+	c := m[dst]
+	if c == nil {
+		if e.full() {
+			return 0, 0, false
+		}
+		c = &sourceCount{sources: make(map[netip.Addr]struct{}, 16)}
+		m[dst] = c
+	}
+	if c.roll(now, length); c.n == 0 {
+		clear(c.sources)
+	}
+	c.n++
+	if len(c.sources) < minSources {
+		c.sources[src] = struct{}{}
+	}
+	return c.n, len(c.sources), c.n >= limit && len(c.sources) >= minSources
+}
+
+func (e *Engine) udp(in *Input) {
+	p := in.P
+	now := p.TsNs
+	sig, amp := ampServices[p.SrcPort]
+	switch {
+	case amp && in.FromOrig:
+		// From a reflection-prone service port, on a flow the target did
+		// not open: a response nobody here asked for.
+		e.amplification(in, sig)
+	case p.DstPort == 67 || p.DstPort == 68:
+		e.dhcpFlood(in)
+	case in.Ev&flows.EvNew != 0 && in.FromOrig:
+		e.scanAttempt(in, true)
+	}
+	if n, hit := e.perSource(e.udpSrc, p.Src, now, e.cfg.UDPFloodSrc); hit {
+		e.fire(in, alert.UDPFloodSrc, p.Src, false, int64(e.cfg.FloodBanTTL), "udp_flood",
+			map[string]string{"packets": itoa(n), "window": e.cfg.FloodWindow.String()})
+	}
+	if n, srcs, hit := e.perDest(e.udpDst, p.Dst, p.Src, now, int64(e.cfg.FloodWindow), e.cfg.UDPFloodDst, e.cfg.FloodDstSources); hit {
+		e.fire(in, alert.UDPFloodDst, p.Dst, true, 0, "udp_flood",
+			map[string]string{"packets": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.FloodWindow.String()})
+	}
+}
+
+func (e *Engine) dhcpFlood(in *Input) {
+	e.dhcp.roll(in.P.TsNs, int64(e.cfg.DHCPWindow))
+	e.dhcp.n++
+	if e.dhcp.n >= e.cfg.DHCPFlood {
+		// Starvation tools forge a new client for every message: the
+		// alert is about the segment, not one subject.
+		e.fire(in, alert.DHCPFlood, netip.Addr{}, true, 0, "dhcp_flood",
+			map[string]string{"messages": itoa(e.dhcp.n), "window": e.cfg.DHCPWindow.String()})
+	}
+}
+
+// amplification counts an unsolicited response from a reflection-prone
+// service: the flow was opened by the service side, so the target sent no
+// request we saw.
+func (e *Engine) amplification(in *Input, sig alert.Signature) {
+	p := in.P
+	k := dstPort{p.Dst, p.SrcPort}
+	c := e.amp[k]
+	if c == nil {
+		if e.full() {
+			return
+		}
+		c = &sourceCount{sources: make(map[netip.Addr]struct{}, 16)}
+		e.amp[k] = c
+	}
+	if c.roll(p.TsNs, int64(e.cfg.AmpWindow)); c.n == 0 {
+		clear(c.sources)
+	}
+	c.n++
+	c.m += int(p.PayloadLen)
+	if len(c.sources) < e.cfg.AmpReflectors {
+		c.sources[p.Src] = struct{}{}
+	}
+	if c.n >= e.cfg.AmpPackets && len(c.sources) >= e.cfg.AmpReflectors {
+		e.fire(in, sig, p.Dst, true, 0, "amplification",
+			map[string]string{"responses": itoa(c.n), "payload_bytes": itoa(c.m), "reflectors_at_least": itoa(len(c.sources)), "window": e.cfg.AmpWindow.String()})
+	}
+}
+
+func (e *Engine) fragment(in *Input) {
+	p := in.P
+	if n, srcs, hit := e.perDest(e.frags, p.Dst, p.Src, p.TsNs, int64(e.cfg.AmpWindow), e.cfg.AmpFragments, e.cfg.AmpReflectors); hit {
+		e.fire(in, alert.AmpFragments, p.Dst, true, 0, "amplification",
+			map[string]string{"fragments": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.AmpWindow.String()})
+	}
+}
+
+func (e *Engine) icmp(in *Input) {
+	p := in.P
+	now := p.TsNs
+	if p.Proto == decode.ProtoICMP && (p.ICMPType == 13 || p.ICMPType == 15 || p.ICMPType == 17) {
+		e.fire(in, alert.ICMPRecon, p.Src, false, 0, "icmp_recon",
+			map[string]string{"icmp_type": itoa(int(p.ICMPType))})
+	}
+	limit := e.cfg.ICMPFloodSrc
+	if isICMPError(p) {
+		// Errors answer traffic (a host scanned with UDP sends a port
+		// unreachable per probe): only a far larger rate is a flood
+		// (BlackNurse-style type 3 floods run at tens of thousands/s).
+		limit *= 10
+	}
+	if n, hit := e.perSource(e.icmpSrc, p.Src, now, limit); hit {
+		e.fire(in, alert.ICMPFloodSrc, p.Src, false, int64(e.cfg.FloodBanTTL), "icmp_flood",
+			map[string]string{"packets": itoa(n), "window": e.cfg.FloodWindow.String()})
+	}
+	if n, srcs, hit := e.perDest(e.icmpDst, p.Dst, p.Src, now, int64(e.cfg.FloodWindow), e.cfg.ICMPFloodDst, e.cfg.FloodDstSources); hit {
+		e.fire(in, alert.ICMPFloodDst, p.Dst, true, 0, "icmp_flood",
+			map[string]string{"packets": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.FloodWindow.String()})
+	}
+}
+
+// isICMPError reports ICMP error messages (destination unreachable, time
+// exceeded, parameter problem; ICMPv6 types 1-4).
+func isICMPError(p *decode.Packet) bool {
+	if p.Proto == decode.ProtoICMP {
+		return p.ICMPType == 3 || p.ICMPType == 11 || p.ICMPType == 12
+	}
+	return p.Proto == decode.ProtoICMPv6 && p.ICMPType >= 1 && p.ICMPType <= 4
+}
+
+var bruteSigs = map[string]alert.Signature{"ssh": alert.BruteSSH, "ftp": alert.BruteFTP, "telnet": alert.BruteTelnet, "rdp": alert.BruteRDP}
+
+func (e *Engine) bruteForce(in *Input, service string) {
+	p := in.P
+	k := triple{p.Src, p.Dst, p.DstPort}
+	w := e.brute[k]
+	if w == nil {
+		if e.full() {
+			return
+		}
+		w = &window{}
+		e.brute[k] = w
+	}
+	w.roll(p.TsNs, int64(e.cfg.BruteWindow))
+	w.n++
+	if w.n >= e.cfg.BruteConnections {
+		sig, ok := bruteSigs[service]
+		if !ok {
+			sig = alert.BruteOther
+		}
+		e.fire(in, sig, p.Src, false, int64(e.cfg.BruteBanTTL), "brute_force",
+			map[string]string{"connections": itoa(w.n), "service": service, "window": e.cfg.BruteWindow.String()})
+	}
+}
+
+// gc drops state whose windows ended long ago.
+func (e *Engine) gc(now int64) {
+	e.lastGC = now
+	old := func(start, length int64) bool { return now-start > 2*length || now < start }
+	scan := int64(e.cfg.ScanWindow)
+	for k, s := range e.vertical {
+		if old(s.start, scan) {
+			delete(e.vertical, k)
+		}
+	}
+	for k, s := range e.verticalU {
+		if old(s.start, scan) {
+			delete(e.verticalU, k)
+		}
+	}
+	for k, s := range e.protos {
+		if old(s.start, scan) {
+			delete(e.protos, k)
+		}
+	}
+	for k, h := range e.horizontal {
+		if old(h.start, scan) {
+			delete(e.horizontal, k)
+		}
+	}
+	flood := int64(e.cfg.FloodWindow)
+	for k, w := range e.synSrc {
+		if old(w.start, flood) {
+			delete(e.synSrc, k)
+		}
+	}
+	for k, c := range e.synDst {
+		if old(c.start, int64(e.cfg.SynFloodDstWindow)) {
+			delete(e.synDst, k)
+		}
+	}
+	gcWindows(e.udpSrc, old, flood)
+	gcWindows(e.icmpSrc, old, flood)
+	gcWindows(e.synack, old, flood)
+	gcSources(e.udpDst, old, flood)
+	gcSources(e.icmpDst, old, flood)
+	gcSources(e.frags, old, int64(e.cfg.AmpWindow))
+	for k, c := range e.amp {
+		if old(c.start, int64(e.cfg.AmpWindow)) {
+			delete(e.amp, k)
+		}
+	}
+	for k, w := range e.brute {
+		if old(w.start, int64(e.cfg.BruteWindow)) {
+			delete(e.brute, k)
+		}
+	}
+	for k, t := range e.suppress {
+		if old(t, int64(e.cfg.Suppress)) {
+			delete(e.suppress, k)
+		}
+	}
+}
+
+func gcWindows(m map[netip.Addr]*window, old func(int64, int64) bool, length int64) {
+	for k, w := range m {
+		if old(w.start, length) {
+			delete(m, k)
+		}
+	}
+}
+
+func gcSources(m map[netip.Addr]*sourceCount, old func(int64, int64) bool, length int64) {
+	for k, c := range m {
+		if old(c.start, length) {
+			delete(m, k)
+		}
+	}
+}

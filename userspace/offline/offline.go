@@ -1,0 +1,333 @@
+// Package offline analyses a capture file with the live pipeline. Where
+// the machine allows BPF, every frame first runs through the real XDP
+// program (BPF_PROG_TEST_RUN) with the program's clock set to the packet's
+// time, so verdicts, counters, rate limits, bans and samples are what the
+// live path would produce; elsewhere frames go straight to userspace.
+// Packet timestamps drive every detector: the same capture gives the same
+// alerts on every run.
+package offline
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/loader"
+	"github.com/xdpids/xdpids/userspace/alert"
+	"github.com/xdpids/xdpids/userspace/decode"
+	"github.com/xdpids/xdpids/userspace/pipeline"
+	"github.com/xdpids/xdpids/userspace/respond"
+	"github.com/xdpids/xdpids/userspace/samples"
+)
+
+// Mode says how frames reach the pipeline.
+type Mode string
+
+// Modes.
+const (
+	ModeAuto      Mode = "auto"      // XDP where BPF works, else userspace
+	ModeXDP       Mode = "xdp"       // through the XDP program, or fail
+	ModeUserspace Mode = "userspace" // every frame straight to the pipeline
+)
+
+// Options configure Run.
+type Options struct {
+	Path     string
+	Mode     Mode
+	Datapath loader.Config // sampling and rate limits for the XDP pass
+	Pipeline pipeline.Config
+	Respond  respond.Config
+	Iface    string             // in_iface of alerts
+	OnAlert  func(*alert.Alert) // after the responder set the action
+	Progress func(done, total int64)
+}
+
+// Talker is one source's traffic.
+type Talker struct {
+	Addr    netip.Addr
+	Packets uint64
+	Bytes   uint64
+}
+
+// Summary is what a run saw.
+type Summary struct {
+	Path       string
+	Format     string
+	Mode       Mode // the mode used
+	Packets    uint64
+	Bytes      uint64
+	FirstNs    int64
+	LastNs     int64
+	Verdicts   [bpf.VerdictMax]uint64
+	Samples    uint64
+	Pipeline   pipeline.Stats
+	Alerts     map[string]int // "sid signature" -> count
+	AlertTotal int
+	Bans       uint64
+	Top        []Talker
+	XDPStats   *loader.IfaceStats
+}
+
+// Run reads the capture through the pipeline. A damaged capture returns
+// the summary of the packets before the damage and an error wrapping
+// ErrCorrupt.
+func Run(o Options) (*Summary, error) {
+	c, err := Open(o.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	sum := &Summary{Path: o.Path, Format: c.Format, Alerts: map[string]int{}}
+	r := &runner{o: o, sum: sum, talkers: map[netip.Addr]*Talker{}}
+	if err := r.setup(); err != nil {
+		return nil, err
+	}
+	defer r.close()
+	var readErr error
+	lastProgress := time.Now()
+	for {
+		frame, ts, wireLen, err := c.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			readErr = fmt.Errorf("%s: after %d packets: %w", o.Path, sum.Packets, err)
+			break
+		}
+		if err := r.packet(frame, ts.UnixNano(), wireLen); err != nil {
+			return sum, err
+		}
+		if o.Progress != nil && time.Since(lastProgress) > 200*time.Millisecond {
+			lastProgress = time.Now()
+			o.Progress(c.Offset(), c.Size)
+		}
+	}
+	r.finish()
+	return sum, readErr
+}
+
+type runner struct {
+	o       Options
+	sum     *Summary
+	pipe    *pipeline.Pipeline
+	worker  *pipeline.Worker
+	resp    *respond.Responder
+	dp      *loader.Datapath
+	rd      *samples.Reader
+	cfg     loader.Config
+	mem     *memBanner
+	nowNs   int64
+	talkers map[netip.Addr]*Talker
+	dec     *decode.Decoder
+	pkt     decode.Packet
+	sample  samples.Sample
+	raw     []byte
+}
+
+func (r *runner) setup() error {
+	mode := r.o.Mode
+	if mode == "" {
+		mode = ModeAuto
+	}
+	if mode != ModeUserspace {
+		dp, err := loader.Load(loader.Options{})
+		if err != nil && mode == ModeXDP {
+			return fmt.Errorf("offline xdp pass: %w", err)
+		}
+		if err == nil {
+			rd, err := samples.NewReader(dp.SamplesMap())
+			if err != nil {
+				dp.Close()
+				return err
+			}
+			rd.SetDeadline(time.Unix(1, 0)) // never block: drain what is there
+			r.dp, r.rd, mode = dp, rd, ModeXDP
+		} else {
+			mode = ModeUserspace
+		}
+	}
+	r.sum.Mode = mode
+	var banner respond.Banner
+	if r.dp != nil {
+		banner = r.dp.Maps()
+		r.cfg = r.o.Datapath
+		if err := r.cfg.Validate(); err != nil {
+			return err
+		}
+	} else {
+		r.mem = &memBanner{bans: map[netip.Prefix]int64{}}
+		banner = r.mem
+	}
+	rc := r.o.Respond
+	rc.ProtectHost = false // the capture's hosts are not this machine's
+	resp, err := respond.New(rc, banner)
+	if err != nil {
+		return err
+	}
+	r.resp = resp
+	pc := r.o.Pipeline
+	pc.Workers = 1
+	r.pipe = pipeline.New(pc, r.onAlert)
+	r.worker = r.pipe.Worker(0)
+	r.dec = decode.NewDecoder()
+	r.raw = make([]byte, samples.HeaderLen+bpf.MaxSnaplen)
+	return nil
+}
+
+func (r *runner) close() {
+	if r.rd != nil {
+		r.rd.Close()
+	}
+	if r.dp != nil {
+		r.dp.Close()
+	}
+}
+
+func (r *runner) onAlert(a *alert.Alert) {
+	a.Iface = r.o.Iface
+	r.resp.Handle(a, r.nowNs)
+	r.sum.AlertTotal++
+	r.sum.Alerts[fmt.Sprintf("%d %s", a.SID, a.Signature)]++
+	if r.o.OnAlert != nil {
+		r.o.OnAlert(a)
+	}
+}
+
+func (r *runner) packet(frame []byte, tsNs int64, wireLen int) error {
+	s := r.sum
+	if s.Packets == 0 {
+		s.FirstNs = tsNs
+	}
+	s.Packets++
+	s.Bytes += uint64(wireLen)
+	s.LastNs = tsNs
+	r.nowNs = tsNs
+	r.talk(frame, wireLen)
+	if r.dp != nil {
+		return r.viaXDP(frame, tsNs)
+	}
+	return r.viaUserspace(frame, tsNs, wireLen)
+}
+
+// talk counts top talkers by source address.
+func (r *runner) talk(frame []byte, wireLen int) {
+	r.pkt.Reset()
+	if err := r.dec.Decode(frame, &r.pkt); err != nil && r.pkt.Family == 0 {
+		return
+	}
+	t := r.talkers[r.pkt.Src]
+	if t == nil {
+		if len(r.talkers) >= 100000 {
+			return
+		}
+		t = &Talker{Addr: r.pkt.Src}
+		r.talkers[r.pkt.Src] = t
+	}
+	t.Packets++
+	t.Bytes += uint64(wireLen)
+}
+
+func (r *runner) viaXDP(frame []byte, tsNs int64) error {
+	if len(frame) < 14 {
+		// BPF_PROG_TEST_RUN refuses frames shorter than Ethernet; the live
+		// program would count them malformed and pass them.
+		r.sum.Verdicts[bpf.VerdictPass]++
+		return nil
+	}
+	r.cfg.ClockNs = uint64(tsNs)
+	if err := r.dp.Maps().SetConfig(r.cfg); err != nil {
+		return err
+	}
+	ret, err := r.dp.Program().Run(&ebpf.RunOptions{Data: frame})
+	if err != nil {
+		return fmt.Errorf("xdp test run: %w", err)
+	}
+	if ret == 1 { // XDP_DROP
+		r.sum.Verdicts[bpf.VerdictDrop]++
+	} else {
+		r.sum.Verdicts[bpf.VerdictPass]++
+	}
+	for r.rd.AvailableBytes() > 0 {
+		raw, err := r.rd.ReadRaw()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			return fmt.Errorf("read samples: %w", err)
+		}
+		r.sum.Samples++
+		r.worker.Process(raw)
+	}
+	return nil
+}
+
+func (r *runner) viaUserspace(frame []byte, tsNs int64, wireLen int) error {
+	// Emulate the block list: a banned source is dropped before inspection.
+	if r.pkt.Family != 0 && r.mem.blocked(r.pkt.Src, tsNs) {
+		r.sum.Verdicts[bpf.VerdictDrop]++
+		return nil
+	}
+	r.sum.Verdicts[bpf.VerdictPass]++
+	n := min(len(frame), bpf.MaxSnaplen)
+	s := &r.sample
+	*s = samples.Sample{TsNs: uint64(tsNs), WireLen: uint32(wireLen), CapLen: uint32(n), Data: frame[:n],
+		Flags: bpf.SampleNewFlow}
+	r.sum.Samples++
+	r.worker.ProcessSample(s)
+	return nil
+}
+
+func (r *runner) finish() {
+	r.pipe.Flush()
+	r.sum.Pipeline = r.pipe.Stats()
+	r.sum.Bans = r.resp.Stats().Bans
+	for _, t := range r.talkers {
+		r.sum.Top = append(r.sum.Top, *t)
+	}
+	sort.Slice(r.sum.Top, func(i, j int) bool {
+		if r.sum.Top[i].Bytes != r.sum.Top[j].Bytes {
+			return r.sum.Top[i].Bytes > r.sum.Top[j].Bytes
+		}
+		return r.sum.Top[i].Addr.Less(r.sum.Top[j].Addr)
+	})
+	if len(r.sum.Top) > 10 {
+		r.sum.Top = r.sum.Top[:10]
+	}
+	if r.dp != nil {
+		if st, err := r.dp.Maps().SlotStats(0); err == nil {
+			r.sum.XDPStats = &st
+		}
+	}
+}
+
+// memBanner stands in for the kernel block list when BPF is unavailable.
+type memBanner struct {
+	bans map[netip.Prefix]int64 // expiry in packet time
+}
+
+func (m *memBanner) Block(p netip.Prefix, o loader.BlockOptions) error {
+	exp := int64(0)
+	if o.TTL > 0 {
+		exp = int64(o.Now) + int64(o.TTL)
+	}
+	m.bans[p] = exp
+	return nil
+}
+
+func (m *memBanner) Allowed(netip.Addr) (bool, error) { return false, nil }
+
+func (m *memBanner) blocked(a netip.Addr, now int64) bool {
+	for p, exp := range m.bans {
+		if p.Contains(a) && (exp == 0 || exp > now) {
+			return true
+		}
+	}
+	return false
+}

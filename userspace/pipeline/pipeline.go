@@ -1,0 +1,258 @@
+// Package pipeline turns samples into alerts: decode, flow tracking and
+// the detectors, then the responder and the alert sinks. Live, a reader
+// hands ring buffer records to workers sharded by host pair (so every flow
+// stays in order on one worker) through preallocated slots, counting what
+// it must drop when workers fall behind; offline, one worker runs inline so
+// a capture gives the same alerts every time.
+package pipeline
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/userspace/alert"
+	"github.com/xdpids/xdpids/userspace/decode"
+	"github.com/xdpids/xdpids/userspace/detect"
+	"github.com/xdpids/xdpids/userspace/flows"
+	"github.com/xdpids/xdpids/userspace/samples"
+)
+
+// Config sizes the pipeline.
+type Config struct {
+	Workers        int // live workers (default 1 per CPU is the caller's choice)
+	QueueLen       int // slots per worker
+	FlowsPerWorker int
+	Timeouts       flows.Timeouts
+	Detect         detect.Config
+	IncludePayload bool // copy the L4 payload into alerts (EVE "payload")
+}
+
+// DefaultConfig is what the daemon runs with.
+func DefaultConfig() Config {
+	return Config{Workers: 2, QueueLen: 8192, FlowsPerWorker: 262144, Timeouts: flows.DefaultTimeouts, Detect: detect.DefaultConfig()}
+}
+
+// Stats count what went through.
+type Stats struct {
+	Samples      uint64 // records handed to workers (or processed inline)
+	Overflow     uint64 // records dropped because a worker's queue was full
+	Malformed    uint64 // records whose sample header was bad
+	NotIP        uint64
+	Truncated    uint64 // frames with a cut or invalid header
+	Alerts       uint64
+	FlowsCreated uint64
+	FlowsEvicted uint64
+	FlowsActive  int
+}
+
+// AlertFunc receives each alert (already numbered with flow and subject);
+// it runs on a worker goroutine under the detector lock.
+type AlertFunc func(*alert.Alert)
+
+// Pipeline is the userspace inspection path.
+type Pipeline struct {
+	cfg     Config
+	engine  *detect.Engine
+	onAlert AlertFunc
+	workers []*Worker
+
+	// Tap, when set before Run, sees every raw record the reader takes.
+	Tap func(raw []byte)
+
+	// BootOffset converts the program's CLOCK_BOOTTIME stamps to Unix time
+	// (0 offline, where the program's clock is packet time already).
+	BootOffset atomic.Int64
+
+	samples   atomic.Uint64
+	overflow  atomic.Uint64
+	malformed atomic.Uint64
+	alerts    atomic.Uint64
+}
+
+// New builds a pipeline with cfg.Workers workers (at least one).
+func New(cfg Config, onAlert AlertFunc) *Pipeline {
+	if cfg.Workers < 1 {
+		cfg.Workers = 1
+	}
+	if cfg.QueueLen < 1 {
+		cfg.QueueLen = 1
+	}
+	p := &Pipeline{cfg: cfg, onAlert: onAlert}
+	p.engine = detect.New(cfg.Detect, p.alert)
+	for i := 0; i < cfg.Workers; i++ {
+		p.workers = append(p.workers, newWorker(p))
+	}
+	return p
+}
+
+func (p *Pipeline) alert(a *alert.Alert) {
+	p.alerts.Add(1)
+	if p.onAlert != nil {
+		p.onAlert(a)
+	}
+}
+
+// Engine is the detector engine (for its stats).
+func (p *Pipeline) Engine() *detect.Engine { return p.engine }
+
+// Worker returns worker i (offline use: Worker(0).Process).
+func (p *Pipeline) Worker(i int) *Worker { return p.workers[i] }
+
+// Stats sums the counters of the pipeline and its workers. Call it when
+// workers are idle for exact flow figures.
+func (p *Pipeline) Stats() Stats {
+	s := Stats{Samples: p.samples.Load(), Overflow: p.overflow.Load(), Malformed: p.malformed.Load(), Alerts: p.alerts.Load()}
+	for _, w := range p.workers {
+		s.NotIP += w.notIP.Load()
+		s.Truncated += w.truncated.Load()
+		fs := w.flowStats.Load()
+		if fs != nil {
+			s.FlowsCreated += fs.Created
+			s.FlowsEvicted += fs.Evicted
+			s.FlowsActive += fs.Active
+		}
+	}
+	return s
+}
+
+// Worker decodes, tracks flows and runs the detectors for its shard.
+type Worker struct {
+	p       *Pipeline
+	dec     *decode.Decoder
+	table   *flows.Table
+	pkt     decode.Packet
+	sample  samples.Sample
+	in      detect.Input
+	lastExp int64
+
+	// live hand-off: slot buffers, a queue of filled slots, a queue of free ones
+	slots [][]byte
+	lens  []int
+	full  chan int32
+	free  chan int32
+
+	notIP     atomic.Uint64
+	truncated atomic.Uint64
+	flowStats atomic.Pointer[flows.Stats]
+}
+
+func newWorker(p *Pipeline) *Worker {
+	w := &Worker{p: p, dec: decode.NewDecoder(), table: flows.NewTable(p.cfg.FlowsPerWorker, p.cfg.Timeouts)}
+	return w
+}
+
+// Process runs one raw ring buffer record (sample header + frame) through
+// decode, flows and detectors. It returns false for a malformed record.
+func (w *Worker) Process(raw []byte) bool {
+	if err := samples.Decode(raw, &w.sample); err != nil {
+		w.p.malformed.Add(1)
+		return false
+	}
+	w.p.samples.Add(1)
+	w.ProcessSample(&w.sample)
+	return true
+}
+
+// ProcessSample runs one decoded sample.
+func (w *Worker) ProcessSample(s *samples.Sample) {
+	pk := &w.pkt
+	pk.Reset()
+	pk.TsNs = int64(s.TsNs) + w.p.BootOffset.Load()
+	pk.Ifindex, pk.WireLen, pk.CapLen = s.Ifindex, s.WireLen, s.CapLen
+	pk.Verdict, pk.Reason, pk.SampleFlags = s.Verdict, s.Reason, s.Flags
+	err := w.dec.Decode(s.Data, pk)
+	switch {
+	case errors.Is(err, decode.ErrNotIP):
+		w.notIP.Add(1)
+		return
+	case err != nil:
+		w.truncated.Add(1)
+		if pk.Family == 0 {
+			return
+		}
+	}
+	in := &w.in
+	*in = detect.Input{P: pk}
+	if pk.Family != 0 && (pk.HasL4 || pk.LaterFrag || !isPortProto(pk.Proto)) {
+		in.F, in.FromOrig, in.Ev = w.table.Track(pk)
+	}
+	w.p.engine.Observe(in)
+	if pk.TsNs-w.lastExp >= 1e9 || pk.TsNs < w.lastExp {
+		w.lastExp = pk.TsNs
+		w.table.Expire(pk.TsNs, nil)
+		st := w.table.Stats()
+		w.flowStats.Store(&st)
+	}
+}
+
+func isPortProto(p uint8) bool {
+	return p == decode.ProtoTCP || p == decode.ProtoUDP || p == decode.ProtoICMP || p == decode.ProtoICMPv6
+}
+
+// Flush publishes the workers' flow statistics (after offline runs).
+func (p *Pipeline) Flush() {
+	for _, w := range p.workers {
+		st := w.table.Stats()
+		w.flowStats.Store(&st)
+	}
+}
+
+// Run reads the ring buffer until rd is closed, handing records to the
+// workers, and returns when the workers have drained. Memory is bounded by
+// QueueLen slots per worker; when a worker's queue is full the record is
+// dropped and counted as overflow.
+func (p *Pipeline) Run(rd *samples.Reader) error {
+	var wg sync.WaitGroup
+	for _, w := range p.workers {
+		w.slots = make([][]byte, p.cfg.QueueLen)
+		w.lens = make([]int, p.cfg.QueueLen)
+		w.full = make(chan int32, p.cfg.QueueLen)
+		w.free = make(chan int32, p.cfg.QueueLen)
+		for i := range w.slots {
+			w.slots[i] = make([]byte, samples.HeaderLen+bpf.MaxSnaplen)
+			w.free <- int32(i)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range w.full {
+				w.Process(w.slots[i][:w.lens[i]])
+				w.free <- i
+			}
+		}()
+	}
+	defer func() {
+		for _, w := range p.workers {
+			close(w.full)
+		}
+		wg.Wait()
+		p.Flush()
+	}()
+	n := uint32(len(p.workers))
+	for {
+		raw, err := rd.ReadRaw()
+		if errors.Is(err, ringbuf.ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			slog.Error("read samples", "err", err)
+			return err
+		}
+		if p.Tap != nil {
+			p.Tap(raw)
+		}
+		w := p.workers[shardOf(raw)%n]
+		select {
+		case i := <-w.free:
+			w.lens[i] = copy(w.slots[i], raw)
+			w.full <- i
+		default:
+			p.overflow.Add(1)
+		}
+	}
+}
