@@ -59,11 +59,17 @@ func fuzzConfig() Config {
 //
 // The program is loaded once per fuzzing process, not per input: the
 // buckets and the flow table fill up as inputs go by, as they would.
+//
+//	go test -run '^$' -fuzz FuzzXDP -fuzztime 60s ./loader/
+//	go test -run FuzzXDP ./loader/ -update-fuzz-seeds  # after changing a table
+//
+// Inputs the fuzzer found worth keeping are in testdata beside the seeds,
+// named by their hash as the fuzzer names them.
 func FuzzXDP(f *testing.F) {
-	testenv.RequireBPF(f)
 	if *updateFuzzSeeds {
 		writeFuzzSeeds(f)
 	}
+	testenv.RequireBPF(f)
 	d := loadDatapath(f, fuzzConfig())
 	for _, p := range fuzzAllow {
 		if err := d.Maps().Allow(p); err != nil {

@@ -351,7 +351,7 @@ var (
 	wouldSYN      = vr{bpf.VerdictWouldDrop, bpf.ReasonRateSYN}
 )
 
-// send runs pkt times times (0 means once); each run must return want.
+// send is a frame run `times` times (0: once); every run must return want.
 type send struct {
 	pkt   []byte
 	times int
@@ -383,11 +383,11 @@ type xdpCase struct {
 	slot    int                             // stats slot the packets count in
 	sends   []send
 
-	verdicts   map[vr]uint64  // packets per verdict/reason; absent ones must be 0
-	protos     map[int]uint64 // packets per protocol counter; absent ones must be 0
-	samples    []wantSample   // ring buffer records, in order
-	overBudget uint64         // samples_over_budget
-	check      func(t *testing.T, d *Datapath)
+	verdicts   map[vr]uint64                   // packets per verdict/reason; absent ones must be 0
+	protos     map[int]uint64                  // packets per protocol counter; absent ones must be 0
+	samples    []wantSample                    // ring buffer records, in order
+	overBudget uint64                          // samples_over_budget
+	check      func(t *testing.T, d *Datapath) // more checks of the maps after the runs
 }
 
 // testConfig is the base configuration of the table tests: no limits, an
@@ -1070,8 +1070,8 @@ func counts(ps ...int) map[int]uint64 {
 	return m
 }
 
-// times scales every count of m by n.
-func times[K comparable](m map[K]uint64, n uint64) map[K]uint64 {
+// scaled multiplies every count of m by n.
+func scaled[K comparable](m map[K]uint64, n uint64) map[K]uint64 {
 	out := map[K]uint64{}
 	for k, v := range m {
 		out[k] = v * n
@@ -1112,7 +1112,7 @@ func listCases() []xdpCase {
 			name:     "blocked source dropped",
 			setup:    block("198.51.100.7/32", 0),
 			sends:    []send{{pkt: tcp4(srcA, syn), times: 3, want: actDrop}},
-			verdicts: map[vr]uint64{dropBlock: 3}, protos: times(ip4tcp, 3),
+			verdicts: map[vr]uint64{dropBlock: 3}, protos: scaled(ip4tcp, 3),
 			check: checks(blockHits("198.51.100.7/32", 3), noFlows),
 		},
 		{
@@ -1140,21 +1140,21 @@ func listCases() []xdpCase {
 			name:     "ipv6 /48 blocks hosts inside it",
 			setup:    block("2001:db8:1::/48", 0),
 			sends:    []send{drop(tcp6(src6A, syn)), drop(tcp6(src6B, ack)), pass(tcp6(other6, syn))},
-			verdicts: map[vr]uint64{dropBlock: 2, passNone: 1}, protos: times(ip6tcp, 3),
+			verdicts: map[vr]uint64{dropBlock: 2, passNone: 1}, protos: scaled(ip6tcp, 3),
 			check: blockHits("2001:db8:1::/48", 2),
 		},
 		{
 			name:     "ipv6 host block",
 			setup:    block("2001:db8:1:1::7/128", 0),
 			sends:    []send{drop(tcp6(src6A, syn)), pass(tcp6(src6A2, syn))},
-			verdicts: map[vr]uint64{dropBlock: 1, passNone: 1}, protos: times(ip6tcp, 2),
+			verdicts: map[vr]uint64{dropBlock: 1, passNone: 1}, protos: scaled(ip6tcp, 2),
 			check: blockHits("2001:db8:1:1::7/128", 1),
 		},
 		{
 			name:     "allow wins over block",
 			setup:    setups(block("198.51.100.7/32", 0), allow("198.51.100.7/32")),
 			sends:    []send{{pkt: tcp4(srcA, syn), times: 2, want: actPass}},
-			verdicts: map[vr]uint64{passAllow: 2}, protos: times(ip4tcp, 2),
+			verdicts: map[vr]uint64{passAllow: 2}, protos: scaled(ip4tcp, 2),
 			check: checks(allowHits("198.51.100.7/32", 2), blockHits("198.51.100.7/32", 0), noFlows),
 		},
 		{
@@ -1169,7 +1169,7 @@ func listCases() []xdpCase {
 			cfg:      func(c *Config) { c.SYN = Bucket{Rate: 1, Burst: 1} },
 			setup:    allow("198.51.100.0/24"),
 			sends:    []send{{pkt: tcp4(srcA, syn), times: 5, want: actPass}},
-			verdicts: map[vr]uint64{passAllow: 5}, protos: times(ip4tcp, 5),
+			verdicts: map[vr]uint64{passAllow: 5}, protos: scaled(ip4tcp, 5),
 		},
 		{
 			name:     "ban with a ttl drops until it expires",
@@ -1263,7 +1263,7 @@ func rateLimitCases() []xdpCase {
 				{pkt: tcp4(srcA, syn), times: 2, want: actDrop},
 				pass(tcp4(srcB, syn)),
 			},
-			verdicts: map[vr]uint64{passNone: 4, dropSYN: 2}, protos: times(ip4tcp, 6),
+			verdicts: map[vr]uint64{passNone: 4, dropSYN: 2}, protos: scaled(ip4tcp, 6),
 			samples: []wantSample{rlSample(1, bpf.ReasonRateSYN)},
 			check:   limitDropped(srcA, bpf.LimitSYN, 2),
 		},
@@ -1271,13 +1271,13 @@ func rateLimitCases() []xdpCase {
 			name:     "syn+ack is not syn-limited",
 			cfg:      func(c *Config) { c.SYN = Bucket{Rate: 1, Burst: 1} },
 			sends:    []send{{pkt: tcp4(srcA, syn|ack), times: 4, want: actPass}},
-			verdicts: map[vr]uint64{passNone: 4}, protos: times(ip4tcp, 4),
+			verdicts: map[vr]uint64{passNone: 4}, protos: scaled(ip4tcp, 4),
 		},
 		{
 			name:     "empty syn bucket passes established traffic",
 			cfg:      func(c *Config) { onlyRateSamples(c); c.SYN = Bucket{Rate: 1, Burst: 1} },
 			sends:    []send{pass(tcp4(srcA, syn)), drop(tcp4(srcA, syn)), pass(tcp4(srcA, ack)), pass(tcp4(srcA, psh|ack))},
-			verdicts: map[vr]uint64{passNone: 3, dropSYN: 1}, protos: times(ip4tcp, 4),
+			verdicts: map[vr]uint64{passNone: 3, dropSYN: 1}, protos: scaled(ip4tcp, 4),
 			samples: []wantSample{rlSample(1, bpf.ReasonRateSYN)},
 		},
 		{
@@ -1288,7 +1288,7 @@ func rateLimitCases() []xdpCase {
 				drop(udp4(srcA)),
 				pass(udp4(srcB)),
 			},
-			verdicts: map[vr]uint64{passNone: 3, dropUDP: 1}, protos: times(ip4udp, 4),
+			verdicts: map[vr]uint64{passNone: 3, dropUDP: 1}, protos: scaled(ip4udp, 4),
 			samples: []wantSample{rlSample(1, bpf.ReasonRateUDP)},
 			check:   limitDropped(srcA, bpf.LimitUDP, 1),
 		},
@@ -1300,7 +1300,7 @@ func rateLimitCases() []xdpCase {
 				{pkt: icmp4(srcA), times: 2, want: actDrop},
 				pass(icmp4(srcB)),
 			},
-			verdicts: map[vr]uint64{passNone: 3, dropICMP: 2}, protos: times(counts(bpf.ProtoIPv4, bpf.ProtoICMP), 5),
+			verdicts: map[vr]uint64{passNone: 3, dropICMP: 2}, protos: scaled(counts(bpf.ProtoIPv4, bpf.ProtoICMP), 5),
 			samples: []wantSample{rlSample(1, bpf.ReasonRateICMP)},
 		},
 		{
@@ -1310,7 +1310,7 @@ func rateLimitCases() []xdpCase {
 				pass(frame(eth(), ip6(src6A, dst6), icmp6Echo(), payload(8))),
 				drop(frame(eth(), ip6(src6A, dst6), icmp6Echo(), payload(8))),
 			},
-			verdicts: map[vr]uint64{passNone: 1, dropICMP: 1}, protos: times(counts(bpf.ProtoIPv6, bpf.ProtoICMPv6), 2),
+			verdicts: map[vr]uint64{passNone: 1, dropICMP: 1}, protos: scaled(counts(bpf.ProtoIPv6, bpf.ProtoICMPv6), 2),
 			samples: []wantSample{rlSample(1, bpf.ReasonRateICMP)},
 		},
 		{
@@ -1321,7 +1321,7 @@ func rateLimitCases() []xdpCase {
 				drop(tcp6(src6A2, syn)),
 				pass(tcp6(src6B, syn)),
 			},
-			verdicts: map[vr]uint64{passNone: 3, dropSYN: 1}, protos: times(ip6tcp, 4),
+			verdicts: map[vr]uint64{passNone: 3, dropSYN: 1}, protos: scaled(ip6tcp, 4),
 			samples: []wantSample{rlSample(1, bpf.ReasonRateSYN)},
 		},
 		{
@@ -1345,7 +1345,7 @@ func rateLimitCases() []xdpCase {
 				pass(tcp4(srcA, syn)), {pkt: tcp4(srcA, syn), times: 3, want: actDrop},
 				pass(tcp4(srcB, syn)), {pkt: tcp4(srcB, syn), times: 2, want: actDrop},
 			},
-			verdicts: map[vr]uint64{passNone: 2, dropSYN: 5}, protos: times(ip4tcp, 7),
+			verdicts: map[vr]uint64{passNone: 2, dropSYN: 5}, protos: scaled(ip4tcp, 7),
 			samples: []wantSample{rlSample(1, bpf.ReasonRateSYN), rlSample(3, bpf.ReasonRateSYN)},
 		},
 		{
@@ -1355,7 +1355,7 @@ func rateLimitCases() []xdpCase {
 				c.UDP, c.RateLimitSampleEach = Bucket{Rate: 1, Burst: 1}, 0
 			},
 			sends:    []send{pass(udp4(srcA)), {pkt: udp4(srcA), times: 3, want: actDrop}},
-			verdicts: map[vr]uint64{passNone: 1, dropUDP: 3}, protos: times(ip4udp, 4),
+			verdicts: map[vr]uint64{passNone: 1, dropUDP: 3}, protos: scaled(ip4udp, 4),
 			samples: []wantSample{rlSample(1, bpf.ReasonRateUDP), rlSample(1, bpf.ReasonRateUDP), rlSample(1, bpf.ReasonRateUDP)},
 		},
 		{
@@ -1364,7 +1364,7 @@ func rateLimitCases() []xdpCase {
 			name:     "bucket refills",
 			cfg:      func(c *Config) { c.SYN = Bucket{Rate: 1_000_000_000, Burst: 1} },
 			sends:    []send{{pkt: tcp4(srcA, syn), times: 5, want: actPass}},
-			verdicts: map[vr]uint64{passNone: 5}, protos: times(ip4tcp, 5),
+			verdicts: map[vr]uint64{passNone: 5}, protos: scaled(ip4tcp, 5),
 		},
 	}
 }
@@ -1385,7 +1385,7 @@ func monitorCases() []xdpCase {
 			cfg:      monitor,
 			setup:    block("198.51.100.0/24", 0),
 			sends:    []send{{pkt: tcp4(srcA, syn), times: 2, want: actPass}, pass(tcp4(netip.MustParseAddr("203.0.113.9"), syn))},
-			verdicts: map[vr]uint64{wouldBlock: 2, passNone: 1}, protos: times(ip4tcp, 3),
+			verdicts: map[vr]uint64{wouldBlock: 2, passNone: 1}, protos: scaled(ip4tcp, 3),
 			check: blockHits("198.51.100.0/24", 2),
 		},
 		{
@@ -1395,7 +1395,7 @@ func monitorCases() []xdpCase {
 				c.SYN, c.SampleMask = Bucket{Rate: 1, Burst: 1}, bpf.SampleRateLimit
 			},
 			sends:    []send{pass(tcp4(srcA, syn)), {pkt: tcp4(srcA, syn), times: 2, want: actPass}},
-			verdicts: map[vr]uint64{passNone: 1, wouldSYN: 2}, protos: times(ip4tcp, 3),
+			verdicts: map[vr]uint64{passNone: 1, wouldSYN: 2}, protos: scaled(ip4tcp, 3),
 			samples: []wantSample{{send: 1, flags: bpf.SampleRateLimit, verdict: bpf.VerdictWouldDrop, reason: bpf.ReasonRateSYN}},
 			check:   limitDropped(srcA, bpf.LimitSYN, 2),
 		},
@@ -1407,7 +1407,7 @@ func monitorCases() []xdpCase {
 			},
 			sends:    []send{{pkt: udp4(srcA), times: 3, want: actPass}},
 			verdicts: map[vr]uint64{passNone: 1, {bpf.VerdictWouldDrop, bpf.ReasonRateUDP}: 2},
-			protos:   times(counts(bpf.ProtoIPv4, bpf.ProtoUDP), 3),
+			protos:   scaled(counts(bpf.ProtoIPv4, bpf.ProtoUDP), 3),
 		},
 	}
 }
@@ -1450,7 +1450,7 @@ func sampleCases() []xdpCase {
 			name:     "first packets of a new flow",
 			cfg:      flowSamples(3),
 			sends:    []send{{pkt: tcp4(srcA, ack), times: 5, want: actPass}},
-			verdicts: map[vr]uint64{passNone: 5}, protos: times(ip4tcp, 5),
+			verdicts: map[vr]uint64{passNone: 5}, protos: scaled(ip4tcp, 5),
 			samples: []wantSample{smp(0, bpf.SampleNewFlow), smp(0, bpf.SampleNewFlow), smp(0, bpf.SampleNewFlow)},
 			check: checks(
 				oneFlow(Flow{Src: srcA, Dst: dst4, Sport: 40000, Dport: 80, Proto: 6, Packets: 5, Bytes: 300, TCPFlags: ack}),
@@ -1468,7 +1468,7 @@ func sampleCases() []xdpCase {
 		{
 			name:     "flow table ors the tcp flags",
 			sends:    []send{pass(tcp4(srcA, syn)), pass(tcp4(srcA, ack)), pass(tcp4(srcA, psh|ack))},
-			verdicts: map[vr]uint64{passNone: 3}, protos: times(ip4tcp, 3),
+			verdicts: map[vr]uint64{passNone: 3}, protos: scaled(ip4tcp, 3),
 			check: oneFlow(Flow{Src: srcA, Dst: dst4, Sport: 40000, Dport: 80, Proto: 6, Packets: 3, Bytes: 180, TCPFlags: syn | ack | psh}),
 		},
 		anomaly("null", 0),
@@ -1517,7 +1517,7 @@ func sampleCases() []xdpCase {
 			name:     "1 in 1 random sampling",
 			cfg:      func(c *Config) { c.SampleOneIn = 1 },
 			sends:    []send{{pkt: udp4(srcA), times: 3, want: actPass}},
-			verdicts: map[vr]uint64{passNone: 3}, protos: times(ip4udp, 3),
+			verdicts: map[vr]uint64{passNone: 3}, protos: scaled(ip4udp, 3),
 			samples: []wantSample{smp(0, bpf.SampleRandom), smp(0, bpf.SampleRandom), smp(0, bpf.SampleRandom)},
 		},
 		{
@@ -1539,7 +1539,7 @@ func sampleCases() []xdpCase {
 			name:     "snaplen longer than the frame",
 			cfg:      func(c *Config) { c.FlowSamples, c.Snaplen = 1, 1536 },
 			sends:    []send{pass(sized(1514, 1)), pass(sized(60, 2))},
-			verdicts: map[vr]uint64{passNone: 2}, protos: times(ip4udp, 2),
+			verdicts: map[vr]uint64{passNone: 2}, protos: scaled(ip4udp, 2),
 			samples: []wantSample{smp(0, bpf.SampleNewFlow), smp(1, bpf.SampleNewFlow)},
 		},
 		{
@@ -1575,7 +1575,7 @@ func sampleCases() []xdpCase {
 			name:     "sample budget",
 			cfg:      func(c *Config) { c.SampleRate, c.SampleBurst = 1, 3 },
 			sends:    []send{{pkt: icmp4, times: 10, want: actPass}},
-			verdicts: map[vr]uint64{passNone: 10}, protos: times(counts(bpf.ProtoIPv4, bpf.ProtoICMP), 10),
+			verdicts: map[vr]uint64{passNone: 10}, protos: scaled(counts(bpf.ProtoIPv4, bpf.ProtoICMP), 10),
 			samples:    []wantSample{smp(0, bpf.SampleICMP), smp(0, bpf.SampleICMP), smp(0, bpf.SampleICMP)},
 			overBudget: 7,
 		},

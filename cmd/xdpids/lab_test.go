@@ -85,6 +85,7 @@ type daemonProc struct {
 	log    *strings.Builder
 	done   chan error
 	pcap   string
+	eve    string
 	exited bool
 }
 
@@ -98,8 +99,8 @@ func (l *lab) start(t *testing.T, configYAML string, extra ...string) *daemonPro
 		t.Fatal(err)
 	}
 	ready := filepath.Join(dir, "ready.json")
-	d := &daemonProc{log: &strings.Builder{}, done: make(chan error, 1), pcap: filepath.Join(dir, "samples.pcap")}
-	args := []string{"run", "--config", cfg, "--pin-path", l.pin, "--ready-file", ready, "--sample-pcap", d.pcap}
+	d := &daemonProc{log: &strings.Builder{}, done: make(chan error, 1), pcap: filepath.Join(dir, "samples.pcap"), eve: filepath.Join(dir, "eve.json")}
+	args := []string{"run", "--config", cfg, "--pin-path", l.pin, "--ready-file", ready, "--sample-pcap", d.pcap, "--eve", d.eve}
 	for _, name := range []string{"a", "b", "c"} {
 		args = append(args, "-i", l.serverEnds[name].Name)
 	}

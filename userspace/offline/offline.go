@@ -323,6 +323,14 @@ func (m *memBanner) Block(p netip.Prefix, o loader.BlockOptions) error {
 
 func (m *memBanner) Allowed(netip.Addr) (bool, error) { return false, nil }
 
+func (m *memBanner) LookupBlock(p netip.Prefix) (loader.BlockEntry, error) {
+	exp, ok := m.bans[p]
+	if !ok {
+		return loader.BlockEntry{}, loader.ErrNotListed
+	}
+	return loader.BlockEntry{Prefix: p, ExpiresNs: uint64(exp)}, nil
+}
+
 func (m *memBanner) blocked(a netip.Addr, now int64) bool {
 	for p, exp := range m.bans {
 		if p.Contains(a) && (exp == 0 || exp > now) {

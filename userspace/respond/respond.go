@@ -25,6 +25,7 @@ import (
 // Banner is what the responder needs of the kernel maps (*loader.Maps).
 type Banner interface {
 	Block(p netip.Prefix, o loader.BlockOptions) error
+	LookupBlock(p netip.Prefix) (loader.BlockEntry, error)
 	Allowed(a netip.Addr) (bool, error)
 }
 
@@ -179,9 +180,14 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 	}
 	prefix := netip.PrefixFrom(subj, bits).Masked()
 	if exp, ok := r.active[prefix]; ok && exp > nowNs {
-		a.Action = "blocked" // already banned: the kernel drops it
-		a.BanPrefix, a.BanTTL = prefix.String(), exp-nowNs
-		return
+		// Banned already (samples were in flight when the ban was made),
+		// unless an operator lifted it since: then ban again.
+		if e, err := r.banner.LookupBlock(prefix); err == nil && !e.Expired(uint64(nowNs)) {
+			a.Action = "blocked"
+			a.BanPrefix, a.BanTTL = prefix.String(), exp-nowNs
+			return
+		}
+		delete(r.active, prefix)
 	}
 	r.prune(nowNs)
 	if len(r.active) >= r.cfg.MaxActiveBans {
