@@ -103,17 +103,17 @@ type Engine struct {
 	horizontal map[srcPort]*hostSet // src, port -> hosts
 	protos     map[pair]*portSet    // distinct IP protocols
 
-	synSrc   map[triple]*window // src->dst:port SYNs, completions
+	synSrc   map[triple]window // src->dst:port SYNs, completions (values: no allocation per update)
 	synDst   map[dstPort]*sourceCount
-	udpSrc   map[netip.Addr]*window
+	udpSrc   map[netip.Addr]window
 	udpDst   map[netip.Addr]*sourceCount
-	icmpSrc  map[netip.Addr]*window
+	icmpSrc  map[netip.Addr]window
 	icmpDst  map[netip.Addr]*sourceCount
-	synack   map[netip.Addr]*window
+	synack   map[netip.Addr]window
 	dhcp     window
 	amp      map[dstPort]*sourceCount // dst, service port
 	frags    map[netip.Addr]*sourceCount
-	brute    map[triple]*window
+	brute    map[triple]window
 	suppress map[suppressKey]int64
 	lastGC   int64
 }
@@ -124,11 +124,11 @@ func New(cfg Config, emit func(*alert.Alert)) *Engine {
 	return &Engine{
 		cfg: cfg, emit: emit,
 		vertical: map[pair]*portSet{}, verticalU: map[pair]*portSet{}, horizontal: map[srcPort]*hostSet{},
-		protos: map[pair]*portSet{}, synSrc: map[triple]*window{}, synDst: map[dstPort]*sourceCount{},
-		udpSrc: map[netip.Addr]*window{}, udpDst: map[netip.Addr]*sourceCount{},
-		icmpSrc: map[netip.Addr]*window{}, icmpDst: map[netip.Addr]*sourceCount{},
-		synack: map[netip.Addr]*window{}, amp: map[dstPort]*sourceCount{}, frags: map[netip.Addr]*sourceCount{},
-		brute: map[triple]*window{}, suppress: map[suppressKey]int64{},
+		protos: map[pair]*portSet{}, synSrc: map[triple]window{}, synDst: map[dstPort]*sourceCount{},
+		udpSrc: map[netip.Addr]window{}, udpDst: map[netip.Addr]*sourceCount{},
+		icmpSrc: map[netip.Addr]window{}, icmpDst: map[netip.Addr]*sourceCount{},
+		synack: map[netip.Addr]window{}, amp: map[dstPort]*sourceCount{}, frags: map[netip.Addr]*sourceCount{},
+		brute: map[triple]window{}, suppress: map[suppressKey]int64{},
 	}
 }
 
@@ -278,8 +278,10 @@ func (e *Engine) tcp(in *Input) {
 		if h := e.horizontal[srcPort{orig, rport, false}]; h != nil && !h.alerted {
 			delete(h.hosts, resp)
 		}
-		if w := e.synSrc[triple{orig, resp, rport}]; w != nil {
+		if k := (triple{orig, resp, rport}); e.synSrc[k].start != 0 {
+			w := e.synSrc[k]
 			w.m++
+			e.synSrc[k] = w
 		}
 		if c := e.synDst[dstPort{resp, rport}]; c != nil {
 			c.m++
@@ -393,16 +395,13 @@ func (e *Engine) countProto(in *Input) {
 func (e *Engine) synFlood(in *Input, now int64) {
 	p := in.P
 	k := triple{p.Src, p.Dst, p.DstPort}
-	w := e.synSrc[k]
-	if w == nil {
-		if e.full() {
-			return
-		}
-		w = &window{}
-		e.synSrc[k] = w
+	w, ok := e.synSrc[k]
+	if !ok && e.full() {
+		return
 	}
 	w.roll(now, int64(e.cfg.FloodWindow))
 	w.n++
+	e.synSrc[k] = w
 	if w.n >= e.cfg.SynFloodSrc && float64(w.m) < e.cfg.SynCompletedRatio*float64(w.n) {
 		e.fire(in, alert.SynFloodSrc, p.Src, false, int64(e.cfg.FloodBanTTL), "syn_flood",
 			map[string]string{"syns": itoa(w.n), "completed": itoa(w.m), "window": e.cfg.FloodWindow.String()})
@@ -431,16 +430,13 @@ func (e *Engine) synFlood(in *Input, now int64) {
 
 func (e *Engine) synAckReflection(in *Input) {
 	p := in.P
-	w := e.synack[p.Dst]
-	if w == nil {
-		if e.full() {
-			return
-		}
-		w = &window{}
-		e.synack[p.Dst] = w
+	w, ok := e.synack[p.Dst]
+	if !ok && e.full() {
+		return
 	}
 	w.roll(p.TsNs, int64(e.cfg.FloodWindow))
 	w.n++
+	e.synack[p.Dst] = w
 	if w.n >= e.cfg.SynAckReflect {
 		e.fire(in, alert.SynAckReflect, p.Dst, true, 0, "synack_reflection",
 			map[string]string{"unsolicited_synacks": itoa(w.n), "window": e.cfg.FloodWindow.String()})
@@ -448,17 +444,14 @@ func (e *Engine) synAckReflection(in *Input) {
 }
 
 // perSource counts one packet of src in a flood window; true at threshold.
-func (e *Engine) perSource(m map[netip.Addr]*window, src netip.Addr, now int64, limit int) (int, bool) {
-	w := m[src]
-	if w == nil {
-		if e.full() {
-			return 0, false
-		}
-		w = &window{}
-		m[src] = w
+func (e *Engine) perSource(m map[netip.Addr]window, src netip.Addr, now int64, limit int) (int, bool) {
+	w, ok := m[src]
+	if !ok && e.full() {
+		return 0, false
 	}
 	w.roll(now, int64(e.cfg.FloodWindow))
 	w.n++
+	m[src] = w
 	return w.n, w.n >= limit
 }
 
@@ -591,16 +584,13 @@ var bruteSigs = map[string]alert.Signature{"ssh": alert.BruteSSH, "ftp": alert.B
 func (e *Engine) bruteForce(in *Input, service string) {
 	p := in.P
 	k := triple{p.Src, p.Dst, p.DstPort}
-	w := e.brute[k]
-	if w == nil {
-		if e.full() {
-			return
-		}
-		w = &window{}
-		e.brute[k] = w
+	w, ok := e.brute[k]
+	if !ok && e.full() {
+		return
 	}
 	w.roll(p.TsNs, int64(e.cfg.BruteWindow))
 	w.n++
+	e.brute[k] = w
 	if w.n >= e.cfg.BruteConnections {
 		sig, ok := bruteSigs[service]
 		if !ok {
@@ -670,7 +660,7 @@ func (e *Engine) gc(now int64) {
 	}
 }
 
-func gcWindows(m map[netip.Addr]*window, old func(int64, int64) bool, length int64) {
+func gcWindows(m map[netip.Addr]window, old func(int64, int64) bool, length int64) {
 	for k, w := range m {
 		if old(w.start, length) {
 			delete(m, k)

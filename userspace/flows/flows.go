@@ -199,6 +199,14 @@ func (t *Table) Track(p *decode.Packet) (f *Flow, fromOrig bool, ev int) {
 	} else {
 		f = &t.slab[i]
 		t.unlink(i)
+		if p.Proto == decode.ProtoTCP && p.TCPFlags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN &&
+			f.State >= StateEstablished && (fromA == f.OrigIsA) {
+			// Port reuse: a SYN from the originator on a finished (or
+			// long-established) connection opens a new connection.
+			*f = Flow{Key: k, ID: f.ID, idx: i, inUse: true, prev: -1, next: -1, FirstNs: p.TsNs, Ifindex: p.Ifindex, OrigIsA: fromA}
+			t.stats.Created++
+			ev |= EvNew
+		}
 	}
 	t.linkTail(i)
 	fromOrig = fromA == f.OrigIsA
