@@ -22,7 +22,8 @@ const (
 	ReasonRateICMP  = 5
 	ReasonMalformed = 6
 	ReasonNotIP     = 7
-	ReasonMax       = 8
+	ReasonFlow      = 8
+	ReasonMax       = 9
 )
 
 // Protocol counter indexes.
@@ -59,6 +60,22 @@ const (
 	SampleAll       = 1<<6 - 1
 )
 
+// Flow actions userspace sets on a flow table entry.
+const (
+	FlowInspect = 0
+	FlowDrop    = 1
+	FlowBypass  = 2
+)
+
+// List hint indexes.
+const (
+	HintAllowV4       = 0
+	HintAllowV6       = 1
+	HintBlockPrefixV4 = 2
+	HintBlockPrefixV6 = 3
+	HintMax           = 4
+)
+
 // Block entry origins.
 const (
 	OriginManual   = 0
@@ -76,6 +93,6 @@ const (
 // VerdictNames, ReasonNames and ProtoNames name the counters for output.
 var (
 	VerdictNames = [VerdictMax]string{"pass", "drop", "would_drop"}
-	ReasonNames  = [ReasonMax]string{"none", "allow_list", "block_list", "rate_limit_syn", "rate_limit_udp", "rate_limit_icmp", "malformed", "not_ip"}
+	ReasonNames  = [ReasonMax]string{"none", "allow_list", "block_list", "rate_limit_syn", "rate_limit_udp", "rate_limit_icmp", "malformed", "not_ip", "flow_drop"}
 	ProtoNames   = [ProtoMax]string{"ipv4", "ipv6", "tcp", "udp", "icmp", "icmpv6", "fragment", "other", "malformed", "vlan"}
 )

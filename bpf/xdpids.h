@@ -30,7 +30,8 @@ enum reason {
 	REASON_RATE_ICMP = 5,  /* per-source ICMP/ICMPv6 bucket empty */
 	REASON_MALFORMED = 6,  /* a header was truncated or invalid */
 	REASON_NOT_IP = 7,     /* ARP, LLDP, ...: not inspected */
-	REASON_MAX = 8,
+	REASON_FLOW = 8,       /* the flow has a drop verdict (a drop rule matched) */
+	REASON_MAX = 9,
 };
 
 /* Protocol counters: a packet can count in several (IPv4 + TCP + fragment). */
@@ -65,6 +66,13 @@ enum sample_flag {
 	SAMPLE_RATELIMIT = 1 << 4, /* first rate-limit drop of a source in an interval */
 	SAMPLE_RANDOM = 1 << 5,    /* 1-in-N of everything else */
 	SAMPLE_ALL = (1 << 6) - 1,
+};
+
+/* Verdict userspace sets on a flow table entry. */
+enum flow_action {
+	FLOW_INSPECT = 0, /* count and sample as usual */
+	FLOW_DROP = 1,    /* drop the rest of the flow (REASON_FLOW) */
+	FLOW_BYPASS = 2,  /* nothing left to inspect: count, never sample */
 };
 
 /* Block entry reason codes: who put the entry there. */
@@ -105,7 +113,10 @@ struct config {
 	__u32 ratelimit_sample_ms; /* at most one rate-limit sample per source per interval */
 	__u32 sample_mask;   /* enabled enum sample_flag bits */
 	struct bucket_config limits[LIMIT_MAX];
-	__u64 clock_ns;      /* nonzero: the program's clock (offline replay sets packet time) */
+	__u64 clock_ns;      /* nonzero: the program's clock (offline replay sets packet time);
+			      * zero: CLOCK_MONOTONIC_COARSE, 13 ns here against 44 ns for the
+			      * precise clocks, and tick (<=4 ms) resolution is enough for
+			      * buckets, expiry and flow times */
 };
 
 struct lpm_v4_key {
@@ -118,10 +129,32 @@ struct lpm_v6_key {
 	__u8 addr[16];
 };
 
+/* Keys of the host block lists: single addresses go to hash maps (one
+ * lookup, however many bans), prefixes to the LPM tries. */
+struct host_v4_key {
+	__u8 addr[4];
+};
+
+struct host_v6_key {
+	__u8 addr[16];
+};
+
+/* Index of the list_hints array: one entry per list, written by userspace
+ * after every change to that list (nonzero: the list may hold entries;
+ * zero: it is empty and its lookup is skipped). One entry per list, so
+ * two processes editing different lists never overwrite each other. */
+enum hint_index {
+	HINT_ALLOW_V4 = 0,
+	HINT_ALLOW_V6 = 1,
+	HINT_BLOCK_PREFIX_V4 = 2,
+	HINT_BLOCK_PREFIX_V6 = 3,
+	HINT_MAX = 4,
+};
+
 /* Value of the block lists. */
 struct block_entry {
-	__u64 expires_ns; /* CLOCK_BOOTTIME ns after which the entry no longer drops; 0 = never */
-	__u64 created_ns; /* CLOCK_BOOTTIME ns when written */
+	__u64 expires_ns; /* program clock ns after which the entry no longer drops; 0 = never */
+	__u64 created_ns; /* program clock ns when written */
 	__u64 hits;       /* packets dropped (or would-dropped) by this entry */
 	__u32 origin;     /* enum block_origin */
 	__u32 level;      /* escalation level for repeat offenders */
@@ -161,17 +194,19 @@ struct flow_key {
 };
 
 struct flow_stats {
-	__u64 first_ns;  /* CLOCK_BOOTTIME ns */
+	__u64 first_ns;  /* program clock ns (CLOCK_MONOTONIC_COARSE) */
 	__u64 last_ns;
 	__u64 packets;
 	__u64 bytes;
 	__u32 tcp_flags; /* OR of every TCP flag byte seen */
 	__u32 ifindex;
+	__u32 action;    /* enum flow_action, set by userspace */
+	__u32 pad;
 };
 
 /* Header of each ring buffer record; cap_len bytes of the frame follow. */
 struct sample_hdr {
-	__u64 ts_ns;    /* CLOCK_BOOTTIME ns */
+	__u64 ts_ns;    /* CLOCK_MONOTONIC ns (packet time in offline replay) */
 	__u32 ifindex;
 	__u32 rx_queue;
 	__u32 wire_len; /* frame length on the wire */

@@ -69,6 +69,14 @@ type XdpidsCounter struct {
 	Bytes   uint64
 }
 
+type XdpidsFlowAction uint32
+
+const (
+	XdpidsFlowActionFLOW_INSPECT XdpidsFlowAction = 0
+	XdpidsFlowActionFLOW_DROP    XdpidsFlowAction = 1
+	XdpidsFlowActionFLOW_BYPASS  XdpidsFlowAction = 2
+)
+
 type XdpidsFlowKey struct {
 	_      structs.HostLayout
 	Src    [16]uint8
@@ -88,11 +96,33 @@ type XdpidsFlowStats struct {
 	Bytes    uint64
 	TcpFlags uint32
 	Ifindex  uint32
+	Action   uint32
+	Pad      uint32
+}
+
+type XdpidsHintIndex uint32
+
+const (
+	XdpidsHintIndexHINT_ALLOW_V4        XdpidsHintIndex = 0
+	XdpidsHintIndexHINT_ALLOW_V6        XdpidsHintIndex = 1
+	XdpidsHintIndexHINT_BLOCK_PREFIX_V4 XdpidsHintIndex = 2
+	XdpidsHintIndexHINT_BLOCK_PREFIX_V6 XdpidsHintIndex = 3
+	XdpidsHintIndexHINT_MAX             XdpidsHintIndex = 4
+)
+
+type XdpidsHostV4Key struct {
+	_    structs.HostLayout
+	Addr [4]uint8
+}
+
+type XdpidsHostV6Key struct {
+	_    structs.HostLayout
+	Addr [16]uint8
 }
 
 type XdpidsIfStats struct {
 	_                 structs.HostLayout
-	Verdicts          [3][8]XdpidsCounter
+	Verdicts          [3][9]XdpidsCounter
 	Protos            [10]XdpidsCounter
 	FlowsNew          uint64
 	SamplesSent       uint64
@@ -171,7 +201,8 @@ const (
 	XdpidsReasonREASON_RATE_ICMP XdpidsReason = 5
 	XdpidsReasonREASON_MALFORMED XdpidsReason = 6
 	XdpidsReasonREASON_NOT_IP    XdpidsReason = 7
-	XdpidsReasonREASON_MAX       XdpidsReason = 8
+	XdpidsReasonREASON_FLOW      XdpidsReason = 8
+	XdpidsReasonREASON_MAX       XdpidsReason = 9
 )
 
 type XdpidsSampleBuf struct {
@@ -221,12 +252,15 @@ const (
 const (
 	XdpidsMapAllowV4           = "allow_v4"
 	XdpidsMapAllowV6           = "allow_v6"
+	XdpidsMapBlockHostV4       = "block_host_v4"
+	XdpidsMapBlockHostV6       = "block_host_v6"
 	XdpidsMapBlockV4           = "block_v4"
 	XdpidsMapBlockV6           = "block_v6"
 	XdpidsMapConfigMap         = "config_map"
 	XdpidsMapFlows             = "flows"
 	XdpidsMapIfSlots           = "if_slots"
 	XdpidsMapLimits            = "limits"
+	XdpidsMapListHints         = "list_hints"
 	XdpidsMapSampleBudget      = "sample_budget"
 	XdpidsMapSampleScratch     = "sample_scratch"
 	XdpidsMapSamples           = "samples"
@@ -234,6 +268,8 @@ const (
 	XdpidsMapStats             = "stats"
 	XdpidsProgXdpids           = "xdpids"
 	XdpidsVarUnusedBlockOrigin = "unused_block_origin"
+	XdpidsVarUnusedFlowAction  = "unused_flow_action"
+	XdpidsVarUnusedHintIndex   = "unused_hint_index"
 	XdpidsVarUnusedIfaceSlot   = "unused_iface_slot"
 	XdpidsVarUnusedLimitKind   = "unused_limit_kind"
 	XdpidsVarUnusedProto       = "unused_proto"
@@ -294,12 +330,15 @@ type XdpidsProgramSpecs struct {
 type XdpidsMapSpecs struct {
 	AllowV4       *ebpf.MapSpec `ebpf:"allow_v4"`
 	AllowV6       *ebpf.MapSpec `ebpf:"allow_v6"`
+	BlockHostV4   *ebpf.MapSpec `ebpf:"block_host_v4"`
+	BlockHostV6   *ebpf.MapSpec `ebpf:"block_host_v6"`
 	BlockV4       *ebpf.MapSpec `ebpf:"block_v4"`
 	BlockV6       *ebpf.MapSpec `ebpf:"block_v6"`
 	ConfigMap     *ebpf.MapSpec `ebpf:"config_map"`
 	Flows         *ebpf.MapSpec `ebpf:"flows"`
 	IfSlots       *ebpf.MapSpec `ebpf:"if_slots"`
 	Limits        *ebpf.MapSpec `ebpf:"limits"`
+	ListHints     *ebpf.MapSpec `ebpf:"list_hints"`
 	SampleBudget  *ebpf.MapSpec `ebpf:"sample_budget"`
 	SampleScratch *ebpf.MapSpec `ebpf:"sample_scratch"`
 	Samples       *ebpf.MapSpec `ebpf:"samples"`
@@ -312,6 +351,8 @@ type XdpidsMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type XdpidsVariableSpecs struct {
 	UnusedBlockOrigin *ebpf.VariableSpec `ebpf:"unused_block_origin"`
+	UnusedFlowAction  *ebpf.VariableSpec `ebpf:"unused_flow_action"`
+	UnusedHintIndex   *ebpf.VariableSpec `ebpf:"unused_hint_index"`
 	UnusedIfaceSlot   *ebpf.VariableSpec `ebpf:"unused_iface_slot"`
 	UnusedLimitKind   *ebpf.VariableSpec `ebpf:"unused_limit_kind"`
 	UnusedProto       *ebpf.VariableSpec `ebpf:"unused_proto"`
@@ -343,12 +384,15 @@ func (o *XdpidsObjects) Close() error {
 type XdpidsMaps struct {
 	AllowV4       *ebpf.Map `ebpf:"allow_v4"`
 	AllowV6       *ebpf.Map `ebpf:"allow_v6"`
+	BlockHostV4   *ebpf.Map `ebpf:"block_host_v4"`
+	BlockHostV6   *ebpf.Map `ebpf:"block_host_v6"`
 	BlockV4       *ebpf.Map `ebpf:"block_v4"`
 	BlockV6       *ebpf.Map `ebpf:"block_v6"`
 	ConfigMap     *ebpf.Map `ebpf:"config_map"`
 	Flows         *ebpf.Map `ebpf:"flows"`
 	IfSlots       *ebpf.Map `ebpf:"if_slots"`
 	Limits        *ebpf.Map `ebpf:"limits"`
+	ListHints     *ebpf.Map `ebpf:"list_hints"`
 	SampleBudget  *ebpf.Map `ebpf:"sample_budget"`
 	SampleScratch *ebpf.Map `ebpf:"sample_scratch"`
 	Samples       *ebpf.Map `ebpf:"samples"`
@@ -360,12 +404,15 @@ func (m *XdpidsMaps) Close() error {
 	return _XdpidsClose(
 		m.AllowV4,
 		m.AllowV6,
+		m.BlockHostV4,
+		m.BlockHostV6,
 		m.BlockV4,
 		m.BlockV6,
 		m.ConfigMap,
 		m.Flows,
 		m.IfSlots,
 		m.Limits,
+		m.ListHints,
 		m.SampleBudget,
 		m.SampleScratch,
 		m.Samples,
@@ -379,6 +426,8 @@ func (m *XdpidsMaps) Close() error {
 // It can be passed to LoadXdpidsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XdpidsVariables struct {
 	UnusedBlockOrigin *ebpf.Variable `ebpf:"unused_block_origin"`
+	UnusedFlowAction  *ebpf.Variable `ebpf:"unused_flow_action"`
+	UnusedHintIndex   *ebpf.Variable `ebpf:"unused_hint_index"`
 	UnusedIfaceSlot   *ebpf.Variable `ebpf:"unused_iface_slot"`
 	UnusedLimitKind   *ebpf.Variable `ebpf:"unused_limit_kind"`
 	UnusedProto       *ebpf.Variable `ebpf:"unused_proto"`

@@ -6,19 +6,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// BootNow returns CLOCK_BOOTTIME in nanoseconds, the clock the XDP program
-// stamps packets, flows and ban expiries with (bpf_ktime_get_boot_ns).
-func BootNow() uint64 {
+// KernelNow returns CLOCK_MONOTONIC in nanoseconds: the clock of the XDP
+// program (bpf_ktime_get_coarse_ns for bans, buckets and flows, a tick
+// behind at most; bpf_ktime_get_ns for sample stamps).
+func KernelNow() uint64 {
 	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
 		return 0
 	}
 	return uint64(ts.Nano())
 }
 
-// BootToWall converts a CLOCK_BOOTTIME stamp to wall-clock time.
-func BootToWall(bootNs uint64) time.Time {
+// KernelToWall converts a program clock stamp to wall-clock time.
+func KernelToWall(ns uint64) time.Time {
 	now := time.Now()
-	boot := BootNow()
-	return now.Add(-time.Duration(int64(boot) - int64(bootNs)))
+	k := KernelNow()
+	return now.Add(-time.Duration(int64(k) - int64(ns)))
 }

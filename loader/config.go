@@ -25,7 +25,7 @@ type Config struct {
 	RateLimitSampleEach time.Duration // one rate-limit sample per source per interval
 	SampleMask          uint32        // enabled bpf.Sample* reasons
 	SYN, UDP, ICMP      Bucket        // per-source limits (IPv6 per /64)
-	// ClockNs, when nonzero, replaces CLOCK_BOOTTIME as the program's
+	// ClockNs, when nonzero, replaces CLOCK_MONOTONIC as the program's
 	// clock: offline replay sets it to each packet's time.
 	ClockNs uint64
 }

@@ -57,6 +57,10 @@ func Load(opts Options) (*Datapath, error) {
 		return nil, explainLoadError(err, opts.PinPath)
 	}
 	d.maps = mapsFromObjects(&d.objs.XdpidsMaps)
+	if err := d.maps.RefreshHints(); err != nil {
+		d.objs.Close()
+		return nil, err
+	}
 	return d, nil
 }
 

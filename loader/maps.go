@@ -20,30 +20,34 @@ import (
 var pinnedMaps = []string{
 	bpf.XdpidsMapConfigMap, bpf.XdpidsMapIfSlots, bpf.XdpidsMapSlotIfaces, bpf.XdpidsMapStats,
 	bpf.XdpidsMapAllowV4, bpf.XdpidsMapAllowV6, bpf.XdpidsMapBlockV4, bpf.XdpidsMapBlockV6,
-	bpf.XdpidsMapLimits, bpf.XdpidsMapFlows,
+	bpf.XdpidsMapLimits, bpf.XdpidsMapFlows, bpf.XdpidsMapBlockHostV4, bpf.XdpidsMapBlockHostV6,
+	bpf.XdpidsMapListHints,
 }
 
 // Maps gives typed access to the xdpids maps, whether loaded by this process
 // (Datapath.Maps) or opened from their pins (OpenPinned).
 type Maps struct {
-	Config     *ebpf.Map
-	IfSlots    *ebpf.Map
-	SlotIfaces *ebpf.Map
-	Stats      *ebpf.Map
-	AllowV4    *ebpf.Map
-	AllowV6    *ebpf.Map
-	BlockV4    *ebpf.Map
-	BlockV6    *ebpf.Map
-	Limits     *ebpf.Map
-	Flows      *ebpf.Map
-	owned      bool // Close closes the maps (opened from pins)
+	Config      *ebpf.Map
+	IfSlots     *ebpf.Map
+	SlotIfaces  *ebpf.Map
+	Stats       *ebpf.Map
+	AllowV4     *ebpf.Map
+	AllowV6     *ebpf.Map
+	BlockV4     *ebpf.Map
+	BlockV6     *ebpf.Map
+	Limits      *ebpf.Map
+	Flows       *ebpf.Map
+	BlockHostV4 *ebpf.Map
+	BlockHostV6 *ebpf.Map
+	ListHints   *ebpf.Map
+	owned       bool // Close closes the maps (opened from pins)
 }
 
 func mapsFromObjects(o *bpf.XdpidsMaps) *Maps {
 	return &Maps{
 		Config: o.ConfigMap, IfSlots: o.IfSlots, SlotIfaces: o.SlotIfaces, Stats: o.Stats,
 		AllowV4: o.AllowV4, AllowV6: o.AllowV6, BlockV4: o.BlockV4, BlockV6: o.BlockV6,
-		Limits: o.Limits, Flows: o.Flows,
+		Limits: o.Limits, Flows: o.Flows, BlockHostV4: o.BlockHostV4, BlockHostV6: o.BlockHostV6, ListHints: o.ListHints,
 	}
 }
 
@@ -59,6 +63,7 @@ func OpenPinned(dir string) (*Maps, error) {
 		bpf.XdpidsMapAllowV4: &m.AllowV4, bpf.XdpidsMapAllowV6: &m.AllowV6,
 		bpf.XdpidsMapBlockV4: &m.BlockV4, bpf.XdpidsMapBlockV6: &m.BlockV6,
 		bpf.XdpidsMapLimits: &m.Limits, bpf.XdpidsMapFlows: &m.Flows,
+		bpf.XdpidsMapBlockHostV4: &m.BlockHostV4, bpf.XdpidsMapBlockHostV6: &m.BlockHostV6, bpf.XdpidsMapListHints: &m.ListHints,
 	}
 	for _, name := range pinnedMaps {
 		mp, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), nil)
@@ -77,7 +82,8 @@ func (m *Maps) Close() error {
 		return nil
 	}
 	var errs []error
-	for _, mp := range []*ebpf.Map{m.Config, m.IfSlots, m.SlotIfaces, m.Stats, m.AllowV4, m.AllowV6, m.BlockV4, m.BlockV6, m.Limits, m.Flows} {
+	for _, mp := range []*ebpf.Map{m.Config, m.IfSlots, m.SlotIfaces, m.Stats, m.AllowV4, m.AllowV6, m.BlockV4, m.BlockV6,
+		m.Limits, m.Flows, m.BlockHostV4, m.BlockHostV6, m.ListHints} {
 		if mp != nil {
 			errs = append(errs, mp.Close())
 		}
@@ -282,13 +288,13 @@ type BlockOptions struct {
 	Origin  uint32        // bpf.Origin*
 	Level   uint32        // escalation level
 	Comment string        // up to 31 bytes kept
-	Now     uint64        // the program's clock now; 0 = CLOCK_BOOTTIME (offline replay passes packet time)
+	Now     uint64        // the program's clock now; 0 = CLOCK_MONOTONIC (offline replay passes packet time)
 }
 
 // BlockEntry is one block list entry as read back.
 type BlockEntry struct {
 	Prefix    netip.Prefix
-	ExpiresNs uint64 // CLOCK_BOOTTIME; 0 = never
+	ExpiresNs uint64 // CLOCK_MONOTONIC; 0 = never
 	CreatedNs uint64
 	Hits      uint64
 	Origin    uint32
@@ -322,18 +328,97 @@ func lpmKey(p netip.Prefix) any {
 	return bpf.XdpidsLpmV6Key{Prefixlen: uint32(p.Bits()), Addr: a.As16()}
 }
 
-func (m *Maps) blockMap(p netip.Prefix) *ebpf.Map {
+// isHost reports a single-address prefix: those live in the hash maps.
+func isHost(p netip.Prefix) bool { return p.Bits() == p.Addr().BitLen() }
+
+// blockMap returns the map and key holding p's block entry, and the hint
+// to raise for it (-1 for the host maps, which need none).
+func (m *Maps) blockMap(p netip.Prefix) (*ebpf.Map, any, int) {
+	a := p.Addr()
+	switch {
+	case isHost(p) && a.Is4():
+		return m.BlockHostV4, bpf.XdpidsHostV4Key{Addr: a.As4()}, -1
+	case isHost(p):
+		return m.BlockHostV6, bpf.XdpidsHostV6Key{Addr: a.As16()}, -1
+	case a.Is4():
+		return m.BlockV4, lpmKey(p), bpf.HintBlockPrefixV4
+	}
+	return m.BlockV6, lpmKey(p), bpf.HintBlockPrefixV6
+}
+
+func (m *Maps) allowMap(p netip.Prefix) (*ebpf.Map, int) {
 	if p.Addr().Is4() {
+		return m.AllowV4, bpf.HintAllowV4
+	}
+	return m.AllowV6, bpf.HintAllowV6
+}
+
+// setHint raises a list's hint after an insert: the program then looks
+// the list up.
+func (m *Maps) setHint(h int) error {
+	if h < 0 {
+		return nil
+	}
+	if err := m.ListHints.Update(uint32(h), uint32(1), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("write list hint: %w", err)
+	}
+	return nil
+}
+
+// hintMaps are the lists behind each hint.
+func (m *Maps) hintMap(h int) *ebpf.Map {
+	switch h {
+	case bpf.HintAllowV4:
+		return m.AllowV4
+	case bpf.HintAllowV6:
+		return m.AllowV6
+	case bpf.HintBlockPrefixV4:
 		return m.BlockV4
 	}
 	return m.BlockV6
 }
 
-func (m *Maps) allowMap(p netip.Prefix) *ebpf.Map {
-	if p.Addr().Is4() {
-		return m.AllowV4
+// recheckHint lowers a list's hint after a delete left it empty. The order
+// (write 0, then look again and restore 1 if an entry appeared) keeps a
+// concurrent insert by another process from being hidden: its own write of
+// 1 comes after its insert.
+func (m *Maps) recheckHint(h int) error {
+	if h < 0 {
+		return nil
 	}
-	return m.AllowV6
+	mp := m.hintMap(h)
+	if !mapEmpty(mp) {
+		return nil
+	}
+	if err := m.ListHints.Update(uint32(h), uint32(0), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("write list hint: %w", err)
+	}
+	if !mapEmpty(mp) {
+		return m.setHint(h)
+	}
+	return nil
+}
+
+// RefreshHints recomputes every list hint from the lists (at load, so
+// entries pinned by an older daemon are honoured).
+func (m *Maps) RefreshHints() error {
+	for h := 0; h < bpf.HintMax; h++ {
+		v := uint32(0)
+		if !mapEmpty(m.hintMap(h)) {
+			v = 1
+		}
+		if err := m.ListHints.Update(uint32(h), v, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("write list hint: %w", err)
+		}
+	}
+	return nil
+}
+
+// mapEmpty reports whether mp has no entries (an error counts as not
+// empty: a hint left up only costs a lookup).
+func mapEmpty(mp *ebpf.Map) bool {
+	k, err := mp.NextKeyBytes(nil)
+	return err == nil && k == nil
 }
 
 // Block adds or replaces a block list entry. The hit counter of an existing
@@ -344,11 +429,12 @@ func (m *Maps) Block(p netip.Prefix, o BlockOptions) error {
 	}
 	now := o.Now
 	if now == 0 {
-		now = BootNow()
+		now = KernelNow()
 	}
+	mp, key, hint := m.blockMap(p)
 	var e bpf.XdpidsBlockEntry
 	var old bpf.XdpidsBlockEntry
-	if err := m.blockMap(p).Lookup(lpmKey(p), &old); err == nil {
+	if err := mp.Lookup(key, &old); err == nil {
 		e.Hits = old.Hits
 	}
 	e.CreatedNs = now
@@ -360,21 +446,22 @@ func (m *Maps) Block(p netip.Prefix, o BlockOptions) error {
 	for i := 0; i < len(e.Comment)-1 && i < len(o.Comment); i++ {
 		e.Comment[i] = int8(o.Comment[i])
 	}
-	if err := m.blockMap(p).Update(lpmKey(p), &e, ebpf.UpdateAny); err != nil {
+	if err := mp.Update(key, &e, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("block %s: %w", p, err)
 	}
-	return nil
+	return m.setHint(hint)
 }
 
 // Unblock removes the entry for exactly p; ErrNotListed when there is none.
 func (m *Maps) Unblock(p netip.Prefix) error {
-	if err := m.blockMap(p).Delete(lpmKey(p)); err != nil {
+	mp, key, hint := m.blockMap(p)
+	if err := mp.Delete(key); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return fmt.Errorf("unblock %s: %w", p, ErrNotListed)
 		}
 		return fmt.Errorf("unblock %s: %w", p, err)
 	}
-	return nil
+	return m.recheckHint(hint)
 }
 
 // ErrNotListed says a prefix has no entry in the list.
@@ -383,7 +470,8 @@ var ErrNotListed = errors.New("not on the list")
 // LookupBlock returns the entry for exactly p.
 func (m *Maps) LookupBlock(p netip.Prefix) (BlockEntry, error) {
 	var e bpf.XdpidsBlockEntry
-	if err := m.blockMap(p).Lookup(lpmKey(p), &e); err != nil {
+	mp, key, _ := m.blockMap(p)
+	if err := mp.Lookup(key, &e); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return BlockEntry{}, fmt.Errorf("%s: %w", p, ErrNotListed)
 		}
@@ -397,17 +485,33 @@ func blockEntryOf(p netip.Prefix, e bpf.XdpidsBlockEntry) BlockEntry {
 		Origin: e.Origin, Level: e.Level, Comment: cString(e.Comment[:])}
 }
 
-// Blocks lists every block list entry, IPv4 first.
+// Blocks lists every block list entry: IPv4 hosts and prefixes, then IPv6.
 func (m *Maps) Blocks() ([]BlockEntry, error) {
 	var out []BlockEntry
-	var k4 bpf.XdpidsLpmV4Key
 	var v bpf.XdpidsBlockEntry
-	it := m.BlockV4.Iterate()
+	var h4 bpf.XdpidsHostV4Key
+	it := m.BlockHostV4.Iterate()
+	for it.Next(&h4, &v) {
+		out = append(out, blockEntryOf(netip.PrefixFrom(netip.AddrFrom4(h4.Addr), 32), v))
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("list IPv4 blocks: %w", err)
+	}
+	var k4 bpf.XdpidsLpmV4Key
+	it = m.BlockV4.Iterate()
 	for it.Next(&k4, &v) {
 		out = append(out, blockEntryOf(netip.PrefixFrom(netip.AddrFrom4(k4.Addr), int(k4.Prefixlen)), v))
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("list IPv4 blocks: %w", err)
+	}
+	var h6 bpf.XdpidsHostV6Key
+	it = m.BlockHostV6.Iterate()
+	for it.Next(&h6, &v) {
+		out = append(out, blockEntryOf(netip.PrefixFrom(netip.AddrFrom16(h6.Addr), 128), v))
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("list IPv6 blocks: %w", err)
 	}
 	var k6 bpf.XdpidsLpmV6Key
 	it = m.BlockV6.Iterate()
@@ -427,7 +531,7 @@ func (m *Maps) SweepExpired() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	now := BootNow()
+	now := KernelNow()
 	n := 0
 	for _, e := range entries {
 		if !e.Expired(now) {
@@ -438,7 +542,7 @@ func (m *Maps) SweepExpired() (int, error) {
 		if err != nil || !cur.Expired(now) {
 			continue
 		}
-		if err := m.blockMap(e.Prefix).Delete(lpmKey(e.Prefix)); err == nil {
+		if err := m.Unblock(e.Prefix); err == nil {
 			n++
 		}
 	}
@@ -450,26 +554,28 @@ func (m *Maps) Allow(p netip.Prefix) error {
 	if !p.IsValid() {
 		return fmt.Errorf("allow: invalid prefix")
 	}
-	e := bpf.XdpidsAllowEntry{CreatedNs: BootNow()}
+	e := bpf.XdpidsAllowEntry{CreatedNs: KernelNow()}
 	var old bpf.XdpidsAllowEntry
-	if err := m.allowMap(p).Lookup(lpmKey(p), &old); err == nil {
+	mp, hint := m.allowMap(p)
+	if err := mp.Lookup(lpmKey(p), &old); err == nil {
 		e = old
 	}
-	if err := m.allowMap(p).Update(lpmKey(p), &e, ebpf.UpdateAny); err != nil {
+	if err := mp.Update(lpmKey(p), &e, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("allow %s: %w", p, err)
 	}
-	return nil
+	return m.setHint(hint)
 }
 
 // Disallow removes p from the allow list.
 func (m *Maps) Disallow(p netip.Prefix) error {
-	if err := m.allowMap(p).Delete(lpmKey(p)); err != nil {
+	mp, hint := m.allowMap(p)
+	if err := mp.Delete(lpmKey(p)); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return fmt.Errorf("remove %s from the allow list: %w", p, ErrNotListed)
 		}
 		return fmt.Errorf("remove %s from the allow list: %w", p, err)
 	}
-	return nil
+	return m.recheckHint(hint)
 }
 
 // Allows lists the allow list, IPv4 first.
@@ -500,7 +606,8 @@ func (m *Maps) Allowed(addr netip.Addr) (bool, error) {
 	addr = addr.Unmap()
 	p := netip.PrefixFrom(addr, addr.BitLen())
 	var v bpf.XdpidsAllowEntry
-	err := m.allowMap(p).Lookup(lpmKey(p), &v)
+	mp, _ := m.allowMap(p)
+	err := mp.Lookup(lpmKey(p), &v)
 	if errors.Is(err, ebpf.ErrKeyNotExist) {
 		return false, nil
 	}
@@ -513,7 +620,7 @@ type Flow struct {
 	Sport, Dport uint16
 	Proto        uint8
 	VLAN         uint16
-	FirstNs      uint64 // CLOCK_BOOTTIME
+	FirstNs      uint64 // CLOCK_MONOTONIC
 	LastNs       uint64
 	Packets      uint64
 	Bytes        uint64

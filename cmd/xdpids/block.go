@@ -137,7 +137,7 @@ func newBlocksCommand(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			now := loader.BootNow()
+			now := loader.KernelNow()
 			rows := make([]blockJSON, 0, len(entries))
 			for _, e := range entries {
 				r := blockJSON{Prefix: e.Prefix.String(), Origin: originNames[e.Origin], Reason: e.Comment,

@@ -22,7 +22,12 @@ import (
 	"github.com/xdpids/xdpids/loader"
 )
 
+// labConfig tests the kernel data path alone: the responder is off, so
+// what drops is the rate limiter or a manual block, not a detector's ban
+// (TestPreventionEndToEnd covers those).
 const labConfig = `
+response:
+  enabled: false
 sampling:
   flow_packets: 1
 rate_limits:

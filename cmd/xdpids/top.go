@@ -46,7 +46,7 @@ func newTopCommand(g *globalFlags) *cobra.Command {
 			if len(flows) > n {
 				flows = flows[:n]
 			}
-			now := loader.BootNow()
+			now := loader.KernelNow()
 			type row struct {
 				Src      string  `json:"src"`
 				Dst      string  `json:"dst"`

@@ -115,7 +115,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		if !cfg.EVE.Payload {
 			a.Payload = nil
 		}
-		resp.Handle(a, int64(loader.BootNow()))
+		resp.Handle(a, int64(loader.KernelNow()))
 		if err := sink.Write(a); err != nil {
 			slog.Error("eve", "err", err)
 		}
@@ -123,7 +123,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			slog.Info("banned", "subject", a.Subject, "prefix", a.BanPrefix, "ttl", time.Duration(a.BanTTL), "signature", a.Signature)
 		}
 	})
-	pipe.BootOffset.Store(bootOffset())
+	pipe.KernelOffset.Store(kernelOffset())
 	rd, err := samples.NewReader(dp.SamplesMap())
 	if err != nil {
 		return err
@@ -143,7 +143,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		var s samples.Sample
 		pipe.Tap = func(raw []byte) {
 			if samples.Decode(raw, &s) == nil {
-				_ = pw.Write(&s, loader.BootToWall(s.TsNs))
+				_ = pw.Write(&s, loader.KernelToWall(s.TsNs))
 			}
 		}
 		defer pw.Flush()
@@ -191,7 +191,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			slog.Info("shutting down")
 			return nil
 		case <-sweep.C:
-			pipe.BootOffset.Store(bootOffset())
+			pipe.KernelOffset.Store(kernelOffset())
 			if n, err := dp.Maps().SweepExpired(); err != nil {
 				slog.Warn("sweep expired bans", "err", err)
 			} else if n > 0 {
@@ -239,9 +239,9 @@ func applyConfig(m *loader.Maps, cfg *config.File) error {
 	return nil
 }
 
-// bootOffset is Unix time minus CLOCK_BOOTTIME, in ns.
-func bootOffset() int64 {
-	return time.Now().UnixNano() - int64(loader.BootNow())
+// kernelOffset is Unix time minus CLOCK_MONOTONIC, in ns.
+func kernelOffset() int64 {
+	return time.Now().UnixNano() - int64(loader.KernelNow())
 }
 
 func serveMetrics(addr string, m *loader.Maps, d *metrics.Daemon) (*http.Server, string, error) {

@@ -16,9 +16,10 @@ func CommunityID(src, dst netip.Addr, sport, dport uint16, proto uint8) string {
 	if proto == 1 || proto == 58 {
 		sport, dport, isOneWay = icmpPorts(proto, uint8(sport), uint8(dport))
 	}
-	// Order the endpoints: the smaller address (then port) first.
+	// Order the endpoints: the smaller address (then port) first. One-way
+	// ICMP messages keep their direction (as Zeek and pycommunityid do).
 	c := src.Compare(dst)
-	if !(c < 0 || (c == 0 && (isOneWay || sport <= dport))) {
+	if !isOneWay && !(c < 0 || (c == 0 && sport <= dport)) {
 		src, dst, sport, dport = dst, src, dport, sport
 	}
 	h := sha1.New()
@@ -53,4 +54,4 @@ func icmpPorts(proto, typ, code uint8) (uint16, uint16, bool) {
 
 var icmp4Pairs = map[uint8]uint8{8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17}
 
-var icmp6Pairs = map[uint8]uint8{128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135, 130: 131, 131: 130, 144: 145, 145: 144}
+var icmp6Pairs = map[uint8]uint8{128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135, 130: 131, 131: 130, 139: 140, 140: 139, 144: 145, 145: 144}

@@ -114,7 +114,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descSamples, s.SamplesOverBudget, iface, "over_budget")
 	}
 	if blocks, err := c.maps.Blocks(); err == nil {
-		now := loader.BootNow()
+		now := loader.KernelNow()
 		var active, expired int
 		for _, b := range blocks {
 			if b.Expired(now) {

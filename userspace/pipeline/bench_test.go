@@ -269,7 +269,7 @@ func BenchmarkAlertToBan(b *testing.B) {
 	var banned time.Time
 	p := pipeline.New(pipeline.Config{Workers: 1, QueueLen: 1, FlowsPerWorker: 1 << 16, Timeouts: pipeline.DefaultConfig().Timeouts,
 		Detect: pipeline.DefaultConfig().Detect}, func(a *alert.Alert) {
-		resp.Handle(a, int64(loader.BootNow()))
+		resp.Handle(a, int64(loader.KernelNow()))
 		if a.Action == "blocked" {
 			banned = time.Now()
 		}

@@ -64,9 +64,9 @@ type Pipeline struct {
 	// Tap, when set before Run, sees every raw record the reader takes.
 	Tap func(raw []byte)
 
-	// BootOffset converts the program's CLOCK_BOOTTIME stamps to Unix time
+	// KernelOffset converts the program's CLOCK_MONOTONIC stamps to Unix time
 	// (0 offline, where the program's clock is packet time already).
-	BootOffset atomic.Int64
+	KernelOffset atomic.Int64
 
 	samples   atomic.Uint64
 	overflow  atomic.Uint64
@@ -162,7 +162,7 @@ func (w *Worker) Process(raw []byte) bool {
 func (w *Worker) ProcessSample(s *samples.Sample) {
 	pk := &w.pkt
 	pk.Reset()
-	pk.TsNs = int64(s.TsNs) + w.p.BootOffset.Load()
+	pk.TsNs = int64(s.TsNs) + w.p.KernelOffset.Load()
 	pk.Ifindex, pk.WireLen, pk.CapLen = s.Ifindex, s.WireLen, s.CapLen
 	pk.Verdict, pk.Reason, pk.SampleFlags = s.Verdict, s.Reason, s.Flags
 	err := w.dec.Decode(s.Data, pk)

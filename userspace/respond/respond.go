@@ -155,7 +155,7 @@ func (r *Responder) IsProtected(a netip.Addr) bool {
 
 // Handle sets a.Action and, where the alert asks for a ban and policy
 // allows it, bans a.Subject. nowNs is the clock the kernel's expiry uses
-// (CLOCK_BOOTTIME live, packet time offline).
+// (CLOCK_MONOTONIC live, packet time offline).
 func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 	if a.Action == "" {
 		a.Action = "allowed"

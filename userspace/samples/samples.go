@@ -19,7 +19,7 @@ const HeaderLen = 32
 
 // Sample is one ring buffer record: the metadata and the captured bytes.
 type Sample struct {
-	TsNs    uint64 // CLOCK_BOOTTIME
+	TsNs    uint64 // CLOCK_MONOTONIC
 	Ifindex uint32
 	RxQueue uint32
 	WireLen uint32

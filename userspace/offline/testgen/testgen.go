@@ -316,8 +316,8 @@ var (
 	optSACKOK = layers.TCPOption{OptionType: layers.TCPOptionKindSACKPermitted, OptionLength: 2}
 	optNOP    = layers.TCPOption{OptionType: layers.TCPOptionKindNop}
 	optWS7    = layers.TCPOption{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{7}}
-	// linuxSYN is what a Linux stack puts in a SYN (timestamps left out).
-	linuxSYN = []layers.TCPOption{optMSS, optSACKOK, optNOP, optWS7}
+	// linuxSYN is what a Linux stack with TCP timestamps off puts in a SYN.
+	linuxSYN = []layers.TCPOption{optMSS, optNOP, optNOP, optSACKOK, optNOP, optWS7}
 	// nmapSYN is the single MSS option of nmap's raw probes.
 	nmapSYN = []layers.TCPOption{optMSS}
 )
