@@ -122,7 +122,10 @@ func TestPreventionEndToEnd(t *testing.T) {
 				failures = append(failures, "ping: "+out)
 			}
 			var conn net.Conn
-			err := l.clients["c"].Do(func() (err error) { conn, err = net.DialTimeout("tcp", net.JoinHostPort(srv, "8080"), 2*time.Second); return err })
+			err := l.clients["c"].Do(func() (err error) {
+				conn, err = net.DialTimeout("tcp", net.JoinHostPort(srv, "8080"), 2*time.Second)
+				return err
+			})
 			if err != nil {
 				failures = append(failures, "tcp: "+err.Error())
 				continue

@@ -480,7 +480,7 @@ func (e *Engine) udp(in *Input) {
 	now := p.TsNs
 	sig, amp := ampServices[p.SrcPort]
 	switch {
-	case amp && in.FromOrig:
+	case amp && in.FromOrig && !isServiceRequest(p):
 		// From a reflection-prone service port, on a flow the target did
 		// not open: a response nobody here asked for.
 		e.amplification(in, sig)
@@ -497,6 +497,33 @@ func (e *Engine) udp(in *Input) {
 		e.fire(in, alert.UDPFloodDst, p.Dst, true, 0, "udp_flood",
 			map[string]string{"packets": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.FloodWindow.String()})
 	}
+}
+
+// isServiceRequest reports a DNS query or an NTP request sent from the
+// service port itself: ntpd polls its servers from port 123 to port 123, so
+// a busy NTP server receives many "packets from UDP/123" on flows it did not
+// open. They are requests, never what a reflector sends back (DNS responses
+// carry the QR bit, NTP replies are modes 2, 4, 5 or have the response bit).
+// A payload cut before the field counts as a response.
+func isServiceRequest(p *decode.Packet) bool {
+	pl := p.Payload
+	switch p.SrcPort {
+	case 53:
+		return len(pl) >= 3 && pl[2]&0x80 == 0 // QR clear: a query
+	case 123:
+		if len(pl) < 2 {
+			return false
+		}
+		switch pl[0] & 7 {
+		case 1, 3: // symmetric active, client
+			return true
+		case 6: // control: R bit in the second byte
+			return pl[1]&0x80 == 0
+		case 7: // private (monlist): R bit in the first byte
+			return pl[0]&0x80 == 0
+		}
+	}
+	return false
 }
 
 func (e *Engine) dhcpFlood(in *Input) {
