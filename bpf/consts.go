@@ -57,7 +57,8 @@ const (
 	SampleICMP      = 1 << 3
 	SampleRateLimit = 1 << 4
 	SampleRandom    = 1 << 5
-	SampleAll       = 1<<6 - 1
+	SampleARP       = 1 << 6
+	SampleAll       = 1<<7 - 1
 )
 
 // Flow actions userspace sets on a flow table entry.

@@ -222,7 +222,8 @@ struct pkt {
 	__u8 frag;      /* 0 none, 1 first fragment, 2 later fragment */
 	__u8 malformed; /* a header was truncated or invalid */
 	__u8 vlan_tags;
-	__u8 pad[3];
+	__u8 arp;       /* an ARP frame (family stays 0) */
+	__u8 pad[2];
 };
 
 /* Force BTF for the types Go mirrors with bpf2go -type. */
@@ -419,6 +420,8 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		return parse_ipv4(cur, end, p);
 	if (proto == bpf_htons(ETH_P_IPV6))
 		return parse_ipv6(cur, end, p);
+	if (proto == bpf_htons(ETH_P_ARP) && cur + 28 <= end)
+		p->arp = 1; /* a whole ARP header for IPv4 over Ethernet */
 	return 0; /* not IP (or a third VLAN tag): family stays 0 */
 }
 
@@ -664,6 +667,8 @@ int xdpids(struct xdp_md *ctx)
 	}
 	if (p.family == 0) {
 		count(&st->protos[PROTO_OTHER], len);
+		if (p.arp)
+			emit_sample(ctx, st, cfg, &p, clock(cfg), len, VERDICT_PASS, REASON_NOT_IP, SAMPLE_ARP);
 		return finish(st, cfg, VERDICT_PASS, REASON_NOT_IP, len);
 	}
 	count(&st->protos[p.family == 4 ? PROTO_IPV4 : PROTO_IPV6], len);

@@ -65,7 +65,8 @@ enum sample_flag {
 	SAMPLE_ICMP = 1 << 3,      /* ICMP or ICMPv6 */
 	SAMPLE_RATELIMIT = 1 << 4, /* first rate-limit drop of a source in an interval */
 	SAMPLE_RANDOM = 1 << 5,    /* 1-in-N of everything else */
-	SAMPLE_ALL = (1 << 6) - 1,
+	SAMPLE_ARP = 1 << 6,       /* ARP (sweeps are only visible there) */
+	SAMPLE_ALL = (1 << 7) - 1,
 };
 
 /* Verdict userspace sets on a flow table entry. */

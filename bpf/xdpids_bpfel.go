@@ -220,7 +220,8 @@ const (
 	XdpidsSampleFlagSAMPLE_ICMP      XdpidsSampleFlag = 8
 	XdpidsSampleFlagSAMPLE_RATELIMIT XdpidsSampleFlag = 16
 	XdpidsSampleFlagSAMPLE_RANDOM    XdpidsSampleFlag = 32
-	XdpidsSampleFlagSAMPLE_ALL       XdpidsSampleFlag = 63
+	XdpidsSampleFlagSAMPLE_ARP       XdpidsSampleFlag = 64
+	XdpidsSampleFlagSAMPLE_ALL       XdpidsSampleFlag = 127
 )
 
 type XdpidsSampleHdr struct {

@@ -1043,15 +1043,18 @@ func parseCases() []xdpCase {
 
 		// Not IP.
 		{
+			// ARP is sampled (sweeps are only visible there), not tracked.
 			name:     "arp",
 			sends:    []send{pass(frame(eth(), arp()))},
 			verdicts: map[vr]uint64{passNotIP: 1}, protos: counts(bpf.ProtoOther),
-			check: noFlows,
+			samples: []wantSample{{send: 0, flags: bpf.SampleARP, reason: bpf.ReasonNotIP}},
+			check:   noFlows,
 		},
 		{
 			name:     "arp in a vlan",
 			sends:    []send{pass(frame(eth(), dot1q(9), arp()))},
 			verdicts: map[vr]uint64{passNotIP: 1}, protos: counts(bpf.ProtoVLAN, bpf.ProtoOther),
+			samples: []wantSample{{send: 0, flags: bpf.SampleARP, reason: bpf.ReasonNotIP, vlan: 9}},
 		},
 		{
 			name:     "bare ethernet header",
@@ -1562,6 +1565,7 @@ func sampleCases() []xdpCase {
 			sends:    []send{pass(tcp4(srcA, ack)), pass(frame(eth(), arp()))},
 			verdicts: map[vr]uint64{passNone: 1, passNotIP: 1},
 			protos:   map[int]uint64{bpf.ProtoIPv4: 1, bpf.ProtoTCP: 1, bpf.ProtoOther: 1},
+			samples:  []wantSample{{send: 1, flags: bpf.SampleARP, reason: bpf.ReasonNotIP}},
 		},
 		{
 			name:     "sample budget",

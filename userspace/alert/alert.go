@@ -86,6 +86,7 @@ var (
 	ScanVerticalUDP   = Signature{8100003, "XDPIDS SCAN vertical UDP port scan", NetworkScan}
 	ScanHorizontalUDP = Signature{8100004, "XDPIDS SCAN horizontal UDP port sweep", NetworkScan}
 	ScanIPProto       = Signature{8100005, "XDPIDS SCAN IP protocol scan", NetworkScan}
+	ScanARPSweep      = Signature{8100006, "XDPIDS SCAN ARP sweep (host discovery)", NetworkScan}
 	FlagsNull         = Signature{8100011, "XDPIDS SCAN TCP NULL flags", AttemptedRecon}
 	FlagsXmas         = Signature{8100012, "XDPIDS SCAN TCP XMAS flags (FIN+PSH+URG)", AttemptedRecon}
 	FlagsSynFin       = Signature{8100013, "XDPIDS SCAN TCP SYN+FIN flags", AttemptedRecon}
@@ -119,7 +120,7 @@ var (
 
 // Builtin lists every built-in detector signature (for docs and tests).
 var Builtin = []Signature{
-	ScanVerticalTCP, ScanHorizontalTCP, ScanVerticalUDP, ScanHorizontalUDP, ScanIPProto,
+	ScanVerticalTCP, ScanHorizontalTCP, ScanVerticalUDP, ScanHorizontalUDP, ScanIPProto, ScanARPSweep,
 	FlagsNull, FlagsXmas, FlagsSynFin, FlagsFinNoAck, FlagsSynRst, ICMPRecon,
 	SynFloodSrc, SynFloodDst, UDPFloodSrc, UDPFloodDst, ICMPFloodSrc, ICMPFloodDst, SynAckReflect, DHCPFlood,
 	AmpDNS, AmpNTP, AmpSNMP, AmpCLDAP, AmpSSDP, AmpMemcached, AmpFragments,

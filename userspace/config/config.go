@@ -112,7 +112,7 @@ type Sampling struct {
 
 var sampleReasons = map[string]uint32{
 	"new_flow": bpf.SampleNewFlow, "anomaly": bpf.SampleAnomaly, "fragment": bpf.SampleFragment,
-	"icmp": bpf.SampleICMP, "rate_limit": bpf.SampleRateLimit, "random": bpf.SampleRandom,
+	"icmp": bpf.SampleICMP, "rate_limit": bpf.SampleRateLimit, "random": bpf.SampleRandom, "arp": bpf.SampleARP,
 }
 
 // Default returns the built-in configuration.
@@ -226,7 +226,7 @@ func (f *File) validate() error {
 	}
 	for _, r := range f.Sampling.Reasons {
 		if _, ok := sampleReasons[r]; !ok {
-			return f.errAt("sampling.reasons", "unknown reason %q (want new_flow, anomaly, fragment, icmp, rate_limit, random)", r)
+			return f.errAt("sampling.reasons", "unknown reason %q (want new_flow, anomaly, fragment, icmp, rate_limit, random, arp)", r)
 		}
 	}
 	if f.SweepInterval <= 0 {

@@ -68,6 +68,11 @@ type Packet struct {
 
 	Payload    []byte // L4 payload as captured
 	PayloadLen uint32 // L4 payload length on the wire (captured + cut by the snap length)
+
+	// ARP (Family 0, Decode returns ErrNotIP): operation (1 request,
+	// 2 reply) and the IPv4 sender and target.
+	ARPOp                uint16
+	ARPSender, ARPTarget netip.Addr
 }
 
 // Reset clears p for reuse.
@@ -95,6 +100,7 @@ type Decoder struct {
 	udp   layers.UDP
 	icmp4 layers.ICMPv4
 	icmp6 layers.ICMPv6
+	arp   layers.ARP
 	pay   gopacket.Payload
 }
 
@@ -105,7 +111,7 @@ func NewDecoder() *Decoder {
 	// A sparse array indexed by layer type instead of the default map:
 	// one of the measured hot spots of the pipeline.
 	d.parser.SetDecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
-	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.ip4, &d.ip6, &d.ext, &d.frag6, &d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.pay} {
+	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.ip4, &d.ip6, &d.ext, &d.frag6, &d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.arp, &d.pay} {
 		d.parser.AddDecodingLayer(l)
 	}
 	d.parser.IgnoreUnsupported = true
@@ -199,6 +205,12 @@ func (d *Decoder) Decode(frame []byte, p *Packet) error {
 			p.SrcPort, p.DstPort = uint16(p.ICMPType), uint16(p.ICMPCode)
 			p.ICMPID, p.ICMPSeq = d.icmp4.Id, d.icmp4.Seq
 			p.Payload = d.icmp4.Payload
+		case layers.LayerTypeARP:
+			if d.arp.AddrType == layers.LinkTypeEthernet && d.arp.Protocol == layers.EthernetTypeIPv4 && d.arp.ProtAddressSize == 4 {
+				p.ARPOp = d.arp.Operation
+				p.ARPSender, _ = netip.AddrFromSlice(d.arp.SourceProtAddress)
+				p.ARPTarget, _ = netip.AddrFromSlice(d.arp.DstProtAddress)
+			}
 		case layers.LayerTypeICMPv6:
 			p.HasL4 = true
 			p.Proto = ProtoICMPv6

@@ -8,6 +8,9 @@ import "time"
 //     ports on one host, or 25 hosts on one port, within 5 minutes, counting
 //     attempts that did not complete a handshake. Nmap's default scan
 //     probes 1000 ports; a legitimate client touches a handful.
+//   - ARP sweeps: one sender asking for 50 distinct addresses within the
+//     scan window (nmap -sn on a LAN ARPs every address; a host asks for
+//     its gateway and a few peers).
 //   - Illegal TCP flag sets (NULL, XMAS, SYN+FIN, FIN without ACK, SYN+RST)
 //     are never sent by a real TCP stack (RFC 9293), so one packet is
 //     enough; one alert per source and kind per suppression window.
@@ -38,6 +41,7 @@ type Config struct {
 	ScanVerticalPorts   int           `yaml:"scan_vertical_ports"`
 	ScanHorizontalHosts int           `yaml:"scan_horizontal_hosts"`
 	ScanIPProtos        int           `yaml:"scan_ip_protocols"`
+	ARPSweepHosts       int           `yaml:"arp_sweep_hosts"`
 	ScanBanTTL          time.Duration `yaml:"scan_ban_ttl"`
 	FlagsBanTTL         time.Duration `yaml:"flags_ban_ttl"`
 
@@ -80,6 +84,7 @@ func DefaultConfig() Config {
 		ScanVerticalPorts:   15,
 		ScanHorizontalHosts: 25,
 		ScanIPProtos:        10,
+		ARPSweepHosts:       50,
 		ScanBanTTL:          10 * time.Minute,
 		FlagsBanTTL:         10 * time.Minute,
 		FloodWindow:         time.Second,

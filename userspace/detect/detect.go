@@ -100,8 +100,9 @@ type Engine struct {
 
 	vertical   map[pair]*portSet // TCP (udp=false) / UDP attempts
 	verticalU  map[pair]*portSet
-	horizontal map[srcPort]*hostSet // src, port -> hosts
-	protos     map[pair]*portSet    // distinct IP protocols
+	horizontal map[srcPort]*hostSet    // src, port -> hosts
+	protos     map[pair]*portSet       // distinct IP protocols
+	arpSweep   map[netip.Addr]*hostSet // ARP sender -> targets asked for
 
 	synSrc   map[triple]window // src->dst:port SYNs, completions (values: no allocation per update)
 	synDst   map[dstPort]*sourceCount
@@ -124,7 +125,7 @@ func New(cfg Config, emit func(*alert.Alert)) *Engine {
 	return &Engine{
 		cfg: cfg, emit: emit,
 		vertical: map[pair]*portSet{}, verticalU: map[pair]*portSet{}, horizontal: map[srcPort]*hostSet{},
-		protos: map[pair]*portSet{}, synSrc: map[triple]window{}, synDst: map[dstPort]*sourceCount{},
+		protos: map[pair]*portSet{}, arpSweep: map[netip.Addr]*hostSet{}, synSrc: map[triple]window{}, synDst: map[dstPort]*sourceCount{},
 		udpSrc: map[netip.Addr]window{}, udpDst: map[netip.Addr]*sourceCount{},
 		icmpSrc: map[netip.Addr]window{}, icmpDst: map[netip.Addr]*sourceCount{},
 		synack: map[netip.Addr]window{}, amp: map[dstPort]*sourceCount{}, frags: map[netip.Addr]*sourceCount{},
@@ -142,7 +143,7 @@ func (e *Engine) Stats() Stats {
 }
 
 func (e *Engine) keys() int {
-	return len(e.vertical) + len(e.verticalU) + len(e.horizontal) + len(e.protos) + len(e.synSrc) + len(e.synDst) +
+	return len(e.arpSweep) + len(e.vertical) + len(e.verticalU) + len(e.horizontal) + len(e.protos) + len(e.synSrc) + len(e.synDst) +
 		len(e.udpSrc) + len(e.udpDst) + len(e.icmpSrc) + len(e.icmpDst) + len(e.synack) + len(e.amp) +
 		len(e.frags) + len(e.brute) + len(e.suppress)
 }
@@ -172,7 +173,9 @@ func (e *Engine) Observe(in *Input) {
 	}
 	switch p.Proto {
 	case decode.ProtoTCP:
-		e.tcp(in)
+		if p.HasL4 { // a cut TCP header has unknown flags, not zero ones
+			e.tcp(in)
+		}
 	case decode.ProtoUDP:
 		e.udp(in)
 	case decode.ProtoICMP, decode.ProtoICMPv6:
@@ -197,11 +200,22 @@ func (e *Engine) full() bool {
 func (e *Engine) fire(in *Input, sig alert.Signature, subject netip.Addr, isTarget bool, banTTL int64, detector string, meta map[string]string) {
 	now := in.P.TsNs
 	k := suppressKey{sig.SID, subject}
-	if last, ok := e.suppress[k]; ok && now-last < int64(e.cfg.Suppress) && now >= last {
+	last, ok := e.suppress[k]
+	if ok && now-last < int64(e.cfg.Suppress) && now >= last {
 		e.stats.Suppressed++
 		return
 	}
-	e.suppress[k] = now
+	if ok || !e.full() {
+		e.suppress[k] = now
+	} else {
+		// Bounded state: take over another subject's entry (it may alert
+		// once more) rather than grow past MaxKeys or lose this alert.
+		for old := range e.suppress {
+			delete(e.suppress, old)
+			e.suppress[k] = now
+			break
+		}
+	}
 	e.stats.Alerts++
 	p := in.P
 	a := &alert.Alert{
@@ -628,6 +642,45 @@ func (e *Engine) bruteForce(in *Input, service string) {
 	}
 }
 
+// ObserveARP runs the ARP sweep detector over an ARP request.
+func (e *Engine) ObserveARP(p *decode.Packet) {
+	if p.ARPOp != 1 || !p.ARPSender.IsValid() || !p.ARPTarget.IsValid() || p.ARPSender == p.ARPTarget {
+		return // replies, gratuitous ARP and probes (sender 0.0.0.0 is valid but never banned) pass
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := p.TsNs
+	h := e.arpSweep[p.ARPSender]
+	if h == nil || now-h.start >= int64(e.cfg.ScanWindow) || now < h.start {
+		if h == nil && e.full() {
+			return
+		}
+		if h == nil {
+			h = &hostSet{hosts: make(map[netip.Addr]struct{}, 4)}
+			e.arpSweep[p.ARPSender] = h
+		}
+		h.start, h.alerted = now, false
+		clear(h.hosts)
+	}
+	if h.alerted {
+		return
+	}
+	h.hosts[p.ARPTarget] = struct{}{}
+	if len(h.hosts) >= e.cfg.ARPSweepHosts {
+		h.alerted = true
+		in := &Input{P: p}
+		subject := p.ARPSender
+		ttl := int64(e.cfg.ScanBanTTL)
+		if subject.IsUnspecified() {
+			ttl = 0
+		}
+		// EVE needs IP fields: the sender and the last target asked for.
+		p.Src, p.Dst = p.ARPSender, p.ARPTarget
+		e.fire(in, alert.ScanARPSweep, subject, false, ttl, "arp_sweep",
+			map[string]string{"distinct_targets": itoa(len(h.hosts)), "window": e.cfg.ScanWindow.String()})
+	}
+}
+
 // gc drops state whose windows ended long ago.
 func (e *Engine) gc(now int64) {
 	e.lastGC = now
@@ -651,6 +704,11 @@ func (e *Engine) gc(now int64) {
 	for k, h := range e.horizontal {
 		if old(h.start, scan) {
 			delete(e.horizontal, k)
+		}
+	}
+	for k, h := range e.arpSweep {
+		if old(h.start, scan) {
+			delete(e.arpSweep, k)
 		}
 	}
 	flood := int64(e.cfg.FloodWindow)

@@ -2,7 +2,9 @@ package offline_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -31,7 +33,9 @@ type goldenAlert struct {
 	Action  string
 }
 
-func (h goldenAlert) String() string { return fmt.Sprintf("%d subject=%s %s", h.SID, h.Subject, h.Action) }
+func (h goldenAlert) String() string {
+	return fmt.Sprintf("%d subject=%s %s", h.SID, h.Subject, h.Action)
+}
 
 const (
 	genAttacker  = "203.0.113.66"
@@ -116,6 +120,7 @@ func TestGolden(t *testing.T) {
 			}
 
 			var us []goldenAlert
+			usRan := false
 			t.Run("userspace", func(t *testing.T) {
 				sum, alerts, _, err := runGolden(t, path, offline.ModeUserspace)
 				if err != nil {
@@ -123,7 +128,7 @@ func TestGolden(t *testing.T) {
 				}
 				checkGoldenSummary(t, sum, offline.ModeUserspace, len(frames))
 				checkGoldenAlerts(t, alerts, tc.want)
-				us = alerts
+				us, usRan = alerts, true
 			})
 			t.Run("xdp", func(t *testing.T) {
 				testenv.RequireBPF(t)
@@ -140,7 +145,7 @@ func TestGolden(t *testing.T) {
 				// and enforces its own rate limits (see amp_ntp and
 				// icmpflood_single in the golden files), where userspace
 				// mode inspects every frame.
-				if us != nil && !sameAlerts(us, alerts) {
+				if usRan && !sameAlerts(us, alerts) {
 					t.Errorf("userspace and XDP modes disagree:\nuserspace: %v\nxdp:       %v", us, alerts)
 				}
 			})
@@ -177,9 +182,13 @@ func checkGeneratedCapture(t *testing.T, c testgen.Capture, path string) {
 		t.Fatalf("%v (generate it: go test ./userspace/offline/ -run TestGolden -update)", err)
 	}
 	if !bytes.Equal(onDisk, a) {
-		t.Fatalf("%s (%d bytes) is not what testgen generates (%d bytes): the generator changed; "+
-			"regenerate on purpose with go test ./userspace/offline/ -run TestGolden -update and review the EVE diff",
-			path, len(onDisk), len(a))
+		i := 0
+		for i < len(onDisk) && i < len(a) && onDisk[i] == a[i] {
+			i++
+		}
+		t.Fatalf("%s (%d bytes) is not what testgen generates (%d bytes; first difference at byte %d): "+
+			"if the generator changed on purpose, regenerate with go test ./userspace/offline/ -run TestGolden -update "+
+			"and review the EVE diff", path, len(onDisk), len(a), i)
 	}
 }
 
@@ -266,9 +275,21 @@ func checkGolden(t *testing.T, path string, out []byte) {
 		t.Fatalf("%v (generate it: go test ./userspace/offline/ -run TestGolden -update)", err)
 	}
 	if !bytes.Equal(want, out) {
-		t.Errorf("EVE output differs from %s (-want +got):\n%s\nIf the change is intended, regenerate with "+
-			"go test ./userspace/offline/ -run TestGolden -update and review the diff.", path, goldenDiff(string(want), string(out)))
+		t.Errorf("EVE output differs from %s (-want +got):\n%s%s\nIf the change is intended, regenerate with "+
+			"go test ./userspace/offline/ -run TestGolden -update and review the diff.",
+			path, goldenDiff(string(want), string(out)), firstDifference(want, out))
 	}
+}
+
+// firstDifference points at the first differing byte: EVE lines are long.
+func firstDifference(want, got []byte) string {
+	i := 0
+	for i < len(want) && i < len(got) && want[i] == got[i] {
+		i++
+	}
+	from := max(0, i-30)
+	ctx := func(b []byte) string { return string(b[from:min(len(b), i+50)]) }
+	return fmt.Sprintf("first difference at byte %d:\n  want ...%s\n  got  ...%s\n", i, ctx(want), ctx(got))
 }
 
 // goldenDiff is a minimal unified-style diff of two texts by lines (longest
@@ -302,13 +323,200 @@ func goldenDiff(a, b string) string {
 			fmt.Fprintf(&sb, "  %s\n", x[i])
 			i++
 			j++
-		case j < len(y) && (i == len(x) || lcs[i][j+1] >= lcs[i+1][j]):
-			fmt.Fprintf(&sb, "+ %s\n", y[j])
-			j++
-		default:
+		case i < len(x) && (j == len(y) || lcs[i+1][j] >= lcs[i][j+1]):
 			fmt.Fprintf(&sb, "- %s\n", x[i])
 			i++
+		default:
+			fmt.Fprintf(&sb, "+ %s\n", y[j])
+			j++
 		}
 	}
 	return sb.String()
+}
+
+// runModes runs fn as a subtest per mode; the XDP one needs BPF.
+func runModes(t *testing.T, fn func(t *testing.T, mode offline.Mode)) {
+	t.Helper()
+	for _, mode := range []offline.Mode{offline.ModeUserspace, offline.ModeXDP} {
+		t.Run(string(mode), func(t *testing.T) {
+			if mode == offline.ModeXDP {
+				testenv.RequireBPF(t)
+			}
+			fn(t, mode)
+		})
+	}
+}
+
+// pcapRecords returns the offset of every record of a little-endian pcap
+// file (what pcapgo.Writer writes).
+func pcapRecords(t *testing.T, data []byte) []int {
+	t.Helper()
+	if len(data) < 24 || binary.LittleEndian.Uint32(data) != 0xa1b2c3d4 {
+		t.Fatal("not a little-endian microsecond pcap")
+	}
+	var offs []int
+	for off := 24; off < len(data); {
+		offs = append(offs, off)
+		off += 16 + int(binary.LittleEndian.Uint32(data[off+8:]))
+	}
+	return offs
+}
+
+// pcapngPackets returns the offset of every Enhanced Packet Block of a
+// little-endian pcapng file.
+func pcapngPackets(t *testing.T, data []byte) []int {
+	t.Helper()
+	if len(data) < 12 || binary.LittleEndian.Uint32(data) != 0x0a0d0d0a || binary.LittleEndian.Uint32(data[8:]) != 0x1a2b3c4d {
+		t.Fatal("not a little-endian pcapng section")
+	}
+	var offs []int
+	for off := 0; off < len(data); {
+		if binary.LittleEndian.Uint32(data[off:]) == 6 {
+			offs = append(offs, off)
+		}
+		off += int(binary.LittleEndian.Uint32(data[off+4:]))
+	}
+	return offs
+}
+
+func writeTemp(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestDamagedCapture cuts a valid capture short: the packets before the
+// damage are analysed (the scan alert among them), and Run returns their
+// summary with one error wrapping ErrCorrupt. A capture that ends exactly
+// between two records is a shorter valid capture.
+func TestDamagedCapture(t *testing.T) {
+	c, _ := testgen.Lookup("scan_syn")
+	frames, err := c.Frames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ng bytes.Buffer
+	if err := c.WritePcapNG(&ng); err != nil {
+		t.Fatal(err)
+	}
+	pcap, err := c.Pcap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The scan alert comes from the first 30 frames; cut after 300.
+	const k = 300
+	recs, blocks := pcapRecords(t, pcap), pcapngPackets(t, ng.Bytes())
+	if len(recs) != len(frames) || len(blocks) != len(frames) {
+		t.Fatalf("%d pcap records, %d pcapng packet blocks, %d frames", len(recs), len(blocks), len(frames))
+	}
+	cases := []struct {
+		name    string
+		data    []byte
+		corrupt bool
+	}{
+		{"pcap cut inside a packet", pcap[:recs[k]+16+len(frames[k].Data)/2], true},
+		{"pcap cut inside a record header", pcap[:recs[k]+7], true},
+		{"pcap cut between records", pcap[:recs[k]], false},
+		{"pcapng cut inside a packet block", ng.Bytes()[:blocks[k]+20], true},
+		{"pcapng cut inside a block header", ng.Bytes()[:blocks[k]+5], true},
+	}
+	want := []goldenAlert{{8100001, genAttacker, "blocked"}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeTemp(t, "damaged.pcap", tc.data)
+			runModes(t, func(t *testing.T, mode offline.Mode) {
+				sum, alerts, _, err := runGolden(t, path, mode)
+				if sum == nil {
+					t.Fatalf("no summary; err %v", err)
+				}
+				if sum.Packets != k {
+					t.Errorf("analysed %d packets, want the %d before the damage", sum.Packets, k)
+				}
+				checkGoldenAlerts(t, alerts, want)
+				switch {
+				case tc.corrupt && !errors.Is(err, offline.ErrCorrupt):
+					t.Errorf("err = %v, want one wrapping offline.ErrCorrupt", err)
+				case tc.corrupt && !strings.Contains(err.Error(), fmt.Sprintf("after %d packets", k)):
+					t.Errorf("err = %q, want it to say after how many packets", err)
+				case !tc.corrupt && err != nil:
+					t.Errorf("err = %v, want none", err)
+				}
+			})
+		})
+	}
+}
+
+// TestNotACapture: a file that is no capture gets one clear error and no
+// summary, whatever its name says.
+func TestNotACapture(t *testing.T) {
+	pcap, err := testgen.All()[0].Pcap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, data, want string
+	}{
+		{"bad magic", "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n", "not a pcap or pcapng file (magic 47455420)"},
+		{"too short", "\xd4\xc3", "not a pcap or pcapng file: too short"},
+		{"pcap header cut", string(pcap[:10]), "bad pcap header"},
+		{"pcapng header cut", "\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d", "bad pcapng header"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeTemp(t, "capture.pcap", []byte(tc.data))
+			called := false
+			cfg := config.Default()
+			sum, err := offline.Run(offline.Options{Path: path, Mode: offline.ModeUserspace,
+				Datapath: cfg.DatapathConfig(), Pipeline: cfg.PipelineConfig(), Respond: cfg.ResponseConfig(),
+				OnAlert: func(*alert.Alert) { called = true }})
+			if err == nil || sum != nil || called {
+				t.Fatalf("Run = %v, %v (alerts: %v), want no summary and an error", sum, err, called)
+			}
+			if errors.Is(err, offline.ErrCorrupt) {
+				t.Errorf("err = %v: not a damaged capture, but no capture at all", err)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, path+": ") || !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Errorf("err = %q, want one line naming %s and saying %q", msg, path, tc.want)
+			}
+		})
+	}
+}
+
+// TestPcapng: the same capture written as pcapng (named .pcap: the format
+// is told by its magic number) gives the same alerts, byte for byte.
+func TestPcapng(t *testing.T) {
+	for _, name := range []string{"scan_syn", "amp_ntp", "brute_ssh", "benign"} {
+		t.Run(name, func(t *testing.T) {
+			c, _ := testgen.Lookup(name)
+			var ng bytes.Buffer
+			if err := c.WritePcapNG(&ng); err != nil {
+				t.Fatal(err)
+			}
+			frames, err := c.Frames()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ngPath := writeTemp(t, name+".pcap", ng.Bytes())
+			runModes(t, func(t *testing.T, mode offline.Mode) {
+				sum, _, got, err := runGolden(t, ngPath, mode)
+				if err != nil {
+					t.Fatalf("offline.Run: %v", err)
+				}
+				if sum.Format != "pcapng" || sum.Packets != uint64(len(frames)) {
+					t.Errorf("read %d packets as %s, want %d as pcapng", sum.Packets, sum.Format, len(frames))
+				}
+				_, _, want, err := runGolden(t, filepath.Join("testdata", name+".pcap"), mode)
+				if err != nil {
+					t.Fatalf("offline.Run on the pcap: %v", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("pcapng and pcap give different EVE output (-pcap +pcapng):\n%s", goldenDiff(string(want), string(got)))
+				}
+			})
+		})
+	}
 }

@@ -169,6 +169,9 @@ func (w *Worker) ProcessSample(s *samples.Sample) {
 	switch {
 	case errors.Is(err, decode.ErrNotIP):
 		w.notIP.Add(1)
+		if pk.ARPOp != 0 {
+			w.p.engine.ObserveARP(pk)
+		}
 		return
 	case err != nil:
 		w.truncated.Add(1)

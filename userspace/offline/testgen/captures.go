@@ -60,7 +60,8 @@ var captures = []Capture{
 	{"brute_ftp", "hydra ftp: 15 connections to port 21 in 60 s from one source, each banner, USER, PASS, 530, QUIT", bruteFTP},
 	{"scan_ipv6", "nmap -6 -sS: 1000 TCP ports of one host in 2001:db8:1::/48 from 2001:db8:bad:1::66", scanIPv6},
 	{"benign", "two minutes of ordinary traffic: HTTP and HTTPS connections of three clients, DNS queries answered by " +
-		"the resolver, one long SSH session, ping at 1/s, NTP client polls", benign},
+		"the resolver, one long SSH session, ping at 1/s, NTP client polls, and the protected NTP server answering " +
+		"200 ntpd clients (which poll from port 123) in 10 s", benign},
 }
 
 // ports1000 is 1..1000 in the scanner's random order.
@@ -652,6 +653,18 @@ func benign(b *builder) {
 			data := pingData(Start.Add(t))
 			b.icmp4(t, src, dst, 8, 0, id, uint16(i+1), data)
 			b.icmp4(t+200*us, dst, src, 0, 0, id, uint16(i+1), data)
+		}
+	}
+	// The protected NTP server answers 200 Internet clients in 10 s (20/s;
+	// a pool.ntp.org server sees far more). ntpd sends its polls from port
+	// 123, so they arrive "from UDP/123" on flows the server did not open.
+	{
+		srv := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.123"), 123)
+		for i := 0; i < 200; i++ {
+			t := 40*time.Second + time.Duration(i)*50*ms
+			cli := netip.AddrPortFrom(b.rnd.addrIn(benchNet), 123)
+			b.udp(t, cli, srv, ntpPacket(0x23, 0, b.rnd.u64()))
+			b.udp(t+100*us, srv, cli, ntpPacket(0x24, 2, b.rnd.u64()))
 		}
 	}
 	// ntpd polls at 64 s, from port 123 to port 123.
