@@ -323,7 +323,8 @@ func testFrames(tb testing.TB) []frameCase {
 			Operation: layers.ARPRequest, SourceHwAddress: macA, SourceProtAddress: ip(src4),
 			DstHwAddress: make([]byte, 6), DstProtAddress: ip(dst4)}
 		f := serialize(tb, eth(layers.EthernetTypeARP), arp)
-		cs = append(cs, frameCase{name: "arp", frame: f, wantErr: ErrNotIP})
+		cs = append(cs, frameCase{name: "arp", frame: f, wantErr: ErrNotIP,
+			want: Packet{ARPOp: 1, ARPSender: src4, ARPTarget: dst4}})
 	}
 	// Truncated TCP header: IPv4 decoded, the error wraps ErrTruncated.
 	{

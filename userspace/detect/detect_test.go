@@ -455,7 +455,6 @@ type flood struct {
 	name     string
 	n        int // packets needed to fire
 	gen      func(i int) *decode.Packet
-	pre      func(h *harness) // packets before the flood
 	sig      alert.Signature
 	subject  netip.Addr
 	isTarget bool

@@ -236,12 +236,16 @@ func (r *Responder) escalate(subj netip.Addr, base, now int64) int64 {
 	} else {
 		o.level++
 	}
-	o.lastNs = now
 	ttl := base
 	if o.level > 0 && len(r.cfg.Escalation) > 0 {
 		i := min(o.level, len(r.cfg.Escalation)-1)
 		ttl = max(base, int64(r.cfg.Escalation[i]))
 	}
+	// ForgetAfter counts from the end of the ban: measured from its start,
+	// a ban as long as ForgetAfter (24 h by default) would be forgotten
+	// the moment it ends and the next offence would start over at the
+	// bottom of the ladder.
+	o.lastNs = now + ttl
 	return ttl
 }
 

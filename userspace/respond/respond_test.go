@@ -274,26 +274,38 @@ func TestEscalation(t *testing.T) {
 			}
 		})
 	}
-	// ForgetAfter: an offence long after the last starts over.
-	f := newFake()
-	r := newResponder(t, cfg, f)
-	a := scanAlert(attacker)
-	r.Handle(a, now0)
-	b := scanAlert(attacker)
-	r.Handle(b, now0+int64(time.Hour))
-	if b.BanTTL != int64(time.Hour) {
-		t.Fatalf("second offence ttl %v", time.Duration(b.BanTTL))
-	}
-	c := scanAlert(attacker)
-	r.Handle(c, now0+int64(time.Hour+cfg.ForgetAfter)+1)
-	if c.BanTTL != int64(10*time.Minute) || f.last().o.Level != 0 {
-		t.Fatalf("after ForgetAfter: ttl %v level %d", time.Duration(c.BanTTL), f.last().o.Level)
-	}
-	// Offences are per subject.
-	d := scanAlert(netip.MustParseAddr("203.0.113.67"))
-	r.Handle(d, now0+int64(time.Hour+cfg.ForgetAfter)+2)
-	if d.BanTTL != int64(10*time.Minute) {
-		t.Fatalf("other subject ttl %v", time.Duration(d.BanTTL))
+	// ForgetAfter counts from the end of the last ban: an offence
+	// ForgetAfter after it is still remembered, one later starts over.
+	for _, tc := range []struct {
+		name  string
+		after time.Duration // since the end of the second ban
+		want  time.Duration
+		level uint32
+	}{
+		{"just within ForgetAfter", cfg.ForgetAfter, 24 * time.Hour, 2},
+		{"past ForgetAfter", cfg.ForgetAfter + time.Nanosecond, 10 * time.Minute, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			r := newResponder(t, cfg, f)
+			r.Handle(scanAlert(attacker), now0)
+			b := scanAlert(attacker)
+			r.Handle(b, now0+int64(time.Hour))
+			if b.BanTTL != int64(time.Hour) {
+				t.Fatalf("second offence ttl %v", time.Duration(b.BanTTL))
+			}
+			c := scanAlert(attacker)
+			r.Handle(c, now0+int64(2*time.Hour+tc.after))
+			if c.BanTTL != int64(tc.want) || f.last().o.Level != tc.level {
+				t.Fatalf("ttl %v level %d, want %v %d", time.Duration(c.BanTTL), f.last().o.Level, tc.want, tc.level)
+			}
+			// Offences are per subject.
+			d := scanAlert(netip.MustParseAddr("203.0.113.67"))
+			r.Handle(d, now0+int64(2*time.Hour+tc.after))
+			if d.BanTTL != int64(10*time.Minute) {
+				t.Fatalf("other subject ttl %v", time.Duration(d.BanTTL))
+			}
+		})
 	}
 }
 
