@@ -58,7 +58,8 @@ const (
 	SampleRateLimit = 1 << 4
 	SampleRandom    = 1 << 5
 	SampleARP       = 1 << 6
-	SampleAll       = 1<<7 - 1
+	SampleMilestone = 1 << 7
+	SampleAll       = 1<<8 - 1
 )
 
 // Flow actions userspace sets on a flow table entry.

@@ -572,7 +572,8 @@ static __always_inline int budget_allows(struct config *cfg, __u64 now)
 
 static __always_inline void emit_sample(struct xdp_md *ctx, struct if_stats *st,
 					struct config *cfg, struct pkt *p, __u64 now,
-					__u64 len, __u32 verdict, __u32 reason, __u8 flags)
+					__u64 len, __u32 verdict, __u32 reason, __u8 flags,
+					__u64 flow_packets)
 {
 	flags &= cfg->sample_mask;
 	if (!flags)
@@ -615,6 +616,7 @@ static __always_inline void emit_sample(struct xdp_md *ctx, struct if_stats *st,
 	buf->hdr.verdict = verdict;
 	buf->hdr.reason = reason;
 	buf->hdr.flags = flags;
+	buf->hdr.flow_packets = flow_packets;
 	if (bpf_ringbuf_output(&samples, buf, sizeof(buf->hdr) + cap, 0) < 0) {
 		st->samples_lost++;
 		return;
@@ -668,7 +670,7 @@ int xdpids(struct xdp_md *ctx)
 	if (p.family == 0) {
 		count(&st->protos[PROTO_OTHER], len);
 		if (p.arp)
-			emit_sample(ctx, st, cfg, &p, clock(cfg), len, VERDICT_PASS, REASON_NOT_IP, SAMPLE_ARP);
+			emit_sample(ctx, st, cfg, &p, clock(cfg), len, VERDICT_PASS, REASON_NOT_IP, SAMPLE_ARP, 0);
 		return finish(st, cfg, VERDICT_PASS, REASON_NOT_IP, len);
 	}
 	count(&st->protos[p.family == 4 ? PROTO_IPV4 : PROTO_IPV6], len);
@@ -762,13 +764,14 @@ int xdpids(struct xdp_md *ctx)
 			if (rate_limited(cfg, &p, kind, now, &want)) {
 				if (want)
 					emit_sample(ctx, st, cfg, &p, now, len, VERDICT_DROP, reason,
-						    SAMPLE_RATELIMIT);
+						    SAMPLE_RATELIMIT, 0);
 				return finish(st, cfg, VERDICT_DROP, reason, len);
 			}
 		}
 	}
 
 	/* 4. flow accounting (later fragments have no ports: not a flow). */
+	__u64 flow_packets = 0;
 	if (p.frag == 2) {
 		flags |= SAMPLE_FRAGMENT;
 	} else {
@@ -780,6 +783,9 @@ int xdpids(struct xdp_md *ctx)
 			return finish(st, cfg, VERDICT_PASS, REASON_NONE, len);
 		if (before < cfg->flow_samples)
 			flags |= SAMPLE_NEW_FLOW;
+		else if (before >= 16 && (before < 1024 ? (before & (before - 1)) == 0 : (before & 1023) == 0))
+			flags |= SAMPLE_MILESTONE;
+		flow_packets = before + 1;
 		if (p.frag)
 			flags |= SAMPLE_FRAGMENT;
 		if (p.l4proto == IPPROTO_TCP && anomalous_flags(p.tcp_flags))
@@ -793,6 +799,6 @@ int xdpids(struct xdp_md *ctx)
 	    bpf_get_prandom_u32() % cfg->sample_one_in == 0)
 		flags |= SAMPLE_RANDOM;
 	if (flags)
-		emit_sample(ctx, st, cfg, &p, now, len, VERDICT_PASS, REASON_NONE, flags);
+		emit_sample(ctx, st, cfg, &p, now, len, VERDICT_PASS, REASON_NONE, flags, flow_packets);
 	return finish(st, cfg, VERDICT_PASS, REASON_NONE, len);
 }

@@ -66,7 +66,9 @@ enum sample_flag {
 	SAMPLE_RATELIMIT = 1 << 4, /* first rate-limit drop of a source in an interval */
 	SAMPLE_RANDOM = 1 << 5,    /* 1-in-N of everything else */
 	SAMPLE_ARP = 1 << 6,       /* ARP (sweeps are only visible there) */
-	SAMPLE_ALL = (1 << 7) - 1,
+	SAMPLE_MILESTONE = 1 << 7, /* a long flow reached 2^k packets (4 <= k < 10), then every 1024:
+				    * userspace sees floods that stay on one flow, and their rate */
+	SAMPLE_ALL = (1 << 8) - 1,
 };
 
 /* Verdict userspace sets on a flow table entry. */
@@ -217,6 +219,7 @@ struct sample_hdr {
 	__u8 reason;    /* enum reason */
 	__u8 flags;     /* enum sample_flag bits */
 	__u8 pad[3];
+	__u64 flow_packets; /* packets of this flow so far, this one included; 0 = not a flow */
 };
 
 /* Slot table entry: which interface owns a stats slot. */

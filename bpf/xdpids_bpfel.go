@@ -221,21 +221,23 @@ const (
 	XdpidsSampleFlagSAMPLE_RATELIMIT XdpidsSampleFlag = 16
 	XdpidsSampleFlagSAMPLE_RANDOM    XdpidsSampleFlag = 32
 	XdpidsSampleFlagSAMPLE_ARP       XdpidsSampleFlag = 64
-	XdpidsSampleFlagSAMPLE_ALL       XdpidsSampleFlag = 127
+	XdpidsSampleFlagSAMPLE_MILESTONE XdpidsSampleFlag = 128
+	XdpidsSampleFlagSAMPLE_ALL       XdpidsSampleFlag = 255
 )
 
 type XdpidsSampleHdr struct {
-	_       structs.HostLayout
-	TsNs    uint64
-	Ifindex uint32
-	RxQueue uint32
-	WireLen uint32
-	CapLen  uint32
-	Vlan    uint16
-	Verdict uint8
-	Reason  uint8
-	Flags   uint8
-	Pad     [3]uint8
+	_           structs.HostLayout
+	TsNs        uint64
+	Ifindex     uint32
+	RxQueue     uint32
+	WireLen     uint32
+	CapLen      uint32
+	Vlan        uint16
+	Verdict     uint8
+	Reason      uint8
+	Flags       uint8
+	Pad         [3]uint8
+	FlowPackets uint64
 }
 
 type XdpidsVerdict uint32

@@ -113,6 +113,7 @@ type Sampling struct {
 var sampleReasons = map[string]uint32{
 	"new_flow": bpf.SampleNewFlow, "anomaly": bpf.SampleAnomaly, "fragment": bpf.SampleFragment,
 	"icmp": bpf.SampleICMP, "rate_limit": bpf.SampleRateLimit, "random": bpf.SampleRandom, "arp": bpf.SampleARP,
+	"milestone": bpf.SampleMilestone,
 }
 
 // Default returns the built-in configuration.
@@ -226,7 +227,7 @@ func (f *File) validate() error {
 	}
 	for _, r := range f.Sampling.Reasons {
 		if _, ok := sampleReasons[r]; !ok {
-			return f.errAt("sampling.reasons", "unknown reason %q (want new_flow, anomaly, fragment, icmp, rate_limit, random, arp)", r)
+			return f.errAt("sampling.reasons", "unknown reason %q (want new_flow, anomaly, fragment, icmp, rate_limit, random, arp, milestone)", r)
 		}
 	}
 	if f.SweepInterval <= 0 {

@@ -46,6 +46,7 @@ type Packet struct {
 	Verdict     uint8
 	Reason      uint8
 	SampleFlags uint8
+	FlowPackets uint64 // the kernel flow's packet count (0: unknown)
 
 	VLAN      uint16
 	Family    uint8 // 4 or 6; 0 when not IP

@@ -24,6 +24,23 @@ type Input struct {
 	F        *flows.Flow // nil when the packet has no flow
 	FromOrig bool
 	Ev       int // flows.Ev* bits
+	// Packets is how many packets this sample stands for (from the kernel
+	// flow counter: samples of long flows skip packets); 0 counts as 1.
+	Packets int
+	SpanNs  int64 // the time those packets were spread over (0: this instant)
+}
+
+// weight is the packets to count in a window of length ns: a sample that
+// stands for packets spread over more than the window counts only its
+// share, so one report after a long quiet flow is no flood.
+func (in *Input) weight(length int64) int {
+	if in.Packets <= 1 {
+		return 1
+	}
+	if in.SpanNs <= length || in.SpanNs <= 0 {
+		return in.Packets
+	}
+	return max(1, int(int64(in.Packets)*length/in.SpanNs))
 }
 
 // Stats count detector activity.
@@ -458,19 +475,19 @@ func (e *Engine) synAckReflection(in *Input) {
 }
 
 // perSource counts one packet of src in a flood window; true at threshold.
-func (e *Engine) perSource(m map[netip.Addr]window, src netip.Addr, now int64, limit int) (int, bool) {
+func (e *Engine) perSource(m map[netip.Addr]window, src netip.Addr, now int64, limit, weight int) (int, bool) {
 	w, ok := m[src]
 	if !ok && e.full() {
 		return 0, false
 	}
 	w.roll(now, int64(e.cfg.FloodWindow))
-	w.n++
+	w.n += weight
 	m[src] = w
 	return w.n, w.n >= limit
 }
 
 // perDest counts one packet to dst from src; true at threshold.
-func (e *Engine) perDest(m map[netip.Addr]*sourceCount, dst, src netip.Addr, now, length int64, limit, minSources int) (int, int, bool) {
+func (e *Engine) perDest(m map[netip.Addr]*sourceCount, dst, src netip.Addr, now, length int64, limit, minSources, weight int) (int, int, bool) {
 	c := m[dst]
 	if c == nil {
 		if e.full() {
@@ -482,7 +499,7 @@ func (e *Engine) perDest(m map[netip.Addr]*sourceCount, dst, src netip.Addr, now
 	if c.roll(now, length); c.n == 0 {
 		clear(c.sources)
 	}
-	c.n++
+	c.n += weight
 	if len(c.sources) < minSources {
 		c.sources[src] = struct{}{}
 	}
@@ -503,11 +520,11 @@ func (e *Engine) udp(in *Input) {
 	case in.Ev&flows.EvNew != 0 && in.FromOrig:
 		e.scanAttempt(in, true)
 	}
-	if n, hit := e.perSource(e.udpSrc, p.Src, now, e.cfg.UDPFloodSrc); hit {
+	if n, hit := e.perSource(e.udpSrc, p.Src, now, e.cfg.UDPFloodSrc, in.weight(int64(e.cfg.FloodWindow))); hit {
 		e.fire(in, alert.UDPFloodSrc, p.Src, false, int64(e.cfg.FloodBanTTL), "udp_flood",
 			map[string]string{"packets": itoa(n), "window": e.cfg.FloodWindow.String()})
 	}
-	if n, srcs, hit := e.perDest(e.udpDst, p.Dst, p.Src, now, int64(e.cfg.FloodWindow), e.cfg.UDPFloodDst, e.cfg.FloodDstSources); hit {
+	if n, srcs, hit := e.perDest(e.udpDst, p.Dst, p.Src, now, int64(e.cfg.FloodWindow), e.cfg.UDPFloodDst, e.cfg.FloodDstSources, in.weight(int64(e.cfg.FloodWindow))); hit {
 		e.fire(in, alert.UDPFloodDst, p.Dst, true, 0, "udp_flood",
 			map[string]string{"packets": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.FloodWindow.String()})
 	}
@@ -568,8 +585,9 @@ func (e *Engine) amplification(in *Input, sig alert.Signature) {
 	if c.roll(p.TsNs, int64(e.cfg.AmpWindow)); c.n == 0 {
 		clear(c.sources)
 	}
-	c.n++
-	c.m += int(p.PayloadLen)
+	wt := in.weight(int64(e.cfg.AmpWindow))
+	c.n += wt
+	c.m += int(p.PayloadLen) * wt
 	if len(c.sources) < e.cfg.AmpReflectors {
 		c.sources[p.Src] = struct{}{}
 	}
@@ -581,7 +599,7 @@ func (e *Engine) amplification(in *Input, sig alert.Signature) {
 
 func (e *Engine) fragment(in *Input) {
 	p := in.P
-	if n, srcs, hit := e.perDest(e.frags, p.Dst, p.Src, p.TsNs, int64(e.cfg.AmpWindow), e.cfg.AmpFragments, e.cfg.AmpReflectors); hit {
+	if n, srcs, hit := e.perDest(e.frags, p.Dst, p.Src, p.TsNs, int64(e.cfg.AmpWindow), e.cfg.AmpFragments, e.cfg.AmpReflectors, 1); hit {
 		e.fire(in, alert.AmpFragments, p.Dst, true, 0, "amplification",
 			map[string]string{"fragments": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.AmpWindow.String()})
 	}
@@ -601,11 +619,14 @@ func (e *Engine) icmp(in *Input) {
 		// (BlackNurse-style type 3 floods run at tens of thousands/s).
 		limit *= 10
 	}
-	if n, hit := e.perSource(e.icmpSrc, p.Src, now, limit); hit {
+	// Echo replies answer someone's requests: they count against the
+	// destination (a smurf flood), never as a flood from their sender.
+	reply := (p.Proto == decode.ProtoICMP && p.ICMPType == 0) || (p.Proto == decode.ProtoICMPv6 && p.ICMPType == 129)
+	if n, hit := e.perSource(e.icmpSrc, p.Src, now, limit, in.weight(int64(e.cfg.FloodWindow))); hit && !reply {
 		e.fire(in, alert.ICMPFloodSrc, p.Src, false, int64(e.cfg.FloodBanTTL), "icmp_flood",
 			map[string]string{"packets": itoa(n), "window": e.cfg.FloodWindow.String()})
 	}
-	if n, srcs, hit := e.perDest(e.icmpDst, p.Dst, p.Src, now, int64(e.cfg.FloodWindow), e.cfg.ICMPFloodDst, e.cfg.FloodDstSources); hit {
+	if n, srcs, hit := e.perDest(e.icmpDst, p.Dst, p.Src, now, int64(e.cfg.FloodWindow), e.cfg.ICMPFloodDst, e.cfg.FloodDstSources, in.weight(int64(e.cfg.FloodWindow))); hit {
 		e.fire(in, alert.ICMPFloodDst, p.Dst, true, 0, "icmp_flood",
 			map[string]string{"packets": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.FloodWindow.String()})
 	}

@@ -1040,7 +1040,9 @@ func TestConcurrentObserve(t *testing.T) {
 	}
 }
 
-func BenchmarkObserve(b *testing.B) {
+// benchObserve runs established traffic from 64 clients to one server,
+// one packet every step ns.
+func benchObserve(b *testing.B, step int64) {
 	e := New(DefaultConfig(), func(*alert.Alert) {})
 	tb := flows.NewTable(1<<16, flows.DefaultTimeouts)
 	var pkts []*decode.Packet
@@ -1051,9 +1053,105 @@ func BenchmarkObserve(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		p := pkts[i%len(pkts)]
-		p.TsNs = t0 + int64(i)*1e3
+		p.TsNs = t0 + int64(i)*step
 		in := Input{P: p}
 		in.F, in.FromOrig, in.Ev = tb.Track(p)
 		e.Observe(&in)
+	}
+}
+
+// BenchmarkObserve: 1000 packets/s to the server, below every threshold.
+func BenchmarkObserve(b *testing.B) { benchObserve(b, 1e6) }
+
+// BenchmarkObserveFlood: 1M packets/s, a UDP flood to the server from 64
+// sources: every packet past the threshold is a suppressed alert.
+func BenchmarkObserveFlood(b *testing.B) { benchObserve(b, 1e3) }
+
+func arpRequest(sender, target netip.Addr, ts int64) *decode.Packet {
+	return &decode.Packet{TsNs: ts, Ifindex: 3, WireLen: 60, CapLen: 60, ARPOp: 1, ARPSender: sender, ARPTarget: target}
+}
+
+func TestARPSweep(t *testing.T) {
+	cfg := DefaultConfig()
+	sender := netip.MustParseAddr("192.0.2.66")
+	h := newHarness(t, cfg)
+	for i := 1; i < cfg.ARPSweepHosts; i++ {
+		h.e.ObserveARP(arpRequest(sender, nthAddr(192, i), t0+int64(i)*1e6))
+		h.e.ObserveARP(arpRequest(sender, nthAddr(192, i), t0+int64(i)*1e6+1)) // asked twice: one target
+	}
+	// Replies, gratuitous ARP and non-IPv4 ARP are no sweep.
+	for i := range 3 * cfg.ARPSweepHosts {
+		rep := arpRequest(sender, nthAddr(193, i), t0+2e9)
+		rep.ARPOp = 2
+		h.e.ObserveARP(rep)
+		h.e.ObserveARP(arpRequest(sender, sender, t0+2e9))
+		h.e.ObserveARP(arpRequest(netip.Addr{}, nthAddr(193, i), t0+2e9))
+	}
+	if len(h.alerts) != 0 {
+		t.Fatalf("alert at %d targets: %s", cfg.ARPSweepHosts-1, h.sids())
+	}
+	h.e.ObserveARP(arpRequest(sender, nthAddr(192, 999), t0+3e9))
+	h.only(alert.ScanARPSweep)
+	checkAlert(t, h.find(alert.ScanARPSweep), alert.ScanARPSweep, sender, false, cfg.ScanBanTTL, "arp_sweep")
+	for i := range 200 {
+		h.e.ObserveARP(arpRequest(sender, nthAddr(194, i), t0+4e9))
+	}
+	if h.count(alert.ScanARPSweep) != 1 {
+		t.Fatalf("%d alerts for one sweep", h.count(alert.ScanARPSweep))
+	}
+	// An ARP probe sweep (sender 0.0.0.0, RFC 5227): an alert, no ban.
+	h = newHarness(t, cfg)
+	for i := range cfg.ARPSweepHosts {
+		h.e.ObserveARP(arpRequest(netip.IPv4Unspecified(), nthAddr(192, i), t0+int64(i)))
+	}
+	checkAlert(t, h.find(alert.ScanARPSweep), alert.ScanARPSweep, netip.IPv4Unspecified(), false, 0, "arp_sweep")
+	// Requests spaced one scan window apart never add up.
+	h = newHarness(t, cfg)
+	for i := range 2 * cfg.ARPSweepHosts {
+		h.e.ObserveARP(arpRequest(sender, nthAddr(192, i), t0+int64(i)*int64(cfg.ScanWindow)))
+	}
+	if len(h.alerts) != 0 {
+		t.Fatalf("alerts for requests a window apart: %s", h.sids())
+	}
+}
+
+func TestAmplificationIgnoresServiceRequests(t *testing.T) {
+	cfg := DefaultConfig()
+	dnsQuery := []byte{0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}
+	dnsResponse := []byte{0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0}
+	ntpClient := append([]byte{0x23, 0}, make([]byte, 46)...) // v4, mode 3
+	ntpServer := append([]byte{0x24, 1}, make([]byte, 46)...) // v4, mode 4
+	ntpMonlistReq := []byte{0x17, 0x00, 0x03, 0x2a}           // mode 7, R clear
+	ntpMonlistResp := []byte{0x97, 0x00, 0x03, 0x2a}          // mode 7, R set
+	for _, tc := range []struct {
+		name    string
+		port    uint16
+		payload []byte
+		sig     *alert.Signature
+	}{
+		{"dns queries from port 53", 53, dnsQuery, nil},
+		{"dns responses", 53, dnsResponse, &alert.AmpDNS},
+		{"ntp servers polled from port 123", 123, ntpClient, nil},
+		{"ntp server replies", 123, ntpServer, &alert.AmpNTP},
+		{"ntp monlist requests", 123, ntpMonlistReq, nil},
+		{"ntp monlist responses", 123, ntpMonlistResp, &alert.AmpNTP},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, cfg)
+			for i := range 2 * cfg.AmpPackets {
+				p := udp(nthAddr(100, i%(2*cfg.AmpReflectors)), victim, tc.port, tc.port, t0+int64(i)*1e7, len(tc.payload))
+				p.Payload = tc.payload
+				h.feed(p)
+			}
+			if tc.sig == nil {
+				if len(h.alerts) != 0 {
+					t.Fatalf("alerts: %s", h.sids())
+				}
+				return
+			}
+			if h.count(*tc.sig) != 1 {
+				t.Fatalf("alerts: %s", h.sids())
+			}
+		})
 	}
 }

@@ -85,21 +85,25 @@ const (
 // Flow is one tracked flow. Orig is the endpoint that opened it.
 type Flow struct {
 	Key
-	ID       uint64 // EVE flow_id
-	OrigIsA  bool
-	State    State
-	Ifindex  uint32
-	FirstNs  int64
-	LastNs   int64
-	Pkts     [2]uint64 // [0] from the originator (to server), [1] from the responder
-	Bytes    [2]uint64
-	Flags    [2]uint8 // TCP flags seen per direction
-	synNs    int64    // when the originator's SYN was seen
-	prev     int32    // LRU neighbours (slab indexes), -1 = none
-	next     int32
-	idx      int32
-	inUse    bool
-	Detector uint32 // scratch bits detectors keep per flow
+	ID      uint64 // EVE flow_id
+	OrigIsA bool
+	State   State
+	Ifindex uint32
+	FirstNs int64
+	LastNs  int64
+	Pkts    [2]uint64 // [0] from the originator (to server), [1] from the responder
+	Bytes   [2]uint64
+	Flags   [2]uint8 // TCP flags seen per direction
+	synNs   int64    // when the originator's SYN was seen
+	// KernelPkts is the last packet count the XDP program reported per
+	// direction (samples carry the kernel flow table's count).
+	KernelPkts [2]uint64
+	KernelNs   [2]int64 // when those counts were reported (packet time)
+	prev       int32    // LRU neighbours (slab indexes), -1 = none
+	next       int32
+	idx        int32
+	inUse      bool
+	Detector   uint32 // scratch bits detectors keep per flow
 }
 
 // Orig returns the originator's address and port.

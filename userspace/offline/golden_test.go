@@ -67,6 +67,7 @@ var goldenCases = []struct {
 	// A flood from one real source: that source, banned.
 	{"synflood_single", []goldenAlert{{8200001, genAttacker, "blocked"}}},
 	{"udpflood_single", []goldenAlert{{8200003, genAttacker, "blocked"}}},
+	{"udpflood_oneflow", []goldenAlert{{8200003, genAttacker, "blocked"}}},
 	{"icmpflood_single", []goldenAlert{{8200005, genAttacker, "blocked"}}},
 	// Spoofed or reflected floods: the target is the subject and nothing
 	// is banned (banning spoofed sources would ban innocents).

@@ -165,6 +165,7 @@ func (w *Worker) ProcessSample(s *samples.Sample) {
 	pk.TsNs = int64(s.TsNs) + w.p.KernelOffset.Load()
 	pk.Ifindex, pk.WireLen, pk.CapLen = s.Ifindex, s.WireLen, s.CapLen
 	pk.Verdict, pk.Reason, pk.SampleFlags = s.Verdict, s.Reason, s.Flags
+	pk.FlowPackets = s.FlowPackets
 	err := w.dec.Decode(s.Data, pk)
 	switch {
 	case errors.Is(err, decode.ErrNotIP):
@@ -183,6 +184,7 @@ func (w *Worker) ProcessSample(s *samples.Sample) {
 	*in = detect.Input{P: pk}
 	if pk.Family != 0 && (pk.HasL4 || pk.LaterFrag || !isPortProto(pk.Proto)) {
 		in.F, in.FromOrig, in.Ev = w.table.Track(pk)
+		in.Packets, in.SpanNs = packetsBehind(in)
 	}
 	w.p.engine.Observe(in)
 	if pk.TsNs-w.lastExp >= 1e9 || pk.TsNs < w.lastExp {
@@ -191,6 +193,27 @@ func (w *Worker) ProcessSample(s *samples.Sample) {
 		st := w.table.Stats()
 		w.flowStats.Store(&st)
 	}
+}
+
+// packetsBehind is how many packets a sample stands for, and over how
+// long: the kernel flow table counts every packet while only some are
+// sampled, so the difference from the flow's previous sample is what passed
+// unseen since then (at least 1).
+func packetsBehind(in *detect.Input) (int, int64) {
+	k := in.P.FlowPackets
+	if k == 0 || in.F == nil {
+		return 1, 0
+	}
+	d := 0
+	if !in.FromOrig {
+		d = 1
+	}
+	last, lastNs := in.F.KernelPkts[d], in.F.KernelNs[d]
+	in.F.KernelPkts[d], in.F.KernelNs[d] = k, in.P.TsNs
+	if last == 0 || k <= last {
+		return 1, 0
+	}
+	return int(min(k-last, 1<<30)), max(in.P.TsNs-lastNs, 0)
 }
 
 func isPortProto(p uint8) bool {

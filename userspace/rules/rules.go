@@ -187,6 +187,9 @@ type PCRE struct {
 	Negated  bool
 	Relative bool // R flag
 	Anchored bool // A flag
+	// Latin1: match against the buffer decoded as Latin-1 (one rune per
+	// byte) because the pattern names bytes above 0x7f.
+	Latin1 bool
 }
 
 // Buf implements Match.

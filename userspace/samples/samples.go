@@ -15,7 +15,7 @@ import (
 )
 
 // HeaderLen is the size of struct sample_hdr in front of every record.
-const HeaderLen = 32
+const HeaderLen = 40
 
 // Sample is one ring buffer record: the metadata and the captured bytes.
 type Sample struct {
@@ -28,6 +28,9 @@ type Sample struct {
 	Verdict uint8 // bpf.Verdict*
 	Reason  uint8 // bpf.Reason*
 	Flags   uint8 // bpf.Sample* bits
+	// FlowPackets is the kernel flow table's packet count of this packet's
+	// flow, this one included (0: not a flow packet).
+	FlowPackets uint64
 	// Data is the first CapLen bytes of the frame. It aliases the reader's
 	// buffer: valid until the next Read.
 	Data []byte
@@ -51,6 +54,7 @@ func Decode(raw []byte, s *Sample) error {
 	s.Verdict = raw[26]
 	s.Reason = raw[27]
 	s.Flags = raw[28]
+	s.FlowPackets = e.Uint64(raw[32:])
 	if s.CapLen > bpf.MaxSnaplen || int(s.CapLen) > len(raw)-HeaderLen {
 		return fmt.Errorf("%w: cap_len %d, %d bytes follow", ErrShort, s.CapLen, len(raw)-HeaderLen)
 	}

@@ -48,6 +48,7 @@ var captures = []Capture{
 	{"synflood_spoofed", "hping3 -S --rand-source -p 80: 8000 SYNs in 2 s to one server, sources random in " +
 		"198.18.0.0/15 (3/4) and 203.0.113.0/24 (1/4), random source ports", synFloodSpoofed},
 	{"udpflood_single", "hping3 --udp -p 27015 -d 18 -i u100: 12000 datagrams in 1.2 s from one source, source port incrementing", udpFloodSingle},
+	{"udpflood_oneflow", "hping3 --udp -k -s 4000 -p 27015 -i u100: 12000 datagrams in 1.2 s on one flow (fixed source port)", udpFloodOneFlow},
 	{"icmpflood_single", "ping -f: 5000 echo requests (56 data bytes) in 1 s from one source", icmpFloodSingle},
 	{"synack_reflection", "SYN-ACKs from 300 servers (ports 80, 443) in 198.18.0.0/15 to one victim: 3000 in 1.5 s, " +
 		"to random ports (the attacker spoofed the victim in SYNs to those servers)", synAckReflection},
@@ -295,6 +296,18 @@ func udpFloodSingle(b *builder) {
 	for i := 0; i < 12000; i++ {
 		t := time.Duration(i) * 100 * us
 		b.udp(t, netip.AddrPortFrom(Attacker, sport+uint16(i)), dst, payload)
+	}
+}
+
+// udpFloodOneFlow stays on one 5-tuple: the XDP program samples its first
+// packets and then milestones (16, 32, ... 512, every 1024) carrying the
+// kernel's packet count, from which userspace sees the rate.
+func udpFloodOneFlow(b *builder) {
+	src := netip.AddrPortFrom(Attacker, 4000)
+	dst := netip.AddrPortFrom(Victim, 27015)
+	payload := make([]byte, 18)
+	for i := 0; i < 12000; i++ {
+		b.udp(time.Duration(i)*100*us, src, dst, payload)
 	}
 }
 
