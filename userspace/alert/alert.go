@@ -26,6 +26,11 @@ type Alert struct {
 	Classtype     string
 	Severity      int // 1 high .. 4 low (classtype priority)
 	Action        string
+	// RuleAction is the action of the signature rule that fired: "alert",
+	// "drop" or "reject" (empty for the behavioural detectors). The
+	// signature engine sets Action "allowed" for alert rules and leaves it
+	// empty for drop and reject rules, for the responder to decide.
+	RuleAction string
 
 	// Subject is the address a response acts on: the attacker, or the
 	// target for floods from spoofed sources (SubjectIsTarget then).
