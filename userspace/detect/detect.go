@@ -213,8 +213,9 @@ func (e *Engine) full() bool {
 }
 
 // fire emits an alert unless the subject alerted on sig within the
-// suppression window.
-func (e *Engine) fire(in *Input, sig alert.Signature, subject netip.Addr, isTarget bool, banTTL int64, detector string, meta map[string]string) {
+// suppression window. meta builds the alert's metadata only when the alert
+// is emitted: a flood past its threshold costs no allocation per packet.
+func (e *Engine) fire(in *Input, sig alert.Signature, subject netip.Addr, isTarget bool, banTTL int64, detector string, meta func() map[string]string) {
 	now := in.P.TsNs
 	k := suppressKey{sig.SID, subject}
 	last, ok := e.suppress[k]
@@ -238,7 +239,7 @@ func (e *Engine) fire(in *Input, sig alert.Signature, subject netip.Addr, isTarg
 	a := &alert.Alert{
 		TsNs: now, Ifindex: p.Ifindex, Src: p.Src, Dst: p.Dst, SrcPort: p.SrcPort, DstPort: p.DstPort,
 		Proto: p.Proto, VLAN: p.VLAN, Subject: subject, SubjectIsTarget: isTarget, BanTTLNs: banTTL,
-		Detector: detector, Metadata: meta,
+		Detector: detector, Metadata: meta(),
 	}
 	if p.Proto == decode.ProtoICMP || p.Proto == decode.ProtoICMPv6 {
 		a.SrcPort, a.DstPort = uint16(p.ICMPType), uint16(p.ICMPCode)
@@ -256,7 +257,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func (e *Engine) kernelRateLimit(in *Input) {
 	p := in.P
-	meta := map[string]string{"trigger": "kernel rate limit", "reason": bpf.ReasonNames[p.Reason]}
+	meta := func() map[string]string {
+		return map[string]string{"trigger": "kernel rate limit", "reason": bpf.ReasonNames[p.Reason]}
+	}
 	ttl := int64(e.cfg.FloodBanTTL)
 	switch p.Reason {
 	case bpf.ReasonRateSYN:
@@ -338,7 +341,7 @@ func (e *Engine) illegalFlags(in *Input) {
 		return
 	}
 	e.fire(in, sig, in.P.Src, false, int64(e.cfg.FlagsBanTTL), "tcp_flags",
-		map[string]string{"tcp_flags": fmt.Sprintf("0x%02x", fl)})
+		func() map[string]string { return map[string]string{"tcp_flags": fmt.Sprintf("0x%02x", fl)} })
 }
 
 // scanAttempt counts a new flow from the packet's source as an attempt
@@ -370,7 +373,9 @@ func (e *Engine) scanAttempt(in *Input, udp bool) {
 		if len(s.ports) >= e.cfg.ScanVerticalPorts {
 			s.alerted = true
 			e.fire(in, vsig, p.Src, false, int64(e.cfg.ScanBanTTL), "port_scan",
-				map[string]string{"distinct_ports": itoa(len(s.ports)), "window": e.cfg.ScanWindow.String()})
+				func() map[string]string {
+					return map[string]string{"distinct_ports": itoa(len(s.ports)), "window": e.cfg.ScanWindow.String()}
+				})
 		}
 	}
 	hk := srcPort{p.Src, p.DstPort, udp}
@@ -391,7 +396,9 @@ func (e *Engine) scanAttempt(in *Input, udp bool) {
 		if len(h.hosts) >= e.cfg.ScanHorizontalHosts {
 			h.alerted = true
 			e.fire(in, hsig, p.Src, false, int64(e.cfg.ScanBanTTL), "port_scan",
-				map[string]string{"distinct_hosts": itoa(len(h.hosts)), "port": itoa(int(p.DstPort)), "window": e.cfg.ScanWindow.String()})
+				func() map[string]string {
+					return map[string]string{"distinct_hosts": itoa(len(h.hosts)), "port": itoa(int(p.DstPort)), "window": e.cfg.ScanWindow.String()}
+				})
 		}
 	}
 }
@@ -419,7 +426,7 @@ func (e *Engine) countProto(in *Input) {
 	if len(s.ports) >= e.cfg.ScanIPProtos {
 		s.alerted = true
 		e.fire(in, alert.ScanIPProto, p.Src, false, int64(e.cfg.ScanBanTTL), "protocol_scan",
-			map[string]string{"distinct_protocols": itoa(len(s.ports))})
+			func() map[string]string { return map[string]string{"distinct_protocols": itoa(len(s.ports))} })
 	}
 }
 
@@ -435,7 +442,9 @@ func (e *Engine) synFlood(in *Input, now int64) {
 	e.synSrc[k] = w
 	if w.n >= e.cfg.SynFloodSrc && float64(w.m) < e.cfg.SynCompletedRatio*float64(w.n) {
 		e.fire(in, alert.SynFloodSrc, p.Src, false, int64(e.cfg.FloodBanTTL), "syn_flood",
-			map[string]string{"syns": itoa(w.n), "completed": itoa(w.m), "window": e.cfg.FloodWindow.String()})
+			func() map[string]string {
+				return map[string]string{"syns": itoa(w.n), "completed": itoa(w.m), "window": e.cfg.FloodWindow.String()}
+			})
 	}
 	dk := dstPort{p.Dst, p.DstPort}
 	c := e.synDst[dk]
@@ -455,7 +464,9 @@ func (e *Engine) synFlood(in *Input, now int64) {
 	}
 	if c.n >= e.cfg.SynFloodDst && len(c.sources) >= e.cfg.SynFloodSources && float64(c.m) < e.cfg.SynCompletedRatio*float64(c.n) {
 		e.fire(in, alert.SynFloodDst, p.Dst, true, 0, "syn_flood",
-			map[string]string{"syns": itoa(c.n), "completed": itoa(c.m), "sources_at_least": itoa(len(c.sources)), "window": e.cfg.SynFloodDstWindow.String()})
+			func() map[string]string {
+				return map[string]string{"syns": itoa(c.n), "completed": itoa(c.m), "sources_at_least": itoa(len(c.sources)), "window": e.cfg.SynFloodDstWindow.String()}
+			})
 	}
 }
 
@@ -470,7 +481,9 @@ func (e *Engine) synAckReflection(in *Input) {
 	e.synack[p.Dst] = w
 	if w.n >= e.cfg.SynAckReflect {
 		e.fire(in, alert.SynAckReflect, p.Dst, true, 0, "synack_reflection",
-			map[string]string{"unsolicited_synacks": itoa(w.n), "window": e.cfg.FloodWindow.String()})
+			func() map[string]string {
+				return map[string]string{"unsolicited_synacks": itoa(w.n), "window": e.cfg.FloodWindow.String()}
+			})
 	}
 }
 
@@ -522,11 +535,15 @@ func (e *Engine) udp(in *Input) {
 	}
 	if n, hit := e.perSource(e.udpSrc, p.Src, now, e.cfg.UDPFloodSrc, in.weight(int64(e.cfg.FloodWindow))); hit {
 		e.fire(in, alert.UDPFloodSrc, p.Src, false, int64(e.cfg.FloodBanTTL), "udp_flood",
-			map[string]string{"packets": itoa(n), "window": e.cfg.FloodWindow.String()})
+			func() map[string]string {
+				return map[string]string{"packets": itoa(n), "window": e.cfg.FloodWindow.String()}
+			})
 	}
 	if n, srcs, hit := e.perDest(e.udpDst, p.Dst, p.Src, now, int64(e.cfg.FloodWindow), e.cfg.UDPFloodDst, e.cfg.FloodDstSources, in.weight(int64(e.cfg.FloodWindow))); hit {
 		e.fire(in, alert.UDPFloodDst, p.Dst, true, 0, "udp_flood",
-			map[string]string{"packets": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.FloodWindow.String()})
+			func() map[string]string {
+				return map[string]string{"packets": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.FloodWindow.String()}
+			})
 	}
 }
 
@@ -564,7 +581,9 @@ func (e *Engine) dhcpFlood(in *Input) {
 		// Starvation tools forge a new client for every message: the
 		// alert is about the segment, not one subject.
 		e.fire(in, alert.DHCPFlood, netip.Addr{}, true, 0, "dhcp_flood",
-			map[string]string{"messages": itoa(e.dhcp.n), "window": e.cfg.DHCPWindow.String()})
+			func() map[string]string {
+				return map[string]string{"messages": itoa(e.dhcp.n), "window": e.cfg.DHCPWindow.String()}
+			})
 	}
 }
 
@@ -593,7 +612,9 @@ func (e *Engine) amplification(in *Input, sig alert.Signature) {
 	}
 	if c.n >= e.cfg.AmpPackets && len(c.sources) >= e.cfg.AmpReflectors {
 		e.fire(in, sig, p.Dst, true, 0, "amplification",
-			map[string]string{"responses": itoa(c.n), "payload_bytes": itoa(c.m), "reflectors_at_least": itoa(len(c.sources)), "window": e.cfg.AmpWindow.String()})
+			func() map[string]string {
+				return map[string]string{"responses": itoa(c.n), "payload_bytes": itoa(c.m), "reflectors_at_least": itoa(len(c.sources)), "window": e.cfg.AmpWindow.String()}
+			})
 	}
 }
 
@@ -601,7 +622,9 @@ func (e *Engine) fragment(in *Input) {
 	p := in.P
 	if n, srcs, hit := e.perDest(e.frags, p.Dst, p.Src, p.TsNs, int64(e.cfg.AmpWindow), e.cfg.AmpFragments, e.cfg.AmpReflectors, 1); hit {
 		e.fire(in, alert.AmpFragments, p.Dst, true, 0, "amplification",
-			map[string]string{"fragments": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.AmpWindow.String()})
+			func() map[string]string {
+				return map[string]string{"fragments": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.AmpWindow.String()}
+			})
 	}
 }
 
@@ -610,7 +633,7 @@ func (e *Engine) icmp(in *Input) {
 	now := p.TsNs
 	if p.Proto == decode.ProtoICMP && (p.ICMPType == 13 || p.ICMPType == 15 || p.ICMPType == 17) {
 		e.fire(in, alert.ICMPRecon, p.Src, false, 0, "icmp_recon",
-			map[string]string{"icmp_type": itoa(int(p.ICMPType))})
+			func() map[string]string { return map[string]string{"icmp_type": itoa(int(p.ICMPType))} })
 	}
 	limit := e.cfg.ICMPFloodSrc
 	if isICMPError(p) {
@@ -624,11 +647,15 @@ func (e *Engine) icmp(in *Input) {
 	reply := (p.Proto == decode.ProtoICMP && p.ICMPType == 0) || (p.Proto == decode.ProtoICMPv6 && p.ICMPType == 129)
 	if n, hit := e.perSource(e.icmpSrc, p.Src, now, limit, in.weight(int64(e.cfg.FloodWindow))); hit && !reply {
 		e.fire(in, alert.ICMPFloodSrc, p.Src, false, int64(e.cfg.FloodBanTTL), "icmp_flood",
-			map[string]string{"packets": itoa(n), "window": e.cfg.FloodWindow.String()})
+			func() map[string]string {
+				return map[string]string{"packets": itoa(n), "window": e.cfg.FloodWindow.String()}
+			})
 	}
 	if n, srcs, hit := e.perDest(e.icmpDst, p.Dst, p.Src, now, int64(e.cfg.FloodWindow), e.cfg.ICMPFloodDst, e.cfg.FloodDstSources, in.weight(int64(e.cfg.FloodWindow))); hit {
 		e.fire(in, alert.ICMPFloodDst, p.Dst, true, 0, "icmp_flood",
-			map[string]string{"packets": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.FloodWindow.String()})
+			func() map[string]string {
+				return map[string]string{"packets": itoa(n), "sources_at_least": itoa(srcs), "window": e.cfg.FloodWindow.String()}
+			})
 	}
 }
 
@@ -659,7 +686,9 @@ func (e *Engine) bruteForce(in *Input, service string) {
 			sig = alert.BruteOther
 		}
 		e.fire(in, sig, p.Src, false, int64(e.cfg.BruteBanTTL), "brute_force",
-			map[string]string{"connections": itoa(w.n), "service": service, "window": e.cfg.BruteWindow.String()})
+			func() map[string]string {
+				return map[string]string{"connections": itoa(w.n), "service": service, "window": e.cfg.BruteWindow.String()}
+			})
 	}
 }
 
@@ -698,7 +727,9 @@ func (e *Engine) ObserveARP(p *decode.Packet) {
 		// EVE needs IP fields: the sender and the last target asked for.
 		p.Src, p.Dst = p.ARPSender, p.ARPTarget
 		e.fire(in, alert.ScanARPSweep, subject, false, ttl, "arp_sweep",
-			map[string]string{"distinct_targets": itoa(len(h.hosts)), "window": e.cfg.ScanWindow.String()})
+			func() map[string]string {
+				return map[string]string{"distinct_targets": itoa(len(h.hosts)), "window": e.cfg.ScanWindow.String()}
+			})
 	}
 }
 
