@@ -47,6 +47,7 @@ func newRootCommand() *cobra.Command {
 		newAllowsCommand(g),
 		newDetachCommand(),
 		newReadCommand(),
+		newRulesCommand(),
 	)
 	return root
 }

@@ -267,8 +267,10 @@ func BenchmarkAlertToBan(b *testing.B) {
 		b.Fatal(err)
 	}
 	var banned time.Time
+	det := pipeline.DefaultConfig().Detect
+	det.MaxKeys = 1 << 24 // each scanner leaves 16 keys: no state cap in the way
 	p := pipeline.New(pipeline.Config{Workers: 1, QueueLen: 1, FlowsPerWorker: 1 << 16, Timeouts: pipeline.DefaultConfig().Timeouts,
-		Detect: pipeline.DefaultConfig().Detect}, func(a *alert.Alert) {
+		Detect: det}, func(a *alert.Alert) {
 		resp.Handle(a, int64(loader.KernelNow()))
 		if a.Action == "blocked" {
 			banned = time.Now()
@@ -280,7 +282,7 @@ func BenchmarkAlertToBan(b *testing.B) {
 	ts := uint64(1e9)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		src := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}).String()
+		src := netip.AddrFrom4([4]byte{198, 18 + byte(i>>16)&1, byte(i >> 8), byte(i)}).String()
 		probes := make([][]byte, threshold)
 		for j := range probes {
 			probes[j] = record(tcpFrame(b, src, "198.51.100.10", 50000, uint16(1+j), true, false, false, false, 0), ts, bpf.SampleNewFlow)

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
@@ -38,7 +39,7 @@ func parseByteOp(k, v string, st *optState) (*ByteOp, *ruleError) {
 		if b.Compare, err = parseValueU(parts[2], st); err != nil {
 			return bad("value: %v", err)
 		}
-		if b.Offset, err = parseValue(parts[3], st, -65535, 65535); err != nil {
+		if b.Offset, err = parseValue(parts[3], st, math.MinInt32, math.MaxInt32); err != nil {
 			return bad("offset: %v", err)
 		}
 		rest = parts[4:]
@@ -48,7 +49,7 @@ func parseByteOp(k, v string, st *optState) (*ByteOp, *ruleError) {
 			return bad("want bytes, offset")
 		}
 		var err error
-		if b.Offset, err = parseValue(parts[1], st, -65535, 65535); err != nil {
+		if b.Offset, err = parseValue(parts[1], st, math.MinInt32, math.MaxInt32); err != nil {
 			return bad("offset: %v", err)
 		}
 		rest = parts[2:]
@@ -72,7 +73,10 @@ func parseByteOp(k, v string, st *optState) (*ByteOp, *ruleError) {
 	}
 	// the byte count (a variable for byte_jump and byte_test in Suricata 7 is rare: numbers only)
 	n, err := strconv.Atoi(parts[0])
-	if err != nil || n < 1 || n > 10 {
+	switch {
+	case err != nil && isIdent(parts[0]) && b.Kind != ByteExtract && st.vars[parts[0]]:
+		b.BytesVar = parts[0]
+	case err != nil || n < 0 || n > 10 || (n == 0 && b.Kind != ByteJump):
 		return bad("bad byte count %q", trunc(parts[0]))
 	}
 	b.Bytes = n

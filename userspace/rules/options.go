@@ -211,6 +211,22 @@ func (p *parser) option(r *Rule, st *optState, o option) *ruleError {
 		r.IPOpts, err = parseIPOpts(v)
 	case "sameip":
 		r.SameIP = true
+	case "icmpv6.mtu":
+		r.ICMPv6MTU, err = parseNum(v, math.MaxUint32)
+	case "vlan.id":
+		var m VLANMatch
+		m, err = parseVLAN(v)
+		r.VLAN = append(r.VLAN, m)
+	case "flow.pkts", "flow.bytes", "flow.pkts_toserver", "flow.pkts_toclient", "flow.bytes_toserver", "flow.bytes_toclient":
+		var fc FlowCount
+		fc, err = parseFlowCount(k, v)
+		if strings.HasPrefix(k, "flow.pkts") {
+			r.FlowPkts = append(r.FlowPkts, fc)
+		} else {
+			r.FlowBytes = append(r.FlowBytes, fc)
+		}
+	case "hostbits", "xbits":
+		return parseHostbits(r, k, v)
 	default:
 		return unsupported("keyword", k)
 	}
@@ -542,7 +558,16 @@ func parseThreshold(k, v string) (*Threshold, *ruleError) {
 				return nil, malformed("%s: bad seconds %q", k, trunc(val))
 			}
 			t.Seconds = n
-		case "unique_on", "multiplier":
+		case "unique_on":
+			switch val {
+			case "src_port":
+				t.UniqueOn = UniqueSrcPort
+			case "dst_port":
+				t.UniqueOn = UniqueDstPort
+			default:
+				return nil, malformed("%s: bad unique_on %q", k, trunc(val))
+			}
+		case "multiplier":
 			return nil, unsupported(k+" option", name)
 		default:
 			return nil, malformed("%s: bad option %q", k, trunc(x))
@@ -683,5 +708,134 @@ func (p *parser) finish(r *Rule) *ruleError {
 	if r.Flow.OnlyStream && r.Proto.Stream == StreamNo {
 		return malformed("flow:only_stream on a tcp-pkt rule")
 	}
+	return nil
+}
+
+func parseVLAN(v string) (VLANMatch, error) {
+	id, layer, hasLayer := strings.Cut(v, ",")
+	m := VLANMatch{Layer: LayerAny}
+	n, err := parseNum(id, 4095)
+	if err != nil {
+		return m, err
+	}
+	m.ID = *n
+	if hasLayer {
+		switch l := strings.TrimSpace(layer); l {
+		case "all":
+			m.Layer = LayerAll
+		default:
+			x, err := strconv.Atoi(l)
+			if err != nil || x < -3 || x > 2 {
+				return m, fmt.Errorf("bad layer %q", trunc(l))
+			}
+			m.Layer = x
+		}
+	}
+	return m, nil
+}
+
+func parseFlowCount(k, v string) (FlowCount, error) {
+	fc := FlowCount{Dir: 2}
+	switch {
+	case strings.HasSuffix(k, "_toserver"):
+		fc.Dir = 0
+	case strings.HasSuffix(k, "_toclient"):
+		fc.Dir = 1
+	default:
+		d, rest, ok := strings.Cut(v, ",")
+		if !ok {
+			return fc, fmt.Errorf("want direction,value")
+		}
+		switch strings.TrimSpace(d) {
+		case "toserver":
+			fc.Dir = 0
+		case "toclient":
+			fc.Dir = 1
+		case "either":
+			fc.Dir = 2
+		default:
+			return fc, fmt.Errorf("bad direction %q", trunc(d))
+		}
+		v = rest
+	}
+	n, err := parseNum(v, math.MaxInt64)
+	if err != nil {
+		return fc, err
+	}
+	fc.N = *n
+	return fc, nil
+}
+
+func parseHostbits(r *Rule, k, v string) *ruleError {
+	parts := strings.Split(v, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	if parts[0] == "noalert" && len(parts) == 1 {
+		r.NoAlert = true
+		return nil
+	}
+	hb := Hostbit{Track: TrackBySrc}
+	switch parts[0] {
+	case "set":
+		hb.Cmd = FBSet
+	case "isset":
+		hb.Cmd = FBIsSet
+	case "isnotset":
+		hb.Cmd = FBIsNotSet
+	case "unset":
+		hb.Cmd = FBUnset
+	case "toggle":
+		hb.Cmd = FBToggle
+	default:
+		return malformed("%s: bad command %q", k, trunc(parts[0]))
+	}
+	if len(parts) < 2 || parts[1] == "" {
+		return malformed("%s:%s needs a name", k, parts[0])
+	}
+	sep := "&"
+	if strings.Contains(parts[1], "|") {
+		sep, hb.Or = "|", true
+	}
+	for _, n := range strings.Split(parts[1], sep) {
+		if n = strings.TrimSpace(n); n == "" {
+			return malformed("%s: empty name", k)
+		}
+		hb.Names = append(hb.Names, n)
+	}
+	for _, o := range parts[2:] {
+		name, arg, _ := strings.Cut(o, " ")
+		arg = strings.TrimSpace(arg)
+		switch name {
+		case "src", "ip_src":
+			hb.Track = TrackBySrc
+		case "dst", "ip_dst":
+			hb.Track = TrackByDst
+		case "both", "ip_pair":
+			hb.Track = TrackByBoth
+		case "track":
+			switch arg {
+			case "ip_src":
+				hb.Track = TrackBySrc
+			case "ip_dst":
+				hb.Track = TrackByDst
+			case "ip_pair":
+				hb.Track = TrackByBoth
+			case "tx":
+				return unsupported(k+" track", arg)
+			default:
+				return malformed("%s: bad track %q", k, trunc(arg))
+			}
+		case "expire":
+			n, err := strconv.Atoi(arg)
+			if err != nil || n < 0 {
+				return malformed("%s: bad expire %q", k, trunc(arg))
+			}
+			hb.ExpireSec = n
+		default:
+			return malformed("%s: bad option %q", k, trunc(o))
+		}
+	}
+	r.Hostbits = append(r.Hostbits, hb)
 	return nil
 }

@@ -125,7 +125,38 @@ type Rule struct {
 	Fragbits                      *Fragbits
 	IPOpts                        uint16 // IPOpt* bits: any of these options present
 	SameIP                        bool
-	VLANID                        *Num // vlan.id: outermost tag
+	VLAN                          []VLANMatch
+	ICMPv6MTU                     *Num
+	FlowPkts, FlowBytes           []FlowCount
+	Hostbits                      []Hostbit // hostbits and xbits
+}
+
+// VLANMatch is vlan.id: the id of the tag at Layer (0 outermost, -1
+// innermost) or at any layer (LayerAny), or of every layer (LayerAll).
+type VLANMatch struct {
+	ID    Num
+	Layer int
+}
+
+// VLANMatch layers beyond indexes.
+const (
+	LayerAny = -100
+	LayerAll = -101
+)
+
+// FlowCount is flow.pkts or flow.bytes: a count of the flow's packets or
+// bytes in a direction.
+type FlowCount struct {
+	Dir uint8 // 0 to server, 1 to client, 2 either
+	N   Num
+}
+
+// Hostbit is a hostbits or xbits keyword: bits kept per host (Track
+// TrackBySrc / TrackByDst) or per address pair (TrackByBoth).
+type Hostbit struct {
+	Flowbit
+	Track     Track
+	ExpireSec int // 0: never (until the engine's bound drops it)
 }
 
 // Target is the target keyword: which side of the alert is the target.
@@ -200,6 +231,7 @@ type ByteOp struct {
 	Kind     ByteKind
 	Buffer   Buffer
 	Bytes    int
+	BytesVar string // byte_jump, byte_test: the byte count is this variable
 	Offset   Value
 	Relative bool
 	Big      bool // big endian (the default); false = little
@@ -305,7 +337,17 @@ type Threshold struct {
 	Track   Track
 	Count   int
 	Seconds int
+	// UniqueOn counts distinct source (UniqueSrcPort) or destination
+	// ports instead of matches (detection_filter unique_on).
+	UniqueOn uint8
 }
+
+// UniqueOn values.
+const (
+	UniqueNone uint8 = iota
+	UniqueSrcPort
+	UniqueDstPort
+)
 
 // ThresholdType is the threshold type; detection_filter is TypeFilter.
 type ThresholdType uint8

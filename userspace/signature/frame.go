@@ -18,6 +18,8 @@ type headers struct {
 	tos       uint8
 	fragFlags uint8 // IPv4 flags bits as in byte 6 (0x80 R, 0x40 D, 0x20 M); IPv6: M from the fragment header
 	ipopts    uint16
+	vlans     [3]uint16
+	nvlan     int
 }
 
 func (h *headers) parse(frame []byte) {
@@ -27,10 +29,12 @@ func (h *headers) parse(frame []byte) {
 	}
 	et := binary.BigEndian.Uint16(frame[12:14])
 	off := 14
-	for i := 0; i < 2 && (et == 0x8100 || et == 0x88a8); i++ {
+	for i := 0; i < 3 && (et == 0x8100 || et == 0x88a8); i++ {
 		if len(frame) < off+4 {
 			return
 		}
+		h.vlans[i] = binary.BigEndian.Uint16(frame[off:off+2]) & 0x0fff
+		h.nvlan++
 		et = binary.BigEndian.Uint16(frame[off+2 : off+4])
 		off += 4
 	}

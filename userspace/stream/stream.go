@@ -155,6 +155,7 @@ type Stats struct {
 	Streams      uint64 // streams begun
 	Ended        uint64 // streams ended (FIN/RST, FlowEnd, Flush, new incarnation)
 	Active       int    // streams tracked now
+	Finished     int    // of those, streams whose directions both ended (holding no buffers)
 }
 
 // Reassembler reassembles the TCP streams of one worker.
@@ -167,6 +168,7 @@ type Reassembler struct {
 	head  *conn // least recently fed
 	tail  *conn
 	stats Stats
+	fin   int // tracked streams with c.done
 
 	perFlowPages int
 
@@ -210,7 +212,11 @@ func New(cfg Config) *Reassembler {
 func pages(bytes int) int { return max(1, (bytes+PageBytes-1)/PageBytes) }
 
 // Stats returns the counters.
-func (r *Reassembler) Stats() Stats { s := r.stats; s.Active = len(r.index); return s }
+func (r *Reassembler) Stats() Stats {
+	s := r.stats
+	s.Active, s.Finished = len(r.index), r.fin
+	return s
+}
 
 // Feed reassembles one TCP segment of flow f; fromOrig says it came from
 // the flow's originator. Other packets are ignored. Callbacks run before
@@ -240,8 +246,8 @@ func (r *Reassembler) Feed(p *decode.Packet, f *flows.Flow, fromOrig bool) {
 	c.lastNs = p.TsNs
 	c.live = f
 	h := &c.h[d]
-	if h.depthDone || h.closed {
-		return // gopacket would ignore it (closed half)
+	if c.done || h.depthDone || h.closed {
+		return // finished, or gopacket would ignore it (closed half)
 	}
 
 	t := &r.tcp
@@ -251,11 +257,10 @@ func (r *Reassembler) Feed(p *decode.Packet, f *flows.Flow, fromOrig bool) {
 	t.Payload = p.Payload
 	r.assemble(c, d, p.TsNs)
 	if c.done {
-		r.release(c)
 		return
 	}
 	if t.RST && h.closed {
-		r.end(c) // a RST gopacket honoured ends the whole stream
+		r.finish(c) // a RST gopacket honoured ends the whole stream
 		return
 	}
 	// The cut tail of a truncated segment never arrives: skip it once the
@@ -278,17 +283,11 @@ func (r *Reassembler) Feed(p *decode.Packet, f *flows.Flow, fromOrig bool) {
 		h.lostStart, h.lostEnd = start.Add(n), start.Add(int(p.PayloadLen))
 	}
 	// The other side acknowledged bytes we never saw: skip the hole.
-	if o := &c.h[1-d]; t.ACK && !o.closed && o.queued() {
-		for !c.done && o.queued() && o.next.Difference(reassembly.Sequence(p.Ack)) > 0 {
-			if !r.skip1(c, 1-d) {
-				break
-			}
+	if o := &c.h[1-d]; t.ACK {
+		for !c.done && !o.closed && o.queued() && o.next.Difference(reassembly.Sequence(p.Ack)) > 0 && r.skip1(c, 1-d) {
 		}
 	}
 	r.closePending(c)
-	if c.done {
-		r.release(c)
-	}
 }
 
 // FlowEnd ends the stream of a flow: what is buffered is delivered past
@@ -347,7 +346,7 @@ func (r *Reassembler) skip1(c *conn, d int) bool {
 	r.asm.MaxBufferedPagesPerConnection = 1
 	r.synthetic(c, d, synthSkip)
 	r.asm.MaxBufferedPagesPerConnection = r.perFlowPages
-	return h.next != before || h.closed || c.done
+	return h.next != before
 }
 
 // skip delivers everything buffered in direction d, past its holes.
@@ -367,9 +366,18 @@ func (r *Reassembler) closePending(c *conn) {
 	c.closeDir = 0
 }
 
-// end delivers what c buffered, closes both directions in gopacket (which
-// frees its connection) and frees c.
+// end finishes c and frees it.
 func (r *Reassembler) end(c *conn) {
+	r.finish(c)
+	r.release(c)
+}
+
+// finish delivers what c buffered past its holes and closes both
+// directions in gopacket, which frees its connection. c stays tracked,
+// ignoring the flow's later segments, until FlowEnd, Flush or a new
+// connection on the tuple, so the flow's last segments (the final ACK,
+// a segment after a RST) do not start a new stream mid-stream.
+func (r *Reassembler) finish(c *conn) {
 	for d := 0; d < 2 && !c.done; d++ {
 		h := &c.h[d]
 		if h.closed {
@@ -382,7 +390,6 @@ func (r *Reassembler) end(c *conn) {
 			r.synthetic(c, d, synthClose)
 		}
 	}
-	r.release(c)
 }
 
 func (r *Reassembler) begin(f *flows.Flow, fromOrig bool) *conn {
@@ -443,6 +450,7 @@ func (r *Reassembler) release(c *conn) {
 	r.unlink(c)
 	r.stats.Ended++
 	if c.done {
+		r.fin--
 		// gopacket dropped its connection: c can be reused. Otherwise
 		// (never seen in tests) a connection may still point at c, so c
 		// is left to that connection rather than given to another flow.
@@ -463,7 +471,7 @@ type conn struct {
 	h             [2]half     // [0] to the server (from the originator)
 	prev, next    *conn       // least recently fed list
 	closeDir      uint8       // directions to close after the current call (bit per direction)
-	done          bool        // gopacket freed the connection
+	done          bool        // both directions ended: gopacket freed the connection
 }
 
 // half mirrors what we need of one direction of gopacket's connection.
@@ -502,6 +510,17 @@ func (c *conn) flow() *flows.Flow {
 func (c *conn) Accept(t *layers.TCP, _ gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, _ reassembly.AssemblerContext) bool {
 	r := c.r
 	h := &c.h[c.dir(dir)]
+	if nextSeq >= 0 && h.valid {
+		// Keep the mirror on gopacket's next expected byte. They part when
+		// a FIN is queued ahead of a hole and a buffer bound then forces a
+		// skip: gopacket adds the FIN's 1 to the skip's end (nextSeq runs
+		// one past the bytes it delivered).
+		if diff := h.next.Difference(nextSeq); diff > 0 {
+			h.off += uint64(diff)
+			r.stats.GapBytes += uint64(diff)
+		}
+		h.next = nextSeq
+	}
 	switch r.synth {
 	case synthSkip:
 		if nextSeq < 0 {
@@ -527,7 +546,6 @@ func (c *conn) Accept(t *layers.TCP, _ gopacket.CaptureInfo, dir reassembly.TCPF
 		h.valid, h.next, h.oooEnd = true, seq, seq
 		return true
 	}
-	h.next = nextSeq
 	if h.lost && seq == h.lostEnd {
 		h.lostNext = true
 	}
@@ -594,6 +612,7 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, _ reassembly.Assembler
 // ReassemblyComplete implements reassembly.Stream: both directions ended.
 func (c *conn) ReassemblyComplete(reassembly.AssemblerContext) bool {
 	c.done = true
+	c.r.fin++
 	return true // gopacket removes the connection
 }
 

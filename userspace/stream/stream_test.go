@@ -295,7 +295,9 @@ func TestOverlapPolicyBuffered(t *testing.T) {
 
 func TestGap(t *testing.T) {
 	c := newConv(40005)
-	base := append(c.handshake(), c.c2s(0, "aaaa"), c.c2s(8, "cccc"), c.c2s(12, "dddd")) // "bbbb" at 4 missing
+	base := func() []*decode.Packet { // "bbbb" at 4 missing
+		return append(c.handshake(), c.c2s(0, "aaaa"), c.c2s(8, "cccc"), c.c2s(12, "dddd"))
+	}
 	for _, tc := range []struct {
 		name  string
 		then  func(h *harness)
@@ -324,7 +326,7 @@ func TestGap(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, Config{})
-			h.feed(base...)
+			h.feed(base()...)
 			tc.then(h)
 			if got := h.stream(true); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
@@ -346,7 +348,7 @@ func TestMidstream(t *testing.T) {
 	c := newConv(40006)
 	h := newHarness(t, Config{})
 	// No handshake; the first segments seen start each direction.
-	h.feed(c.s2c(100, "HTTP/1.1 200"), c.c2s(50, "GET /"), c.c2s(55, " HTTP/1.1"),
+	h.feed(c.c2s(50, "GET /"), c.s2c(100, "HTTP/1.1 200"), c.c2s(55, " HTTP/1.1"),
 		c.c2s(45, "xxxxx"), // older than the start: a retransmission
 		c.s2c(112, " OK"))
 	if got := h.stream(true); got != "GET / HTTP/1.1" {
@@ -407,21 +409,21 @@ func TestFinRst(t *testing.T) {
 		name         string
 		pkts         []*decode.Packet
 		wantS, wantC string
-		active       int
+		finished     bool // both directions ended, the stream holds nothing
 	}{
 		{"fin ends its direction", []*decode.Packet{c.c2s(0, "ab"), c.pkt(true, finack, 2, 0, ""), c.c2s(3, "late"), c.s2c(0, "ok")},
-			"ab", "ok", 1},
-		{"fin with data", []*decode.Packet{c.pkt(true, finack|decode.FlagPSH, 0, 0, "bye"), c.c2s(4, "late")}, "bye", "", 1},
+			"ab", "ok", false},
+		{"fin with data", []*decode.Packet{c.pkt(true, finack|decode.FlagPSH, 0, 0, "bye"), c.c2s(4, "late")}, "bye", "", false},
 		{"both fins free the stream", []*decode.Packet{c.c2s(0, "ab"), c.s2c(0, "cd"), c.pkt(true, finack, 2, 2, ""),
-			c.pkt(false, finack, 2, 3, ""), c.pkt(true, ack, 3, 3, "")}, "ab", "cd", 0},
+			c.pkt(false, finack, 2, 3, ""), c.pkt(true, ack, 3, 3, "")}, "ab", "cd", true},
 		{"fin ahead of a hole waits for it", []*decode.Packet{c.c2s(0, "ab"), c.pkt(true, finack, 4, 0, ""), c.c2s(2, "cd"), c.c2s(5, "x")},
-			"abcd", "", 1},
+			"abcd", "", false},
 		{"rst ends both directions", []*decode.Packet{c.c2s(0, "ab"), c.s2c(4, "later"), c.pkt(true, rst, 2, 0, ""), c.c2s(2, "cd"), c.s2c(0, "abcd")},
-			"ab", "~~~~later", 0},
+			"ab", "~~~~later", true},
 		{"rst out of order is ignored", []*decode.Packet{c.c2s(0, "ab"), c.pkt(true, rst, 5, 0, ""), c.c2s(2, "cd")},
-			"abcd", "", 1},
+			"abcd", "", false},
 		{"rst from the server", []*decode.Packet{c.c2s(0, "ab"), c.pkt(false, rstack, 0, 2, ""), c.c2s(2, "cd")},
-			"ab", "", 0},
+			"ab", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, Config{})
@@ -433,8 +435,12 @@ func TestFinRst(t *testing.T) {
 			if got := h.stream(false); got != tc.wantC {
 				t.Errorf("to client %q, want %q", got, tc.wantC)
 			}
-			if s := h.r.Stats(); s.Active != tc.active {
-				t.Errorf("active %d, want %d (%+v)", s.Active, tc.active, s)
+			if s := h.r.Stats(); s.Active != 1 || (s.Finished == 1) != tc.finished {
+				t.Errorf("stats %+v, want finished %v", s, tc.finished)
+			}
+			h.r.FlowEnd(h.tab.Lookup(keyOf(c)).ID)
+			if s := h.r.Stats(); s.Active != 0 || s.Finished != 0 || s.Ended != 1 {
+				t.Errorf("after FlowEnd: stats %+v", s)
 			}
 		})
 	}
@@ -479,8 +485,14 @@ func TestTruncatedSegments(t *testing.T) {
 	// Out of order around a cut: the hole before the cut segment waits.
 	h = newHarness(t, Config{})
 	h.feed(c.handshake()...)
-	h.feed(cut(c.c2s(4, "bbbbBBBB"), 4), c.c2s(12, "cc"), c.c2s(0, "aaaa"))
-	if got, want := h.stream(true), "aaaabbbb"; got != want {
+	// The segment after the cut arrives before the hole is filled: it
+	// follows as soon as the hole is.
+	h.feed(cut(c.c2s(4, "bbbbBBBB"), 4), c.c2s(12, "cc"))
+	if got, want := h.stream(true), ""; got != want {
+		t.Errorf("out of order: got %q, want %q", got, want)
+	}
+	h.feed(c.c2s(0, "aaaa"))
+	if got, want := h.stream(true), "aaaabbbb~~~~cc"; got != want {
 		t.Errorf("out of order: got %q, want %q", got, want)
 	}
 	h.feed(c.c2s(14, "dd"))
@@ -560,13 +572,13 @@ func TestManyFlows(t *testing.T) {
 		q := c.handshake()
 		var segs []*decode.Packet
 		for j := range 8 {
-			segs = append(segs, c.c2s(uint32(10*j), fmt.Sprintf("c%04d-%03d", i, j)))
-			segs = append(segs, c.s2c(uint32(10*j), fmt.Sprintf("s%04d-%03d", i, j)))
+			segs = append(segs, c.c2s(uint32(9*j), fmt.Sprintf("c%04d-%03d", i, j)))
+			segs = append(segs, c.s2c(uint32(9*j), fmt.Sprintf("s%04d-%03d", i, j)))
 		}
-		// Swap a few neighbours: local reordering.
-		for k := 0; k+1 < len(segs); k += 3 {
+		// Swap a few segments with the next of the same direction.
+		for k := 0; k+2 < len(segs); k += 3 {
 			if rng.IntN(2) == 0 {
-				segs[k], segs[k+1] = segs[k+1], segs[k]
+				segs[k], segs[k+2] = segs[k+2], segs[k]
 			}
 		}
 		queues = append(queues, append(q, segs...))
@@ -595,7 +607,7 @@ func TestManyFlows(t *testing.T) {
 			t.Fatalf("flow %d to client %q", i, got)
 		}
 	}
-	if s := h.r.Stats(); s.Active != 200 || s.Gaps != 0 {
+	if s := h.r.Stats(); s.Active != 200 || s.Gaps != 0 || s.OutOfOrder == 0 {
 		t.Errorf("stats %+v", s)
 	}
 	if n := h.r.Flush(h.ts + 1); n != 200 {

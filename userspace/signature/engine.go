@@ -1,0 +1,546 @@
+// Package signature matches packets and reassembled streams against a
+// compiled rule set (userspace/rules) and emits alert.Alerts.
+//
+// Cost grows far slower than the rule count: rules are grouped by
+// protocol; each group has one Aho-Corasick automaton over the fast
+// patterns of its rules (the longest content, or the one marked
+// fast_pattern), so a packet runs one multi-pattern scan of its payload
+// and only the rules whose pattern occurs are inspected in full. Rules
+// without a usable pattern are indexed by destination (or source) port,
+// or by source (or destination) address prefix, and only the few left
+// are tried on every packet of the protocol.
+//
+// Buffers: every content, pcre and byte_* match names a rules.Buffer.
+// BufPayload is the packet's payload in MatchPacket and the reassembled
+// bytes of one direction in MatchStream; header buffers (ipv4.hdr,
+// tcp.hdr, ...) come from the raw frame. An app-layer buffer (http.uri,
+// dns.query, tls.sni) is one more Buffer value with a producer filling
+// it: the rule chains, the prefilter and the inspection do not change.
+//
+// State: flowbits and pass verdicts per flow, keyed by flow ID (FlowEnd
+// frees them); threshold and detection_filter counters keyed by what
+// they track, timed by packet time, never the wall clock.
+package signature
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/coregx/ahocorasick"
+
+	"github.com/xdpids/xdpids/userspace/decode"
+	"github.com/xdpids/xdpids/userspace/flows"
+	"github.com/xdpids/xdpids/userspace/rules"
+)
+
+// Input is one packet to match, with its flow.
+type Input struct {
+	P *decode.Packet
+	// Frame is the raw Ethernet frame P was decoded from. Header buffers
+	// (ipv4.hdr, tcp.hdr, ...), tos, fragbits, ipopts and tcp.mss need
+	// it; without it those rules do not match.
+	Frame    []byte
+	F        *flows.Flow // nil when the packet has no flow
+	FromOrig bool        // the packet came from the flow's originator (to server)
+	Ev       int         // flows.Ev* bits of this packet
+	// StreamInspected says the flow's TCP payload also reaches
+	// MatchStream: payload rules of protocol "tcp" are then left to the
+	// stream (as Suricata does), and only tcp-pkt rules inspect the
+	// packet's payload.
+	StreamInspected bool
+}
+
+// StreamInput is reassembled stream data of one direction of a flow.
+type StreamInput struct {
+	F        *flows.Flow // required
+	ToServer bool        // the data flows from the originator
+	// Data is the in-order reassembled bytes to inspect as one buffer.
+	// Each call inspects Data on its own: pass each new chunk with as
+	// much already-inspected data before it as a match may span, and a
+	// match wholly inside that overlap alerts again.
+	Data []byte
+	TsNs int64 // packet time of the segment that completed Data
+	// P, when set, is the packet that completed Data (for the alert's
+	// interface and VLAN); addresses and ports come from the flow.
+	P *decode.Packet
+}
+
+// Options tune the engine.
+type Options struct {
+	// Midstream treats TCP flows picked up without a handshake as
+	// established (Suricata's stream.midstream).
+	Midstream bool
+	// MaxFlowState bounds the flows with flowbits kept (default 1<<20);
+	// past it the oldest entries are dropped.
+	MaxFlowState int
+	// MaxThresholdKeys bounds threshold counters (default 1<<20).
+	MaxThresholdKeys int
+}
+
+// Stats count engine activity.
+type Stats struct {
+	Packets, Streams uint64
+	Candidates       uint64 // rules inspected in full
+	Matches          uint64 // rules that matched
+	Alerts           uint64
+	Suppressed       uint64 // matches a threshold or noalert kept quiet
+	FlowStates       int
+	ThresholdKeys    int
+}
+
+// Engine is a compiled rule set. MatchPacket, MatchStream and FlowEnd
+// are safe for concurrent use; a flow must be matched by one goroutine
+// at a time (the pipeline shards flows to workers).
+type Engine struct {
+	rules  []*crule
+	groups [numGroups]group
+	opts   Options
+	bits   map[string]int // flowbit name -> bit
+	nbits  int
+	hbits  map[string]int // hostbit / xbit name -> bit
+
+	mu     sync.Mutex
+	flows  map[uint64]*flowState
+	thresh map[threshKey]*threshState
+	hosts  map[hostKey]*hostState
+	lastGC int64
+	stats  Stats
+
+	pool sync.Pool
+}
+
+// protocol groups
+const (
+	gTCP = iota
+	gUDP
+	gICMP
+	gOther
+	numGroups
+)
+
+func groupOf(proto uint8) int {
+	switch proto {
+	case decode.ProtoTCP:
+		return gTCP
+	case decode.ProtoUDP:
+		return gUDP
+	case decode.ProtoICMP, decode.ProtoICMPv6:
+		return gICMP
+	}
+	return gOther
+}
+
+type chain struct {
+	buf rules.Buffer
+	m   []rules.Match
+}
+
+type cflowbit struct {
+	cmd  rules.FlowbitCmd
+	bits []int
+	or   bool
+}
+
+// crule is a rule compiled for matching.
+type crule struct {
+	r        *rules.Rule
+	order    int32
+	chains   []chain
+	payload  bool // has a BufPayload chain
+	headers  bool // needs the frame's headers
+	streamOK bool // can match a stream buffer
+	ipOnly   bool // addresses (and thresholds, flowbits set) only: once per flow direction
+	reads    []cflowbit
+	writes   []cflowbit
+	hreads   []chostbit // hostbits, xbits
+	hwrites  []chostbit
+	fp       []byte // fast pattern, lower-cased; nil = none
+}
+
+type group struct {
+	ac       *ahocorasick.Automaton
+	pat      [][]int32 // pattern id -> rules
+	byDst    map[uint16][]int32
+	bySrc    map[uint16][]int32
+	srcAddr  prefixIndex
+	dstAddr  prefixIndex
+	always   []int32
+	nPattern int
+}
+
+// Compile builds an engine from set with default options.
+func Compile(set *rules.Set) (*Engine, error) {
+	return CompileWith(set, Options{})
+}
+
+// CompileWith builds an engine from set.
+func CompileWith(set *rules.Set, opts Options) (*Engine, error) {
+	if opts.MaxFlowState <= 0 {
+		opts.MaxFlowState = 1 << 20
+	}
+	if opts.MaxThresholdKeys <= 0 {
+		opts.MaxThresholdKeys = 1 << 20
+	}
+	e := &Engine{opts: opts, bits: map[string]int{}, hbits: map[string]int{}, flows: map[uint64]*flowState{},
+		thresh: map[threshKey]*threshState{}, hosts: map[hostKey]*hostState{}}
+	var rs []*rules.Rule
+	if set != nil {
+		rs = set.Rules
+	}
+	for i, r := range rs {
+		cr := e.compileRule(r)
+		cr.order = int32(i)
+		e.rules = append(e.rules, cr)
+	}
+	// Evaluation order, as Suricata's: pass, drop, reject, alert; then
+	// flowbit setters before readers; then priority; then file order.
+	slices.SortStableFunc(e.rules, func(a, b *crule) int {
+		if x, y := actionRank(a.r.Action), actionRank(b.r.Action); x != y {
+			return x - y
+		}
+		if x, y := flowbitRank(a), flowbitRank(b); x != y {
+			return x - y
+		}
+		return a.r.Priority - b.r.Priority
+	})
+	for i, cr := range e.rules {
+		cr.order = int32(i)
+	}
+	if err := e.buildGroups(); err != nil {
+		return nil, err
+	}
+	e.pool.New = func() any { return &scratch{seen: make([]uint32, len(e.rules))} }
+	return e, nil
+}
+
+func actionRank(a rules.Action) int {
+	switch a {
+	case rules.ActionPass:
+		return 0
+	case rules.ActionDrop:
+		return 1
+	case rules.ActionReject:
+		return 2
+	}
+	return 3
+}
+
+func flowbitRank(c *crule) int {
+	w, r := len(c.writes)+len(c.hwrites), len(c.reads)+len(c.hreads)
+	switch {
+	case w > 0 && r == 0:
+		return 0
+	case w > 0:
+		return 1
+	case r > 0:
+		return 2
+	}
+	return 3
+}
+
+func (e *Engine) bit(name string) int {
+	if b, ok := e.bits[name]; ok {
+		return b
+	}
+	e.bits[name] = e.nbits
+	e.nbits++
+	return e.nbits - 1
+}
+
+func (e *Engine) compileRule(r *rules.Rule) *crule {
+	cr := &crule{r: r}
+	for _, m := range r.Matches {
+		if c, ok := m.(*rules.Content); ok && c.Nocase {
+			// the compiled copy holds the lower-cased pattern
+			cc := *c
+			cc.Pattern = lower(c.Pattern)
+			m = &cc
+		}
+		b := m.Buf()
+		k := slices.IndexFunc(cr.chains, func(c chain) bool { return c.buf == b })
+		if k < 0 {
+			cr.chains = append(cr.chains, chain{buf: b})
+			k = len(cr.chains) - 1
+		}
+		cr.chains[k].m = append(cr.chains[k].m, m)
+		if b == rules.BufPayload {
+			cr.payload = true
+		} else {
+			cr.headers = true
+		}
+	}
+	for _, fb := range r.Flowbits {
+		c := cflowbit{cmd: fb.Cmd, or: fb.Or}
+		for _, n := range fb.Names {
+			c.bits = append(c.bits, e.bit(n))
+		}
+		if fb.Cmd == rules.FBIsSet || fb.Cmd == rules.FBIsNotSet {
+			cr.reads = append(cr.reads, c)
+		} else {
+			cr.writes = append(cr.writes, c)
+		}
+	}
+	for _, hb := range r.Hostbits {
+		c := chostbit{cflowbit: cflowbit{cmd: hb.Cmd, or: hb.Or}, track: hb.Track, expire: int64(hb.ExpireSec) * 1e9}
+		for _, n := range hb.Names {
+			c.bits = append(c.bits, e.hostBit(n))
+		}
+		if hb.Cmd == rules.FBIsSet || hb.Cmd == rules.FBIsNotSet {
+			cr.hreads = append(cr.hreads, c)
+		} else {
+			cr.hwrites = append(cr.hwrites, c)
+		}
+	}
+	if r.TOS != nil || r.Fragbits != nil || r.IPOpts != 0 || r.TCPMSS != nil || len(r.VLAN) > 0 {
+		cr.headers = true
+	}
+	packetOnly := r.Dsize != nil || r.Flags != nil || r.TTL != nil || r.TOS != nil || r.IPID != nil ||
+		r.Ack != nil || r.Seq != nil || r.Window != nil || r.TCPMSS != nil || r.Fragbits != nil || r.IPOpts != 0 ||
+		r.IType != nil || r.ICode != nil || r.ICMPID != nil || r.ICMPSeq != nil || r.IPProto != nil || r.SameIP ||
+		len(r.VLAN) > 0 || r.ICMPv6MTU != nil || len(r.FlowPkts) > 0 || len(r.FlowBytes) > 0
+	cr.streamOK = cr.payload && !cr.headers && !packetOnly && len(cr.chains) == 1 &&
+		(r.Proto.L4 == 6 || r.Proto.L4 == 0) && r.Proto.Stream != rules.StreamNo && !r.Flow.NoStream
+	cr.ipOnly = len(r.Matches) == 0 && !packetOnly && len(cr.reads) == 0 && len(cr.hreads) == 0 && !cr.headers &&
+		r.Flow == (rules.Flow{}) && r.SrcPorts.Any && r.DstPorts.Any
+	cr.fp = fastPattern(r)
+	return cr
+}
+
+func lower(b []byte) []byte { return lowerInto(make([]byte, 0, len(b)), b) }
+
+// fastPattern picks the rule's prefilter pattern: the content marked
+// fast_pattern, else the longest positive payload content.
+func fastPattern(r *rules.Rule) []byte {
+	var best *rules.Content
+	for _, m := range r.Matches {
+		c, ok := m.(*rules.Content)
+		if !ok || c.Buffer != rules.BufPayload || c.Negated {
+			continue
+		}
+		if c.FastPattern {
+			best = c
+			break
+		}
+		if best == nil || len(c.Pattern) > len(best.Pattern) {
+			best = c
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	p := best.Pattern
+	if best.FastPattern && best.FPChopLen > 0 {
+		p = p[best.FPChopOff : best.FPChopOff+best.FPChopLen]
+	}
+	return lower(p)
+}
+
+// maxIndexedPorts and maxIndexedPrefixes bound how a rule without a fast
+// pattern is indexed: a port set or address set larger than this goes to
+// the group's always-tried list instead.
+const (
+	maxIndexedPorts    = 64
+	maxIndexedPrefixes = 256
+)
+
+func (e *Engine) buildGroups() error {
+	type pgroup struct {
+		ids  map[string]int
+		pats [][]byte
+	}
+	var pg [numGroups]pgroup
+	for g := range e.groups {
+		e.groups[g] = group{byDst: map[uint16][]int32{}, bySrc: map[uint16][]int32{}}
+		pg[g].ids = map[string]int{}
+	}
+	for _, cr := range e.rules {
+		r := cr.r
+		for g := range e.groups {
+			if !ruleInGroup(r, g) {
+				continue
+			}
+			gr := &e.groups[g]
+			idx := cr.order
+			if cr.fp != nil {
+				id, ok := pg[g].ids[string(cr.fp)]
+				if !ok {
+					id = len(pg[g].pats)
+					pg[g].ids[string(cr.fp)] = id
+					pg[g].pats = append(pg[g].pats, cr.fp)
+					gr.pat = append(gr.pat, nil)
+				}
+				gr.pat[id] = append(gr.pat[id], idx)
+				continue
+			}
+			portsApply := g == gTCP || g == gUDP
+			if portsApply {
+				if ps, ok := r.DstPorts.Ports(maxIndexedPorts); ok {
+					for _, p := range ps {
+						gr.byDst[p] = append(gr.byDst[p], idx)
+						if r.Bidir {
+							gr.bySrc[p] = append(gr.bySrc[p], idx)
+						}
+					}
+					continue
+				}
+				if ps, ok := r.SrcPorts.Ports(maxIndexedPorts); ok {
+					for _, p := range ps {
+						gr.bySrc[p] = append(gr.bySrc[p], idx)
+						if r.Bidir {
+							gr.byDst[p] = append(gr.byDst[p], idx)
+						}
+					}
+					continue
+				}
+			}
+			if pf, ok := r.Src.Prefixes(maxIndexedPrefixes); ok {
+				gr.srcAddr.add(pf, idx)
+				if r.Bidir {
+					gr.dstAddr.add(pf, idx)
+				}
+				continue
+			}
+			if pf, ok := r.Dst.Prefixes(maxIndexedPrefixes); ok {
+				gr.dstAddr.add(pf, idx)
+				if r.Bidir {
+					gr.srcAddr.add(pf, idx)
+				}
+				continue
+			}
+			gr.always = append(gr.always, idx)
+		}
+	}
+	for g := range e.groups {
+		if len(pg[g].pats) == 0 {
+			continue
+		}
+		ac, err := ahocorasick.NewBuilder().AddPatterns(pg[g].pats).Build()
+		if err != nil {
+			return fmt.Errorf("build prefilter: %w", err)
+		}
+		e.groups[g].ac = ac
+		e.groups[g].nPattern = len(pg[g].pats)
+	}
+	return nil
+}
+
+func ruleInGroup(r *rules.Rule, g int) bool {
+	switch r.Proto.L4 {
+	case 0:
+		return true
+	case decode.ProtoTCP:
+		return g == gTCP
+	case decode.ProtoUDP:
+		return g == gUDP
+	case decode.ProtoICMP, decode.ProtoICMPv6:
+		return g == gICMP
+	}
+	return g == gOther
+}
+
+// prefixIndex finds the rules whose address set holds an address: one
+// map per prefix length in use.
+type prefixIndex struct {
+	lens4, lens6 []int
+	m            map[netip.Prefix][]int32
+}
+
+func (x *prefixIndex) add(pf []netip.Prefix, idx int32) {
+	if x.m == nil {
+		x.m = map[netip.Prefix][]int32{}
+	}
+	for _, p := range pf {
+		x.m[p] = append(x.m[p], idx)
+		l := &x.lens6
+		if p.Addr().Is4() {
+			l = &x.lens4
+		}
+		if !slices.Contains(*l, p.Bits()) {
+			*l = append(*l, p.Bits())
+		}
+	}
+}
+
+func (x *prefixIndex) lookup(a netip.Addr, fn func([]int32)) {
+	if x.m == nil || !a.IsValid() {
+		return
+	}
+	a = a.Unmap()
+	lens := x.lens6
+	if a.Is4() {
+		lens = x.lens4
+	}
+	for _, l := range lens {
+		p, err := a.Prefix(l)
+		if err != nil {
+			continue
+		}
+		if rs, ok := x.m[p]; ok {
+			fn(rs)
+		}
+	}
+}
+
+// Len is the number of rules compiled.
+func (e *Engine) Len() int { return len(e.rules) }
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.stats
+	s.FlowStates, s.ThresholdKeys = len(e.flows), len(e.thresh)
+	return s
+}
+
+// scratch is the per-call working memory (pooled).
+type scratch struct {
+	cand []int32
+	seen []uint32
+	gen  uint32
+	low  []byte
+	hdr  headers
+	hdrs bool
+	insp inspector
+}
+
+func (s *scratch) begin() {
+	s.cand = s.cand[:0]
+	s.gen++
+	if s.gen == 0 {
+		clear(s.seen)
+		s.gen = 1
+	}
+	s.hdrs = false
+}
+
+func (s *scratch) add(rs []int32) {
+	for _, i := range rs {
+		if s.seen[i] != s.gen {
+			s.seen[i] = s.gen
+			s.cand = append(s.cand, i)
+		}
+	}
+}
+
+// prefilter collects the candidate rules of group g for a payload (or
+// stream chunk) and addresses and ports.
+func (e *Engine) prefilter(s *scratch, g int, data []byte, src, dst netip.Addr, sport, dport uint16) {
+	gr := &e.groups[g]
+	if gr.ac != nil && len(data) > 0 {
+		s.low = lowerInto(s.low[:0], data)
+		for _, m := range gr.ac.FindAllOverlapping(s.low) {
+			s.add(gr.pat[m.PatternID])
+		}
+	}
+	if g == gTCP || g == gUDP {
+		s.add(gr.byDst[dport])
+		s.add(gr.bySrc[sport])
+	}
+	gr.srcAddr.lookup(src, s.add)
+	gr.dstAddr.lookup(dst, s.add)
+	s.add(gr.always)
+	slices.Sort(s.cand)
+}
