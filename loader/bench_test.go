@@ -574,6 +574,7 @@ func (l *benchLive) inject(frame []byte, n int) (time.Duration, error) {
 		// BPF_F_TEST_XDP_LIVE_FRAMES (1<<1): the frames really go out;
 		// bare_tx's XDP_TX becomes a redirect out of the ingress device.
 		Flags: unix.BPF_F_TEST_XDP_LIVE_FRAMES,
+		//lint:ignore SA1019 Reset is the only way to learn that the kernel restarted an interrupted live-frames run.
 		Reset: func() { interrupted = true },
 	}
 	start := time.Now()

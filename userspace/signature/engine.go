@@ -160,14 +160,60 @@ type crule struct {
 }
 
 type group struct {
-	ac       *ahocorasick.Automaton
-	pat      [][]int32 // pattern id -> rules
-	byDst    map[uint16][]int32
+	any      patSet             // fast patterns of rules on any port (or many)
+	dstPat   map[uint16]*patSet // rules for a few destination ports
+	srcPat   map[uint16]*patSet // rules for a few source ports (and <> rules)
+	byDst    map[uint16][]int32 // rules without a fast pattern, by port
 	bySrc    map[uint16][]int32
 	srcAddr  prefixIndex
 	dstAddr  prefixIndex
 	always   []int32
 	nPattern int
+}
+
+// patSet is one Aho-Corasick automaton over fast patterns and the rules
+// behind each pattern.
+type patSet struct {
+	ac   *ahocorasick.Automaton
+	pat  [][]int32 // pattern id -> rules
+	ids  map[string]int
+	pats [][]byte
+}
+
+func (p *patSet) add(fp []byte, idx int32) {
+	if p.ids == nil {
+		p.ids = map[string]int{}
+	}
+	id, ok := p.ids[string(fp)]
+	if !ok {
+		id = len(p.pats)
+		p.ids[string(fp)] = id
+		p.pats = append(p.pats, fp)
+		p.pat = append(p.pat, nil)
+	}
+	p.pat[id] = append(p.pat[id], idx)
+}
+
+func (p *patSet) build() error {
+	if len(p.pats) == 0 {
+		return nil
+	}
+	ac, err := ahocorasick.NewBuilder().AddPatterns(p.pats).Build()
+	if err != nil {
+		return fmt.Errorf("build prefilter: %w", err)
+	}
+	p.ac, p.ids, p.pats = ac, nil, nil
+	return nil
+}
+
+// scan adds the rules whose pattern occurs in the lower-cased data.
+func (p *patSet) scan(s *scratch, low []byte) {
+	if p == nil || p.ac == nil {
+		return
+	}
+	for _, m := range p.ac.FindAllOverlapping(low) {
+		s.add(p.pat[m.PatternID])
+	}
 }
 
 // Compile builds an engine from set with default options.
@@ -346,14 +392,16 @@ const (
 )
 
 func (e *Engine) buildGroups() error {
-	type pgroup struct {
-		ids  map[string]int
-		pats [][]byte
-	}
-	var pg [numGroups]pgroup
 	for g := range e.groups {
-		e.groups[g] = group{byDst: map[uint16][]int32{}, bySrc: map[uint16][]int32{}}
-		pg[g].ids = map[string]int{}
+		e.groups[g] = group{byDst: map[uint16][]int32{}, bySrc: map[uint16][]int32{}, dstPat: map[uint16]*patSet{}, srcPat: map[uint16]*patSet{}}
+	}
+	portSet := func(m map[uint16]*patSet, p uint16) *patSet {
+		ps := m[p]
+		if ps == nil {
+			ps = &patSet{}
+			m[p] = ps
+		}
+		return ps
 	}
 	for _, cr := range e.rules {
 		r := cr.r
@@ -363,37 +411,48 @@ func (e *Engine) buildGroups() error {
 			}
 			gr := &e.groups[g]
 			idx := cr.order
+			portsApply := g == gTCP || g == gUDP
+			dports, dok := r.DstPorts.Ports(maxIndexedPorts)
+			sports, sok := r.SrcPorts.Ports(maxIndexedPorts)
 			if cr.fp != nil {
-				id, ok := pg[g].ids[string(cr.fp)]
-				if !ok {
-					id = len(pg[g].pats)
-					pg[g].ids[string(cr.fp)] = id
-					pg[g].pats = append(pg[g].pats, cr.fp)
-					gr.pat = append(gr.pat, nil)
+				gr.nPattern++
+				switch {
+				case portsApply && dok:
+					for _, p := range dports {
+						portSet(gr.dstPat, p).add(cr.fp, idx)
+						if r.Bidir {
+							portSet(gr.srcPat, p).add(cr.fp, idx)
+						}
+					}
+				case portsApply && sok:
+					for _, p := range sports {
+						portSet(gr.srcPat, p).add(cr.fp, idx)
+						if r.Bidir {
+							portSet(gr.dstPat, p).add(cr.fp, idx)
+						}
+					}
+				default:
+					gr.any.add(cr.fp, idx)
 				}
-				gr.pat[id] = append(gr.pat[id], idx)
 				continue
 			}
-			portsApply := g == gTCP || g == gUDP
-			if portsApply {
-				if ps, ok := r.DstPorts.Ports(maxIndexedPorts); ok {
-					for _, p := range ps {
-						gr.byDst[p] = append(gr.byDst[p], idx)
-						if r.Bidir {
-							gr.bySrc[p] = append(gr.bySrc[p], idx)
-						}
-					}
-					continue
-				}
-				if ps, ok := r.SrcPorts.Ports(maxIndexedPorts); ok {
-					for _, p := range ps {
+			if portsApply && dok {
+				for _, p := range dports {
+					gr.byDst[p] = append(gr.byDst[p], idx)
+					if r.Bidir {
 						gr.bySrc[p] = append(gr.bySrc[p], idx)
-						if r.Bidir {
-							gr.byDst[p] = append(gr.byDst[p], idx)
-						}
 					}
-					continue
 				}
+				continue
+			}
+			if portsApply && sok {
+				for _, p := range sports {
+					gr.bySrc[p] = append(gr.bySrc[p], idx)
+					if r.Bidir {
+						gr.byDst[p] = append(gr.byDst[p], idx)
+					}
+				}
+				continue
 			}
 			if pf, ok := r.Src.Prefixes(maxIndexedPrefixes); ok {
 				gr.srcAddr.add(pf, idx)
@@ -413,15 +472,17 @@ func (e *Engine) buildGroups() error {
 		}
 	}
 	for g := range e.groups {
-		if len(pg[g].pats) == 0 {
-			continue
+		gr := &e.groups[g]
+		if err := gr.any.build(); err != nil {
+			return err
 		}
-		ac, err := ahocorasick.NewBuilder().AddPatterns(pg[g].pats).Build()
-		if err != nil {
-			return fmt.Errorf("build prefilter: %w", err)
+		for _, m := range []map[uint16]*patSet{gr.dstPat, gr.srcPat} {
+			for _, ps := range m {
+				if err := ps.build(); err != nil {
+					return err
+				}
+			}
 		}
-		e.groups[g].ac = ac
-		e.groups[g].nPattern = len(pg[g].pats)
 	}
 	return nil
 }
@@ -529,15 +590,22 @@ func (s *scratch) add(rs []int32) {
 // stream chunk) and addresses and ports.
 func (e *Engine) prefilter(s *scratch, g int, data []byte, src, dst netip.Addr, sport, dport uint16) {
 	gr := &e.groups[g]
-	if gr.ac != nil && len(data) > 0 {
+	ports := g == gTCP || g == gUDP
+	if len(data) > 0 && gr.nPattern > 0 {
 		s.low = lowerInto(s.low[:0], data)
-		for _, m := range gr.ac.FindAllOverlapping(s.low) {
-			s.add(gr.pat[m.PatternID])
+		gr.any.scan(s, s.low)
+		if ports {
+			gr.dstPat[dport].scan(s, s.low)
+			if sport != dport {
+				gr.srcPat[sport].scan(s, s.low)
+			}
 		}
 	}
-	if g == gTCP || g == gUDP {
+	if ports {
 		s.add(gr.byDst[dport])
-		s.add(gr.bySrc[sport])
+		if sport != dport {
+			s.add(gr.bySrc[sport])
+		}
 	}
 	gr.srcAddr.lookup(src, s.add)
 	gr.dstAddr.lookup(dst, s.add)

@@ -2,6 +2,7 @@ package signature
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 
 	"github.com/xdpids/xdpids/userspace/rules"
@@ -48,12 +49,22 @@ func (in *inspector) lowered() []byte {
 	return in.lower
 }
 
-func lowerInto(dst, src []byte) []byte {
-	for _, c := range src {
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
+var lowerTable = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if i >= 'A' && i <= 'Z' {
+			t[i] += 'a' - 'A'
 		}
-		dst = append(dst, c)
+	}
+	return t
+}()
+
+func lowerInto(dst, src []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, len(src))[:n+len(src)]
+	d := dst[n:]
+	for i, c := range src {
+		d[i] = lowerTable[c]
 	}
 	return dst
 }

@@ -42,7 +42,7 @@ func (e *Engine) MatchPacket(in *Input, emit func(*alert.Alert)) {
 		ports: p.HasL4 && (p.Proto == decode.ProtoTCP || p.Proto == decode.ProtoUDP),
 		f:     in.F, toServer: in.FromOrig, p: p, in: in, streamInspected: in.StreamInspected && p.Proto == decode.ProtoTCP,
 		ifindex: p.Ifindex, vlan: p.VLAN, data: p.Payload,
-		firstOfDirection: in.F == nil || in.Ev&(flows.EvNew|flows.EvReply) != 0,
+		firstOfDirection: firstOfDirection(in),
 	}
 	if in.F != nil {
 		c.fs = e.flowStateOf(in.F.ID, in.Ev&flows.EvNew != 0)
@@ -70,18 +70,25 @@ func (e *Engine) MatchPacket(in *Input, emit func(*alert.Alert)) {
 // stream inspects it.
 func (e *Engine) addPktOnlyPayloadRules(s *scratch, c *mctx) {
 	gr := &e.groups[gTCP]
-	if gr.ac == nil {
+	if gr.nPattern == 0 {
 		return
 	}
+	n := len(s.cand)
 	s.low = lowerInto(s.low[:0], c.data)
-	for _, m := range gr.ac.FindAllOverlapping(s.low) {
-		for _, i := range gr.pat[m.PatternID] {
-			if e.rules[i].r.Proto.Stream == rules.StreamNo && s.seen[i] != s.gen {
-				s.seen[i] = s.gen
-				s.cand = append(s.cand, i)
-			}
+	gr.any.scan(s, s.low)
+	gr.dstPat[c.dport].scan(s, s.low)
+	gr.srcPat[c.sport].scan(s, s.low)
+	// keep only the tcp-pkt rules among those just added
+	k := n
+	for _, i := range s.cand[n:] {
+		if e.rules[i].r.Proto.Stream == rules.StreamNo {
+			s.cand[k] = i
+			k++
+		} else {
+			s.seen[i] = 0
 		}
 	}
+	s.cand = s.cand[:k]
 	sortInt32(s.cand)
 }
 
@@ -759,4 +766,17 @@ func matchVLAN(m *rules.VLANMatch, h *headers) bool {
 		l += n
 	}
 	return l >= 0 && l < n && m.ID.Match(uint64(h.vlans[l]))
+}
+
+// firstOfDirection reports whether the packet is the first of its flow
+// in its direction (IP-only rules run once per flow direction).
+func firstOfDirection(in *Input) bool {
+	if in.F == nil {
+		return true
+	}
+	d := 0
+	if !in.FromOrig {
+		d = 1
+	}
+	return in.F.Pkts[d] == 1
 }

@@ -45,8 +45,15 @@ func newConv(cport uint16) conv {
 }
 
 func (c conv) pkt(toServer bool, flags uint8, rel, relAck uint32, data string) *decode.Packet {
-	p := &decode.Packet{Family: 4, Proto: decode.ProtoTCP, HasL4: true, TCPFlags: flags,
-		Payload: []byte(data), PayloadLen: uint32(len(data))}
+	p := new(decode.Packet)
+	c.fill(p, toServer, flags, rel, relAck, []byte(data))
+	return p
+}
+
+// fill sets p to a segment without allocating (the payload is aliased).
+func (c conv) fill(p *decode.Packet, toServer bool, flags uint8, rel, relAck uint32, data []byte) {
+	*p = decode.Packet{Family: 4, Proto: decode.ProtoTCP, HasL4: true, TCPFlags: flags,
+		Payload: data, PayloadLen: uint32(len(data))}
 	if toServer {
 		p.Src, p.Dst, p.SrcPort, p.DstPort = c.cli, c.srv, c.cport, c.sport
 		p.Seq, p.Ack = c.cisn+1+rel, c.sisn+1+relAck
@@ -61,7 +68,6 @@ func (c conv) pkt(toServer bool, flags uint8, rel, relAck uint32, data string) *
 		p.Seq-- // the SYN itself is at the ISN
 	}
 	p.WireLen = uint32(54 + len(data))
-	return p
 }
 
 // c2s and s2c are data segments; ack is 0 relative (the handshake).
@@ -309,6 +315,9 @@ func TestGap(t *testing.T) {
 		{"hole arrives", func(h *harness) { h.feed(c.c2s(4, "bbbb")) }, "aaaabbbbccccdddd", 0, 16},
 		{"ack below the hole waits", func(h *harness) { h.feed(c.pkt(false, ack, 0, 4, "")) }, "aaaa", 0, 4},
 		{"ack past the hole skips it", func(h *harness) { h.feed(c.pkt(false, ack, 0, 16, "")) }, "aaaa~~~~ccccdddd", 1, 12},
+		{"ack after the acker's fin skips it", func(h *harness) {
+			h.feed(c.pkt(false, finack, 0, 4, ""), c.pkt(false, ack, 1, 16, ""))
+		}, "aaaa~~~~ccccdddd", 1, 12},
 		{"late hole after skip is dropped", func(h *harness) {
 			h.feed(c.pkt(false, ack, 0, 16, ""), c.c2s(4, "bbbb"), c.c2s(16, "eeee"))
 		}, "aaaa~~~~ccccddddeeee", 1, 16},
@@ -365,10 +374,10 @@ func TestMidstream(t *testing.T) {
 func TestDepth(t *testing.T) {
 	c := newConv(40007)
 	for _, tc := range []struct {
-		name  string
-		depth uint64
-		pkts  []*decode.Packet
-		want  string
+		name   string
+		depth  uint64
+		pkts   []*decode.Packet
+		want   string
 		depthN [2]int
 	}{
 		{"cut inside a segment", 6, []*decode.Packet{c.c2s(0, "abcd"), c.c2s(4, "efgh"), c.c2s(8, "ijkl")}, "abcdef", [2]int{1, 0}},
@@ -521,17 +530,17 @@ func TestBufferBounds(t *testing.T) {
 	})
 	t.Run("total", func(t *testing.T) {
 		h := newHarness(t, Config{MaxBufferTotal: 3 * PageBytes})
-		var cs []conv
 		for i := range 3 {
 			ci := newConv(41000 + uint16(i))
-			cs = append(cs, ci)
 			h.feed(ci.handshake()...)
 			h.feed(ci.c2s(10, "x")) // one page each, the third reaches the bound
 		}
 		if s := h.r.Stats(); s.BufferDrops != 1 || s.Bytes != 1 {
 			t.Errorf("stats %+v", s)
 		}
-		_ = cs
+		if n := usedPages(t, h.r); n != 2 {
+			t.Errorf("%d pages in use, want 2", n)
+		}
 	})
 	t.Run("max flows", func(t *testing.T) {
 		h := newHarness(t, Config{MaxFlows: 2})
@@ -559,10 +568,6 @@ func TestBufferBounds(t *testing.T) {
 func TestManyFlows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	h := newHarness(t, Config{})
-	type want struct {
-		id   uint64
-		s, c string
-	}
 	var queues [][]*decode.Packet
 	var convs []conv
 	for i := range 200 {

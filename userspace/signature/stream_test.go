@@ -1,0 +1,89 @@
+package signature
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/xdpids/xdpids/userspace/alert"
+	"github.com/xdpids/xdpids/userspace/flows"
+)
+
+// TestMatchStream feeds synthetic reassembled data: a pattern split
+// across two segments matches the stream, not the packets.
+func TestMatchStream(t *testing.T) {
+	const c, s = "10.0.0.1", "10.0.0.2"
+	h := newHarness(t, `
+alert tcp any any -> any 80 (msg:"tcp"; flow:to_server,established; content:"EVIL"; sid:1;)
+alert tcp-stream any any -> any any (msg:"tcp-stream"; content:"EVIL"; sid:2;)
+alert tcp-pkt any any -> any any (msg:"tcp-pkt"; content:"EVIL"; sid:3;)
+alert tcp any any -> any any (msg:"to client"; flow:to_client; content:"GOOD"; sid:4;)
+alert tcp any any -> any any (msg:"stream, not packet keyword"; content:"EVIL"; dsize:>0; sid:5;)
+alert tcp any any -> any any (msg:"relative across segments"; content:"BEGIN"; content:"END"; distance:0; within:20; sid:6;)
+`, Options{})
+	h.handshake(c, s, 40000, 80)
+	seg1 := frame(t, pkt{src: c, dst: s, sport: 40000, dport: 80, flags: "PA", seq: 101, ack: 501, payload: "BEGIN xx EV"})
+	seg2 := frame(t, pkt{src: c, dst: s, sport: 40000, dport: 80, flags: "PA", seq: 112, ack: 501, payload: "IL yy END"})
+	// The packets, marked as going to the stream: no packet holds EVIL.
+	for _, fr := range [][]byte{seg1, seg2} {
+		if got := h.sendStream(fr); len(got) != 0 {
+			t.Fatalf("packet alerts %v, want none", got)
+		}
+	}
+	f := h.lastFlow(t)
+	var got []uint32
+	h.eng.MatchStream(&StreamInput{F: f, ToServer: true, Data: []byte("BEGIN xx EVIL yy END"), TsNs: h.ts}, func(a *alert.Alert) {
+		got = append(got, a.SID)
+		if a.Src.String() != c || a.DstPort != 80 || a.FlowID != f.ID {
+			t.Errorf("stream alert from %v:%d to port %d flow %d", a.Src, a.SrcPort, a.DstPort, a.FlowID)
+		}
+	})
+	slices.Sort(got)
+	if !slices.Equal(got, []uint32{1, 2, 6}) {
+		t.Errorf("stream to server alerts %v, want [1 2 6] (5 has dsize: packet only)", got)
+	}
+	got = got[:0]
+	h.eng.MatchStream(&StreamInput{F: f, ToServer: false, Data: []byte("HTTP/1.1 200 OK\r\n\r\nGOOD EVIL"), TsNs: h.ts}, func(a *alert.Alert) {
+		got = append(got, a.SID)
+		if a.Src.String() != s || a.SrcPort != 80 {
+			t.Errorf("to-client stream alert from %v:%d", a.Src, a.SrcPort)
+		}
+	})
+	slices.Sort(got)
+	if !slices.Equal(got, []uint32{2, 4}) {
+		t.Errorf("stream to client alerts %v, want [2 4]", got)
+	}
+	// A tcp-pkt rule still sees the packet when the stream handles the flow.
+	whole := frame(t, pkt{src: c, dst: s, sport: 40000, dport: 80, flags: "PA", seq: 121, ack: 501, payload: "EVIL"})
+	if got := h.sendStream(whole); !slices.Equal(got, []uint32{3}) {
+		t.Errorf("packet alerts with stream inspection %v, want [3]", got)
+	}
+	// Without a stream engine, tcp rules match packets.
+	if got := h.send(whole); !slices.Contains(got, 1) || !slices.Contains(got, 3) || slices.Contains(got, 2) {
+		t.Errorf("packet alerts without stream inspection %v, want 1 and 3, not 2", got)
+	}
+}
+
+func (h *harness) sendStream(fr []byte) []uint32 {
+	h.t.Helper()
+	h.ts += 1e6
+	pk := &h.pk
+	pk.Reset()
+	pk.TsNs, pk.WireLen, pk.CapLen = h.ts, uint32(len(fr)), uint32(len(fr))
+	if err := h.dec.Decode(fr, pk); err != nil {
+		h.t.Fatal(err)
+	}
+	in := Input{P: pk, Frame: fr, StreamInspected: true}
+	in.F, in.FromOrig, in.Ev = h.table.Track(pk)
+	var sids []uint32
+	h.eng.MatchPacket(&in, func(a *alert.Alert) { sids = append(sids, a.SID) })
+	return sids
+}
+
+func (h *harness) lastFlow(t *testing.T) *flows.Flow {
+	var f *flows.Flow
+	h.table.Each(func(x *flows.Flow) { f = x })
+	if f == nil {
+		t.Fatal("no flow")
+	}
+	return f
+}
