@@ -662,3 +662,39 @@ func (m *Maps) EachFlow(fn func(Flow) bool) error {
 	}
 	return nil
 }
+
+// FlowKey builds the kernel flow table key of one direction.
+func FlowKey(src, dst netip.Addr, sport, dport uint16, proto uint8, vlan uint16) bpf.XdpidsFlowKey {
+	k := bpf.XdpidsFlowKey{Sport: ntohs(sport), Dport: ntohs(dport), Proto: proto, Vlan: vlan}
+	src, dst = src.Unmap(), dst.Unmap()
+	if src.Is4() {
+		k.Family = 4
+		a, b := src.As4(), dst.As4()
+		copy(k.Src[:], a[:])
+		copy(k.Dst[:], b[:])
+	} else {
+		k.Family = 6
+		k.Src, k.Dst = src.As16(), dst.As16()
+	}
+	return k
+}
+
+// SetFlowAction sets the action (bpf.FlowDrop, bpf.FlowBypass,
+// bpf.FlowInspect) of one direction of a flow in the kernel flow table,
+// creating the entry when the kernel has none yet. nowNs stamps a new
+// entry (0: the kernel clock). A packet counted by the kernel between the
+// read and the write may be lost from the counters: actions are rare.
+func (m *Maps) SetFlowAction(k bpf.XdpidsFlowKey, action uint32, nowNs uint64) error {
+	var v bpf.XdpidsFlowStats
+	if err := m.Flows.Lookup(&k, &v); err != nil {
+		if nowNs == 0 {
+			nowNs = KernelNow()
+		}
+		v = bpf.XdpidsFlowStats{FirstNs: nowNs, LastNs: nowNs}
+	}
+	v.Action = action
+	if err := m.Flows.Update(&k, &v, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("set flow action: %w", err)
+	}
+	return nil
+}

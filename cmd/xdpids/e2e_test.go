@@ -28,6 +28,8 @@ import (
 const labConfig = `
 response:
   enabled: false
+signatures:
+  builtin: false
 sampling:
   flow_packets: 1
 rate_limits:

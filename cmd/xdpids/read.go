@@ -17,6 +17,8 @@ import (
 	"github.com/xdpids/xdpids/userspace/config"
 	"github.com/xdpids/xdpids/userspace/eve"
 	"github.com/xdpids/xdpids/userspace/offline"
+	"github.com/xdpids/xdpids/userspace/ruleload"
+	"github.com/xdpids/xdpids/userspace/signature"
 )
 
 func newReadCommand() *cobra.Command {
@@ -27,6 +29,7 @@ func newReadCommand() *cobra.Command {
 		payload    bool
 		iface      string
 		quiet      bool
+		rulePaths  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "read FILE",
@@ -62,10 +65,22 @@ func newReadCommand() *cobra.Command {
 				defer f.Close()
 				sink = eve.NewWriter(f, time.Local)
 			}
+			cfg.Signatures.Files = append(cfg.Signatures.Files, rulePaths...)
+			var engine *signature.Engine
+			if spec := cfg.RuleSpec(); spec.Active() {
+				res, err := ruleload.Load(spec)
+				if err != nil {
+					return err
+				}
+				engine = res.Engine
+				if !quiet {
+					fmt.Fprintf(cmd.ErrOrStderr(), "rules: %d loaded, %d skipped (xdpids rules check lists them)\n", res.Loaded, len(res.Skipped))
+				}
+			}
 			pc := cfg.PipelineConfig()
 			opts := offline.Options{
 				Path: args[0], Mode: m, Datapath: cfg.DatapathConfig(), Pipeline: pc,
-				Respond: cfg.ResponseConfig(), Iface: iface,
+				Respond: cfg.ResponseConfig(), Iface: iface, Rules: engine,
 				OnAlert: func(a *alert.Alert) {
 					if !payload {
 						a.Payload = nil
@@ -103,6 +118,7 @@ func newReadCommand() *cobra.Command {
 	f.BoolVar(&payload, "payload", false, "include the sampled payload in alerts")
 	f.StringVar(&iface, "iface", "", "in_iface to put in alerts")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no summary or progress")
+	f.StringArrayVar(&rulePaths, "rules", nil, "rule file to load besides the configured ones (repeat for several)")
 	return cmd
 }
 

@@ -24,6 +24,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 		metricsAddr string
 		samplePcap  string
 		evePath     string
+		rulePaths   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run -i IFACE [-i IFACE ...]",
@@ -66,6 +67,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 			if evePath == "" {
 				evePath = cfg.EVE.Path
 			}
+			cfg.Signatures.Files = append(cfg.Signatures.Files, rulePaths...)
 			if err := cfg.Revalidate(); err != nil {
 				return err
 			}
@@ -97,6 +99,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9400")
 	f.StringVar(&samplePcap, "sample-pcap", "", "write every sample the XDP program sends to this pcap file")
 	f.StringVar(&evePath, "eve", "", `EVE JSON alert log: a file, or "-" for stdout (default: eve.path of the config)`)
+	f.StringArrayVar(&rulePaths, "rules", nil, "rule file to load besides the configured ones (repeat for several); SIGHUP reloads them")
 	f.Bool("print-default-config", false, "print the built-in configuration and exit")
 	return cmd
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/xdpids/xdpids/userspace/detect"
 	"github.com/xdpids/xdpids/userspace/pipeline"
 	"github.com/xdpids/xdpids/userspace/respond"
+	"github.com/xdpids/xdpids/userspace/ruleload"
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/loader"
@@ -45,9 +46,30 @@ type File struct {
 	EVE           EVE            `yaml:"eve"`
 	Pipeline      Pipeline       `yaml:"pipeline"`
 	Detect        detect.Config  `yaml:"detectors"`
+	Signatures    Signatures     `yaml:"signatures"`
 	Respond       respond.Config `yaml:"response"`
 	lines         map[string]int // key path -> line, for error messages
 	source        string
+}
+
+// Signatures configures the Suricata-rule engine.
+type Signatures struct {
+	Builtin bool     `yaml:"builtin"` // xdpids' own small rule set
+	Files   []string `yaml:"files"`   // rule files (Emerging Threats Open, your own)
+	Vars    struct {
+		Address map[string]string `yaml:"address-groups"`
+		Port    map[string]string `yaml:"port-groups"`
+	} `yaml:"vars"`
+	FlowPackets uint32        `yaml:"flow_packets"` // packets of each flow direction sampled for inspection
+	Snaplen     uint32        `yaml:"snaplen"`      // bytes of each sampled frame when rules are active
+	StreamDepth uint64        `yaml:"stream_depth"` // reassembled bytes per direction; then the flow is bypassed
+	DropBanTTL  time.Duration `yaml:"drop_ban_ttl"` // a drop rule also bans its source (0: no)
+}
+
+// RuleSpec is what ruleload should load.
+func (f *File) RuleSpec() ruleload.Spec {
+	return ruleload.Spec{Builtin: f.Signatures.Builtin, Files: f.Signatures.Files,
+		Addr: f.Signatures.Vars.Address, Port: f.Signatures.Vars.Port}
 }
 
 // EVE says where alerts go.
@@ -79,6 +101,9 @@ func (f *File) PipelineConfig() pipeline.Config {
 	}
 	c.Detect = f.Detect
 	c.IncludePayload = f.EVE.Payload
+	c.StreamDepth = f.Signatures.StreamDepth
+	c.Prevent = f.Mode == "prevent"
+	c.DropBanTTL = int64(f.Signatures.DropBanTTL)
 	return c
 }
 
@@ -260,10 +285,15 @@ func (f *File) DatapathConfig() loader.Config {
 	for _, r := range f.Sampling.Reasons {
 		mask |= sampleReasons[r]
 	}
+	snap, flowPackets := f.Sampling.Snaplen, f.Sampling.FlowPackets
+	if f.RuleSpec().Active() {
+		// Signatures need payload: more packets of each flow, whole frames.
+		snap, flowPackets = max(snap, f.Signatures.Snaplen), max(flowPackets, f.Signatures.FlowPackets)
+	}
 	return loader.Config{
 		Monitor:             f.Mode == "monitor",
-		Snaplen:             f.Sampling.Snaplen,
-		FlowSamples:         f.Sampling.FlowPackets,
+		Snaplen:             snap,
+		FlowSamples:         flowPackets,
 		SampleOneIn:         f.Sampling.OneIn,
 		SampleRate:          f.Sampling.BudgetPerCPU,
 		SampleBurst:         f.Sampling.BudgetBurst,

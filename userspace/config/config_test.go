@@ -9,7 +9,8 @@ import (
 func TestDefaultIsValid(t *testing.T) {
 	f := Default()
 	c := f.DatapathConfig()
-	if c.Monitor || c.Snaplen != 256 || c.SYN.Rate != 1000 || c.SampleMask == 0 {
+	// The built-in signatures are on: whole frames, 32 packets a flow.
+	if c.Monitor || c.Snaplen != 1536 || c.FlowSamples != 32 || c.SYN.Rate != 1000 || c.SampleMask == 0 {
 		t.Fatalf("unexpected default: %+v", c)
 	}
 	if f.SweepInterval != 10*time.Second {
@@ -26,7 +27,7 @@ func TestOverlayKeepsDefaults(t *testing.T) {
 	if !c.Monitor || c.SYN.Rate != 5 || c.SYN.Burst != 10 {
 		t.Fatalf("overlay not applied: %+v", c)
 	}
-	if c.UDP.Rate != 20000 || c.Snaplen != 256 {
+	if c.UDP.Rate != 20000 || c.Snaplen != 1536 {
 		t.Fatalf("defaults lost: %+v", c)
 	}
 }
@@ -75,4 +76,17 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = Parse(data, "fuzz.yaml")
 	})
+}
+
+func TestSignaturesOffKeepsSampling(t *testing.T) {
+	f, err := Parse([]byte("signatures:\n  builtin: false\n"), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := f.DatapathConfig(); c.Snaplen != 256 || c.FlowSamples != 4 {
+		t.Fatalf("without rules the sampling defaults apply: %+v", c)
+	}
+	if f.RuleSpec().Active() {
+		t.Fatal("no rules asked for, yet active")
+	}
 }

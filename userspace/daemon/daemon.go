@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/xdpids/xdpids/userspace/metrics"
 	"github.com/xdpids/xdpids/userspace/pipeline"
 	"github.com/xdpids/xdpids/userspace/respond"
+	"github.com/xdpids/xdpids/userspace/ruleload"
 	"github.com/xdpids/xdpids/userspace/samples"
 )
 
@@ -124,6 +126,14 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	})
 	pipe.KernelOffset.Store(kernelOffset())
+	pipe.OnFlowAction = func(src, dst netip.Addr, sport, dport uint16, proto uint8, vlan uint16, action uint32) {
+		if err := dp.Maps().SetFlowAction(loader.FlowKey(src, dst, sport, dport, proto, vlan), action, 0); err != nil {
+			slog.Warn("flow action", "err", err)
+		}
+	}
+	if err := loadRules(pipe, cfg); err != nil {
+		return err
+	}
 	rd, err := samples.NewReader(dp.SamplesMap())
 	if err != nil {
 		return err
@@ -192,6 +202,14 @@ func Run(ctx context.Context, o Options) (err error) {
 			return nil
 		case <-sweep.C:
 			pipe.KernelOffset.Store(kernelOffset())
+			pipe.OnFlowAction = func(src, dst netip.Addr, sport, dport uint16, proto uint8, vlan uint16, action uint32) {
+				if err := dp.Maps().SetFlowAction(loader.FlowKey(src, dst, sport, dport, proto, vlan), action, 0); err != nil {
+					slog.Warn("flow action", "err", err)
+				}
+			}
+			if err := loadRules(pipe, cfg); err != nil {
+				return err
+			}
 			if n, err := dp.Maps().SweepExpired(); err != nil {
 				slog.Warn("sweep expired bans", "err", err)
 			} else if n > 0 {
@@ -212,6 +230,10 @@ func Run(ctx context.Context, o Options) (err error) {
 			if err := applyConfig(dp.Maps(), next); err != nil {
 				slog.Error("reload config", "err", err)
 				continue
+			}
+			// New rules swap in atomically: samples keep flowing meanwhile.
+			if err := loadRules(pipe, next); err != nil {
+				slog.Error("reload rules: keeping the running rule set", "err", err)
 			}
 			next.PinPath, next.XDPMode = cfg.PinPath, cfg.XDPMode
 			cfg = next
@@ -236,6 +258,22 @@ func applyConfig(m *loader.Maps, cfg *config.File) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// loadRules compiles the configured signatures into the pipeline.
+func loadRules(pipe *pipeline.Pipeline, cfg *config.File) error {
+	spec := cfg.RuleSpec()
+	if !spec.Active() {
+		pipe.SetRules(nil)
+		return nil
+	}
+	res, err := ruleload.Load(spec)
+	if err != nil {
+		return err
+	}
+	res.Log()
+	pipe.SetRules(res.Engine)
 	return nil
 }
 

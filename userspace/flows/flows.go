@@ -147,6 +147,10 @@ type Table struct {
 	tail     int32 // most recently seen
 	timeouts Timeouts
 	stats    Stats
+
+	// OnRemove, when set, sees every flow before it leaves the table,
+	// expired or evicted (state kept elsewhere by flow ID is freed there).
+	OnRemove func(*Flow)
 }
 
 // NewTable returns a table holding at most max flows.
@@ -302,6 +306,9 @@ func (t *Table) Expire(now int64, fn func(*Flow)) int {
 		if fn != nil {
 			fn(f)
 		}
+		if t.OnRemove != nil {
+			t.OnRemove(f)
+		}
 		t.remove(i)
 		t.stats.Expired++
 		n++
@@ -331,6 +338,9 @@ func (t *Table) Each(fn func(*Flow)) {
 func (t *Table) alloc() int32 {
 	if len(t.free) == 0 {
 		victim := t.head
+		if t.OnRemove != nil {
+			t.OnRemove(&t.slab[victim])
+		}
 		t.remove(victim)
 		t.stats.Evicted++
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/xdpids/xdpids/userspace/pipeline"
 	"github.com/xdpids/xdpids/userspace/respond"
 	"github.com/xdpids/xdpids/userspace/samples"
+	"github.com/xdpids/xdpids/userspace/signature"
 )
 
 // Mode says how frames reach the pipeline.
@@ -45,6 +46,7 @@ type Options struct {
 	Pipeline pipeline.Config
 	Respond  respond.Config
 	Iface    string             // in_iface of alerts
+	Rules    *signature.Engine  // signatures to match (nil: none)
 	OnAlert  func(*alert.Alert) // after the responder set the action
 	Progress func(done, total int64)
 }
@@ -114,21 +116,22 @@ func Run(o Options) (*Summary, error) {
 }
 
 type runner struct {
-	o       Options
-	sum     *Summary
-	pipe    *pipeline.Pipeline
-	worker  *pipeline.Worker
-	resp    *respond.Responder
-	dp      *loader.Datapath
-	rd      *samples.Reader
-	cfg     loader.Config
-	mem     *memBanner
-	nowNs   int64
-	talkers map[netip.Addr]*Talker
-	dec     *decode.Decoder
-	pkt     decode.Packet
-	sample  samples.Sample
-	raw     []byte
+	o         Options
+	sum       *Summary
+	pipe      *pipeline.Pipeline
+	worker    *pipeline.Worker
+	resp      *respond.Responder
+	dp        *loader.Datapath
+	rd        *samples.Reader
+	cfg       loader.Config
+	mem       *memBanner
+	nowNs     int64
+	talkers   map[netip.Addr]*Talker
+	flowDrops map[flowDir]bool
+	dec       *decode.Decoder
+	pkt       decode.Packet
+	sample    samples.Sample
+	raw       []byte
 }
 
 func (r *runner) setup() error {
@@ -175,10 +178,32 @@ func (r *runner) setup() error {
 	pc := r.o.Pipeline
 	pc.Workers = 1
 	r.pipe = pipeline.New(pc, r.onAlert)
+	r.pipe.SetRules(r.o.Rules)
+	r.pipe.OnFlowAction = r.flowAction
+	r.flowDrops = map[flowDir]bool{}
 	r.worker = r.pipe.Worker(0)
 	r.dec = decode.NewDecoder()
 	r.raw = make([]byte, samples.HeaderLen+bpf.MaxSnaplen)
 	return nil
+}
+
+// flowDir is one direction of a flow (userspace mode's flow drops).
+type flowDir struct {
+	src, dst     netip.Addr
+	sport, dport uint16
+	proto        uint8
+}
+
+// flowAction applies a drop rule or a bypass: in the run's kernel flow
+// table on the XDP path, in a map the userspace path checks otherwise.
+func (r *runner) flowAction(src, dst netip.Addr, sport, dport uint16, proto uint8, vlan uint16, action uint32) {
+	if r.dp != nil {
+		_ = r.dp.Maps().SetFlowAction(loader.FlowKey(src, dst, sport, dport, proto, vlan), action, uint64(r.nowNs))
+		return
+	}
+	if action == bpf.FlowDrop {
+		r.flowDrops[flowDir{src, dst, sport, dport, proto}] = true
+	}
 }
 
 func (r *runner) close() {
@@ -270,7 +295,8 @@ func (r *runner) viaXDP(frame []byte, tsNs int64) error {
 
 func (r *runner) viaUserspace(frame []byte, tsNs int64, wireLen int) error {
 	// Emulate the block list: a banned source is dropped before inspection.
-	if r.pkt.Family != 0 && r.mem.blocked(r.pkt.Src, tsNs) {
+	if r.pkt.Family != 0 && (r.mem.blocked(r.pkt.Src, tsNs) ||
+		(len(r.flowDrops) > 0 && r.flowDrops[flowDir{r.pkt.Src, r.pkt.Dst, r.pkt.SrcPort, r.pkt.DstPort, r.pkt.Proto}])) {
 		r.sum.Verdicts[bpf.VerdictDrop]++
 		return nil
 	}

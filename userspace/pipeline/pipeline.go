@@ -9,6 +9,7 @@ package pipeline
 import (
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -20,6 +21,8 @@ import (
 	"github.com/xdpids/xdpids/userspace/detect"
 	"github.com/xdpids/xdpids/userspace/flows"
 	"github.com/xdpids/xdpids/userspace/samples"
+	"github.com/xdpids/xdpids/userspace/signature"
+	"github.com/xdpids/xdpids/userspace/stream"
 )
 
 // Config sizes the pipeline.
@@ -30,6 +33,15 @@ type Config struct {
 	Timeouts       flows.Timeouts
 	Detect         detect.Config
 	IncludePayload bool // copy the L4 payload into alerts (EVE "payload")
+	// StreamDepth is how many bytes of each direction of a TCP flow are
+	// reassembled for signatures (0: stream.DefaultDepth); past it the
+	// flow is handed to OnFlowAction with bpf.FlowBypass.
+	StreamDepth uint64
+	// Prevent: drop and reject rules drop the rest of their flow (through
+	// OnFlowAction) and their alerts say "blocked"; otherwise "allowed".
+	Prevent bool
+	// DropBanTTL, when positive, also bans the source of a drop rule.
+	DropBanTTL int64
 }
 
 // DefaultConfig is what the daemon runs with.
@@ -50,6 +62,10 @@ type Stats struct {
 	FlowsActive  int
 }
 
+// FlowActionFunc sets a kernel flow action (bpf.FlowDrop, bpf.FlowBypass)
+// for one direction of a flow: from src:sport to dst:dport.
+type FlowActionFunc func(src, dst netip.Addr, sport, dport uint16, proto uint8, vlan uint16, action uint32)
+
 // AlertFunc receives each alert (already numbered with flow and subject);
 // it runs on a worker goroutine under the detector lock.
 type AlertFunc func(*alert.Alert)
@@ -64,10 +80,17 @@ type Pipeline struct {
 	// Tap, when set before Run, sees every raw record the reader takes.
 	Tap func(raw []byte)
 
+	// OnFlowAction, when set before Run, applies drop rules and stream
+	// bypass in the kernel flow table.
+	OnFlowAction FlowActionFunc
+
+	sig atomic.Pointer[signature.Engine]
+
 	// KernelOffset converts the program's CLOCK_MONOTONIC stamps to Unix time
 	// (0 offline, where the program's clock is packet time already).
 	KernelOffset atomic.Int64
 
+	alertMu   sync.Mutex // serialises signature alerts from workers (detector alerts hold the detector lock)
 	samples   atomic.Uint64
 	overflow  atomic.Uint64
 	malformed atomic.Uint64
@@ -96,6 +119,13 @@ func (p *Pipeline) alert(a *alert.Alert) {
 		p.onAlert(a)
 	}
 }
+
+// SetRules installs a compiled signature engine (nil: none). Safe while
+// running: workers pick it up at their next sample (SIGHUP reload).
+func (p *Pipeline) SetRules(e *signature.Engine) { p.sig.Store(e) }
+
+// Rules is the signature engine in use, or nil.
+func (p *Pipeline) Rules() *signature.Engine { return p.sig.Load() }
 
 // Engine is the detector engine (for its stats).
 func (p *Pipeline) Engine() *detect.Engine { return p.engine }
@@ -136,6 +166,13 @@ type Worker struct {
 	full  chan int32
 	free  chan int32
 
+	stream   *stream.Reassembler
+	sigIn    signature.Input
+	streamIn signature.StreamInput
+	cur      *decode.Packet // the packet being processed (stream callbacks)
+	curEng   *signature.Engine
+	curFlow  *flows.Flow
+
 	notIP     atomic.Uint64
 	truncated atomic.Uint64
 	flowStats atomic.Pointer[flows.Stats]
@@ -143,7 +180,84 @@ type Worker struct {
 
 func newWorker(p *Pipeline) *Worker {
 	w := &Worker{p: p, dec: decode.NewDecoder(), table: flows.NewTable(p.cfg.FlowsPerWorker, p.cfg.Timeouts)}
+	sc := stream.DefaultConfig()
+	if p.cfg.StreamDepth > 0 {
+		sc.Depth = p.cfg.StreamDepth
+	}
+	sc.OnData = w.onStreamData
+	sc.OnDepthReached = w.onStreamDepth
+	w.stream = stream.New(sc)
+	w.table.OnRemove = func(f *flows.Flow) {
+		w.stream.FlowEnd(f.ID)
+		if e := p.sig.Load(); e != nil {
+			e.FlowEnd(f.ID)
+		}
+	}
 	return w
+}
+
+// signatures runs the packet through the signature engine and, for TCP,
+// the stream reassembler (whose callbacks run the stream rules).
+func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.Input) {
+	pk := in.P
+	tcp := pk.Proto == decode.ProtoTCP && pk.HasL4 && in.F != nil
+	w.sigIn = signature.Input{P: pk, Frame: s.Data, F: in.F, FromOrig: in.FromOrig, Ev: in.Ev, StreamInspected: tcp}
+	w.cur, w.curEng, w.curFlow = pk, e, in.F
+	e.MatchPacket(&w.sigIn, w.emit)
+	if tcp {
+		w.stream.Feed(pk, in.F, in.FromOrig)
+	}
+	w.cur, w.curEng, w.curFlow = nil, nil, nil
+}
+
+func (w *Worker) onStreamData(f *flows.Flow, toServer bool, data []byte, offset uint64) {
+	if w.curEng == nil || w.cur == nil {
+		return // a flush outside a packet: nothing to attribute alerts to
+	}
+	w.streamIn = signature.StreamInput{F: f, ToServer: toServer, Data: data, TsNs: w.cur.TsNs, P: w.cur}
+	w.curFlow = f
+	w.curEng.MatchStream(&w.streamIn, w.emit)
+}
+
+// onStreamDepth: nothing left to inspect in that direction: the kernel
+// stops sampling it (Suricata's XDP bypass).
+func (w *Worker) onStreamDepth(f *flows.Flow, toServer bool) {
+	if w.p.OnFlowAction == nil || f == nil {
+		return
+	}
+	src, sport := f.Orig()
+	dst, dport := f.Resp()
+	if !toServer {
+		src, sport, dst, dport = dst, dport, src, sport
+	}
+	w.p.OnFlowAction(src, dst, sport, dport, f.Proto, f.VLAN, bpf.FlowBypass)
+}
+
+// emit takes a signature alert: drop and reject rules drop the rest of
+// the flow in the kernel (prevent mode) and may ban the source.
+func (w *Worker) emit(a *alert.Alert) {
+	if a.RuleAction == "drop" || a.RuleAction == "reject" {
+		if w.p.cfg.Prevent {
+			a.Action = "blocked"
+			if f := w.curFlow; f != nil && w.p.OnFlowAction != nil && (f.Proto == decode.ProtoTCP || f.Proto == decode.ProtoUDP) {
+				o, op := f.Orig()
+				r, rp := f.Resp()
+				w.p.OnFlowAction(o, r, op, rp, f.Proto, f.VLAN, bpf.FlowDrop)
+				w.p.OnFlowAction(r, o, rp, op, f.Proto, f.VLAN, bpf.FlowDrop)
+			}
+			if w.p.cfg.DropBanTTL > 0 {
+				a.BanTTLNs = w.p.cfg.DropBanTTL
+			}
+		} else {
+			a.Action = "allowed"
+		}
+	}
+	if !w.p.cfg.IncludePayload {
+		a.Payload = nil
+	}
+	w.p.alertMu.Lock()
+	w.p.alert(a)
+	w.p.alertMu.Unlock()
 }
 
 // Process runs one raw ring buffer record (sample header + frame) through
@@ -187,6 +301,9 @@ func (w *Worker) ProcessSample(s *samples.Sample) {
 		in.Packets, in.SpanNs = packetsBehind(in)
 	}
 	w.p.engine.Observe(in)
+	if e := w.p.sig.Load(); e != nil && pk.Family != 0 {
+		w.signatures(e, s, in)
+	}
 	if pk.TsNs-w.lastExp >= 1e9 || pk.TsNs < w.lastExp {
 		w.lastExp = pk.TsNs
 		w.table.Expire(pk.TsNs, nil)

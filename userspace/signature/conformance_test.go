@@ -165,7 +165,9 @@ func writeTable(path string, results []svResult, tiers map[string][3]int, skips 
 	for k := range skips {
 		rs = append(rs, k)
 	}
-	sort.Slice(rs, func(i, j int) bool { return skips[rs[i]] > skips[rs[j]] || (skips[rs[i]] == skips[rs[j]] && rs[i] < rs[j]) })
+	sort.Slice(rs, func(i, j int) bool {
+		return skips[rs[i]] > skips[rs[j]] || (skips[rs[i]] == skips[rs[j]] && rs[i] < rs[j])
+	})
 	for _, k := range rs {
 		fmt.Fprintf(&b, "| %d | %s |\n", skips[k], k)
 	}
