@@ -257,10 +257,6 @@ func minus(a, b IPSet) IPSet {
 	return r
 }
 
-func (s IPSet) isFull() bool {
-	return s.Any || (len(s.v4) == 1 && s.v4[0] == full4[0] && len(s.v6) == 1 && s.v6[0] == full6[0])
-}
-
 // maxVarDepth bounds variable nesting (and stops $A: "$A" loops).
 const maxVarDepth = 16
 

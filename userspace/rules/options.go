@@ -13,7 +13,6 @@ type optState struct {
 	lastContent *Content
 	lastMatch   Match // the content or pcre a modifier applies to
 	vars        map[string]bool
-	fbNoAlert   bool
 	prio        int
 }
 

@@ -177,12 +177,3 @@ func (h *harness) handshake(client, server string, cport, sport uint16) {
 	h.send(frame(h.t, pkt{src: server, dst: client, sport: sport, dport: cport, flags: "SA", seq: 500, ack: 101}))
 	h.send(frame(h.t, pkt{src: client, dst: server, sport: cport, dport: sport, flags: "A", seq: 101, ack: 501}))
 }
-
-func has(sids []uint32, sid uint32) bool {
-	for _, s := range sids {
-		if s == sid {
-			return true
-		}
-	}
-	return false
-}

@@ -21,13 +21,12 @@ type inspector struct {
 	lowOK bool
 
 	// Latin-1 view for pcre patterns naming bytes above 0x7f.
-	latin    []byte
-	fwd      []int32 // buf offset -> latin offset
-	back     []int32 // latin offset -> buf offset
-	latinOK  bool
-	vars     []varVal
-	steps    int
-	scratchL []byte
+	latin   []byte
+	fwd     []int32 // buf offset -> latin offset
+	back    []int32 // latin offset -> buf offset
+	latinOK bool
+	vars    []varVal
+	steps   int
 }
 
 type varVal struct {
