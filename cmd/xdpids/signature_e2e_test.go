@@ -48,7 +48,10 @@ response:
 	dial := func() net.Conn {
 		t.Helper()
 		var c net.Conn
-		if err := l.clients["a"].Do(func() (err error) { c, err = net.DialTimeout("tcp", net.JoinHostPort(srv, "8080"), 2*time.Second); return err }); err != nil {
+		if err := l.clients["a"].Do(func() (err error) {
+			c, err = net.DialTimeout("tcp", net.JoinHostPort(srv, "8080"), 2*time.Second)
+			return err
+		}); err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -68,7 +71,16 @@ response:
 	if !echo(c, "hello\n", 2*time.Second) {
 		t.Fatal("clean data did not pass")
 	}
-	_ = echo(c, "EVIL-PAYLOAD\n", 500*time.Millisecond) // the match itself may pass: the drop is for the rest
+	_ = echo(c, "EVIL-PAYLOAD\n", 500*time.Millisecond) // the matching segment itself passes
+	// Inspection is asynchronous: the verdict lands in the kernel a moment
+	// after the match (the alert says when); from then on the flow drops.
+	deadline := time.Now().Add(3 * time.Second)
+	for !eveHas(d.eve, `"signature_id":9100001`) {
+		if time.Now().After(deadline) {
+			t.Fatal("no alert for the drop rule within 3s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if echo(c, "after\n", time.Second) {
 		t.Error("data after the drop rule matched still reached the server")
 	}
@@ -100,4 +112,10 @@ response:
 	if st.Verdicts["drop"].Reasons["flow_drop"].Packets == 0 {
 		t.Errorf("no packets dropped by the flow verdict: %+v", st.Verdicts["drop"])
 	}
+}
+
+// eveHas reports whether the EVE file holds a line containing s.
+func eveHas(path, s string) bool {
+	data, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(data), s)
 }

@@ -127,6 +127,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	})
 	pipe.KernelOffset.Store(kernelOffset())
 	pipe.OnFlowAction = func(src, dst netip.Addr, sport, dport uint16, proto uint8, vlan uint16, action uint32) {
+		slog.Debug("flow action", "src", src, "dst", dst, "sport", sport, "dport", dport, "proto", proto, "action", action)
 		if err := dp.Maps().SetFlowAction(loader.FlowKey(src, dst, sport, dport, proto, vlan), action, 0); err != nil {
 			slog.Warn("flow action", "err", err)
 		}
@@ -202,14 +203,6 @@ func Run(ctx context.Context, o Options) (err error) {
 			return nil
 		case <-sweep.C:
 			pipe.KernelOffset.Store(kernelOffset())
-			pipe.OnFlowAction = func(src, dst netip.Addr, sport, dport uint16, proto uint8, vlan uint16, action uint32) {
-				if err := dp.Maps().SetFlowAction(loader.FlowKey(src, dst, sport, dport, proto, vlan), action, 0); err != nil {
-					slog.Warn("flow action", "err", err)
-				}
-			}
-			if err := loadRules(pipe, cfg); err != nil {
-				return err
-			}
 			if n, err := dp.Maps().SweepExpired(); err != nil {
 				slog.Warn("sweep expired bans", "err", err)
 			} else if n > 0 {

@@ -311,6 +311,7 @@ func (r *runner) viaUserspace(frame []byte, tsNs int64, wireLen int) error {
 }
 
 func (r *runner) finish() {
+	r.pipe.EndFlows()
 	r.pipe.Flush()
 	r.sum.Pipeline = r.pipe.Stats()
 	r.sum.Bans = r.resp.Stats().Bans

@@ -9,6 +9,7 @@ package pipeline
 import (
 	"errors"
 	"log/slog"
+	"math"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -196,27 +197,43 @@ func newWorker(p *Pipeline) *Worker {
 	return w
 }
 
-// signatures runs the packet through the signature engine and, for TCP,
-// the stream reassembler (whose callbacks run the stream rules).
+// signatures runs a TCP segment through the stream reassembler (whose
+// callbacks run the stream rules on the bytes it completes), then the
+// packet through the signature engine. Stream first: flowbits a stream
+// match sets are seen by the packet's own rules, as in Suricata, where
+// the stream and packet rules of a packet run in one pass, setters
+// first. userspace/signature's conformance test runs the same sequence.
 func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.Input) {
 	pk := in.P
 	tcp := pk.Proto == decode.ProtoTCP && pk.HasL4 && in.F != nil
 	w.sigIn = signature.Input{P: pk, Frame: s.Data, F: in.F, FromOrig: in.FromOrig, Ev: in.Ev, StreamInspected: tcp}
 	w.cur, w.curEng, w.curFlow = pk, e, in.F
-	e.MatchPacket(&w.sigIn, w.emit)
 	if tcp {
 		w.stream.Feed(pk, in.F, in.FromOrig)
+		w.curFlow = in.F
 	}
+	e.MatchPacket(&w.sigIn, w.emit)
 	w.cur, w.curEng, w.curFlow = nil, nil, nil
 }
 
+// onStreamData runs the stream rules on newly reassembled bytes: during
+// a packet, or when a flow leaves the table and its stream is flushed
+// (Suricata's flow-timeout inspection), with the flow's last packet time.
 func (w *Worker) onStreamData(f *flows.Flow, toServer bool, data []byte, offset uint64) {
-	if w.curEng == nil || w.cur == nil {
-		return // a flush outside a packet: nothing to attribute alerts to
+	e, ts := w.curEng, f.LastNs
+	if w.cur != nil {
+		ts = w.cur.TsNs
 	}
-	w.streamIn = signature.StreamInput{F: f, ToServer: toServer, Data: data, TsNs: w.cur.TsNs, P: w.cur}
+	if e == nil {
+		if e = w.p.sig.Load(); e == nil {
+			return
+		}
+	}
+	w.streamIn = signature.StreamInput{F: f, ToServer: toServer, Data: data, TsNs: ts, P: w.cur, Offset: offset}
+	prev := w.curFlow
 	w.curFlow = f
-	w.curEng.MatchStream(&w.streamIn, w.emit)
+	e.MatchStream(&w.streamIn, w.emit)
+	w.curFlow = prev
 }
 
 // onStreamDepth: nothing left to inspect in that direction: the kernel
@@ -335,6 +352,17 @@ func packetsBehind(in *detect.Input) (int, int64) {
 
 func isPortProto(p uint8) bool {
 	return p == decode.ProtoTCP || p == decode.ProtoUDP || p == decode.ProtoICMP || p == decode.ProtoICMPv6
+}
+
+// EndFlows ends every flow of every worker, as when the flows time out:
+// their streams are flushed through the stream rules (Suricata inspects
+// what is left of a stream at flow timeout) and the signature engine
+// forgets them. Offline runs call it at the end of the capture; call it
+// only while the workers are idle.
+func (p *Pipeline) EndFlows() {
+	for _, w := range p.workers {
+		w.table.Expire(math.MaxInt64, nil)
+	}
 }
 
 // Flush publishes the workers' flow statistics (after offline runs).

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,6 +23,7 @@ import (
 	"github.com/xdpids/xdpids/userspace/decode"
 	"github.com/xdpids/xdpids/userspace/flows"
 	"github.com/xdpids/xdpids/userspace/rules"
+	"github.com/xdpids/xdpids/userspace/stream"
 )
 
 var conformanceTable = flag.String("conformance-table", "", "write the suricata-verify conformance table (Markdown) to this file")
@@ -242,9 +244,6 @@ func runSV(t *testing.T, dir string) svResult {
 		res.reason = fmt.Sprintf("%d rule(s) not loaded: %s", len(skipped), sk.Reason)
 	}
 	for _, r := range set.Rules {
-		if r.Proto.Stream == rules.StreamOnly || r.Flow.OnlyStream {
-			return skip("needs TCP stream reassembly (tcp-stream / only_stream rules)")
-		}
 		if exp.IPSMode && r.Action != rules.ActionAlert {
 			return skip("IPS mode verdicts (drop/pass under --simulate-ips)")
 		}
@@ -374,8 +373,16 @@ func protoName(p uint8) string {
 	return strconv.Itoa(int(p))
 }
 
-// runPcap feeds every frame of a capture through decode, flows and the
-// engine (userspace mode: every packet, not the XDP program's samples).
+// runPcap feeds every frame of a capture through decode, flows, the
+// stream reassembler and the engine (userspace mode: every packet, not
+// the XDP program's samples), as userspace/pipeline does: a TCP segment
+// of a flow goes to the reassembler first, whose OnData runs MatchStream
+// on the bytes it completes (so flowbits the stream sets are seen by the
+// packet's own rules, as in Suricata where stream and packet rules of a
+// packet run in one pass, setters first), then the packet to MatchPacket
+// with StreamInspected; flows leaving the table
+// (and, at the end of the capture, every flow: Suricata's flow timeout)
+// flush their streams before the engine forgets them.
 func runPcap(path string, eng *Engine) ([]svAlert, error) {
 	// pcapgo directly (userspace/offline imports this package; every
 	// capture of this corpus is classic pcap), with raw-IP and Linux
@@ -406,6 +413,17 @@ func runPcap(path string, eng *Engine) ([]svAlert, error) {
 	var out []svAlert
 	var pk decode.Packet
 	n := 0
+	var cur *decode.Packet // the packet being processed (nil: a flush)
+	var lastTs int64
+	emit := func(a *alert.Alert) { out = append(out, svAlert{a: *a, pcapNo: n}) }
+	st := stream.New(stream.Config{OnData: func(f *flows.Flow, toServer bool, data []byte, off uint64) {
+		si := StreamInput{F: f, ToServer: toServer, Data: data, TsNs: lastTs, P: cur, Offset: off}
+		eng.MatchStream(&si, emit)
+	}})
+	table.OnRemove = func(f *flows.Flow) {
+		st.FlowEnd(f.ID)
+		eng.FlowEnd(f.ID)
+	}
 	var lastExp int64
 	for {
 		frame, ts, wireLen, err := next()
@@ -416,6 +434,7 @@ func runPcap(path string, eng *Engine) ([]svAlert, error) {
 			break // a damaged capture: what was read counts
 		}
 		n++
+		lastTs = ts
 		pk.Reset()
 		pk.TsNs, pk.WireLen, pk.CapLen = ts, uint32(wireLen), uint32(len(frame))
 		err = dec.Decode(frame, &pk)
@@ -426,15 +445,21 @@ func runPcap(path string, eng *Engine) ([]svAlert, error) {
 		if pk.HasL4 || pk.LaterFrag || !isPortProto(pk.Proto) {
 			in.F, in.FromOrig, in.Ev = table.Track(&pk)
 		}
-		cnt := n
-		eng.MatchPacket(&in, func(a *alert.Alert) {
-			out = append(out, svAlert{a: *a, pcapNo: cnt})
-		})
+		tcp := pk.Proto == decode.ProtoTCP && pk.HasL4 && in.F != nil
+		in.StreamInspected = tcp
+		if tcp {
+			cur = &pk
+			st.Feed(&pk, in.F, in.FromOrig)
+			cur = nil
+		}
+		eng.MatchPacket(&in, emit)
 		if ts-lastExp >= 1e9 {
 			lastExp = ts
-			table.Expire(ts, func(f *flows.Flow) { eng.FlowEnd(f.ID) })
+			table.Expire(ts, nil)
 		}
 	}
+	// end of capture: every flow times out
+	table.Expire(math.MaxInt64, nil)
 	return out, nil
 }
 

@@ -23,12 +23,9 @@
 package signature
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"sync"
-
-	"github.com/coregx/ahocorasick"
 
 	"github.com/xdpids/xdpids/userspace/decode"
 	"github.com/xdpids/xdpids/userspace/flows"
@@ -57,11 +54,15 @@ type StreamInput struct {
 	F        *flows.Flow // required
 	ToServer bool        // the data flows from the originator
 	// Data is the in-order reassembled bytes to inspect as one buffer.
-	// Each call inspects Data on its own: pass each new chunk with as
-	// much already-inspected data before it as a match may span, and a
-	// match wholly inside that overlap alerts again.
+	// Pass each new chunk once (see Offset).
 	Data []byte
 	TsNs int64 // packet time of the segment that completed Data
+	// Offset is the stream offset of Data[0] (stream.Config.OnData's
+	// offset). The engine keeps the last Options.StreamWindow bytes of
+	// each direction and inspects them with the next chunk when it
+	// follows on (Offset where the last one ended), so a match may span
+	// chunks; a match wholly inside the kept bytes does not alert again.
+	Offset uint64
 	// P, when set, is the packet that completed Data (for the alert's
 	// interface and VLAN); addresses and ports come from the flow.
 	P *decode.Packet
@@ -77,6 +78,10 @@ type Options struct {
 	MaxFlowState int
 	// MaxThresholdKeys bounds threshold counters (default 1<<20).
 	MaxThresholdKeys int
+	// StreamWindow is how many bytes of each direction of a stream are
+	// kept and inspected again with the next chunk, so that a match may
+	// span chunks (default DefaultStreamWindow; negative: none).
+	StreamWindow int
 }
 
 // Stats count engine activity.
@@ -100,6 +105,9 @@ type Engine struct {
 	bits   map[string]int // flowbit name -> bit
 	nbits  int
 	hbits  map[string]int // hostbit / xbit name -> bit
+	// nPatterns counts the fast patterns of all patSets (ids for
+	// scratch.pseen)
+	nPatterns int32
 
 	mu     sync.Mutex
 	flows  map[uint64]*flowState
@@ -172,10 +180,12 @@ type group struct {
 }
 
 // patSet is one Aho-Corasick automaton over fast patterns and the rules
-// behind each pattern.
+// behind each pattern. base numbers its patterns engine-wide (for the
+// per-call dedup in scratch.pseen).
 type patSet struct {
-	ac   *ahocorasick.Automaton
+	ac   *acAuto
 	pat  [][]int32 // pattern id -> rules
+	base int32
 	ids  map[string]int
 	pats [][]byte
 }
@@ -194,26 +204,29 @@ func (p *patSet) add(fp []byte, idx int32) {
 	p.pat[id] = append(p.pat[id], idx)
 }
 
-func (p *patSet) build() error {
+// build compiles the automaton; base is the engine-wide id of its first
+// pattern. It returns the next free id.
+func (p *patSet) build(base int32) int32 {
 	if len(p.pats) == 0 {
-		return nil
+		return base
 	}
-	ac, err := ahocorasick.NewBuilder().AddPatterns(p.pats).Build()
-	if err != nil {
-		return fmt.Errorf("build prefilter: %w", err)
-	}
-	p.ac, p.ids, p.pats = ac, nil, nil
-	return nil
+	p.ac, p.base = newACAuto(p.pats), base
+	p.ids, p.pats = nil, nil
+	return base + int32(len(p.pat))
 }
 
-// scan adds the rules whose pattern occurs in the lower-cased data.
-func (p *patSet) scan(s *scratch, low []byte) {
+// scan adds the rules whose pattern occurs in data (case-insensitively:
+// the automaton folds ASCII case, data need not be lower-cased).
+func (p *patSet) scan(s *scratch, data []byte) {
 	if p == nil || p.ac == nil {
 		return
 	}
-	for _, m := range p.ac.FindAllOverlapping(low) {
-		s.add(p.pat[m.PatternID])
-	}
+	p.ac.scan(data, func(id int32) {
+		if g := &s.pseen[p.base+id]; *g != s.gen {
+			*g = s.gen
+			s.add(p.pat[id])
+		}
+	})
 }
 
 // Compile builds an engine from set with default options.
@@ -228,6 +241,9 @@ func CompileWith(set *rules.Set, opts Options) (*Engine, error) {
 	}
 	if opts.MaxThresholdKeys <= 0 {
 		opts.MaxThresholdKeys = 1 << 20
+	}
+	if opts.StreamWindow == 0 {
+		opts.StreamWindow = DefaultStreamWindow
 	}
 	e := &Engine{opts: opts, bits: map[string]int{}, hbits: map[string]int{}, flows: map[uint64]*flowState{},
 		thresh: map[threshKey]*threshState{}, hosts: map[hostKey]*hostState{}}
@@ -257,7 +273,9 @@ func CompileWith(set *rules.Set, opts Options) (*Engine, error) {
 	if err := e.buildGroups(); err != nil {
 		return nil, err
 	}
-	e.pool.New = func() any { return &scratch{seen: make([]uint32, len(e.rules))} }
+	e.pool.New = func() any {
+		return &scratch{seen: make([]uint32, len(e.rules)), pseen: make([]uint32, e.nPatterns)}
+	}
 	return e, nil
 }
 
@@ -473,14 +491,10 @@ func (e *Engine) buildGroups() error {
 	}
 	for g := range e.groups {
 		gr := &e.groups[g]
-		if err := gr.any.build(); err != nil {
-			return err
-		}
+		e.nPatterns = gr.any.build(e.nPatterns)
 		for _, m := range []map[uint16]*patSet{gr.dstPat, gr.srcPat} {
 			for _, ps := range m {
-				if err := ps.build(); err != nil {
-					return err
-				}
+				e.nPatterns = ps.build(e.nPatterns)
 			}
 		}
 	}
@@ -558,13 +572,15 @@ func (e *Engine) Stats() Stats {
 
 // scratch is the per-call working memory (pooled).
 type scratch struct {
-	cand []int32
-	seen []uint32
-	gen  uint32
-	low  []byte
-	hdr  headers
-	hdrs bool
-	insp inspector
+	cand  []int32
+	seen  []uint32 // rule -> gen when added to cand
+	pseen []uint32 // engine-wide pattern id -> gen when seen by the prefilter
+	gen   uint32
+	low   []byte // lower-cased payload (addPktOnlyPayloadRules); the prefilter needs none
+	sbuf  []byte // a stream chunk after its window
+	hdr   headers
+	hdrs  bool
+	insp  inspector
 }
 
 func (s *scratch) begin() {
@@ -572,6 +588,7 @@ func (s *scratch) begin() {
 	s.gen++
 	if s.gen == 0 {
 		clear(s.seen)
+		clear(s.pseen)
 		s.gen = 1
 	}
 	s.hdrs = false
@@ -592,12 +609,11 @@ func (e *Engine) prefilter(s *scratch, g int, data []byte, src, dst netip.Addr, 
 	gr := &e.groups[g]
 	ports := g == gTCP || g == gUDP
 	if len(data) > 0 && gr.nPattern > 0 {
-		s.low = lowerInto(s.low[:0], data)
-		gr.any.scan(s, s.low)
+		gr.any.scan(s, data)
 		if ports {
-			gr.dstPat[dport].scan(s, s.low)
+			gr.dstPat[dport].scan(s, data)
 			if sport != dport {
-				gr.srcPat[sport].scan(s, s.low)
+				gr.srcPat[sport].scan(s, data)
 			}
 		}
 	}

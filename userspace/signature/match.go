@@ -27,6 +27,7 @@ type mctx struct {
 	ifindex          uint32
 	vlan             uint16
 	data             []byte // BufPayload
+	old              int    // streams: leading bytes of data already inspected (the window)
 	firstOfDirection bool   // first packet of this flow direction (IP-only rules)
 }
 
@@ -40,7 +41,7 @@ func (e *Engine) MatchPacket(in *Input, emit func(*alert.Alert)) {
 	c := mctx{
 		ts: p.TsNs, src: p.Src, dst: p.Dst, sport: p.SrcPort, dport: p.DstPort, proto: p.Proto, family: p.Family,
 		ports: p.HasL4 && (p.Proto == decode.ProtoTCP || p.Proto == decode.ProtoUDP),
-		f:     in.F, toServer: in.FromOrig, p: p, in: in, streamInspected: in.StreamInspected && p.Proto == decode.ProtoTCP,
+		f:     in.F, toServer: in.FromOrig, p: p, in: in, streamInspected: e.packetToStream(in),
 		ifindex: p.Ifindex, vlan: p.VLAN, data: p.Payload,
 		firstOfDirection: firstOfDirection(in),
 	}
@@ -100,7 +101,7 @@ func (e *Engine) addPktOnlyPayloadRules(s *scratch, c *mctx) {
 // buffers) are for MatchPacket.
 func (e *Engine) MatchStream(si *StreamInput, emit func(*alert.Alert)) {
 	f := si.F
-	if f == nil || len(si.Data) == 0 || len(e.rules) == 0 {
+	if f == nil || len(si.Data) == 0 || len(e.rules) == 0 || !e.streamSession(f) {
 		return
 	}
 	src, sport := f.Orig()
@@ -125,7 +126,8 @@ func (e *Engine) MatchStream(si *StreamInput, emit func(*alert.Alert)) {
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
 	s.begin()
-	e.prefilter(s, gTCP, si.Data, src, dst, sport, dport)
+	c.data, c.old = e.windowed(s, e.ensureFlowState(&c), si)
+	e.prefilter(s, gTCP, c.data, src, dst, sport, dport)
 	e.run(s, &c, emit)
 	e.count(func(st *Stats) { st.Streams++ })
 }
@@ -145,7 +147,7 @@ func (e *Engine) run(s *scratch, c *mctx, emit func(*alert.Alert)) {
 			continue
 		}
 		cands++
-		if !e.matchChains(cr, c, s) {
+		if !e.matchChains(cr, c, s) || c.old > 0 && !e.newStreamMatch(cr, c, s) {
 			continue
 		}
 		matches++
@@ -526,6 +528,7 @@ type flowState struct {
 	bits []uint64
 	pass bool
 	seen int64
+	win  [2]streamWin // stream windows: [0] to server
 }
 
 func (f *flowState) set(b int) {
