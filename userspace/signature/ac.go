@@ -65,8 +65,9 @@ const (
 	acIDMask  = acSparse - 1
 )
 
-// denseBudget bounds the dense rows (in uint32 entries: 1 MB).
-const denseBudget = 1 << 18
+// denseBudget bounds the dense rows (in uint32 entries: 1 MB); a var
+// for tests.
+var denseBudget = 1 << 18
 
 func foldByte(b byte) byte {
 	if b >= 'A' && b <= 'Z' {
