@@ -1,7 +1,6 @@
 package signature
 
 import (
-	"encoding/binary"
 	"slices"
 )
 
@@ -266,15 +265,21 @@ func (a *acAuto) setBi(b0, b1 byte) {
 // skip returns the first position >= i where a pattern may start, or
 // len(d).
 func (a *acAuto) skip(d []byte, i int) int {
-	bi := &a.bi
-	for ; i+1 < len(d); i++ {
-		w := binary.LittleEndian.Uint16(d[i:])
-		if bi[w>>6]&(1<<(w&63)) != 0 {
-			return i
-		}
+	if i < 0 || i >= len(d) {
+		return len(d)
 	}
-	if i == len(d)-1 && a.one[d[i]] {
-		return i
+	bi := &a.bi
+	p := uint32(d[i])
+	for i++; i < len(d); i++ {
+		c := uint32(d[i])
+		w := p | c<<8
+		if bi[w>>6]&(1<<(w&63)) != 0 {
+			return i - 1
+		}
+		p = c
+	}
+	if a.one[p] {
+		return len(d) - 1
 	}
 	return len(d)
 }

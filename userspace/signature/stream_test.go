@@ -87,3 +87,80 @@ func (h *harness) lastFlow(t *testing.T) *flows.Flow {
 	}
 	return f
 }
+
+// TestStreamWindow: chunks that follow on are inspected with the tail of
+// the direction before them, so a pattern split across chunks matches
+// once, a match wholly in the kept tail does not alert again, a new
+// occurrence does, and a gap starts afresh.
+func TestStreamWindow(t *testing.T) {
+	const c, s = "10.0.0.1", "10.0.0.2"
+	h := newHarness(t, `
+alert tcp any any -> any any (msg:"split"; content:"Please Let Me In!"; sid:1;)
+alert tcp any any -> any any (msg:"evil"; content:"EVIL"; sid:2;)
+`, Options{})
+	h.handshake(c, s, 40000, 80)
+	f := h.lastFlow(t)
+	var got []uint32
+	chunk := func(off uint64, data string) []uint32 {
+		got = got[:0]
+		h.eng.MatchStream(&StreamInput{F: f, ToServer: false, Data: []byte(data), TsNs: h.ts, Offset: off}, func(a *alert.Alert) {
+			got = append(got, a.SID)
+		})
+		return slices.Clone(got)
+	}
+	steps := []struct {
+		off  uint64
+		data string
+		want []uint32
+	}{
+		{0, "Please ", nil},
+		{7, "Let ", nil},
+		{11, "Me ", nil},
+		{14, "In! EVIL", []uint32{1, 2}},
+		{22, " and more", nil},           // both matches are in the tail: not again
+		{31, " EVIL again", []uint32{2}}, // a new occurrence
+		{100, "In! there", nil},          // a gap: the tail is not joined
+	}
+	for _, st := range steps {
+		if g := chunk(st.off, st.data); !slices.Equal(g, st.want) {
+			t.Errorf("chunk %d %q: alerts %v, want %v", st.off, st.data, g, st.want)
+		}
+	}
+}
+
+// TestStreamSession: without the originator's SYN (and without
+// Midstream) a TCP flow has no stream session: its packets' payload is
+// inspected by packet and MatchStream ignores the flow; a RST's payload
+// is always inspected by packet.
+func TestStreamSession(t *testing.T) {
+	const c, s = "10.0.0.1", "10.0.0.2"
+	rs := `alert tcp any any -> any any (msg:"evil"; content:"EVIL"; sid:1;)`
+	for _, tc := range []struct {
+		name      string
+		midstream bool
+		handshake bool
+		flags     string
+		pkt, strm bool // alerts by packet, by stream
+	}{
+		{"session", false, true, "PA", false, true},
+		{"no session", false, false, "PA", true, false},
+		{"midstream session", true, false, "PA", false, true},
+		{"rst data", false, true, "RA", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, rs, Options{Midstream: tc.midstream})
+			if tc.handshake {
+				h.handshake(c, s, 40000, 80)
+			}
+			got := h.sendStream(frame(t, pkt{src: c, dst: s, sport: 40000, dport: 80, flags: tc.flags, seq: 101, ack: 501, payload: "EVIL"}))
+			if (len(got) > 0) != tc.pkt {
+				t.Errorf("packet alerts %v, want alert %v", got, tc.pkt)
+			}
+			n := 0
+			h.eng.MatchStream(&StreamInput{F: h.lastFlow(t), ToServer: true, Data: []byte("EVIL"), TsNs: h.ts}, func(*alert.Alert) { n++ })
+			if (n > 0) != tc.strm {
+				t.Errorf("stream alerts %d, want alert %v", n, tc.strm)
+			}
+		})
+	}
+}

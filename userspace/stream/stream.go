@@ -86,9 +86,10 @@
 //     started is ignored (RFC 5961). No SYN seen: the first segment of a
 //     direction starts it; earlier bytes arriving later are dropped as
 //     retransmissions.
-//   - FIN ends its direction once every byte before it was delivered. Data
-//     carried by a RST is not delivered (Suricata does not reassemble it:
-//     the packet's own payload rules see it). RST
+//   - Data carried by a RST is not delivered (Suricata does not reassemble
+//     it either: the packet's own payload rules see it). Data on a SYN
+//     is (TCP Fast Open).
+//   - FIN ends its direction once every byte before it was delivered. RST
 //     (gopacket honours only a RST exactly at the next expected byte, a
 //     stricter check than the receive window) ends the whole stream: the
 //     other direction's buffered data is delivered past holes and both are
@@ -275,7 +276,7 @@ func (r *Reassembler) Feed(p *decode.Packet, f *flows.Flow, fromOrig bool) {
 	t.SYN, t.FIN, t.RST, t.ACK = fl&decode.FlagSYN != 0, fl&decode.FlagFIN != 0, fl&decode.FlagRST != 0, fl&decode.FlagACK != 0
 	t.Payload = p.Payload
 	if t.RST {
-		t.Payload = nil // data on a RST is not delivered (as Suricata: the receiver drops it)
+		t.Payload = nil // data on a RST is not delivered (see Policies)
 	}
 	r.assemble(c, d, p.TsNs)
 	if c.done {

@@ -431,6 +431,8 @@ func TestFinRst(t *testing.T) {
 			"ab", "~~~~later", true},
 		{"rst out of order is ignored", []*decode.Packet{c.c2s(0, "ab"), c.pkt(true, rst, 5, 0, ""), c.c2s(2, "cd")},
 			"abcd", "", false},
+		{"data on a rst is not delivered", []*decode.Packet{c.c2s(0, "ab"), c.pkt(true, rstack, 2, 0, "denied")},
+			"ab", "", true},
 		{"rst from the server", []*decode.Packet{c.c2s(0, "ab"), c.pkt(false, rstack, 0, 2, ""), c.c2s(2, "cd")},
 			"ab", "", true},
 	} {
