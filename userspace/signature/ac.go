@@ -16,8 +16,12 @@ import (
 // (every byte walks the DFA, ~2 ns/byte with a small pattern set, ~10
 // ns/byte around 1,000 patterns as the rows fall out of cache), and it
 // is case-sensitive, so every payload was lower-cased into a copy first
-// (~1 ns/byte more). Measured on the benchmark traffic (BenchmarkScan in
-// ac_test.go runs both on the same pattern sets).
+// (~1 ns/byte more). BenchmarkScan (ac_test.go) runs both on the TCP
+// fast patterns of the engine benchmark's rule sets over its payloads:
+// library (with the lower-casing) 3.3 / 9.1 / 13.3 / 11.3 ns/byte for
+// default / 1,000 / ET Open (1,339 patterns) / 10,000 rules, up to 3
+// allocations per scan; this automaton 1.0 / 2.0 / 3.4 / 3.2 ns/byte,
+// none.
 //
 // Layout:
 //   - A 64 Kbit bitmap (8 KB, stays in L1) of every 2-byte start of a

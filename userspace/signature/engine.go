@@ -73,7 +73,9 @@ type Options struct {
 	// Midstream treats TCP flows picked up without a handshake as
 	// established (Suricata's stream.midstream).
 	Midstream bool
-	// MaxFlowState bounds the flows with flowbits kept (default 1<<20);
+	// MaxFlowState bounds the flows with state kept (flowbits, the stream
+	// window of up to 2 x StreamWindow bytes: default 1<<17 flows, at
+	// most ~256 MiB with the default window);
 	// past it the oldest entries are dropped.
 	MaxFlowState int
 	// MaxThresholdKeys bounds threshold counters (default 1<<20).
@@ -237,7 +239,7 @@ func Compile(set *rules.Set) (*Engine, error) {
 // CompileWith builds an engine from set.
 func CompileWith(set *rules.Set, opts Options) (*Engine, error) {
 	if opts.MaxFlowState <= 0 {
-		opts.MaxFlowState = 1 << 20
+		opts.MaxFlowState = 1 << 17
 	}
 	if opts.MaxThresholdKeys <= 0 {
 		opts.MaxThresholdKeys = 1 << 20

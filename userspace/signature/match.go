@@ -21,7 +21,7 @@ type mctx struct {
 	toServer         bool
 	fs               *flowState
 	p                *decode.Packet // nil for streams
-	in               *Input
+	in               Input
 	stream           bool
 	streamInspected  bool
 	ifindex          uint32
@@ -41,7 +41,7 @@ func (e *Engine) MatchPacket(in *Input, emit func(*alert.Alert)) {
 	c := mctx{
 		ts: p.TsNs, src: p.Src, dst: p.Dst, sport: p.SrcPort, dport: p.DstPort, proto: p.Proto, family: p.Family,
 		ports: p.HasL4 && (p.Proto == decode.ProtoTCP || p.Proto == decode.ProtoUDP),
-		f:     in.F, toServer: in.FromOrig, p: p, in: in, streamInspected: e.packetToStream(in),
+		f:     in.F, toServer: in.FromOrig, p: p, in: *in, streamInspected: e.packetToStream(in),
 		ifindex: p.Ifindex, vlan: p.VLAN, data: p.Payload,
 		firstOfDirection: firstOfDirection(in),
 	}
@@ -320,7 +320,7 @@ func (e *Engine) matchPacketKeywords(cr *crule, c *mctx, s *scratch) bool {
 		}
 	}
 	if cr.headers {
-		h := s.headers(c.in)
+		h := s.headers(&c.in)
 		for i := range r.VLAN {
 			if !matchVLAN(&r.VLAN[i], h) {
 				return false
@@ -415,7 +415,7 @@ func (e *Engine) buffer(b rules.Buffer, c *mctx, s *scratch) ([]byte, bool) {
 	if c.stream {
 		return nil, false
 	}
-	h := s.headers(c.in)
+	h := s.headers(&c.in)
 	if !h.ok {
 		return nil, false
 	}
