@@ -656,7 +656,9 @@ int xdpids(struct xdp_md *ctx)
 		if (!st)
 			return XDP_PASS;
 	}
-	__u64 len = bpf_xdp_get_buff_len(ctx);
+	/* The program is not loaded with BPF_F_XDP_HAS_FRAGS, so every frame
+	 * is linear: data_end - data is its length, without a helper call. */
+	__u64 len = ctx->data_end - ctx->data;
 
 	struct pkt p = {};
 	int parsed = parse(ctx, &p);
