@@ -70,6 +70,8 @@ type Packet struct {
 	Payload    []byte // L4 payload as captured
 	PayloadLen uint32 // L4 payload length on the wire (captured + cut by the snap length)
 
+	Tunnel bool // decapsulated from VXLAN: the fields describe the inner packet
+
 	// ARP (Family 0, Decode returns ErrNotIP): operation (1 request,
 	// 2 reply) and the IPv4 sender and target.
 	ARPOp                uint16
@@ -102,6 +104,7 @@ type Decoder struct {
 	icmp4 layers.ICMPv4
 	icmp6 layers.ICMPv6
 	arp   layers.ARP
+	vxlan layers.VXLAN
 	pay   gopacket.Payload
 }
 
@@ -112,7 +115,7 @@ func NewDecoder() *Decoder {
 	// A sparse array indexed by layer type instead of the default map:
 	// one of the measured hot spots of the pipeline.
 	d.parser.SetDecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
-	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.ip4, &d.ip6, &d.ext, &d.frag6, &d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.arp, &d.pay} {
+	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.ip4, &d.ip6, &d.ext, &d.frag6, &d.tcp, &d.udp, &d.icmp4, &d.icmp6, &d.arp, &d.vxlan, &d.pay} {
 		d.parser.AddDecodingLayer(l)
 	}
 	d.parser.IgnoreUnsupported = true
@@ -206,6 +209,11 @@ func (d *Decoder) Decode(frame []byte, p *Packet) error {
 			p.SrcPort, p.DstPort = uint16(p.ICMPType), uint16(p.ICMPCode)
 			p.ICMPID, p.ICMPSeq = d.icmp4.Id, d.icmp4.Seq
 			p.Payload = d.icmp4.Payload
+		case layers.LayerTypeVXLAN:
+			// UDP/4789 carries a whole Ethernet frame (as Suricata's
+			// decoder.vxlan): the layers after this are the inner packet,
+			// and the Packet describes it.
+			p.Tunnel = true
 		case layers.LayerTypeARP:
 			if d.arp.AddrType == layers.LinkTypeEthernet && d.arp.Protocol == layers.EthernetTypeIPv4 && d.arp.ProtAddressSize == 4 {
 				p.ARPOp = d.arp.Operation

@@ -224,8 +224,6 @@ func runSV(t *testing.T, dir string) svResult {
 		return skip("decoder: ERSPAN tunnel")
 	case strings.Contains(res.folder, "nsh"):
 		return skip("decoder: NSH")
-	case strings.Contains(res.folder, "vxlan"):
-		return skip("decoder: VXLAN tunnel")
 	}
 	vars := rules.DefaultVars()
 	if len(exp.Vars) > 0 {
