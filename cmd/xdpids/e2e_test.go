@@ -51,26 +51,10 @@ func TestEndToEnd(t *testing.T) {
 
 	// A TCP echo server in S on C's link.
 	srvAddr := net.JoinHostPort(l.serverEnds["c"].IP(), "8080")
-	var ln net.Listener
-	if err := l.s.Do(func() (err error) { ln, err = net.Listen("tcp", srvAddr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
+	l.listen(t, srvAddr, echoConn)
 	tcpRoundTrip := func(client string) error {
-		var conn net.Conn
-		if err := l.clients[client].Do(func() (err error) {
-			conn, err = net.DialTimeout("tcp", srvAddr, 2*time.Second)
-			return err
-		}); err != nil {
+		conn, err := l.dial(client, srvAddr)
+		if err != nil {
 			return err
 		}
 		defer conn.Close()

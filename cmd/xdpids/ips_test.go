@@ -92,21 +92,7 @@ func TestPreventionEndToEnd(t *testing.T) {
 
 	// Host C talks to a TCP service in S during everything that follows.
 	srv := l.serverEnds["c"].IP()
-	var ln net.Listener
-	if err := l.s.Do(func() (err error) { ln, err = net.Listen("tcp", net.JoinHostPort(srv, "8080")); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conn.Write([]byte("ok\n"))
-			conn.Close()
-		}
-	}()
+	l.listen(t, net.JoinHostPort(srv, "8080"), func(conn net.Conn) { conn.Write([]byte("ok\n")); conn.Close() })
 	stopC := make(chan struct{})
 	cDone := make(chan []string)
 	go func() {
@@ -121,11 +107,7 @@ func TestPreventionEndToEnd(t *testing.T) {
 			if ok, out := l.ping("c", 1); !ok {
 				failures = append(failures, "ping: "+out)
 			}
-			var conn net.Conn
-			err := l.clients["c"].Do(func() (err error) {
-				conn, err = net.DialTimeout("tcp", net.JoinHostPort(srv, "8080"), 2*time.Second)
-				return err
-			})
+			conn, err := l.dial("c", net.JoinHostPort(srv, "8080"))
 			if err != nil {
 				failures = append(failures, "tcp: "+err.Error())
 				continue

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -184,3 +186,33 @@ func (l *lab) ping(client string, count int) (bool, string) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// listen serves TCP on addr inside S, each connection with serve, until
+// the test ends.
+func (l *lab) listen(t *testing.T, addr string, serve func(net.Conn)) {
+	t.Helper()
+	var ln net.Listener
+	if err := l.s.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+}
+
+// echoConn echoes what a connection sends.
+func echoConn(c net.Conn) { defer c.Close(); _, _ = io.Copy(c, c) }
+
+// dial connects from a client namespace.
+func (l *lab) dial(client, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := l.clients[client].Do(func() (err error) { c, err = net.DialTimeout("tcp", addr, 2*time.Second); return err })
+	return c, err
+}

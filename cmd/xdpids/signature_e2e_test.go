@@ -30,28 +30,12 @@ response:
   enabled: false
 `, "--rules", rulesFile)
 
-	srv := l.serverEnds["a"].IP()
-	var ln net.Listener
-	if err := l.s.Do(func() (err error) { ln, err = net.Listen("tcp", net.JoinHostPort(srv, "8080")); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
+	srvAddr := net.JoinHostPort(l.serverEnds["a"].IP(), "8080")
+	l.listen(t, srvAddr, echoConn)
 	dial := func() net.Conn {
 		t.Helper()
-		var c net.Conn
-		if err := l.clients["a"].Do(func() (err error) {
-			c, err = net.DialTimeout("tcp", net.JoinHostPort(srv, "8080"), 2*time.Second)
-			return err
-		}); err != nil {
+		c, err := l.dial("a", srvAddr)
+		if err != nil {
 			t.Fatal(err)
 		}
 		return c

@@ -17,7 +17,6 @@ import (
 
 var corpusTable = flag.String("corpus-table", "", "write the corpus result table (Markdown) to this file")
 
-const corpusDir = "../../../shared/corpus/attack-pcaps"
 
 // corpusCase is one capture of ../shared/corpus/attack-pcaps and what its
 // README says an IDS should detect. any: one of these sids must alert on
@@ -73,12 +72,7 @@ var corpusCases = []corpusCase{
 // path (XDP via BPF_PROG_TEST_RUN, and userspace only) and checks the right
 // detector names the right subject.
 func TestCorpus(t *testing.T) {
-	if _, err := os.Stat(corpusDir); err != nil {
-		if testenv.Required() {
-			t.Fatalf("corpus %s missing under CI: %v", corpusDir, err)
-		}
-		t.Skipf("corpus %s not present (it lives beside the project in ../shared)", corpusDir)
-	}
+	corpusDir := testenv.Corpus(t, "attack-pcaps")
 	var table strings.Builder
 	table.WriteString("| capture | expected (corpus README) | xdpids (XDP path) | result |\n|---|---|---|---|\n")
 	for _, mode := range []offline.Mode{offline.ModeXDP, offline.ModeUserspace} {

@@ -13,23 +13,7 @@ import (
 
 // corpusDir is the shared corpus (rule sets, suricata-verify), beside the
 // repository as the workplace lays it out.
-func corpusDir(t testing.TB, sub string) string {
-	t.Helper()
-	for _, base := range []string{os.Getenv("XDPIDS_CORPUS"), "../../../shared/corpus", "/work/shared/corpus"} {
-		if base == "" {
-			continue
-		}
-		d := filepath.Join(base, sub)
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return d
-		}
-	}
-	if testenv.Required() {
-		t.Fatalf("corpus %s not found (set XDPIDS_CORPUS); required under CI=true", sub)
-	}
-	t.Skipf("corpus %s not found (set XDPIDS_CORPUS)", sub)
-	return ""
-}
+func corpusDir(t testing.TB, sub string) string { return testenv.Corpus(t, sub) }
 
 var sidRe = regexp.MustCompile(`sid\s*:\s*(\d+)`)
 

@@ -38,23 +38,7 @@ var conformanceTable = flag.String("conformance-table", "", "write the suricata-
 // reported, not counted.
 const minCheckRatio = 0.97
 
-func corpusDir(t testing.TB, sub string) string {
-	t.Helper()
-	for _, base := range []string{os.Getenv("XDPIDS_CORPUS"), "../../../shared/corpus", "/work/shared/corpus"} {
-		if base == "" {
-			continue
-		}
-		d := filepath.Join(base, sub)
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return d
-		}
-	}
-	if testenv.Required() {
-		t.Fatalf("corpus %s not found (set XDPIDS_CORPUS); required under CI=true", sub)
-	}
-	t.Skipf("corpus %s not found (set XDPIDS_CORPUS)", sub)
-	return ""
-}
+func corpusDir(t testing.TB, sub string) string { return testenv.Corpus(t, sub) }
 
 type svCheck struct {
 	Type            string         `json:"type"`
