@@ -17,7 +17,6 @@ import (
 
 var corpusTable = flag.String("corpus-table", "", "write the corpus result table (Markdown) to this file")
 
-
 // corpusCase is one capture of ../shared/corpus/attack-pcaps and what its
 // README says an IDS should detect. any: one of these sids must alert on
 // subject (a source banned after its first alert sends nothing more, so a
