@@ -180,6 +180,12 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 	}
 	prefix := netip.PrefixFrom(subj, bits).Masked()
 	if exp, ok := r.active[prefix]; ok && exp > nowNs {
+		if r.cfg.DryRun {
+			// The would-be ban still runs: report it, do not escalate it
+			// on every alert (live mode would not see these alerts).
+			a.BanPrefix, a.BanTTL = prefix.String(), exp-nowNs
+			return
+		}
 		// Banned already (samples were in flight when the ban was made),
 		// unless an operator lifted it since: then ban again.
 		if e, err := r.banner.LookupBlock(prefix); err == nil && !e.Expired(uint64(nowNs)) {
@@ -210,6 +216,8 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 			a.Metadata = map[string]string{}
 		}
 		a.Metadata["dry_run_ban"] = fmt.Sprintf("%s for %s", prefix, time.Duration(ttl))
+		r.active[prefix] = nowNs + ttl
+		r.inMinute++
 		return
 	}
 	comment := a.Detector

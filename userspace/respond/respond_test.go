@@ -390,6 +390,13 @@ func TestDryRun(t *testing.T) {
 	if a.BanPrefix != "203.0.113.66/32" || a.BanTTL != int64(10*time.Minute) {
 		t.Errorf("would-be ban %q %v", a.BanPrefix, time.Duration(a.BanTTL))
 	}
+	// A second alert while the would-be ban runs reports it unchanged: no
+	// escalation on every alert.
+	again := scanAlert(attacker)
+	r.Handle(again, now0+int64(time.Minute))
+	if again.BanTTL != int64(9*time.Minute) || again.Action != "allowed" || f.ncalls() != 0 {
+		t.Errorf("repeat alert in dry run: ttl %v action %q", time.Duration(again.BanTTL), again.Action)
+	}
 	// Without metadata: the map is made.
 	b := scanAlert(netip.MustParseAddr("2001:db8:1:2:3:4:5:6"))
 	r.Handle(b, now0)
