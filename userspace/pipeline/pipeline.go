@@ -19,6 +19,7 @@ import (
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/userspace/alert"
 	"github.com/xdpids/xdpids/userspace/decode"
+	"github.com/xdpids/xdpids/userspace/defrag"
 	"github.com/xdpids/xdpids/userspace/detect"
 	"github.com/xdpids/xdpids/userspace/flows"
 	"github.com/xdpids/xdpids/userspace/samples"
@@ -168,6 +169,8 @@ type Worker struct {
 	free  chan int32
 
 	stream   *stream.Reassembler
+	defrag   *defrag.Defragmenter
+	whole    decode.Packet // a datagram reassembled from fragments
 	sigIn    signature.Input
 	streamIn signature.StreamInput
 	cur      *decode.Packet // the packet being processed (stream callbacks)
@@ -188,6 +191,7 @@ func newWorker(p *Pipeline) *Worker {
 	sc.OnData = w.onStreamData
 	sc.OnDepthReached = w.onStreamDepth
 	w.stream = stream.New(sc)
+	w.defrag = defrag.New(defrag.Config{})
 	w.table.OnRemove = func(f *flows.Flow) {
 		w.stream.FlowEnd(f.ID)
 		if e := p.sig.Load(); e != nil {
@@ -214,6 +218,26 @@ func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.I
 	}
 	e.MatchPacket(&w.sigIn, w.emit)
 	w.cur, w.curEng, w.curFlow = nil, nil, nil
+}
+
+// reassembled matches a datagram rebuilt from fragments. It is not counted
+// again by the flow table or the detectors (its fragments were).
+func (w *Worker) reassembled(e *signature.Engine, s *samples.Sample, frame []byte) {
+	pk := &w.whole
+	pk.Reset()
+	pk.TsNs, pk.Ifindex = w.pkt.TsNs, s.Ifindex
+	pk.WireLen, pk.CapLen = uint32(len(frame)), uint32(len(frame))
+	if err := w.dec.Decode(frame, pk); err != nil || pk.Family == 0 {
+		return
+	}
+	var in detect.Input
+	in.P = pk
+	k, fromA := flows.KeyOf(pk)
+	if f := w.table.Lookup(k); f != nil {
+		in.F, in.FromOrig = f, fromA == f.OrigIsA
+	}
+	ws := samples.Sample{TsNs: s.TsNs, Ifindex: s.Ifindex, WireLen: pk.WireLen, CapLen: pk.CapLen, Data: frame}
+	w.signatures(e, &ws, &in)
 }
 
 // onStreamData runs the stream rules on newly reassembled bytes: during
@@ -320,6 +344,15 @@ func (w *Worker) ProcessSample(s *samples.Sample) {
 	w.p.engine.Observe(in)
 	if e := w.p.sig.Load(); e != nil && pk.Family != 0 {
 		w.signatures(e, s, in)
+		// Signatures see whole datagrams too: fragments captured whole
+		// (while rules are active the program samples fragments at a
+		// snap length of a full frame) are reassembled, and a completed
+		// datagram is matched as one more packet of its flow.
+		if pk.Fragment && s.CapLen == s.WireLen {
+			if whole, ok := w.defrag.Add(s.Data, pk.TsNs); ok {
+				w.reassembled(e, s, whole)
+			}
+		}
 	}
 	if pk.TsNs-w.lastExp >= 1e9 || pk.TsNs < w.lastExp {
 		w.lastExp = pk.TsNs
