@@ -47,7 +47,7 @@ func TestEndToEnd(t *testing.T) {
 		testenv.RequireTool(t, tool)
 	}
 	l := newLab(t)
-	d := l.start(t, labConfig)
+	d := l.start(t, labConfig, "--metrics-addr", "127.0.0.1:0")
 
 	// A TCP echo server in S on C's link.
 	srvAddr := net.JoinHostPort(l.serverEnds["c"].IP(), "8080")
@@ -93,6 +93,33 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if a.Verdicts["drop"].Packets != 0 || c.Verdicts["drop"].Packets != 0 {
 			t.Errorf("drops on a clean link: A %d, C %d", a.Verdicts["drop"].Packets, c.Verdicts["drop"].Packets)
+		}
+	})
+
+	t.Run("prometheus metrics", func(t *testing.T) {
+		var body []byte
+		// The server listens in S: dial there (net/http would dial from
+		// another thread, in the root namespace), then speak HTTP/1.0.
+		var conn net.Conn
+		err := l.s.Do(func() (err error) { conn, err = net.DialTimeout("tcp", d.ready.Metrics, 2*time.Second); return err })
+		if err == nil {
+			defer conn.Close()
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err = io.WriteString(conn, "GET /metrics HTTP/1.0\r\n\r\n"); err == nil {
+				body, err = io.ReadAll(conn)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{
+			`xdpids_packets_total{iface="` + ifA + `",reason="none",verdict="pass"}`,
+			`xdpids_protocol_packets_total{iface="` + ifA + `",proto="icmp"}`,
+			"xdpids_samples_read_total", "xdpids_flows_active", "xdpids_block_entries{state=\"active\"} 0",
+		} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("metrics lack %s", want)
+			}
 		}
 	})
 

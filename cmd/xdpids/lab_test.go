@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xdpids/xdpids/internal/testenv"
+	"github.com/xdpids/xdpids/userspace/daemon"
 )
 
 var (
@@ -88,6 +89,7 @@ type daemonProc struct {
 	done   chan error
 	pcap   string
 	eve    string
+	ready  daemon.Ready // the ready file's contents
 	exited bool
 }
 
@@ -115,7 +117,10 @@ func (l *lab) start(t *testing.T, configYAML string, extra ...string) *daemonPro
 	t.Cleanup(func() { d.stop(t) })
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if _, err := os.Stat(ready); err == nil {
+		if data, err := os.ReadFile(ready); err == nil {
+			if err := json.Unmarshal(data, &d.ready); err != nil {
+				t.Fatalf("ready file: %v", err)
+			}
 			return d
 		}
 		select {

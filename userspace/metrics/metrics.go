@@ -42,6 +42,12 @@ var (
 		"Alerts raised by the detectors.", nil, nil)
 	descFlowsActive = prometheus.NewDesc("xdpids_flows_active",
 		"Flows tracked by the userspace pipeline.", nil, nil)
+	descRules = prometheus.NewDesc("xdpids_rules_loaded",
+		"Signature rules compiled into the running engine.", nil, nil)
+	descRuleMatches = prometheus.NewDesc("xdpids_rule_matches_total",
+		"Signature rules that matched (before thresholds and noalert).", nil, nil)
+	descRuleCandidates = prometheus.NewDesc("xdpids_rule_candidates_total",
+		"Rules the prefilter selected for full inspection.", nil, nil)
 	descScrapeErrors = prometheus.NewDesc("xdpids_scrape_errors_total",
 		"Map reads that failed while collecting metrics.", nil, nil)
 )
@@ -66,7 +72,7 @@ func NewCollector(maps *loader.Maps, daemon *Daemon) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descBlocks, descAllows,
-		descSamplesRead, descSamplesBad, descOverflow, descDecodeErrors, descAlerts, descFlowsActive, descScrapeErrors} {
+		descSamplesRead, descSamplesBad, descOverflow, descDecodeErrors, descAlerts, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descScrapeErrors} {
 		ch <- d
 	}
 }
@@ -142,6 +148,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descDecodeErrors, ps.NotIP, "not_ip")
 		counter(descAlerts, ps.Alerts)
 		ch <- prometheus.MustNewConstMetric(descFlowsActive, prometheus.GaugeValue, float64(ps.FlowsActive))
+		loaded := 0
+		if e := c.daemon.Pipeline.Rules(); e != nil {
+			loaded = e.Len()
+			es := e.Stats()
+			counter(descRuleMatches, es.Matches)
+			counter(descRuleCandidates, es.Candidates)
+		}
+		ch <- prometheus.MustNewConstMetric(descRules, prometheus.GaugeValue, float64(loaded))
 	}
 	counter(descScrapeErrors, c.scrapeErrors.Load())
 }
