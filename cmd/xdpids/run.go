@@ -39,25 +39,33 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 				_, err := os.Stdout.Write(config.DefaultYAML())
 				return err
 			}
-			cfg, err := config.Load(configPath)
-			if err != nil {
-				return err
-			}
-			if cmd.Flags().Changed("mode") {
-				if mode != "prevent" && mode != "monitor" {
-					return fmt.Errorf("bad --mode %q: want prevent or monitor", mode)
-				}
-				cfg.Mode = mode
+			if cmd.Flags().Changed("mode") && mode != "prevent" && mode != "monitor" {
+				return fmt.Errorf("bad --mode %q: want prevent or monitor", mode)
 			}
 			if cmd.Flags().Changed("xdp-mode") {
 				if _, err := loader.ParseXDPMode(xdpMode); err != nil {
 					return err
 				}
-				cfg.XDPMode = xdpMode
 			}
-			if cmd.Flags().Changed("pin-path") || configPath == "" {
-				cfg.PinPath = g.pinPath
+			// overlay lays the command line over a configuration, at start
+			// and again after each SIGHUP reload.
+			overlay := func(c *config.File) {
+				if cmd.Flags().Changed("mode") {
+					c.Mode = mode
+				}
+				if cmd.Flags().Changed("xdp-mode") {
+					c.XDPMode = xdpMode
+				}
+				if cmd.Flags().Changed("pin-path") || configPath == "" {
+					c.PinPath = g.pinPath
+				}
+				c.Signatures.Files = append(c.Signatures.Files, rulePaths...)
 			}
+			cfg, err := config.Load(configPath)
+			if err != nil {
+				return err
+			}
+			overlay(cfg)
 			if metricsAddr == "" {
 				metricsAddr = cfg.MetricsAddr
 			}
@@ -67,7 +75,6 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 			if evePath == "" {
 				evePath = cfg.EVE.Path
 			}
-			cfg.Signatures.Files = append(cfg.Signatures.Files, rulePaths...)
 			if err := cfg.Revalidate(); err != nil {
 				return err
 			}
@@ -82,6 +89,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 				Interfaces:  ifaces,
 				Config:      cfg,
 				ConfigPath:  configPath,
+				Overlay:     overlay,
 				Reload:      reload,
 				ReadyFile:   readyFile,
 				MetricsAddr: metricsAddr,

@@ -35,9 +35,10 @@ import (
 type Options struct {
 	Interfaces  []string
 	Config      *config.File
-	ConfigPath  string        // reread on Reload; "" = built-in default
-	Reload      <-chan string // a value asks for a config reload (SIGHUP)
-	ReadyFile   string        // written once attached, removed on exit
+	ConfigPath  string             // reread on Reload; "" = built-in default
+	Overlay     func(*config.File) // the command line, laid again over a reloaded file
+	Reload      <-chan string      // a value asks for a config reload (SIGHUP)
+	ReadyFile   string             // written once attached, removed on exit
 	MetricsAddr string
 	SamplePcap  string // write every sample to this pcap file
 	EVEPath     string // alerts: a file, or "-" for stdout
@@ -213,6 +214,10 @@ func Run(ctx context.Context, o Options) (err error) {
 				slog.Error("reopen eve log", "err", err)
 			}
 			next, err := config.Load(o.ConfigPath)
+			if err == nil && o.Overlay != nil {
+				o.Overlay(next)
+				err = next.Revalidate()
+			}
 			if err != nil {
 				slog.Error("reload config: keeping the running configuration", "err", err)
 				continue
