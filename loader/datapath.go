@@ -36,6 +36,9 @@ type Datapath struct {
 // pinned under opts.PinPath (so bans and counters survive a restart).
 func Load(opts Options) (*Datapath, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("load xdp program: operation not permitted (xdpids needs root, or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)")
+		}
 		return nil, fmt.Errorf("remove memlock limit: %w", err)
 	}
 	spec, err := bpf.LoadXdpids()

@@ -371,4 +371,25 @@ func TestCLIErrors(t *testing.T) {
 	if _, err := os.Stat(missing); err == nil {
 		t.Errorf("a failed command created %s", missing)
 	}
+	// Without privileges: one line saying so.
+	if os.Geteuid() == 0 {
+		setpriv := testenv.RequireTool(t, "setpriv")
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"stats"}, "needs root"},
+			{[]string{"block", "192.0.2.1"}, "needs root"},
+			{[]string{"run", "-i", "lo", "--pin-path", missing}, "xdpids needs root"},
+		} {
+			t.Run("unprivileged "+strings.Join(c.args, " "), func(t *testing.T) {
+				args := append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin}, c.args...)
+				out, err := exec.Command(setpriv, args...).CombinedOutput()
+				s := strings.TrimRight(string(out), "\n")
+				if err == nil || strings.Count(s, "\n") != 0 || !strings.Contains(s, c.want) {
+					t.Fatalf("exit %v, output %q: want one line containing %q", err, s, c.want)
+				}
+			})
+		}
+	}
 }

@@ -33,6 +33,7 @@ func xdpidsBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
+		_ = os.Chmod(dir, 0o755) // TestCLIErrors runs it as nobody too
 		binPath = filepath.Join(dir, "xdpids")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
