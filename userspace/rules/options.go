@@ -224,6 +224,10 @@ func (p *parser) option(r *Rule, st *optState, o option) *ruleError {
 		} else {
 			r.FlowBytes = append(r.FlowBytes, fc)
 		}
+	case "stream_size":
+		var ss StreamSize
+		ss, err = parseStreamSize(v)
+		r.StreamSize = append(r.StreamSize, ss)
 	case "hostbits", "xbits":
 		return parseHostbits(r, k, v)
 	default:
@@ -506,7 +510,7 @@ func parseFlowbits(r *Rule, st *optState, v string) *ruleError {
 
 func parseThreshold(k, v string) (*Threshold, *ruleError) {
 	t := &Threshold{Type: TypeFilter, Count: -1, Seconds: -1}
-	hasType, hasTrack := false, false
+	hasType, hasTrack, hasMult := false, false, false
 	for _, x := range strings.Split(v, ",") {
 		x = strings.TrimSpace(x)
 		name, val, _ := strings.Cut(x, " ")
@@ -525,7 +529,7 @@ func parseThreshold(k, v string) (*Threshold, *ruleError) {
 			case "both":
 				t.Type = TypeBoth
 			case "backoff":
-				return nil, unsupported("threshold type", "backoff")
+				t.Type = TypeBackoff
 			default:
 				return nil, malformed("%s: bad type %q", k, trunc(val))
 			}
@@ -567,10 +571,28 @@ func parseThreshold(k, v string) (*Threshold, *ruleError) {
 				return nil, malformed("%s: bad unique_on %q", k, trunc(val))
 			}
 		case "multiplier":
-			return nil, unsupported(k+" option", name)
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return nil, malformed("%s: bad multiplier %q", k, trunc(val))
+			}
+			t.Multiplier, hasMult = n, true
 		default:
 			return nil, malformed("%s: bad option %q", k, trunc(x))
 		}
+	}
+	if t.Type == TypeBackoff {
+		// Suricata 7: type backoff, track by_flow, count N, multiplier M
+		// (no seconds: the counter lives as long as the flow).
+		if !hasTrack || t.Count < 1 || !hasMult || t.Seconds >= 0 {
+			return nil, malformed("%s: backoff needs track, count, multiplier and no seconds", k)
+		}
+		if t.Track != TrackByFlow {
+			return nil, malformed("%s: backoff only supports track by_flow", k)
+		}
+		return t, nil
+	}
+	if hasMult {
+		return nil, malformed("%s: multiplier is for type backoff", k)
 	}
 	if (k == "threshold" && !hasType) || !hasTrack || t.Count < 0 || t.Seconds < 0 {
 		return nil, malformed("%s: needs type (threshold only), track, count and seconds", k)
@@ -763,6 +785,47 @@ func parseFlowCount(k, v string) (FlowCount, error) {
 	}
 	fc.N = *n
 	return fc, nil
+}
+
+// parseStreamSize parses stream_size:<server|client|both|either>,<op>,<n>
+// (op one of < <= > >= = !=; Suricata 7 also takes the op glued to n).
+func parseStreamSize(v string) (StreamSize, error) {
+	var ss StreamSize
+	d, rest, ok := strings.Cut(v, ",")
+	if !ok {
+		return ss, fmt.Errorf("want direction,op,value")
+	}
+	switch strings.TrimSpace(d) {
+	case "server":
+		ss.Dir = StreamServer
+	case "client":
+		ss.Dir = StreamClient
+	case "both":
+		ss.Dir = StreamBoth
+	case "either":
+		ss.Dir = StreamEither
+	default:
+		return ss, fmt.Errorf("bad direction %q", trunc(d))
+	}
+	op, n, ok := strings.Cut(rest, ",")
+	if ok {
+		op = strings.TrimSpace(op)
+		switch op {
+		case "<", "<=", ">", ">=", "=", "!=":
+		default:
+			return ss, fmt.Errorf("bad operator %q", trunc(op))
+		}
+		rest = op + strings.TrimSpace(n)
+	}
+	num, err := parseNum(rest, math.MaxUint32)
+	if err != nil {
+		return ss, err
+	}
+	if num.Op == NumRange || num.Op == NumRangeIn {
+		return ss, fmt.Errorf("bad value %q", trunc(rest))
+	}
+	ss.N = *num
+	return ss, nil
 }
 
 func parseHostbits(r *Rule, k, v string) *ruleError {

@@ -128,7 +128,8 @@ type Rule struct {
 	VLAN                          []VLANMatch
 	ICMPv6MTU                     *Num
 	FlowPkts, FlowBytes           []FlowCount
-	Hostbits                      []Hostbit // hostbits and xbits
+	StreamSize                    []StreamSize // stream_size keyword
+	Hostbits                      []Hostbit    // hostbits and xbits
 }
 
 // VLANMatch is vlan.id: the id of the tag at Layer (0 outermost, -1
@@ -150,6 +151,21 @@ type FlowCount struct {
 	Dir uint8 // 0 to server, 1 to client, 2 either
 	N   Num
 }
+
+// StreamSize is stream_size: the sequence-space size of a TCP flow's
+// client (to server) or server (to client) stream, or both or either.
+type StreamSize struct {
+	Dir uint8 // StreamServer, StreamClient, StreamBoth, StreamEither
+	N   Num
+}
+
+// StreamSize directions.
+const (
+	StreamServer uint8 = iota
+	StreamClient
+	StreamBoth
+	StreamEither
+)
 
 // Hostbit is a hostbits or xbits keyword: bits kept per host (Track
 // TrackBySrc / TrackByDst) or per address pair (TrackByBoth).
@@ -340,6 +356,9 @@ type Threshold struct {
 	// UniqueOn counts distinct source (UniqueSrcPort) or destination
 	// ports instead of matches (detection_filter unique_on).
 	UniqueOn uint8
+	// Multiplier is type backoff's multiplier: alert on the Count-th
+	// match, then the Count*Multiplier-th, Count*Multiplier^2-th...
+	Multiplier int
 }
 
 // UniqueOn values.
@@ -358,6 +377,7 @@ const (
 	TypeThreshold
 	TypeBoth
 	TypeFilter
+	TypeBackoff // threshold type backoff (Suricata 7)
 )
 
 // Track says what a threshold counts by.

@@ -114,9 +114,15 @@ type Engine struct {
 	mu     sync.Mutex
 	flows  map[uint64]*flowState
 	thresh map[threshKey]*threshState
-	hosts  map[hostKey]*hostState
-	lastGC int64
-	stats  Stats
+	// flowThresh lists the backoff counters of a flow (they have no time
+	// window), dropped with the flow by FlowEnd or a reused flow id.
+	flowThresh map[uint64][]threshKey
+	// streamSize: a rule uses stream_size, so TCP flows track their
+	// sequence spaces (flowState.seq).
+	streamSize bool
+	hosts      map[hostKey]*hostState
+	lastGC     int64
+	stats      Stats
 
 	pool sync.Pool
 }
@@ -248,7 +254,7 @@ func CompileWith(set *rules.Set, opts Options) (*Engine, error) {
 		opts.StreamWindow = DefaultStreamWindow
 	}
 	e := &Engine{opts: opts, bits: map[string]int{}, hbits: map[string]int{}, flows: map[uint64]*flowState{},
-		thresh: map[threshKey]*threshState{}, hosts: map[hostKey]*hostState{}}
+		thresh: map[threshKey]*threshState{}, flowThresh: map[uint64][]threshKey{}, hosts: map[hostKey]*hostState{}}
 	var rs []*rules.Rule
 	if set != nil {
 		rs = set.Rules
@@ -257,6 +263,7 @@ func CompileWith(set *rules.Set, opts Options) (*Engine, error) {
 		cr := e.compileRule(r)
 		cr.order = int32(i)
 		e.rules = append(e.rules, cr)
+		e.streamSize = e.streamSize || len(r.StreamSize) > 0
 	}
 	// Evaluation order, as Suricata's: pass, drop, reject, alert; then
 	// flowbit setters before readers; then priority; then file order.
@@ -369,7 +376,7 @@ func (e *Engine) compileRule(r *rules.Rule) *crule {
 	cr.streamOK = cr.payload && !cr.headers && !packetOnly && len(cr.chains) == 1 &&
 		(r.Proto.L4 == 6 || r.Proto.L4 == 0) && r.Proto.Stream != rules.StreamNo && !r.Flow.NoStream
 	cr.ipOnly = len(r.Matches) == 0 && !packetOnly && len(cr.reads) == 0 && len(cr.hreads) == 0 && !cr.headers &&
-		r.Flow == (rules.Flow{}) && r.SrcPorts.Any && r.DstPorts.Any
+		r.Flow == (rules.Flow{}) && r.SrcPorts.Any && r.DstPorts.Any && len(r.StreamSize) == 0
 	cr.fp = fastPattern(r)
 	return cr
 }

@@ -269,3 +269,81 @@ func TestEngineScalesByPrefilter(t *testing.T) {
 		t.Errorf("%d rules inspected for one packet, want the prefilter to leave 1", st.Candidates)
 	}
 }
+
+func TestThresholdBackoff(t *testing.T) {
+	for _, c := range []struct {
+		count, mult int
+		want        []int // the matches (1-based) that alert, out of 250
+	}{
+		{2, 10, []int{2, 20, 200}},
+		{1, 10, []int{1, 10, 100}},
+		{10, 2, []int{10, 20, 40, 80, 160}},
+		{3, 1, []int{3}},
+	} {
+		t.Run(fmt.Sprintf("count %d multiplier %d", c.count, c.mult), func(t *testing.T) {
+			h := newHarness(t, fmt.Sprintf(`alert udp any any -> any any (content:"x"; threshold: type backoff, track by_flow, count %d, multiplier %d; sid:1;)`, c.count, c.mult), Options{})
+			var got []int
+			for i := 1; i <= 250; i++ {
+				if len(h.send(frame(t, pkt{src: cli, dst: srv, proto: 17, sport: 1, dport: 2, payload: "x"}))) > 0 {
+					got = append(got, i)
+				}
+				if i == 150 {
+					h.ts += 3600e9 // no time window: packet time does not reset it
+				}
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("alerts on matches %v, want %v", got, c.want)
+			}
+			// another flow counts on its own
+			if n := len(h.send(frame(t, pkt{src: cli, dst: srv, proto: 17, sport: 3, dport: 2, payload: "x"}))); (n == 1) != (c.count == 1) {
+				t.Errorf("new flow 1st match: %d alerts", n)
+			}
+			// FlowEnd drops the flow's counter
+			k := threshKey{gid: 1, sid: 1}
+			for key := range h.eng.thresh {
+				if key.flow != 0 {
+					k = key
+				}
+			}
+			before := len(h.eng.thresh)
+			h.eng.FlowEnd(k.flow)
+			if len(h.eng.thresh) != before-1 || len(h.eng.flowThresh) != 1 {
+				t.Errorf("after FlowEnd: %d counters (was %d), %d flows", len(h.eng.thresh), before, len(h.eng.flowThresh))
+			}
+		})
+	}
+}
+
+func TestStreamSize(t *testing.T) {
+	// client isn 100, server isn 500: after the handshake each stream
+	// has used 1 (the SYN)
+	h := newHarness(t, `alert tcp any any -> any any (flow:established,to_server; stream_size:server,<,5; stream_size:client,>=,11; content:"abc"; sid:1;)
+alert tcp any any -> any any (stream_size:both,>,10; content:"abc"; sid:2;)
+alert tcp any any -> any any (stream_size:either,=,1; content:"abc"; sid:3;)
+alert tcp any any -> any any (stream_size:client,!=,14; content:"abc"; sid:4;)`, Options{})
+	h.handshake(cli, srv, 40000, 80)
+	if got := h.send(frame(t, req("abcdefghij"))); !slices.Equal(got, []uint32{1, 3, 4}) { // client 11, server 1
+		t.Errorf("1st request: %v", got)
+	}
+	h.send(frame(t, resp("0123456789"))) // server 11
+	p := req("abc")
+	p.seq = 111 // client 14
+	if got := h.send(frame(t, p)); !slices.Equal(got, []uint32{2}) {
+		t.Errorf("2nd request: %v", got)
+	}
+	// a retransmission does not grow the stream
+	if got := h.send(frame(t, req("abcdefghij"))); !slices.Equal(got, []uint32{2}) {
+		t.Errorf("retransmission: %v", got)
+	}
+
+	// midstream: isn is the first seq seen - 1, as Suricata's pickup
+	h = newHarness(t, `alert tcp any any -> any any (stream_size:client,=,4; content:"abc"; sid:1;)`, Options{})
+	if got := h.send(frame(t, req("abc"))); !slices.Equal(got, []uint32{1}) {
+		t.Errorf("midstream: %v", got)
+	}
+	// not on UDP
+	h = newHarness(t, `alert ip any any -> any any (stream_size:either,>=,0; sid:1;)`, Options{})
+	if got := h.send(frame(t, pkt{src: cli, dst: srv, proto: 17, sport: 1, dport: 2, payload: "x"})); len(got) != 0 {
+		t.Errorf("udp: %v", got)
+	}
+}

@@ -2,6 +2,7 @@ package signature
 
 import (
 	"encoding/binary"
+	"math"
 	"net/netip"
 
 	"github.com/xdpids/xdpids/userspace/alert"
@@ -50,6 +51,7 @@ func (e *Engine) MatchPacket(in *Input, emit func(*alert.Alert)) {
 		if c.fs != nil && c.fs.pass {
 			return
 		}
+		e.trackSeq(&c, in.F, p)
 	}
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
@@ -127,6 +129,7 @@ func (e *Engine) MatchStream(si *StreamInput, emit func(*alert.Alert)) {
 	defer e.pool.Put(s)
 	s.begin()
 	c.data, c.old = e.windowed(s, e.ensureFlowState(&c), si)
+	e.trackSeq(&c, f, si.P) // the stream runs before the packet's own rules
 	e.prefilter(s, gTCP, c.data, src, dst, sport, dport)
 	e.run(s, &c, emit)
 	e.count(func(st *Stats) { st.Streams++ })
@@ -241,6 +244,11 @@ func (e *Engine) matchHeader(cr *crule, c *mctx, s *scratch) bool {
 	}
 	if fl.NotEstablished && e.established(c.f) {
 		return false
+	}
+	for i := range r.StreamSize { // packet and stream rules alike
+		if !e.matchStreamSize(&r.StreamSize[i], c) {
+			return false
+		}
 	}
 	if c.stream {
 		return true
@@ -529,6 +537,91 @@ type flowState struct {
 	pass bool
 	seen int64
 	win  [2]streamWin // stream windows: [0] to server
+	seq  [2]seqSpace  // stream_size: [0] the client's stream, [1] the server's
+}
+
+// seqSpace is the sequence space a TCP endpoint has used, as Suricata's
+// TcpStream isn and next_seq: stream_size compares next-isn. isn is the
+// SYN's sequence number, or seq-1 of the first packet seen when the
+// flow was picked up midstream (as Suricata's midstream pickup); next
+// is the highest seq+len (SYN and FIN count one) seen, in sequence-space
+// order. Unlike Suricata's next_seq it also moves past a gap (data
+// Suricata's stream engine would not accept in order).
+type seqSpace struct {
+	isn, next uint32
+	init      bool
+}
+
+func (s *seqSpace) add(p *decode.Packet) {
+	end := p.Seq + p.PayloadLen
+	if p.TCPFlags&tcpSYN != 0 {
+		end++
+	}
+	if p.TCPFlags&tcpFIN != 0 {
+		end++
+	}
+	if !s.init {
+		s.init, s.isn, s.next = true, p.Seq, end
+		if p.TCPFlags&tcpSYN == 0 {
+			s.isn = p.Seq - 1
+		}
+		return
+	}
+	if p.TCPFlags&tcpSYN != 0 && p.Seq != s.isn {
+		s.isn, s.next = p.Seq, end // the real SYN after a midstream guess, or a new ISN
+		return
+	}
+	if int32(end-s.next) > 0 {
+		s.next = end
+	}
+}
+
+func (s *seqSpace) size() uint64 {
+	if !s.init {
+		return 0
+	}
+	return uint64(s.next - s.isn)
+}
+
+const (
+	tcpFIN = 0x01
+	tcpSYN = 0x02
+)
+
+// trackSeq records a TCP packet's sequence space in its flow's state
+// (rules with stream_size only).
+func (e *Engine) trackSeq(c *mctx, f *flows.Flow, p *decode.Packet) {
+	if !e.streamSize || f == nil || p == nil || p.Proto != decode.ProtoTCP || !p.HasL4 {
+		return
+	}
+	a, port := f.Orig()
+	dir := 1
+	if p.Src == a && p.SrcPort == port {
+		dir = 0
+	}
+	fs := e.ensureFlowState(c)
+	e.mu.Lock()
+	fs.seq[dir].add(p)
+	e.mu.Unlock()
+}
+
+// matchStreamSize is stream_size against the flow's sequence spaces.
+func (e *Engine) matchStreamSize(ss *rules.StreamSize, c *mctx) bool {
+	if c.f == nil || c.f.Proto != decode.ProtoTCP || c.fs == nil {
+		return false
+	}
+	e.mu.Lock()
+	client, server := c.fs.seq[0].size(), c.fs.seq[1].size()
+	e.mu.Unlock()
+	switch ss.Dir {
+	case rules.StreamServer:
+		return ss.N.Match(server)
+	case rules.StreamClient:
+		return ss.N.Match(client)
+	case rules.StreamBoth:
+		return ss.N.Match(server) && ss.N.Match(client)
+	}
+	return ss.N.Match(server) || ss.N.Match(client)
 }
 
 func (f *flowState) set(b int) {
@@ -580,6 +673,7 @@ func (e *Engine) flowStateOf(id uint64, fresh bool) *flowState {
 	defer e.mu.Unlock()
 	if fresh {
 		delete(e.flows, id)
+		e.dropFlowThresh(id)
 		return nil
 	}
 	return e.flows[id]
@@ -614,7 +708,16 @@ func (e *Engine) ensureFlowState(c *mctx) *flowState {
 func (e *Engine) FlowEnd(flowID uint64) {
 	e.mu.Lock()
 	delete(e.flows, flowID)
+	e.dropFlowThresh(flowID)
 	e.mu.Unlock()
+}
+
+// dropFlowThresh drops the backoff counters of a flow; e.mu held.
+func (e *Engine) dropFlowThresh(id uint64) {
+	for _, k := range e.flowThresh[id] {
+		delete(e.thresh, k)
+	}
+	delete(e.flowThresh, id)
 }
 
 type threshKey struct {
@@ -629,7 +732,13 @@ type threshState struct {
 	count int
 	win   int64
 	seen  map[uint16]struct{} // unique_on: the ports counted
+	next  int                 // backoff: the match count that alerts next
 }
+
+// noWindow is the window of a backoff counter: it never expires by time
+// (Suricata keeps it with the flow); gcThresholds drops it once the flow
+// is gone.
+const noWindow = int64(1<<63 - 1)
 
 // thresholdAllows runs detection_filter then threshold for a match.
 func (e *Engine) thresholdAllows(r *rules.Rule, c *mctx) bool {
@@ -660,6 +769,9 @@ func (e *Engine) tick(r *rules.Rule, t *rules.Threshold, filter bool, c *mctx) b
 		}
 	}
 	win := int64(t.Seconds) * 1e9
+	if t.Type == rules.TypeBackoff {
+		win = noWindow
+	}
 	st := e.thresh[k]
 	switch {
 	case st == nil:
@@ -671,6 +783,15 @@ func (e *Engine) tick(r *rules.Rule, t *rules.Threshold, filter bool, c *mctx) b
 		}
 		st = &threshState{first: c.ts, win: win}
 		e.thresh[k] = st
+		if t.Type == rules.TypeBackoff && k.flow != 0 {
+			if len(e.flowThresh) >= e.opts.MaxThresholdKeys {
+				for old := range e.flowThresh {
+					delete(e.flowThresh, old)
+					break
+				}
+			}
+			e.flowThresh[k.flow] = append(e.flowThresh[k.flow], k)
+		}
 	case c.ts-st.first >= win || c.ts < st.first:
 		st.first, st.count, st.seen = c.ts, 0, nil
 	}
@@ -699,8 +820,34 @@ func (e *Engine) tick(r *rules.Rule, t *rules.Threshold, filter bool, c *mctx) b
 		return false
 	case rules.TypeBoth:
 		return st.count == t.Count
+	case rules.TypeBackoff:
+		return backoffTick(st, t)
 	}
 	return st.count > t.Count // detection_filter
+}
+
+// backoffTick counts a match for threshold type backoff as Suricata
+// does (ThresholdSetup/TYPE_BACKOFF): the Count-th match alerts, then the
+// Count*Multiplier-th, Count*Multiplier^2-th, ...; count 1 alerts on the
+// 1st, Multiplier-th, Multiplier^2-th. The first alert is not the 1st
+// match unless count is 1 (suricata-verify detect-flow-pkts-either:
+// count 2 multiplier 10 alerts once per flow on the 2nd match).
+func backoffTick(st *threshState, t *rules.Threshold) bool {
+	if st.count == 1 {
+		st.next = t.Count
+	}
+	if st.next == 0 || st.count != st.next {
+		return false
+	}
+	switch {
+	case t.Multiplier <= 1:
+		st.next = 0 // the same count again never comes: done
+	case st.next > math.MaxInt/t.Multiplier:
+		st.next = 0 // overflow: no more alerts
+	default:
+		st.next *= t.Multiplier
+	}
+	return true
 }
 
 // gcThresholds drops counters whose window ended, once a minute of

@@ -164,3 +164,25 @@ func TestStreamSession(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamSizeOnStream: stream_size applies to stream rules too (the
+// stream runs before the packet's own rules, with the packet counted).
+func TestStreamSizeOnStream(t *testing.T) {
+	const c, s = "10.0.0.1", "10.0.0.2"
+	h := newHarness(t, `alert tcp any any -> any any (flow:established,to_server; stream_size:client,<,12; content:"EVIL"; sid:1;)
+alert tcp any any -> any any (flow:established,to_server; stream_size:client,>=,12; content:"EVIL"; sid:2;)`, Options{})
+	h.handshake(c, s, 40000, 80)
+	pk := pkt{src: c, dst: s, sport: 40000, dport: 80, flags: "PA", seq: 101, ack: 501, payload: "EVIL xxxxxx"} // client 1+11
+	fr := frame(t, pk)
+	h.pk.Reset()
+	h.pk.TsNs, h.pk.WireLen, h.pk.CapLen = h.ts+1, uint32(len(fr)), uint32(len(fr))
+	if err := h.dec.Decode(fr, &h.pk); err != nil {
+		t.Fatal(err)
+	}
+	f := h.lastFlow(t)
+	var got []uint32
+	h.eng.MatchStream(&StreamInput{F: f, ToServer: true, Data: []byte(pk.payload), TsNs: h.ts, P: &h.pk}, func(a *alert.Alert) { got = append(got, a.SID) })
+	if !slices.Equal(got, []uint32{2}) {
+		t.Errorf("stream alerts %v, want [2]", got)
+	}
+}
