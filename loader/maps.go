@@ -488,40 +488,46 @@ func blockEntryOf(p netip.Prefix, e bpf.XdpidsBlockEntry) BlockEntry {
 // Blocks lists every block list entry: IPv4 hosts and prefixes, then IPv6.
 func (m *Maps) Blocks() ([]BlockEntry, error) {
 	var out []BlockEntry
-	var v bpf.XdpidsBlockEntry
-	var h4 bpf.XdpidsHostV4Key
-	it := m.BlockHostV4.Iterate()
-	for it.Next(&h4, &v) {
-		out = append(out, blockEntryOf(netip.PrefixFrom(netip.AddrFrom4(h4.Addr), 32), v))
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("list IPv4 blocks: %w", err)
-	}
-	var k4 bpf.XdpidsLpmV4Key
-	it = m.BlockV4.Iterate()
-	for it.Next(&k4, &v) {
-		out = append(out, blockEntryOf(netip.PrefixFrom(netip.AddrFrom4(k4.Addr), int(k4.Prefixlen)), v))
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("list IPv4 blocks: %w", err)
-	}
-	var h6 bpf.XdpidsHostV6Key
-	it = m.BlockHostV6.Iterate()
-	for it.Next(&h6, &v) {
-		out = append(out, blockEntryOf(netip.PrefixFrom(netip.AddrFrom16(h6.Addr), 128), v))
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("list IPv6 blocks: %w", err)
-	}
-	var k6 bpf.XdpidsLpmV6Key
-	it = m.BlockV6.Iterate()
-	for it.Next(&k6, &v) {
-		out = append(out, blockEntryOf(netip.PrefixFrom(netip.AddrFrom16(k6.Addr), int(k6.Prefixlen)), v))
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("list IPv6 blocks: %w", err)
+	add := func(p netip.Prefix, v bpf.XdpidsBlockEntry) { out = append(out, blockEntryOf(p, v)) }
+	for _, err := range []error{
+		eachEntry(m.BlockHostV4, hostV4Prefix, add),
+		eachEntry(m.BlockV4, lpmV4Prefix, add),
+		eachEntry(m.BlockHostV6, hostV6Prefix, add),
+		eachEntry(m.BlockV6, lpmV6Prefix, add),
+	} {
+		if err != nil {
+			return nil, fmt.Errorf("list blocks: %w", err)
+		}
 	}
 	return out, nil
+}
+
+// eachEntry calls fn with every entry of a list map, its key turned into
+// a prefix by prefixOf.
+func eachEntry[K, V any](mp *ebpf.Map, prefixOf func(*K) netip.Prefix, fn func(netip.Prefix, V)) error {
+	var k K
+	var v V
+	it := mp.Iterate()
+	for it.Next(&k, &v) {
+		fn(prefixOf(&k), v)
+	}
+	return it.Err()
+}
+
+func hostV4Prefix(k *bpf.XdpidsHostV4Key) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4(k.Addr), 32)
+}
+
+func hostV6Prefix(k *bpf.XdpidsHostV6Key) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom16(k.Addr), 128)
+}
+
+func lpmV4Prefix(k *bpf.XdpidsLpmV4Key) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4(k.Addr), int(k.Prefixlen))
+}
+
+func lpmV6Prefix(k *bpf.XdpidsLpmV6Key) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom16(k.Addr), int(k.Prefixlen))
 }
 
 // SweepExpired deletes block entries whose expiry has passed and returns
@@ -581,21 +587,11 @@ func (m *Maps) Disallow(p netip.Prefix) error {
 // Allows lists the allow list, IPv4 first.
 func (m *Maps) Allows() ([]AllowEntry, error) {
 	var out []AllowEntry
-	var k4 bpf.XdpidsLpmV4Key
-	var v bpf.XdpidsAllowEntry
-	it := m.AllowV4.Iterate()
-	for it.Next(&k4, &v) {
-		out = append(out, AllowEntry{netip.PrefixFrom(netip.AddrFrom4(k4.Addr), int(k4.Prefixlen)), v.CreatedNs, v.Hits})
-	}
-	if err := it.Err(); err != nil {
+	add := func(p netip.Prefix, v bpf.XdpidsAllowEntry) { out = append(out, AllowEntry{p, v.CreatedNs, v.Hits}) }
+	if err := eachEntry(m.AllowV4, lpmV4Prefix, add); err != nil {
 		return nil, fmt.Errorf("list IPv4 allow list: %w", err)
 	}
-	var k6 bpf.XdpidsLpmV6Key
-	it = m.AllowV6.Iterate()
-	for it.Next(&k6, &v) {
-		out = append(out, AllowEntry{netip.PrefixFrom(netip.AddrFrom16(k6.Addr), int(k6.Prefixlen)), v.CreatedNs, v.Hits})
-	}
-	if err := it.Err(); err != nil {
+	if err := eachEntry(m.AllowV6, lpmV6Prefix, add); err != nil {
 		return nil, fmt.Errorf("list IPv6 allow list: %w", err)
 	}
 	return out, nil

@@ -277,32 +277,10 @@ func (d *Decoder) fromTCP(p *Packet) {
 	p.Proto = ProtoTCP
 	p.SrcPort, p.DstPort = uint16(t.SrcPort), uint16(t.DstPort)
 	p.Seq, p.Ack, p.Window = t.Seq, t.Ack, t.Window
-	var f uint8
-	if t.FIN {
-		f |= FlagFIN
+	// The flag byte as on the wire: its bits are the Flag* constants.
+	if len(t.Contents) > 13 {
+		p.TCPFlags = t.Contents[13]
 	}
-	if t.SYN {
-		f |= FlagSYN
-	}
-	if t.RST {
-		f |= FlagRST
-	}
-	if t.PSH {
-		f |= FlagPSH
-	}
-	if t.ACK {
-		f |= FlagACK
-	}
-	if t.URG {
-		f |= FlagURG
-	}
-	if t.ECE {
-		f |= FlagECE
-	}
-	if t.CWR {
-		f |= FlagCWR
-	}
-	p.TCPFlags = f
 	p.Payload = t.Payload
 }
 
