@@ -90,6 +90,11 @@ const (
 	MaxSnaplen = 1536
 	MaxIfaces  = 64
 	MaxIfindex = 65536
+	// FlowSamplesAll in config.flow_samples: every packet of a flow is
+	// sampled until userspace sets an action on it.
+	FlowSamplesAll = 0xffffffff
+	// BypassSnaplen is the snap length of a bypassed flow's milestone samples.
+	BypassSnaplen = 128
 )
 
 // VerdictNames, ReasonNames and ProtoNames name the counters for output.

@@ -11,6 +11,8 @@
 #define MAX_SNAPLEN 1536      /* a full 1500-byte frame with two VLAN tags */
 #define MAX_IFACES 64         /* interface slots in the stats map; slot 0 = unassigned */
 #define MAX_IFINDEX 65536     /* ifindex values mapped to slots; larger ones use slot 0 */
+#define FLOW_SAMPLES_ALL 0xffffffff /* config.flow_samples: every packet until userspace bypasses the flow */
+#define BYPASS_SNAPLEN 128    /* snap length of the milestone samples of a bypassed flow: headers only */
 
 /* Verdict of one packet: every packet is counted under exactly one. */
 enum verdict {
@@ -75,7 +77,8 @@ enum sample_flag {
 enum flow_action {
 	FLOW_INSPECT = 0, /* count and sample as usual */
 	FLOW_DROP = 1,    /* drop the rest of the flow (REASON_FLOW) */
-	FLOW_BYPASS = 2,  /* nothing left to inspect: count, never sample */
+	FLOW_BYPASS = 2,  /* nothing left to inspect: count; only milestone samples (headers,
+			   * BYPASS_SNAPLEN bytes), so floods on one flow stay visible */
 };
 
 /* Block entry reason codes: who put the entry there. */
@@ -109,17 +112,14 @@ struct bucket_config {
 struct config {
 	__u32 monitor;       /* 1: never drop, count would-drop instead */
 	__u32 snaplen;       /* bytes of each sampled frame sent, 1..MAX_SNAPLEN */
-	__u32 flow_samples;  /* first N packets of each new flow are sampled */
+	__u32 flow_samples;  /* first N packets of each flow direction are sampled;
+			      * FLOW_SAMPLES_ALL: every packet until userspace sets an action */
 	__u32 sample_one_in; /* sample 1 in N of the remaining packets; 0 = off */
 	__u32 sample_rate;   /* per-CPU sample budget, samples per second; 0 = unlimited */
 	__u32 sample_burst;  /* per-CPU sample budget depth */
 	__u32 ratelimit_sample_ms; /* at most one rate-limit sample per source per interval */
 	__u32 sample_mask;   /* enabled enum sample_flag bits */
 	struct bucket_config limits[LIMIT_MAX];
-	__u64 clock_ns;      /* nonzero: the program's clock (offline replay sets packet time);
-			      * zero: CLOCK_MONOTONIC_COARSE, 13 ns here against 44 ns for the
-			      * precise clocks, and tick (<=4 ms) resolution is enough for
-			      * buckets, expiry and flow times */
 };
 
 struct lpm_v4_key {
@@ -218,7 +218,9 @@ struct sample_hdr {
 	__u8 verdict;   /* enum verdict */
 	__u8 reason;    /* enum reason */
 	__u8 flags;     /* enum sample_flag bits */
-	__u8 pad[3];
+	__u8 action;    /* enum flow_action of the flow when sampled (FLOW_BYPASS: a milestone
+			 * of a bypassed flow, headers only) */
+	__u8 pad[2];
 	__u64 flow_packets; /* packets of this flow so far, this one included; 0 = not a flow */
 };
 

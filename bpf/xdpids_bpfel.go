@@ -60,7 +60,6 @@ type XdpidsConfig struct {
 	RatelimitSampleMs uint32
 	SampleMask        uint32
 	Limits            [3]XdpidsBucketConfig
-	ClockNs           uint64
 }
 
 type XdpidsCounter struct {
@@ -236,7 +235,8 @@ type XdpidsSampleHdr struct {
 	Verdict     uint8
 	Reason      uint8
 	Flags       uint8
-	Pad         [3]uint8
+	Action      uint8
+	Pad         [2]uint8
 	FlowPackets uint64
 }
 
@@ -270,6 +270,7 @@ const (
 	XdpidsMapSlotIfaces        = "slot_ifaces"
 	XdpidsMapStats             = "stats"
 	XdpidsProgXdpids           = "xdpids"
+	XdpidsVarReplayClockNs     = "replay_clock_ns"
 	XdpidsVarUnusedBlockOrigin = "unused_block_origin"
 	XdpidsVarUnusedFlowAction  = "unused_flow_action"
 	XdpidsVarUnusedHintIndex   = "unused_hint_index"
@@ -353,6 +354,7 @@ type XdpidsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XdpidsVariableSpecs struct {
+	ReplayClockNs     *ebpf.VariableSpec `ebpf:"replay_clock_ns"`
 	UnusedBlockOrigin *ebpf.VariableSpec `ebpf:"unused_block_origin"`
 	UnusedFlowAction  *ebpf.VariableSpec `ebpf:"unused_flow_action"`
 	UnusedHintIndex   *ebpf.VariableSpec `ebpf:"unused_hint_index"`
@@ -428,6 +430,7 @@ func (m *XdpidsMaps) Close() error {
 //
 // It can be passed to LoadXdpidsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XdpidsVariables struct {
+	ReplayClockNs     *ebpf.Variable `ebpf:"replay_clock_ns"`
 	UnusedBlockOrigin *ebpf.Variable `ebpf:"unused_block_origin"`
 	UnusedFlowAction  *ebpf.Variable `ebpf:"unused_flow_action"`
 	UnusedHintIndex   *ebpf.Variable `ebpf:"unused_hint_index"`

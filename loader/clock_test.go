@@ -11,7 +11,7 @@ import (
 	"github.com/xdpids/xdpids/internal/testenv"
 )
 
-// TestXDPClockOverride drives the program's clock through Config.ClockNs
+// TestXDPClockOverride drives the program's clock through SetReplayClock
 // (what offline replay does with packet time): a SYN bucket of 1/s with
 // burst 1 refills exactly when a second of program time has passed, and a
 // ban expires at its expiry in program time, not wall time.
@@ -24,10 +24,12 @@ func TestXDPClockOverride(t *testing.T) {
 	defer d.Close()
 	cfg := DefaultConfig()
 	cfg.SYN = Bucket{Rate: 1, Burst: 1}
+	if err := d.Maps().SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
 	run := func(at time.Duration, pkt []byte) uint32 {
 		t.Helper()
-		cfg.ClockNs = uint64(at)
-		if err := d.Maps().SetConfig(cfg); err != nil {
+		if err := d.SetReplayClock(uint64(at)); err != nil {
 			t.Fatal(err)
 		}
 		ret, err := d.Program().Run(&ebpf.RunOptions{Data: pkt})

@@ -18,16 +18,13 @@ type Bucket struct {
 type Config struct {
 	Monitor             bool          // count would-drops, never drop
 	Snaplen             uint32        // bytes of each sampled frame, 1..1536
-	FlowSamples         uint32        // first N packets of each new flow sampled
+	FlowSamples         uint32        // first N packets of each flow direction sampled; bpf.FlowSamplesAll: all until bypassed
 	SampleOneIn         uint32        // 1-in-N sampling of the rest; 0 = off
 	SampleRate          uint32        // per-CPU sample budget per second; 0 = unlimited
 	SampleBurst         uint32        // depth of the sample budget
 	RateLimitSampleEach time.Duration // one rate-limit sample per source per interval
 	SampleMask          uint32        // enabled bpf.Sample* reasons
 	SYN, UDP, ICMP      Bucket        // per-source limits (IPv6 per /64)
-	// ClockNs, when nonzero, replaces CLOCK_MONOTONIC as the program's
-	// clock: offline replay sets it to each packet's time.
-	ClockNs uint64
 }
 
 // DefaultConfig is what `xdpids run` uses without a configuration file.
@@ -51,8 +48,8 @@ func (c Config) Validate() error {
 	if c.Snaplen < 1 || c.Snaplen > bpf.MaxSnaplen {
 		return fmt.Errorf("snaplen %d out of range 1..%d", c.Snaplen, bpf.MaxSnaplen)
 	}
-	if c.FlowSamples > 255 {
-		return fmt.Errorf("flow_samples %d out of range 0..255", c.FlowSamples)
+	if c.FlowSamples > 1<<20 && c.FlowSamples != bpf.FlowSamplesAll {
+		return fmt.Errorf("flow_samples %d out of range 0..%d (or every packet)", c.FlowSamples, 1<<20)
 	}
 	if c.SampleMask&^bpf.SampleAll != 0 {
 		return fmt.Errorf("sample mask %#x has unknown bits", c.SampleMask)
@@ -86,7 +83,6 @@ func (c Config) raw() bpf.XdpidsConfig {
 	r.Limits[bpf.LimitSYN] = bpf.XdpidsBucketConfig{Rate: c.SYN.Rate, Burst: c.SYN.Burst}
 	r.Limits[bpf.LimitUDP] = bpf.XdpidsBucketConfig{Rate: c.UDP.Rate, Burst: c.UDP.Burst}
 	r.Limits[bpf.LimitICMP] = bpf.XdpidsBucketConfig{Rate: c.ICMP.Rate, Burst: c.ICMP.Burst}
-	r.ClockNs = c.ClockNs
 	return r
 }
 
@@ -103,6 +99,5 @@ func configFromRaw(r bpf.XdpidsConfig) Config {
 		SYN:                 Bucket{r.Limits[bpf.LimitSYN].Rate, r.Limits[bpf.LimitSYN].Burst},
 		UDP:                 Bucket{r.Limits[bpf.LimitUDP].Rate, r.Limits[bpf.LimitUDP].Burst},
 		ICMP:                Bucket{r.Limits[bpf.LimitICMP].Rate, r.Limits[bpf.LimitICMP].Burst},
-		ClockNs:             r.ClockNs,
 	}
 }

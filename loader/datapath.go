@@ -28,6 +28,10 @@ type Datapath struct {
 	maps    *Maps
 	pinPath string
 
+	// replayClock is the program's replay_clock_ns in its memory-mapped
+	// .bss: offline replay stores each packet's time there (no syscall).
+	replayClock *ebpf.Variable
+
 	mu    sync.Mutex
 	links map[int]*Attachment // by ifindex
 }
@@ -60,11 +64,26 @@ func Load(opts Options) (*Datapath, error) {
 		return nil, explainLoadError(err, opts.PinPath)
 	}
 	d.maps = mapsFromObjects(&d.objs.XdpidsMaps)
+	d.replayClock = d.objs.ReplayClockNs
+	if d.replayClock.ReadOnly() {
+		d.objs.Close()
+		return nil, fmt.Errorf("load xdp program: its globals are not memory-mapped (kernel older than 5.5?)")
+	}
 	if err := d.maps.RefreshHints(); err != nil {
 		d.objs.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// SetReplayClock makes ns (packet time) the program's clock, for offline
+// replay with BPF_PROG_TEST_RUN; 0 gives it back CLOCK_MONOTONIC. A store
+// into the program's memory-mapped globals: no syscall.
+func (d *Datapath) SetReplayClock(ns uint64) error {
+	if err := d.replayClock.Set(ns); err != nil {
+		return fmt.Errorf("set replay clock: %w", err)
+	}
+	return nil
 }
 
 func explainLoadError(err error, pinPath string) error {

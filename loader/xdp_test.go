@@ -1592,12 +1592,12 @@ func flowsNew(want uint64) func(*testing.T, *Datapath) {
 	}
 }
 
-// TestXDPSampleRingFull fills the 4 MiB ring buffer without reading it: the
+// TestXDPSampleRingFull fills the 32 MiB ring buffer without reading it: the
 // samples that do not fit are counted lost, and none goes unaccounted.
 func TestXDPSampleRingFull(t *testing.T) {
 	testenv.RequireBPF(t)
 	d := loadDatapath(t, Config{Snaplen: bpf.MaxSnaplen, FlowSamples: 1, SampleMask: bpf.SampleNewFlow})
-	const flows = 3000 // 4 MiB / (8 + 32 + 1536) ~ 2660 records
+	const flows = 24000 // 32 MiB / (8 + 40 + 1536) ~ 21180 records
 	for i := range flows {
 		if got := runXDP(t, d.Program(), sized(bpf.MaxSnaplen, uint16(1000+i)), 0); got != actPass {
 			t.Fatalf("flow %d: %s", i, actionName(got))

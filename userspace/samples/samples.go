@@ -28,6 +28,9 @@ type Sample struct {
 	Verdict uint8 // bpf.Verdict*
 	Reason  uint8 // bpf.Reason*
 	Flags   uint8 // bpf.Sample* bits
+	// Action is the kernel flow's action when sampled: bpf.FlowBypass marks
+	// a milestone of a flow userspace bypassed (headers only).
+	Action uint8
 	// FlowPackets is the kernel flow table's packet count of this packet's
 	// flow, this one included (0: not a flow packet).
 	FlowPackets uint64
@@ -54,6 +57,7 @@ func Decode(raw []byte, s *Sample) error {
 	s.Verdict = raw[26]
 	s.Reason = raw[27]
 	s.Flags = raw[28]
+	s.Action = raw[29]
 	s.FlowPackets = e.Uint64(raw[32:])
 	if s.CapLen > bpf.MaxSnaplen || int(s.CapLen) > len(raw)-HeaderLen {
 		return fmt.Errorf("%w: cap_len %d, %d bytes follow", ErrShort, s.CapLen, len(raw)-HeaderLen)
