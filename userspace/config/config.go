@@ -60,7 +60,6 @@ type Signatures struct {
 		Address map[string]string `yaml:"address-groups"`
 		Port    map[string]string `yaml:"port-groups"`
 	} `yaml:"vars"`
-	FlowPackets uint32        `yaml:"flow_packets"` // packets of each flow direction sampled for inspection
 	Snaplen     uint32        `yaml:"snaplen"`      // bytes of each sampled frame when rules are active
 	StreamDepth uint64        `yaml:"stream_depth"` // reassembled bytes per direction; then the flow is bypassed
 	DropBanTTL  time.Duration `yaml:"drop_ban_ttl"` // a drop rule also bans its source (0: no)
@@ -102,6 +101,7 @@ func (f *File) PipelineConfig() pipeline.Config {
 	c.Detect = f.Detect
 	c.IncludePayload = f.EVE.Payload
 	c.StreamDepth = f.Signatures.StreamDepth
+	c.DetectDepth = uint64(max(f.Sampling.FlowPackets, 1))
 	c.Prevent = f.Mode == "prevent"
 	c.DropBanTTL = int64(f.Signatures.DropBanTTL)
 	return c
@@ -287,8 +287,10 @@ func (f *File) DatapathConfig() loader.Config {
 	}
 	snap, flowPackets := f.Sampling.Snaplen, f.Sampling.FlowPackets
 	if f.RuleSpec().Active() {
-		// Signatures need payload: more packets of each flow, whole frames.
-		snap, flowPackets = max(snap, f.Signatures.Snaplen), max(flowPackets, f.Signatures.FlowPackets)
+		// Signatures need every packet, whole: the kernel samples each
+		// packet of a flow until userspace bypasses it (stream depth, no
+		// rule can match it, a drop verdict).
+		snap, flowPackets = max(snap, f.Signatures.Snaplen), bpf.FlowSamplesAll
 	}
 	return loader.Config{
 		Monitor:             f.Mode == "monitor",

@@ -4,14 +4,25 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xdpids/xdpids/bpf"
 )
 
 func TestDefaultIsValid(t *testing.T) {
 	f := Default()
 	c := f.DatapathConfig()
-	// The built-in signatures are on: whole frames, 32 packets a flow.
-	if c.Monitor || c.Snaplen != 1536 || c.FlowSamples != 32 || c.SYN.Rate != 1000 || c.SampleMask == 0 {
+	// The built-in signatures are on: whole frames, every packet of a flow
+	// until userspace bypasses it.
+	if c.Monitor || c.Snaplen != 1536 || c.FlowSamples != bpf.FlowSamplesAll || c.SYN.Rate != 1000 || c.SampleMask == 0 {
 		t.Fatalf("unexpected default: %+v", c)
+	}
+	if p := f.PipelineConfig(); p.DetectDepth != 4 {
+		t.Fatalf("detect depth %d, want sampling.flow_packets 4", p.DetectDepth)
+	}
+	// Without rules the detectors' first packets of each flow suffice.
+	f.Signatures.Builtin = false
+	if c := f.DatapathConfig(); c.FlowSamples != 4 || c.Snaplen != 256 {
+		t.Fatalf("no rules: flow samples %d snaplen %d, want 4 and 256", c.FlowSamples, c.Snaplen)
 	}
 	if f.SweepInterval != 10*time.Second {
 		t.Fatalf("sweep interval %v", f.SweepInterval)

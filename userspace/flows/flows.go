@@ -99,12 +99,30 @@ type Flow struct {
 	// direction (samples carry the kernel flow table's count).
 	KernelPkts [2]uint64
 	KernelNs   [2]int64 // when those counts were reported (packet time)
+	// Bypass says, per direction, why userspace had the kernel stop
+	// sampling it (Bypass*; 0: still inspected). Pkts keep counting
+	// through the bypassed flow's milestone samples.
+	Bypass [2]uint8
+	// InspectGaps counts packets of the flow the kernel saw while it was
+	// under inspection that inspection never got (sample budget, full ring
+	// buffer or worker queue): the flow's inspection had gaps.
+	InspectGaps uint64
 	prev       int32    // LRU neighbours (slab indexes), -1 = none
 	next       int32
 	idx        int32
 	inUse      bool
 	Detector   uint32 // scratch bits detectors keep per flow
 }
+
+// Reasons a flow direction was bypassed (Flow.Bypass).
+const (
+	BypassNone        = 0
+	BypassStreamDepth = 1 // its stream depth was reassembled
+	BypassNoRule      = 2 // no loaded rule can match the flow
+)
+
+// BypassNames name the Bypass* reasons for output.
+var BypassNames = [...]string{"", "stream_depth", "no_rule"}
 
 // Orig returns the originator's address and port.
 func (f *Flow) Orig() (netip.Addr, uint16) {

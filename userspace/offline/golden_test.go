@@ -142,10 +142,9 @@ func TestGolden(t *testing.T) {
 				checkGolden(t, filepath.Join("testdata", tc.name+".eve.json"), out)
 				// Both modes must agree on what was detected and done. Their
 				// EVE lines may legitimately differ in time and metadata: the
-				// XDP program samples only the first packets of each flow
-				// and enforces its own rate limits (see amp_ntp and
+				// XDP program enforces its own rate limits (see
 				// icmpflood_single in the golden files), where userspace
-				// mode inspects every frame.
+				// mode has none; both inspect every frame.
 				if usRan && !sameAlerts(us, alerts) {
 					t.Errorf("userspace and XDP modes disagree:\nuserspace: %v\nxdp:       %v", us, alerts)
 				}

@@ -129,7 +129,8 @@ type runner struct {
 	talkers   map[netip.Addr]*Talker
 	flowDrops map[flowDir]bool
 	dec       *decode.Decoder
-	pkt       decode.Packet
+	pkt       decode.Packet // the frame being processed, decoded once
+	decErr    error         // the decoder's error for pkt
 	sample    samples.Sample
 	raw       []byte
 }
@@ -161,7 +162,17 @@ func (r *runner) setup() error {
 	if r.dp != nil {
 		banner = r.dp.Maps()
 		r.cfg = r.o.Datapath
+		// Offline there is no budget: every packet of every flow is
+		// inspected (whole while rules are active) until the pipeline
+		// bypasses the flow, as the userspace mode inspects every frame.
+		r.cfg.FlowSamples, r.cfg.SampleRate = bpf.FlowSamplesAll, 0
+		if r.o.Rules != nil {
+			r.cfg.Snaplen = bpf.MaxSnaplen
+		}
 		if err := r.cfg.Validate(); err != nil {
+			return err
+		}
+		if err := r.dp.Maps().SetConfig(r.cfg); err != nil {
 			return err
 		}
 	} else {
@@ -234,17 +245,31 @@ func (r *runner) packet(frame []byte, tsNs int64, wireLen int) error {
 	s.Bytes += uint64(wireLen)
 	s.LastNs = tsNs
 	r.nowNs = tsNs
-	r.talk(frame, wireLen)
+	// Each frame is decoded once, here: the worker takes the decoded
+	// packet with the XDP program's sample of it (or the userspace
+	// mode's). The decoder sees what the program's sample would hold:
+	// the frame up to the snap length.
+	n := min(len(frame), bpf.MaxSnaplen)
+	pk := &r.pkt
+	pk.Reset()
 	if r.dp != nil {
-		return r.viaXDP(frame, tsNs)
+		n = min(len(frame), int(r.cfg.Snaplen))
+		pk.WireLen = uint32(len(frame))
+	} else {
+		pk.WireLen = uint32(wireLen)
 	}
-	return r.viaUserspace(frame, tsNs, wireLen)
+	pk.CapLen = uint32(n)
+	r.decErr = r.dec.Decode(frame[:n], pk)
+	r.talk(wireLen)
+	if r.dp != nil {
+		return r.viaXDP(frame, tsNs, n)
+	}
+	return r.viaUserspace(frame[:n], tsNs, wireLen)
 }
 
 // talk counts top talkers by source address.
-func (r *runner) talk(frame []byte, wireLen int) {
-	r.pkt.Reset()
-	if err := r.dec.Decode(frame, &r.pkt); err != nil && r.pkt.Family == 0 {
+func (r *runner) talk(wireLen int) {
+	if r.decErr != nil && r.pkt.Family == 0 {
 		return
 	}
 	t := r.talkers[r.pkt.Src]
@@ -259,15 +284,14 @@ func (r *runner) talk(frame []byte, wireLen int) {
 	t.Bytes += uint64(wireLen)
 }
 
-func (r *runner) viaXDP(frame []byte, tsNs int64) error {
+func (r *runner) viaXDP(frame []byte, tsNs int64, n int) error {
 	if len(frame) < 14 {
 		// BPF_PROG_TEST_RUN refuses frames shorter than Ethernet; the live
 		// program would count them malformed and pass them.
 		r.sum.Verdicts[bpf.VerdictPass]++
 		return nil
 	}
-	r.cfg.ClockNs = uint64(tsNs)
-	if err := r.dp.Maps().SetConfig(r.cfg); err != nil {
+	if err := r.dp.SetReplayClock(uint64(tsNs)); err != nil {
 		return err
 	}
 	ret, err := r.dp.Program().Run(&ebpf.RunOptions{Data: frame})
@@ -288,7 +312,13 @@ func (r *runner) viaXDP(frame []byte, tsNs int64) error {
 			return fmt.Errorf("read samples: %w", err)
 		}
 		r.sum.Samples++
-		r.worker.Process(raw)
+		s := &r.sample
+		if samples.Decode(raw, s) == nil && s.CapLen == uint32(n) && s.WireLen == uint32(len(frame)) {
+			// The program's one sample of this frame: what r.pkt decoded.
+			r.worker.ProcessDecoded(s, &r.pkt, r.decErr)
+			continue
+		}
+		r.worker.Process(raw) // a bypassed flow's milestone (headers only), or malformed
 	}
 	return nil
 }
@@ -301,12 +331,11 @@ func (r *runner) viaUserspace(frame []byte, tsNs int64, wireLen int) error {
 		return nil
 	}
 	r.sum.Verdicts[bpf.VerdictPass]++
-	n := min(len(frame), bpf.MaxSnaplen)
 	s := &r.sample
-	*s = samples.Sample{TsNs: uint64(tsNs), WireLen: uint32(wireLen), CapLen: uint32(n), Data: frame[:n],
+	*s = samples.Sample{TsNs: uint64(tsNs), WireLen: uint32(wireLen), CapLen: uint32(len(frame)), Data: frame,
 		Flags: bpf.SampleNewFlow}
 	r.sum.Samples++
-	r.worker.ProcessSample(s)
+	r.worker.ProcessDecoded(s, &r.pkt, r.decErr)
 	return nil
 }
 

@@ -44,11 +44,17 @@ type Config struct {
 	Prevent bool
 	// DropBanTTL, when positive, also bans the source of a drop rule.
 	DropBanTTL int64
+	// DetectDepth is how many packets of each flow direction the detectors
+	// need (handshakes, flags, first payload: sampling.flow_packets). While
+	// rules are active the kernel samples every packet until userspace
+	// bypasses the direction; a flow no loaded rule can match is bypassed
+	// once it is this deep. 0: the default, 4.
+	DetectDepth uint64
 }
 
 // DefaultConfig is what the daemon runs with.
 func DefaultConfig() Config {
-	return Config{Workers: 2, QueueLen: 8192, FlowsPerWorker: 262144, Timeouts: flows.DefaultTimeouts, Detect: detect.DefaultConfig()}
+	return Config{Workers: 2, QueueLen: 8192, FlowsPerWorker: 262144, Timeouts: flows.DefaultTimeouts, Detect: detect.DefaultConfig(), DetectDepth: 4}
 }
 
 // Stats count what went through.
@@ -62,6 +68,12 @@ type Stats struct {
 	FlowsCreated uint64
 	FlowsEvicted uint64
 	FlowsActive  int
+	// Inspection: packets the kernel saw under inspection that never
+	// reached it (sample budget, full ring or queue), the flows with such
+	// gaps, and flow directions bypassed by reason (flows.Bypass*).
+	GapPackets uint64
+	GapFlows   uint64
+	Bypassed   [len(flows.BypassNames)]uint64
 }
 
 // FlowActionFunc sets a kernel flow action (bpf.FlowDrop, bpf.FlowBypass)
@@ -142,6 +154,11 @@ func (p *Pipeline) Stats() Stats {
 	for _, w := range p.workers {
 		s.NotIP += w.notIP.Load()
 		s.Truncated += w.truncated.Load()
+		s.GapPackets += w.gapPackets.Load()
+		s.GapFlows += w.gapFlows.Load()
+		for i := range s.Bypassed {
+			s.Bypassed[i] += w.bypassed[i].Load()
+		}
 		fs := w.flowStats.Load()
 		if fs != nil {
 			s.FlowsCreated += fs.Created
@@ -177,9 +194,12 @@ type Worker struct {
 	curEng   *signature.Engine
 	curFlow  *flows.Flow
 
-	notIP     atomic.Uint64
-	truncated atomic.Uint64
-	flowStats atomic.Pointer[flows.Stats]
+	notIP      atomic.Uint64
+	truncated  atomic.Uint64
+	gapPackets atomic.Uint64
+	gapFlows   atomic.Uint64
+	bypassed   [len(flows.BypassNames)]atomic.Uint64
+	flowStats  atomic.Pointer[flows.Stats]
 }
 
 func newWorker(p *Pipeline) *Worker {
@@ -222,10 +242,10 @@ func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.I
 
 // reassembled matches a datagram rebuilt from fragments. It is not counted
 // again by the flow table or the detectors (its fragments were).
-func (w *Worker) reassembled(e *signature.Engine, s *samples.Sample, frame []byte) {
+func (w *Worker) reassembled(e *signature.Engine, s *samples.Sample, frame []byte, tsNs int64) {
 	pk := &w.whole
 	pk.Reset()
-	pk.TsNs, pk.Ifindex = w.pkt.TsNs, s.Ifindex
+	pk.TsNs, pk.Ifindex = tsNs, s.Ifindex
 	pk.WireLen, pk.CapLen = uint32(len(frame)), uint32(len(frame))
 	if err := w.dec.Decode(frame, pk); err != nil || pk.Family == 0 {
 		return
@@ -263,12 +283,30 @@ func (w *Worker) onStreamData(f *flows.Flow, toServer bool, data []byte, offset 
 // onStreamDepth: nothing left to inspect in that direction: the kernel
 // stops sampling it (Suricata's XDP bypass).
 func (w *Worker) onStreamDepth(f *flows.Flow, toServer bool) {
-	if w.p.OnFlowAction == nil || f == nil {
+	if f == nil {
+		return
+	}
+	d := 1
+	if toServer {
+		d = 0
+	}
+	w.bypass(f, d, flows.BypassStreamDepth)
+}
+
+// bypass has the kernel stop sampling direction d of f (0: from the
+// originator) and records why.
+func (w *Worker) bypass(f *flows.Flow, d int, why uint8) {
+	if f.Bypass[d] != flows.BypassNone {
+		return
+	}
+	f.Bypass[d] = why
+	w.bypassed[why].Add(1)
+	if w.p.OnFlowAction == nil {
 		return
 	}
 	src, sport := f.Orig()
 	dst, dport := f.Resp()
-	if !toServer {
+	if d == 1 {
 		src, sport, dst, dport = dst, dport, src, sport
 	}
 	w.p.OnFlowAction(src, dst, sport, dport, f.Proto, f.VLAN, bpf.FlowBypass)
@@ -317,11 +355,27 @@ func (w *Worker) Process(raw []byte) bool {
 func (w *Worker) ProcessSample(s *samples.Sample) {
 	pk := &w.pkt
 	pk.Reset()
+	w.sampleMeta(s, pk)
+	w.processDecoded(s, pk, w.dec.Decode(s.Data, pk))
+}
+
+// sampleMeta copies what the XDP program says about a sample into pk.
+func (w *Worker) sampleMeta(s *samples.Sample, pk *decode.Packet) {
 	pk.TsNs = int64(s.TsNs) + w.p.KernelOffset.Load()
 	pk.Ifindex, pk.WireLen, pk.CapLen = s.Ifindex, s.WireLen, s.CapLen
 	pk.Verdict, pk.Reason, pk.SampleFlags = s.Verdict, s.Reason, s.Flags
 	pk.FlowPackets = s.FlowPackets
-	err := w.dec.Decode(s.Data, pk)
+}
+
+// ProcessDecoded runs a sample whose frame the caller has decoded into pk
+// already, with the decoder's error (offline runs decode each frame once).
+// The sample's metadata is copied into pk; pk must stay valid during the call.
+func (w *Worker) ProcessDecoded(s *samples.Sample, pk *decode.Packet, err error) {
+	w.sampleMeta(s, pk)
+	w.processDecoded(s, pk, err)
+}
+
+func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error) {
 	switch {
 	case errors.Is(err, decode.ErrNotIP):
 		w.notIP.Add(1)
@@ -342,7 +396,12 @@ func (w *Worker) ProcessSample(s *samples.Sample) {
 		in.Packets, in.SpanNs = packetsBehind(in)
 	}
 	w.p.engine.Observe(in)
-	if e := w.p.sig.Load(); e != nil && pk.Family != 0 {
+	e := w.p.sig.Load()
+	if e != nil && in.F != nil && s.Action == bpf.FlowInspect {
+		w.inspection(e, in)
+	}
+	// A bypassed flow's milestones are headers only: counted, not matched.
+	if e != nil && pk.Family != 0 && s.Action != bpf.FlowBypass {
 		w.signatures(e, s, in)
 		// Signatures see whole datagrams too: fragments captured whole
 		// (while rules are active the program samples fragments at a
@@ -350,7 +409,7 @@ func (w *Worker) ProcessSample(s *samples.Sample) {
 		// datagram is matched as one more packet of its flow.
 		if pk.Fragment && s.CapLen == s.WireLen {
 			if whole, ok := w.defrag.Add(s.Data, pk.TsNs); ok {
-				w.reassembled(e, s, whole)
+				w.reassembled(e, s, whole, pk.TsNs)
 			}
 		}
 	}
@@ -359,6 +418,38 @@ func (w *Worker) ProcessSample(s *samples.Sample) {
 		w.table.Expire(pk.TsNs, nil)
 		st := w.table.Stats()
 		w.flowStats.Store(&st)
+	}
+}
+
+// inspection keeps the books of a flow under full inspection (rules are
+// active: the kernel samples each of its packets until bypassed): the
+// packets between two samples are a gap, and a direction no loaded rule
+// can match is bypassed once the detectors have seen DetectDepth packets.
+func (w *Worker) inspection(e *signature.Engine, in *detect.Input) {
+	f, k := in.F, in.P.FlowPackets
+	if k == 0 {
+		return // userspace offline: every frame, no kernel count
+	}
+	d := 0
+	if !in.FromOrig {
+		d = 1
+	}
+	if f.Bypass[d] != flows.BypassNone {
+		return
+	}
+	if in.Packets > 1 {
+		if f.InspectGaps == 0 {
+			w.gapFlows.Add(1)
+		}
+		f.InspectGaps += uint64(in.Packets - 1)
+		w.gapPackets.Add(uint64(in.Packets - 1))
+	}
+	depth := w.p.cfg.DetectDepth
+	if depth == 0 {
+		depth = 4
+	}
+	if k >= depth && !e.MayMatch(f.Proto, f.A, f.B, f.APort, f.BPort) {
+		w.bypass(f, d, flows.BypassNoRule)
 	}
 }
 

@@ -567,6 +567,44 @@ func (x *prefixIndex) lookup(a netip.Addr, fn func([]int32)) {
 	}
 }
 
+// MayMatch reports whether any rule could match a packet or stream of a
+// flow between a:ap and b:bp over IP protocol proto, in either direction,
+// whatever its payload: false means nothing is left to inspect there and
+// the flow can be bypassed. It allocates nothing.
+func (e *Engine) MayMatch(proto uint8, a, b netip.Addr, ap, bp uint16) bool {
+	g := groupOf(proto)
+	gr := &e.groups[g]
+	if len(gr.any.pat) > 0 || len(gr.always) > 0 {
+		return true
+	}
+	if g == gTCP || g == gUDP {
+		for _, p := range [2]uint16{ap, bp} {
+			if gr.dstPat[p] != nil || gr.srcPat[p] != nil || len(gr.byDst[p]) > 0 || len(gr.bySrc[p]) > 0 {
+				return true
+			}
+		}
+	}
+	return gr.srcAddr.has(a) || gr.srcAddr.has(b) || gr.dstAddr.has(a) || gr.dstAddr.has(b)
+}
+
+// has reports whether some prefix of the index holds a.
+func (x *prefixIndex) has(a netip.Addr) bool {
+	if x.m == nil || !a.IsValid() {
+		return false
+	}
+	a = a.Unmap()
+	lens := x.lens6
+	if a.Is4() {
+		lens = x.lens4
+	}
+	for _, l := range lens {
+		if p, err := a.Prefix(l); err == nil && len(x.m[p]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Len is the number of rules compiled.
 func (e *Engine) Len() int { return len(e.rules) }
 
