@@ -107,11 +107,11 @@ type Flow struct {
 	// under inspection that inspection never got (sample budget, full ring
 	// buffer or worker queue): the flow's inspection had gaps.
 	InspectGaps uint64
-	prev       int32    // LRU neighbours (slab indexes), -1 = none
-	next       int32
-	idx        int32
-	inUse      bool
-	Detector   uint32 // scratch bits detectors keep per flow
+	prev        int32 // LRU neighbours (slab indexes), -1 = none
+	next        int32
+	idx         int32
+	inUse       bool
+	Detector    uint32 // scratch bits detectors keep per flow
 }
 
 // Reasons a flow direction was bypassed (Flow.Bypass).
