@@ -179,3 +179,65 @@ func TestRulesReloadOnSIGHUP(t *testing.T) {
 		t.Errorf("the removed rule alerted %d times, want only its one alert before the reload", n)
 	}
 }
+
+// TestDeepInspectionEndToEnd: the daemon inspects every packet of a flow
+// until it bypasses it, not just its first packets. A connection sends 99
+// benign data segments (each echoed, so each is its own segment) and then
+// a 100th that a drop rule matches: the alert fires, its action is
+// "blocked", and the kernel drops the rest of that connection.
+func TestDeepInspectionEndToEnd(t *testing.T) {
+	testenv.Short(t)
+	l := newLab(t)
+	rulesFile := filepath.Join(t.TempDir(), "deep.rules")
+	if err := os.WriteFile(rulesFile, []byte(
+		`drop tcp any any -> any 8080 (msg:"E2E deep match"; flow:to_server,established; content:"XDPIDS-DEEP-MATCH"; sid:9100100; rev:1;)`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := l.start(t, "response:\n  enabled: false\n", "--rules", rulesFile)
+	srvAddr := net.JoinHostPort(l.serverEnds["a"].IP(), "8080")
+	l.listen(t, srvAddr, echoConn)
+	c, err := l.dial("a", srvAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echo := func(msg string, wait time.Duration) bool {
+		_ = c.SetDeadline(time.Now().Add(wait))
+		if _, err := c.Write([]byte(msg)); err != nil {
+			return false
+		}
+		buf := make([]byte, len(msg))
+		_, err := io.ReadFull(c, buf)
+		return err == nil && string(buf) == msg
+	}
+	for i := range 99 {
+		if !echo("benign segment "+itoa(i+1)+" of a long conversation\n", 2*time.Second) {
+			t.Fatalf("benign segment %d did not pass", i+1)
+		}
+	}
+	_ = echo("segment 100: XDPIDS-DEEP-MATCH\n", 500*time.Millisecond)
+	deadline := time.Now().Add(3 * time.Second)
+	for !eveHas(d.eve, `"signature_id":9100100`) {
+		if time.Now().After(deadline) {
+			t.Fatal("no alert for the match in data segment 100 within 3s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if echo("after the match\n", time.Second) {
+		t.Error("data after the drop rule matched still reached the server")
+	}
+	d.stop(t)
+	blocked := false
+	for _, e := range readEVE(t, d.eve) {
+		if e.Alert.SignatureID == 9100100 && e.Alert.Action == "blocked" {
+			blocked = true
+		}
+	}
+	if !blocked {
+		t.Error("no blocked alert for the deep match")
+	}
+	st := l.stats(t)[l.serverEnds["a"].Name]
+	if st.Verdicts["drop"].Reasons["flow_drop"].Packets == 0 {
+		t.Errorf("no packets dropped by the flow verdict: %+v", st.Verdicts["drop"])
+	}
+}

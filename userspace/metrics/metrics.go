@@ -12,6 +12,7 @@ import (
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/loader"
+	"github.com/xdpids/xdpids/userspace/flows"
 	"github.com/xdpids/xdpids/userspace/pipeline"
 )
 
@@ -48,6 +49,12 @@ var (
 		"Signature rules that matched (before thresholds and noalert).", nil, nil)
 	descRuleCandidates = prometheus.NewDesc("xdpids_rule_candidates_total",
 		"Rules the prefilter selected for full inspection.", nil, nil)
+	descGapPackets = prometheus.NewDesc("xdpids_inspection_gap_packets_total",
+		"Packets of flows under inspection that the kernel saw and inspection never got (sample budget, ring buffer or queue full).", nil, nil)
+	descGapFlows = prometheus.NewDesc("xdpids_inspection_gap_flows_total",
+		"Flows whose inspection had gaps.", nil, nil)
+	descBypassed = prometheus.NewDesc("xdpids_flow_bypass_total",
+		"Flow directions the pipeline bypassed in the kernel, by reason (stream_depth, no_rule).", []string{"reason"}, nil)
 	descScrapeErrors = prometheus.NewDesc("xdpids_scrape_errors_total",
 		"Map reads that failed while collecting metrics.", nil, nil)
 )
@@ -72,7 +79,7 @@ func NewCollector(maps *loader.Maps, daemon *Daemon) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descBlocks, descAllows,
-		descSamplesRead, descSamplesBad, descOverflow, descDecodeErrors, descAlerts, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descScrapeErrors} {
+		descSamplesRead, descSamplesBad, descOverflow, descDecodeErrors, descAlerts, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descScrapeErrors} {
 		ch <- d
 	}
 }
@@ -148,6 +155,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descDecodeErrors, ps.NotIP, "not_ip")
 		counter(descAlerts, ps.Alerts)
 		ch <- prometheus.MustNewConstMetric(descFlowsActive, prometheus.GaugeValue, float64(ps.FlowsActive))
+		counter(descGapPackets, ps.GapPackets)
+		counter(descGapFlows, ps.GapFlows)
+		for i, name := range flows.BypassNames {
+			if name != "" {
+				counter(descBypassed, ps.Bypassed[i], name)
+			}
+		}
 		loaded := 0
 		if e := c.daemon.Pipeline.Rules(); e != nil {
 			loaded = e.Len()

@@ -21,6 +21,7 @@ type hdr struct {
 	ifindex, rxq, wire, capl uint32
 	vlan                     uint16
 	verdict, reason, flags   uint8
+	action                   uint8
 	flowPkts                 uint64
 }
 
@@ -34,8 +35,8 @@ func rec(h hdr, data []byte) []byte {
 	e.PutUint32(r[16:], h.wire)
 	e.PutUint32(r[20:], h.capl)
 	e.PutUint16(r[24:], h.vlan)
-	r[26], r[27], r[28] = h.verdict, h.reason, h.flags
-	r[29], r[30], r[31] = 0xaa, 0xbb, 0xcc // pad: ignored
+	r[26], r[27], r[28], r[29] = h.verdict, h.reason, h.flags, h.action
+	r[30], r[31] = 0xbb, 0xcc // pad: ignored
 	e.PutUint64(r[32:], h.flowPkts)
 	copy(r[samples.HeaderLen:], data)
 	return r
@@ -44,7 +45,7 @@ func rec(h hdr, data []byte) []byte {
 func TestDecode(t *testing.T) {
 	payload := []byte("0123456789abcdef")
 	good := hdr{ts: 1234567890123, ifindex: 7, rxq: 3, wire: 1500, capl: uint32(len(payload)), vlan: 42,
-		verdict: bpf.VerdictWouldDrop, reason: bpf.ReasonRateSYN, flags: bpf.SampleNewFlow | bpf.SampleAnomaly, flowPkts: 1 << 40}
+		verdict: bpf.VerdictWouldDrop, reason: bpf.ReasonRateSYN, flags: bpf.SampleNewFlow | bpf.SampleAnomaly, action: bpf.FlowBypass, flowPkts: 1 << 40}
 	withCap := func(h hdr, c uint32) hdr { h.capl = c; return h }
 	tests := []struct {
 		name    string
@@ -77,7 +78,7 @@ func TestDecode(t *testing.T) {
 				t.Fatalf("Decode: %v", err)
 			}
 			want := samples.Sample{TsNs: good.ts, Ifindex: good.ifindex, RxQueue: good.rxq, WireLen: good.wire, CapLen: uint32(tc.wantCap),
-				VLAN: good.vlan, Verdict: good.verdict, Reason: good.reason, Flags: good.flags, FlowPackets: good.flowPkts}
+				VLAN: good.vlan, Verdict: good.verdict, Reason: good.reason, Flags: good.flags, Action: good.action, FlowPackets: good.flowPkts}
 			got := s
 			got.Data = nil
 			if !reflect.DeepEqual(got, want) {
