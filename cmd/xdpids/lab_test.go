@@ -25,7 +25,7 @@ var (
 )
 
 // xdpidsBinary builds the command once per test process.
-func xdpidsBinary(t *testing.T) string {
+func xdpidsBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "xdpids-bin")

@@ -6,26 +6,41 @@ import (
 	"testing"
 )
 
+// CorpusDir is the corpus folder sub, or "" where it is absent (for
+// benchmarks, which measure what is there).
+func CorpusDir(sub string) string {
+	base := os.Getenv("XDPIDS_CORPUS")
+	if base == "" {
+		root, ok := moduleRoot()
+		if !ok {
+			return ""
+		}
+		base = filepath.Join(root, "..", "shared", "corpus")
+	}
+	d := filepath.Join(base, sub)
+	if st, err := os.Stat(d); err == nil && st.IsDir() {
+		return d
+	}
+	return ""
+}
+
 // Corpus returns the directory sub of the shared corpus, which lives beside
 // the checkout (../shared/corpus from the module root; XDPIDS_CORPUS
 // overrides). It skips when the corpus is absent, and fails under CI=true,
 // where it must be there.
 func Corpus(t testing.TB, sub string) string {
 	t.Helper()
-	base := os.Getenv("XDPIDS_CORPUS")
-	if base == "" {
-		if root, ok := moduleRoot(); ok {
-			base = filepath.Join(root, "..", "shared", "corpus")
-		}
-	}
-	d := filepath.Join(base, sub)
-	if st, err := os.Stat(d); err == nil && st.IsDir() && base != "" {
+	if d := CorpusDir(sub); d != "" {
 		return d
 	}
-	if Required() {
-		t.Fatalf("corpus %s not found at %s (set XDPIDS_CORPUS); required under CI=true", sub, d)
+	where := "../shared/corpus beside the checkout"
+	if b := os.Getenv("XDPIDS_CORPUS"); b != "" {
+		where = filepath.Join(b, sub)
 	}
-	t.Skipf("corpus %s not found at %s: it lives beside the checkout in ../shared (set XDPIDS_CORPUS)", sub, d)
+	if Required() {
+		t.Fatalf("corpus %s not found (%s; set XDPIDS_CORPUS); required under CI=true", sub, where)
+	}
+	t.Skipf("corpus %s not found: it lives in %s (set XDPIDS_CORPUS)", sub, where)
 	return ""
 }
 

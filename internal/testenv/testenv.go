@@ -66,3 +66,17 @@ func Short(t testing.TB) {
 		t.Skip("long kernel test skipped in -short mode")
 	}
 }
+
+// HaveBPF reports whether this process can create BPF maps (benchmarks
+// measure what they can instead of skipping whole).
+func HaveBPF() bool {
+	if os.Geteuid() != 0 || rlimit.RemoveMemlock() != nil {
+		return false
+	}
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err != nil {
+		return false
+	}
+	m.Close()
+	return true
+}
