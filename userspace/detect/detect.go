@@ -1,7 +1,8 @@
 // Package detect holds the behavioural detectors: port scans (vertical,
 // horizontal, TCP and UDP, IP protocol), illegal TCP flag combinations, SYN,
 // UDP and ICMP floods per source and per destination, SYN-ACK reflection,
-// UDP amplification, DHCP floods and brute force against authentication
+// UDP amplification (named services, and any UDP source port by
+// behaviour), DHCP floods and brute force against authentication
 // ports. Packet timestamps drive every window, so a capture gives the same
 // alerts on every run. Thresholds and their reasons are in Config.
 package detect

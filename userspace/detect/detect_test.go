@@ -1467,3 +1467,19 @@ func TestReflectionNoAllocs(t *testing.T) {
 		t.Errorf("alerts %d, want the one reflection", e.Stats().Alerts)
 	}
 }
+
+// TestReflectionIPv6: the same over IPv6 (CoAP reflection to a host).
+func TestReflectionIPv6(t *testing.T) {
+	cfg := DefaultConfig()
+	h := newHarness(t, cfg)
+	v6 := netip.MustParseAddr("2001:db8::10")
+	for i := range 2 * cfg.AmpPackets {
+		refl := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xba, 0xd0, 15: byte(i % 10)})
+		h.feed(udp(refl, v6, 5683, uint16(1024+i), t0+int64(i)*1e7, 900))
+	}
+	a := h.find(alert.AmpOther)
+	checkAlert(t, a, alert.AmpOther, v6, true, 0, "amplification")
+	if h.count(alert.AmpOther) != 1 || a.Metadata["source_port"] != "5683" {
+		t.Errorf("alerts %s, metadata %v", h.sids(), a.Metadata)
+	}
+}
