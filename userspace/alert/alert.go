@@ -115,6 +115,10 @@ var (
 	AmpSSDP      = Signature{8301900, "XDPIDS DOS SSDP amplification (unsolicited responses from UDP/1900)", DenialOfSvc}
 	AmpMemcached = Signature{8311211, "XDPIDS DOS memcached amplification (unsolicited responses from UDP/11211)", DenialOfSvc}
 	AmpFragments = Signature{8300001, "XDPIDS DOS fragmented UDP amplification flood to destination", DenialOfSvc}
+	// AmpOther is reflection over any UDP service not named above: the
+	// reflectors' source port is in the alert's src_port and in its
+	// metadata (source_port).
+	AmpOther = Signature{8300000, "XDPIDS DOS UDP reflection/amplification (unsolicited responses from one UDP source port)", DenialOfSvc}
 
 	BruteSSH    = Signature{8400022, "XDPIDS BRUTE FORCE SSH (many short connections)", UnsuccessfulUser}
 	BruteFTP    = Signature{8400021, "XDPIDS BRUTE FORCE FTP (many short connections)", UnsuccessfulUser}
@@ -128,6 +132,6 @@ var Builtin = []Signature{
 	ScanVerticalTCP, ScanHorizontalTCP, ScanVerticalUDP, ScanHorizontalUDP, ScanIPProto, ScanARPSweep,
 	FlagsNull, FlagsXmas, FlagsSynFin, FlagsFinNoAck, FlagsSynRst, ICMPRecon,
 	SynFloodSrc, SynFloodDst, UDPFloodSrc, UDPFloodDst, ICMPFloodSrc, ICMPFloodDst, SynAckReflect, DHCPFlood,
-	AmpDNS, AmpNTP, AmpSNMP, AmpCLDAP, AmpSSDP, AmpMemcached, AmpFragments,
+	AmpDNS, AmpNTP, AmpSNMP, AmpCLDAP, AmpSSDP, AmpMemcached, AmpFragments, AmpOther,
 	BruteSSH, BruteFTP, BruteTelnet, BruteRDP, BruteOther,
 }

@@ -273,6 +273,11 @@ func (f *File) validate() error {
 	if f.Detect.MaxKeys < 1 {
 		return f.errAt("detectors.max_keys", "must be at least 1")
 	}
+	// The reflection tracker keeps this many sources per port and
+	// destination, preallocated.
+	if f.Detect.AmpReflectors < 1 || f.Detect.AmpReflectors > 256 {
+		return f.errAt("detectors.amplification_reflectors", "must be 1 to 256")
+	}
 	if err := f.DatapathConfig().Validate(); err != nil {
 		return fmt.Errorf("%s: %w", f.source, err)
 	}

@@ -43,6 +43,19 @@ func TestOverlayKeepsDefaults(t *testing.T) {
 	}
 }
 
+func TestAmplificationAnyPortKey(t *testing.T) {
+	if !Default().Detect.AmpAnyPort {
+		t.Fatal("amplification_any_port is off by default")
+	}
+	f, err := Parse([]byte("detectors:\n  amplification_any_port: false\n"), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Detect.AmpAnyPort || f.Detect.AmpPackets != 100 {
+		t.Fatalf("detectors %+v", f.Detect)
+	}
+}
+
 func TestErrorsNameFileAndLine(t *testing.T) {
 	cases := []struct{ name, yaml, want string }{
 		{"unknown key", "mode: prevent\nbogus: 1\n", "x.yaml:2:"},
@@ -56,6 +69,7 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 		{"relative pin path", "pin_path: bpf\n", "x.yaml:1: pin_path"},
 		{"bad xdp mode", "xdp_mode: fast\n", "x.yaml:1: xdp_mode"},
 		{"burst zero", "rate_limits:\n  udp: {rate: 5, burst: 0}\n", "burst must be at least 1"},
+		{"too many reflectors", "detectors:\n  amplification_reflectors: 100000\n", "x.yaml:2: detectors.amplification_reflectors: must be 1 to 256"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

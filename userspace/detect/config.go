@@ -29,6 +29,12 @@ import "time"
 //     that the target did not ask for, 100 in 10 s from at least 5
 //     reflectors (a resolver client talks to 1-3 resolvers). Fragment
 //     floods: 200 later fragments in 10 s from at least 5 sources.
+//   - Reflection over any other UDP service (Chargen 19, QOTD 17, Portmap
+//     111, NetBIOS 137, RIPv1 520, WS-Discovery 3702, CoAP 5683, Jenkins
+//     33848, ...; amplification_any_port): the same thresholds per
+//     destination and UDP source port, and the port must carry at least
+//     1/8 of the destination's unsolicited UDP packets in the window (see
+//     reflection in detect.go for why, and what is not counted).
 //   - Brute force: 10 connections from one source to one authentication
 //     port within 2 minutes, as Zeek's SSH password-guessing limit (10)
 //     and fail2ban's default (maxretry 5 in 10 min, counted per login).
@@ -65,6 +71,7 @@ type Config struct {
 	AmpPackets    int           `yaml:"amplification_packets"`
 	AmpReflectors int           `yaml:"amplification_reflectors"`
 	AmpFragments  int           `yaml:"amplification_fragments"`
+	AmpAnyPort    bool          `yaml:"amplification_any_port"`
 
 	BruteWindow      time.Duration     `yaml:"brute_force_window"`
 	BruteConnections int               `yaml:"brute_force_connections"`
@@ -106,6 +113,7 @@ func DefaultConfig() Config {
 		AmpPackets:          100,
 		AmpReflectors:       5,
 		AmpFragments:        200,
+		AmpAnyPort:          true,
 		BruteWindow:         2 * time.Minute,
 		BruteConnections:    10,
 		BrutePorts: map[uint16]string{

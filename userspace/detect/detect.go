@@ -1,7 +1,8 @@
 // Package detect holds the behavioural detectors: port scans (vertical,
 // horizontal, TCP and UDP, IP protocol), illegal TCP flag combinations, SYN,
 // UDP and ICMP floods per source and per destination, SYN-ACK reflection,
-// UDP amplification, DHCP floods and brute force against authentication
+// UDP amplification (named services, and any UDP source port by
+// behaviour), DHCP floods and brute force against authentication
 // ports. Packet timestamps drive every window, so a capture gives the same
 // alerts on every run. Thresholds and their reasons are in Config.
 package detect
@@ -9,6 +10,7 @@ package detect
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -72,6 +74,7 @@ type triple struct {
 type suppressKey struct {
 	sid     uint32
 	subject netip.Addr
+	port    uint16 // the reflectors' port for AmpOther, else 0
 }
 
 // window is a tumbling counter: n events since start.
@@ -130,6 +133,7 @@ type Engine struct {
 	synack   map[netip.Addr]window
 	dhcp     window
 	amp      map[dstPort]*sourceCount // dst, service port
+	refl     map[netip.Addr]*reflTarget
 	frags    map[netip.Addr]*sourceCount
 	brute    map[triple]window
 	suppress map[suppressKey]int64
@@ -145,7 +149,7 @@ func New(cfg Config, emit func(*alert.Alert)) *Engine {
 		protos: map[pair]*portSet{}, arpSweep: map[netip.Addr]*hostSet{}, synSrc: map[triple]window{}, synDst: map[dstPort]*sourceCount{},
 		udpSrc: map[netip.Addr]window{}, udpDst: map[netip.Addr]*sourceCount{},
 		icmpSrc: map[netip.Addr]window{}, icmpDst: map[netip.Addr]*sourceCount{},
-		synack: map[netip.Addr]window{}, amp: map[dstPort]*sourceCount{}, frags: map[netip.Addr]*sourceCount{},
+		synack: map[netip.Addr]window{}, amp: map[dstPort]*sourceCount{}, refl: map[netip.Addr]*reflTarget{}, frags: map[netip.Addr]*sourceCount{},
 		brute: map[triple]window{}, suppress: map[suppressKey]int64{},
 	}
 }
@@ -161,7 +165,7 @@ func (e *Engine) Stats() Stats {
 
 func (e *Engine) keys() int {
 	return len(e.arpSweep) + len(e.vertical) + len(e.verticalU) + len(e.horizontal) + len(e.protos) + len(e.synSrc) + len(e.synDst) +
-		len(e.udpSrc) + len(e.udpDst) + len(e.icmpSrc) + len(e.icmpDst) + len(e.synack) + len(e.amp) +
+		len(e.udpSrc) + len(e.udpDst) + len(e.icmpSrc) + len(e.icmpDst) + len(e.synack) + len(e.amp) + len(e.refl) +
 		len(e.frags) + len(e.brute) + len(e.suppress)
 }
 
@@ -216,8 +220,15 @@ func (e *Engine) full() bool {
 // suppression window. meta builds the alert's metadata only when the alert
 // is emitted: a flood past its threshold costs no allocation per packet.
 func (e *Engine) fire(in *Input, sig alert.Signature, subject netip.Addr, isTarget bool, banTTL int64, detector string, meta func() map[string]string) {
+	e.firePort(in, sig, subject, 0, isTarget, banTTL, detector, meta)
+}
+
+// firePort is fire with a port in the suppression key: one generic
+// signature covers several attacks on one subject (reflection from
+// different source ports) that each deserve their alert.
+func (e *Engine) firePort(in *Input, sig alert.Signature, subject netip.Addr, port uint16, isTarget bool, banTTL int64, detector string, meta func() map[string]string) {
 	now := in.P.TsNs
-	k := suppressKey{sig.SID, subject}
+	k := suppressKey{sig.SID, subject, port}
 	last, ok := e.suppress[k]
 	if ok && now-last < int64(e.cfg.Suppress) && now >= last {
 		e.stats.Suppressed++
@@ -523,6 +534,10 @@ func (e *Engine) udp(in *Input) {
 	p := in.P
 	now := p.TsNs
 	sig, amp := ampServices[p.SrcPort]
+	reflected := false
+	if !amp && in.FromOrig && e.cfg.AmpAnyPort {
+		reflected = e.reflection(in)
+	}
 	switch {
 	case amp && in.FromOrig && !isServiceRequest(p):
 		// From a reflection-prone service port, on a flow the target did
@@ -530,7 +545,9 @@ func (e *Engine) udp(in *Input) {
 		e.amplification(in, sig)
 	case p.DstPort == 67 || p.DstPort == 68:
 		e.dhcpFlood(in)
-	case in.Ev&flows.EvNew != 0 && in.FromOrig:
+	case in.Ev&flows.EvNew != 0 && in.FromOrig && !reflected:
+		// Packets of a reflection already recognised are not probes by
+		// the reflectors (as the known services' responses never are).
 		e.scanAttempt(in, true)
 	}
 	if n, hit := e.perSource(e.udpSrc, p.Src, now, e.cfg.UDPFloodSrc, in.weight(int64(e.cfg.FloodWindow))); hit {
@@ -616,6 +633,153 @@ func (e *Engine) amplification(in *Input, sig alert.Signature) {
 				return map[string]string{"responses": itoa(c.n), "payload_bytes": itoa(c.m), "reflectors_at_least": itoa(len(c.sources)), "window": e.cfg.AmpWindow.String()}
 			})
 	}
+}
+
+// reflSlots is how many source ports each destination's reflection tracker
+// holds. A port needs at least 1/reflSlots of the destination's unsolicited
+// UDP packets in the window to alert, which is also what the space-saving
+// table below guarantees to keep.
+const reflSlots = 8
+
+// reflSlot counts one source port's unsolicited packets to a destination.
+type reflSlot struct {
+	port  uint16
+	n     int // weighted packets, including err
+	err   int // the count inherited from the port this slot replaced
+	bytes int
+	hit   bool         // the thresholds were met in this window
+	srcs  []netip.Addr // distinct reflectors, at most AmpReflectors (preallocated)
+}
+
+// reflTarget is one destination's tumbling window of unsolicited UDP
+// packets: the total, and the heaviest source ports in a space-saving
+// table (Metwally et al., 2005): a port not in the table takes the slot
+// with the smallest count and inherits that count as its error, so a port
+// with more than total/reflSlots packets is always in the table, and n-err
+// never overstates a port. Fixed size: no allocation per packet, and a
+// server's clients, each on its own ephemeral port, cannot grow it.
+type reflTarget struct {
+	start int64
+	total int
+	slots [reflSlots]reflSlot
+}
+
+func newReflTarget(reflectors int) *reflTarget {
+	t := &reflTarget{}
+	backing := make([]netip.Addr, reflSlots*reflectors)
+	for i := range t.slots {
+		t.slots[i].srcs = backing[i*reflectors : i*reflectors : (i+1)*reflectors]
+	}
+	return t
+}
+
+// reflection is the behavioural amplification detector, for every UDP
+// source port without a named detector: unsolicited packets (on a flow the
+// destination did not open: the caller checks FromOrig) to one
+// destination, grouped by their source port, alert when one port delivers
+// AmpPackets from AmpReflectors distinct sources within AmpWindow and at
+// least 1/reflSlots of the destination's unsolicited UDP packets. It
+// reports whether this packet's port is a reflection met in this window.
+//
+// Why grouping by source port is the test: a reflector answers from its
+// service's port, so a reflection flood is many sources sharing one source
+// port. Clients of a UDP server (QUIC, DNS, games, VPN) each send from an
+// ephemeral port of their own: grouped by source port they scatter over
+// ~28k ports (Linux 32768-60999, Windows 49152-65535, NATs anywhere above
+// 1023). High ports count as well, because reflectors live there too
+// (memcached 11211, Plex 32414, Jenkins 33848, Dahua DVR 37810), and many
+// hosts on one high port at once is no accident. By chance alone a few
+// clients do share a port on a busy server (with 50k clients in 10 s, ~1.8
+// per port), which is what the share condition is for: such a port carries
+// a ten-thousandth of the server's traffic, a reflection the bulk of it.
+//
+// Not counted, as they are not what a reflector sends to a victim:
+//   - source port equal to the destination port: peer protocols talk from
+//     their own port to the same port (syslog 514, IKE 500/4500, RIP 520
+//     between routers, NetBIOS 137/138, mDNS 5353, SIP 5060, WireGuard,
+//     gossip protocols), and many peers to one host is their normal shape;
+//   - multicast and limited broadcast destinations: discovery answers and
+//     announcements (mDNS, SSDP, WS-Discovery) on a LAN, never one victim;
+//   - QUIC short-header packets from port 443: they need the keys of a
+//     handshake the destination took part in. XDP sees ingress only, so
+//     live, the answers of the servers a host's HTTP/3 client talks to
+//     arrive on flows the host did not (visibly) open. A reflector
+//     answering spoofed Initials sends long headers, and DTLS (Citrix
+//     ADC reflection on 443) starts 0x16: both count;
+//   - source port 0 (no service answers from it; the UDP flood
+//     detectors see such packets).
+//
+// Live, that ingress-only view leaves one kind of false positive: a host
+// that is itself the client of five or more servers of one UDP service at
+// 10 packets/s (the Steam server browser querying port 27015, a crawler
+// opening QUIC connections) looks like their victim. The named services
+// have the same property; amplification_any_port: false turns this
+// detector off.
+func (e *Engine) reflection(in *Input) bool {
+	p := in.P
+	if p.SrcPort == 0 || p.SrcPort == p.DstPort || p.Dst.IsMulticast() || isLimitedBroadcast(p.Dst) {
+		return false
+	}
+	if p.SrcPort == 443 && len(p.Payload) > 0 && p.Payload[0]&0xc0 == 0x40 {
+		return false // QUIC short header
+	}
+	now := p.TsNs
+	length := int64(e.cfg.AmpWindow)
+	t := e.refl[p.Dst]
+	if t == nil {
+		if e.full() {
+			return false
+		}
+		t = newReflTarget(e.cfg.AmpReflectors)
+		e.refl[p.Dst] = t
+	}
+	if t.start == 0 || now-t.start >= length || now < t.start {
+		t.start, t.total = now, 0
+		for i := range t.slots {
+			s := &t.slots[i]
+			*s = reflSlot{srcs: s.srcs[:0]}
+		}
+	}
+	wt := in.weight(length)
+	t.total += wt
+	var s *reflSlot
+	low := &t.slots[0]
+	for i := range t.slots {
+		c := &t.slots[i]
+		if c.port == p.SrcPort && c.n > 0 {
+			s = c
+			break
+		}
+		if c.n < low.n {
+			low = c
+		}
+	}
+	if s == nil {
+		s = low
+		*s = reflSlot{port: p.SrcPort, n: s.n, err: s.n, srcs: s.srcs[:0]}
+	}
+	s.n += wt
+	s.bytes += int(p.PayloadLen) * wt
+	if len(s.srcs) < cap(s.srcs) && !slices.Contains(s.srcs, p.Src) {
+		s.srcs = append(s.srcs, p.Src)
+	}
+	n := s.n - s.err
+	if n < e.cfg.AmpPackets || len(s.srcs) < e.cfg.AmpReflectors || n*reflSlots < t.total {
+		return s.hit
+	}
+	s.hit = true
+	e.firePort(in, alert.AmpOther, p.Dst, p.SrcPort, true, 0, "amplification",
+		func() map[string]string {
+			return map[string]string{"source_port": itoa(int(p.SrcPort)), "responses": itoa(n), "payload_bytes": itoa(s.bytes),
+				"reflectors_at_least": itoa(len(s.srcs)), "share_percent": itoa(100 * n / t.total), "window": e.cfg.AmpWindow.String()}
+		})
+	return true
+}
+
+// isLimitedBroadcast reports 255.255.255.255 (a subnet's directed
+// broadcast address needs its mask, which a sensor does not know).
+func isLimitedBroadcast(a netip.Addr) bool {
+	return a.Is4() && a.As4() == [4]byte{255, 255, 255, 255}
 }
 
 func (e *Engine) fragment(in *Input) {
@@ -783,6 +947,11 @@ func (e *Engine) gc(now int64) {
 	for k, c := range e.amp {
 		if old(c.start, int64(e.cfg.AmpWindow)) {
 			delete(e.amp, k)
+		}
+	}
+	for k, t := range e.refl {
+		if old(t.start, int64(e.cfg.AmpWindow)) {
+			delete(e.refl, k)
 		}
 	}
 	for k, w := range e.brute {

@@ -76,10 +76,14 @@ var goldenCases = []struct {
 	{"amp_dns", []goldenAlert{{8300053, genVictim, "allowed"}}},
 	{"amp_ntp", []goldenAlert{{8300123, genVictim, "allowed"}}},
 	{"amp_snmp", []goldenAlert{{8300161, genVictim, "allowed"}}},
+	// Reflection over a service with no named detector: the generic sid.
+	{"amp_wsd", []goldenAlert{{8300000, genVictim, "allowed"}}},
 	// Brute force: the client, banned.
 	{"brute_ssh", []goldenAlert{{8400022, genAttacker, "blocked"}}},
 	{"brute_ftp", []goldenAlert{{8400021, genAttacker, "blocked"}}},
-	// Ordinary traffic raises nothing.
+	// Ordinary traffic raises nothing: a stub resolver's answers from
+	// three resolvers are no reflection.
+	{"dns_three_resolvers", nil},
 	{"benign", nil},
 }
 

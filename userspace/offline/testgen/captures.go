@@ -56,10 +56,14 @@ var captures = []Capture{
 	{"amp_ntp", "NTP monlist amplification: 20 reflectors each answer 3 spoofed requests 1 s apart with 50 mode 7 " +
 		"packets of 440 bytes, all on the request's ports", ampNTP},
 	{"amp_snmp", "SNMP GetBulk amplification: 300 unsolicited ~1400-byte responses from UDP/161 of 15 agents in 3 s", ampSNMP},
+	{"amp_wsd", "WS-Discovery reflection (a service with no named detector): 400 unsolicited ~1.3 KB ProbeMatches " +
+		"from UDP/3702 of 20 cameras in 198.18.0.0/15 to one victim in 2 s, to random ports", ampWSD},
 	{"brute_ssh", "hydra ssh: 15 connections to port 22 in 60 s from one source, each a handshake, banners, key exchange, " +
 		"two failed passwords and a FIN", bruteSSH},
 	{"brute_ftp", "hydra ftp: 15 connections to port 21 in 60 s from one source, each banner, USER, PASS, 530, QUIT", bruteFTP},
 	{"scan_ipv6", "nmap -6 -sS: 1000 TCP ports of one host in 2001:db8:1::/48 from 2001:db8:bad:1::66", scanIPv6},
+	{"dns_three_resolvers", "a protected mail server resolving 600 names in 20 s, round-robin over three resolvers, " +
+		"a new ephemeral port per query, every query answered: solicited, and only three sources", dnsThreeResolvers},
 	{"benign", "two minutes of ordinary traffic: HTTP and HTTPS connections of three clients, DNS queries answered by " +
 		"the resolver, one long SSH session, ping at 1/s, NTP client polls, and the protected NTP server answering " +
 		"200 ntpd clients (which poll from port 123) in 10 s", benign},
@@ -542,6 +546,70 @@ func ampSNMP(b *builder) {
 		src := netip.AddrPortFrom(agents[b.rnd.intn(len(agents))], 161)
 		dst := netip.AddrPortFrom(Victim, uint16(1024+b.rnd.intn(65536-1024)))
 		b.udp(t, src, dst, snmpResponse(&b.rnd, 20))
+	}
+}
+
+// ampWSD is WS-Discovery reflection: the attacker sends Probe messages to
+// UDP/3702 of exposed devices with the victim's address and random ports
+// as source; each device answers with a ProbeMatches (SOAP over UDP, no
+// fragmentation at these sizes: about 1300 bytes).
+func ampWSD(b *builder) {
+	devs := reflectors(b, 20)
+	for i := 0; i < 400; i++ {
+		t := time.Duration(i) * 5 * ms
+		src := netip.AddrPortFrom(devs[b.rnd.intn(len(devs))], 3702)
+		dst := netip.AddrPortFrom(Victim, uint16(1024+b.rnd.intn(65536-1024)))
+		b.udp(t, src, dst, wsdProbeMatches(&b.rnd))
+	}
+}
+
+// uuid is a random (version 4) UUID in its text form.
+func uuid(r *rng) string {
+	u := r.bytes(16)
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
+
+// wsdProbeMatches is a WS-Discovery 1.1 ProbeMatches of a network camera.
+func wsdProbeMatches(r *rng) []byte {
+	return []byte(`<?xml version="1.0" encoding="UTF-8"?>` +
+		`<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope" ` +
+		`xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" ` +
+		`xmlns:wsd="http://schemas.xmlsoap.org/ws/2005/04/discovery" ` +
+		`xmlns:dn="http://www.onvif.org/ver10/network/wsdl">` +
+		`<SOAP-ENV:Header><wsa:MessageID>uuid:` + uuid(r) + `</wsa:MessageID>` +
+		`<wsa:RelatesTo>uuid:` + uuid(r) + `</wsa:RelatesTo>` +
+		`<wsa:Action SOAP-ENV:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2005/04/discovery/ProbeMatches</wsa:Action>` +
+		`<wsd:AppSequence InstanceId="` + fmt.Sprint(r.intn(1<<30)) + `" MessageNumber="` + fmt.Sprint(r.intn(1000)) + `"/>` +
+		`</SOAP-ENV:Header><SOAP-ENV:Body><wsd:ProbeMatches><wsd:ProbeMatch>` +
+		`<wsa:EndpointReference><wsa:Address>urn:uuid:` + uuid(r) + `</wsa:Address></wsa:EndpointReference>` +
+		`<wsd:Types>dn:NetworkVideoTransmitter</wsd:Types>` +
+		`<wsd:Scopes>onvif://www.onvif.org/type/video_encoder onvif://www.onvif.org/type/audio_encoder ` +
+		`onvif://www.onvif.org/hardware/IPC-model ` +
+		`onvif://www.onvif.org/name/NVT onvif://www.onvif.org/Profile/Streaming onvif://www.onvif.org/Profile/G ` +
+		`onvif://www.onvif.org/Profile/T</wsd:Scopes>` +
+		`<wsd:XAddrs>http://` + r.addrIn(benchNet).String() + `/onvif/device_service</wsd:XAddrs>` +
+		`<wsd:MetadataVersion>1</wsd:MetadataVersion></wsd:ProbeMatch></wsd:ProbeMatches>` +
+		`</SOAP-ENV:Body></SOAP-ENV:Envelope>`)
+}
+
+// dnsThreeResolvers is a protected host's stub resolver spreading its
+// lookups over three resolvers beyond the router, as resolv.conf with
+// "options rotate" does: both directions, as a tap sees them.
+func dnsThreeResolvers(b *builder) {
+	host := netip.MustParseAddr("198.51.100.25")
+	res := []netip.Addr{
+		netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("192.0.2.153"), netip.MustParseAddr("192.0.2.253"),
+	}
+	for i := 0; i < 600; i++ {
+		t := time.Duration(i)*33*ms + time.Duration(b.rnd.intn(1000))*us
+		id := b.rnd.u16()
+		name := fmt.Sprintf("mx%d.example.net", i)
+		q := netip.AddrPortFrom(host, b.rnd.ephemeral())
+		r := netip.AddrPortFrom(res[i%len(res)], 53)
+		b.udp(t, q, r, dnsQuery(id, name))
+		b.udp(t+wanRTT/3+time.Duration(b.rnd.intn(5000))*us, r, q, dnsAnswer(id, name, b.rnd.addrIn(benchNet)))
 	}
 }
 
