@@ -343,7 +343,7 @@ func testFrames(tb testing.TB) []frameCase {
 		h := testFramesIPv6Header(tb)
 		cs = append(cs, frameCase{name: "truncated ipv6 header", frame: h, wantErr: ErrTruncated})
 	}
-	return cs
+	return append(cs, tunnelFrames(tb)...)
 }
 
 func testFramesIPv6Header(tb testing.TB) []byte {
@@ -580,8 +580,8 @@ func FuzzDecode(f *testing.F) {
 			if p.Family != 4 && p.Family != 6 {
 				t.Fatalf("nil error with Family %d", p.Family)
 			}
-		} else if !errors.Is(err, ErrNotIP) && !errors.Is(err, ErrTruncated) {
-			t.Fatalf("error %v wraps neither ErrNotIP nor ErrTruncated", err)
+		} else if !errors.Is(err, ErrNotIP) && !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrTooDeep) {
+			t.Fatalf("error %v wraps none of ErrNotIP, ErrTruncated, ErrTooDeep", err)
 		}
 		if errors.Is(err, ErrNotIP) && p.Family != 0 {
 			t.Fatalf("ErrNotIP with Family %d", p.Family)
@@ -592,7 +592,7 @@ func FuzzDecode(f *testing.F) {
 		if p.LaterFrag && (!p.Fragment || p.HasL4) {
 			t.Fatalf("later fragment: Fragment %v HasL4 %v", p.Fragment, p.HasL4)
 		}
-		if p.HasL4 && p.Proto != ProtoTCP && p.Proto != ProtoUDP && p.Proto != ProtoICMP && p.Proto != ProtoICMPv6 {
+		if p.HasL4 && p.Proto != ProtoTCP && p.Proto != ProtoUDP && p.Proto != ProtoICMP && p.Proto != ProtoICMPv6 && p.Proto != ProtoSCTP {
 			t.Fatalf("HasL4 with protocol %d", p.Proto)
 		}
 		if err == nil && p.PayloadLen < uint32(len(p.Payload)) {
@@ -600,6 +600,21 @@ func FuzzDecode(f *testing.F) {
 		}
 		if len(p.Payload) > len(frame) {
 			t.Fatalf("payload of %d bytes from a %d-byte frame", len(p.Payload), len(frame))
+		}
+		if int(p.L3Off)+int(p.L3Len) > len(frame) || int(p.L4Off)+int(p.L4Len) > len(frame) {
+			t.Fatalf("headers at %d+%d and %d+%d in a %d-byte frame", p.L3Off, p.L3Len, p.L4Off, p.L4Len, len(frame))
+		}
+		if p.Family != 0 && (p.L3Len == 0 || frame[p.L3Off]>>4 != p.Family) {
+			t.Fatalf("Family %d with the IP header at %d+%d", p.Family, p.L3Off, p.L3Len)
+		}
+		if p.HasL4 && p.L4Len != 0 && p.L4Off < p.L3Off+p.L3Len {
+			t.Fatalf("L4 header at %d inside the IP header at %d+%d", p.L4Off, p.L3Off, p.L3Len)
+		}
+		if p.Depth > MaxDepth || (p.Depth == 0) != (p.Encap == 0) || p.Tunnel && (p.Depth == 0 || !p.TunnelSrc.IsValid()) {
+			t.Fatalf("Depth %d Encap %#x Tunnel %v from %v", p.Depth, p.Encap, p.Tunnel, p.TunnelSrc)
+		}
+		if p.NVLANs > MaxVLANs || p.VLAN != p.VLANs[0] {
+			t.Fatalf("VLAN %d, %d VLANs %v", p.VLAN, p.NVLANs, p.VLANs)
 		}
 	})
 }
