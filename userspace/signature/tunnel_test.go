@@ -7,6 +7,10 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/xdpids/xdpids/userspace/alert"
+	"github.com/xdpids/xdpids/userspace/decode"
+	"github.com/xdpids/xdpids/userspace/rules"
 )
 
 // TestHeaderKeywordsInTunnels: header keywords and buffers read the
@@ -58,6 +62,36 @@ alert tcp any any -> any 80 (msg:"inner payload"; content:"GET /"; sid:9;)`
 		}
 	}
 
+	// Reading the inner headers allocates nothing (rules that read them
+	// and then fail, so that no alert is built).
+	set, skipped := rules.Parse(`alert tcp any any -> any 80 (ttl:63; tos:17; sid:1;)
+alert tcp any any -> any 80 (tcp.mss:1461; sid:2;)
+alert ip any any -> any any (fragbits:M; sid:3;)`, "t.rules", rules.DefaultVars())
+	if len(skipped) > 0 {
+		t.Fatal(skipped)
+	}
+	eng, err := Compile(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := decode.NewDecoder()
+	for _, name := range []string{"gre", "mpls", "vxlan"} {
+		fr := frames[name]
+		var pk decode.Packet
+		run := func() {
+			pk.Reset()
+			pk.WireLen, pk.CapLen = uint32(len(fr)), uint32(len(fr))
+			if dec.Decode(fr, &pk) != nil {
+				t.Fatal("decode")
+			}
+			eng.MatchPacket(&Input{P: &pk, Frame: fr}, func(*alert.Alert) { t.Error("alert") })
+		}
+		run()
+		if n := testing.AllocsPerRun(100, run); n != 0 {
+			t.Errorf("%s: %.1f allocations per packet", name, n)
+		}
+	}
+
 	// SCTP: the header's protocol and ports.
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolSCTP, SrcIP: net.IP{192, 0, 2, 10}, DstIP: net.IP{198, 51, 100, 20}}
 	buf := gopacket.NewSerializeBuffer()
@@ -71,5 +105,18 @@ alert udp any any -> any 36412 (sid:3;)
 alert ip any any -> any any (ip_proto:132; sid:4;)`, Options{})
 	if got := h.send(buf.Bytes()); !slices.Equal(got, []uint32{1, 4}) {
 		t.Errorf("sctp: sids %v, want [1 4]", got)
+	}
+	// The reply is the same flow (keyed by the ports), and matches the
+	// rule of its own direction.
+	ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true}, eth(layers.EthernetTypeIPv4), ip,
+		&layers.SCTP{SrcPort: 36412, DstPort: 2905}, gopacket.Payload("chunk")); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.send(buf.Bytes()); !slices.Equal(got, []uint32{4}) {
+		t.Errorf("sctp reply: sids %v, want [4]", got)
+	}
+	if f := h.lastFlow(t); f.Proto != 132 || f.Pkts != [2]uint64{1, 1} {
+		t.Errorf("sctp flow: proto %d packets %v", f.Proto, f.Pkts)
 	}
 }
