@@ -116,7 +116,7 @@ func testFrames(tb testing.TB) []frameCase {
 		cs = append(cs, frameCase{name: "ipv4 tcp options", frame: f,
 			want: Packet{Family: 4, Src: src4, Dst: dst4, Proto: ProtoTCP, TTL: 64, IPID: 0x1234,
 				IPLen: uint32(24 + 40 + len(pay)), HasL4: true, SrcPort: 40000, DstPort: 443,
-				TCPFlags: FlagPSH | FlagACK, Seq: 1000, Ack: 2000, Window: 512, PayloadLen: uint32(len(pay))},
+				TCPFlags: FlagPSH | FlagACK, Seq: 1000, Ack: 2000, Window: 512, PayloadLen: uint32(len(pay)), L3Off: 14, L3Len: 24, L4Off: 38, L4Len: 40},
 			wantPayload: pay})
 	}
 	// IPv4 UDP (DNS query).
@@ -128,7 +128,7 @@ func testFrames(tb testing.TB) []frameCase {
 		f := serialize(tb, eth(layers.EthernetTypeIPv4), ip4, udp, gopacket.Payload(pay))
 		cs = append(cs, frameCase{name: "ipv4 udp", frame: f,
 			want: Packet{Family: 4, Src: src4, Dst: dst4, Proto: ProtoUDP, TTL: 64, IPID: 0x1234,
-				IPLen: uint32(20 + 8 + len(pay)), HasL4: true, SrcPort: 5353, DstPort: 53, PayloadLen: 32},
+				IPLen: uint32(20 + 8 + len(pay)), HasL4: true, SrcPort: 5353, DstPort: 53, PayloadLen: 32, L3Off: 14, L3Len: 20, L4Off: 34, L4Len: 8},
 			wantPayload: pay})
 	}
 	// ICMPv4 echo request.
@@ -140,7 +140,7 @@ func testFrames(tb testing.TB) []frameCase {
 		cs = append(cs, frameCase{name: "icmpv4 echo", frame: f,
 			want: Packet{Family: 4, Src: src4, Dst: dst4, Proto: ProtoICMP, TTL: 64, IPID: 0x1234,
 				IPLen: uint32(20 + 8 + len(pay)), HasL4: true, SrcPort: 8, DstPort: 0,
-				ICMPType: 8, ICMPCode: 0, ICMPID: 0x4242, ICMPSeq: 7, PayloadLen: 56},
+				ICMPType: 8, ICMPCode: 0, ICMPID: 0x4242, ICMPSeq: 7, PayloadLen: 56, L3Off: 14, L3Len: 20, L4Off: 34, L4Len: 8},
 			wantPayload: pay})
 	}
 	// ICMPv4 destination unreachable, port unreachable (type 3 code 3).
@@ -152,7 +152,7 @@ func testFrames(tb testing.TB) []frameCase {
 		cs = append(cs, frameCase{name: "icmpv4 port unreachable", frame: f,
 			want: Packet{Family: 4, Src: src4, Dst: dst4, Proto: ProtoICMP, TTL: 64, IPID: 0x1234,
 				IPLen: uint32(20 + 8 + len(pay)), HasL4: true, SrcPort: 3, DstPort: 3,
-				ICMPType: 3, ICMPCode: 3, PayloadLen: 28},
+				ICMPType: 3, ICMPCode: 3, PayloadLen: 28, L3Off: 14, L3Len: 20, L4Off: 34, L4Len: 8},
 			wantPayload: pay})
 	}
 	// IPv6 TCP SYN with MSS.
@@ -164,7 +164,7 @@ func testFrames(tb testing.TB) []frameCase {
 		f := serialize(tb, eth(layers.EthernetTypeIPv6), ip6, tcp)
 		cs = append(cs, frameCase{name: "ipv6 tcp syn", frame: f,
 			want: Packet{Family: 6, Src: src6, Dst: dst6, Proto: ProtoTCP, TTL: 57, IPLen: 40 + 24,
-				HasL4: true, SrcPort: 51000, DstPort: 22, TCPFlags: FlagSYN | FlagECE | FlagCWR, Seq: 0xdeadbeef, Window: 64240}})
+				HasL4: true, SrcPort: 51000, DstPort: 22, TCPFlags: FlagSYN | FlagECE | FlagCWR, Seq: 0xdeadbeef, Window: 64240, L3Off: 14, L3Len: 40, L4Off: 54, L4Len: 24}})
 	}
 	// IPv6 hop-by-hop, destination options, routing, then UDP.
 	{
@@ -180,7 +180,7 @@ func testFrames(tb testing.TB) []frameCase {
 		f := serialize(tb, eth(layers.EthernetTypeIPv6), ip6, gopacket.Payload(append(ext, l4...)))
 		cs = append(cs, frameCase{name: "ipv6 hbh dst routing udp", frame: f,
 			want: Packet{Family: 6, Src: src6, Dst: dst6, Proto: ProtoUDP, TTL: 57, IPLen: uint32(40 + 24 + 8 + len(pay)),
-				HasL4: true, SrcPort: 547, DstPort: 546, PayloadLen: 40},
+				HasL4: true, SrcPort: 547, DstPort: 546, PayloadLen: 40, L3Off: 14, L3Len: 64, L4Off: 78, L4Len: 8},
 			wantPayload: pay})
 	}
 	// A hop-by-hop header of 1400 Pad1 options: gopacket's IPv6 layer
@@ -195,7 +195,7 @@ func testFrames(tb testing.TB) []frameCase {
 		f := serialize(tb, eth(layers.EthernetTypeIPv6), ip6, gopacket.Payload(append(hbh, l4...)))
 		cs = append(cs, frameCase{name: "ipv6 hbh of pad1 options", frame: f,
 			want: Packet{Family: 6, Src: src6, Dst: dst6, Proto: ProtoUDP, TTL: 57, IPLen: 40 + 1408 + 9,
-				HasL4: true, SrcPort: 33434, DstPort: 33435, PayloadLen: 1},
+				HasL4: true, SrcPort: 33434, DstPort: 33435, PayloadLen: 1, L3Off: 14, L3Len: 1448, L4Off: 1462, L4Len: 8},
 			wantPayload: []byte{0xee}})
 	}
 	// ICMPv6 echo request: id and sequence follow the 4-byte header.
@@ -208,7 +208,7 @@ func testFrames(tb testing.TB) []frameCase {
 		f := serialize(tb, eth(layers.EthernetTypeIPv6), ip6, icmp, echo, gopacket.Payload(pay))
 		cs = append(cs, frameCase{name: "icmpv6 echo", frame: f,
 			want: Packet{Family: 6, Src: src6, Dst: dst6, Proto: ProtoICMPv6, TTL: 57, IPLen: uint32(40 + 8 + len(pay)),
-				HasL4: true, SrcPort: 128, ICMPType: 128, ICMPID: 0x0101, ICMPSeq: 9, PayloadLen: uint32(4 + len(pay))},
+				HasL4: true, SrcPort: 128, ICMPType: 128, ICMPID: 0x0101, ICMPSeq: 9, PayloadLen: uint32(4 + len(pay)), L3Off: 14, L3Len: 40, L4Off: 54, L4Len: uint32(8 + len(pay))},
 			wantPayload: append([]byte{0x01, 0x01, 0, 9}, pay...)})
 	}
 	// IPv6 first fragment of a UDP datagram: the UDP header is there.
@@ -223,7 +223,7 @@ func testFrames(tb testing.TB) []frameCase {
 			gopacket.Payload(append(frag6(layers.IPProtocolUDP, 0, true, 0xabcdef01), first...)))
 		cs = append(cs, frameCase{name: "ipv6 first fragment", frame: f,
 			want: Packet{Family: 6, Src: src6, Dst: dst6, Proto: ProtoUDP, TTL: 57, IPLen: uint32(40 + 8 + len(first)),
-				Fragment: true, HasL4: true, SrcPort: 53, DstPort: 33000, PayloadLen: 1224},
+				Fragment: true, HasL4: true, SrcPort: 53, DstPort: 33000, PayloadLen: 1224, MoreFrags: true, L3Off: 14, L3Len: 48, L4Off: 62, L4Len: 8},
 			wantPayload: full[:1224]})
 		// ... and the fragment after it: no L4 header.
 		rest := dgram[8+1224:]
@@ -231,7 +231,7 @@ func testFrames(tb testing.TB) []frameCase {
 			gopacket.Payload(append(frag6(layers.IPProtocolUDP, 1232/8, false, 0xabcdef01), rest...)))
 		cs = append(cs, frameCase{name: "ipv6 later fragment", frame: f2,
 			want: Packet{Family: 6, Src: src6, Dst: dst6, Proto: ProtoUDP, TTL: 57, IPLen: uint32(40 + 8 + len(rest)),
-				Fragment: true, LaterFrag: true}})
+				Fragment: true, LaterFrag: true, L3Off: 14, L3Len: 48}})
 	}
 	// IPv4 first fragment (MF, offset 0) of UDP and of TCP, and a later one.
 	{
@@ -244,7 +244,7 @@ func testFrames(tb testing.TB) []frameCase {
 		f := serialize(tb, eth(layers.EthernetTypeIPv4), ip4, gopacket.Payload(dgram[:1480]))
 		cs = append(cs, frameCase{name: "ipv4 first fragment udp", frame: f,
 			want: Packet{Family: 4, Src: src4, Dst: dst4, Proto: ProtoUDP, TTL: 64, IPID: 0x7777, IPLen: 1500,
-				Fragment: true, HasL4: true, SrcPort: 123, DstPort: 40123, PayloadLen: 1472},
+				Fragment: true, HasL4: true, SrcPort: 123, DstPort: 40123, PayloadLen: 1472, MoreFrags: true, L3Off: 14, L3Len: 20, L4Off: 34, L4Len: 8},
 			wantPayload: full[:1472]})
 
 		ip4 = ipv4(layers.IPProtocolUDP)
@@ -252,7 +252,7 @@ func testFrames(tb testing.TB) []frameCase {
 		f = serialize(tb, eth(layers.EthernetTypeIPv4), ip4, gopacket.Payload(dgram[1480:]))
 		cs = append(cs, frameCase{name: "ipv4 later fragment", frame: f,
 			want: Packet{Family: 4, Src: src4, Dst: dst4, Proto: ProtoUDP, TTL: 64, IPID: 0x7777,
-				IPLen: uint32(20 + len(dgram) - 1480), Fragment: true, LaterFrag: true}})
+				IPLen: uint32(20 + len(dgram) - 1480), Fragment: true, LaterFrag: true, L3Off: 14, L3Len: 20}})
 
 		tcp := &layers.TCP{SrcPort: 1234, DstPort: 80, Seq: 1, Ack: 1, ACK: true, Window: 1000}
 		_ = tcp.SetNetworkLayerForChecksum(ipv4(layers.IPProtocolTCP))
@@ -263,7 +263,7 @@ func testFrames(tb testing.TB) []frameCase {
 		cs = append(cs, frameCase{name: "ipv4 first fragment tcp", frame: f,
 			want: Packet{Family: 4, Src: src4, Dst: dst4, Proto: ProtoTCP, TTL: 64, IPID: 0x7778, IPLen: 220,
 				Fragment: true, HasL4: true, SrcPort: 1234, DstPort: 80, TCPFlags: FlagACK, Seq: 1, Ack: 1, Window: 1000,
-				PayloadLen: 180},
+				PayloadLen: 180, MoreFrags: true, L3Off: 14, L3Len: 20, L4Off: 34, L4Len: 20},
 			wantPayload: full[:180]})
 	}
 	// One 802.1Q tag.
@@ -276,7 +276,7 @@ func testFrames(tb testing.TB) []frameCase {
 			ip4, udp, gopacket.Payload(pay))
 		cs = append(cs, frameCase{name: "vlan one tag", frame: f,
 			want: Packet{VLAN: 100, Family: 4, Src: src4, Dst: dst4, Proto: ProtoUDP, TTL: 64, IPID: 0x1234, IPLen: 38,
-				HasL4: true, SrcPort: 1000, DstPort: 2000, PayloadLen: 10},
+				HasL4: true, SrcPort: 1000, DstPort: 2000, PayloadLen: 10, VLANs: [MaxVLANs]uint16{100}, NVLANs: 1, L3Off: 18, L3Len: 20, L4Off: 38, L4Len: 8},
 			wantPayload: pay})
 	}
 	// QinQ: 802.1ad outer tag 300, 802.1Q inner tag 400; VLAN is the outer.
@@ -289,7 +289,7 @@ func testFrames(tb testing.TB) []frameCase {
 			&layers.Dot1Q{VLANIdentifier: 400, Type: layers.EthernetTypeIPv6}, ip6, tcp)
 		cs = append(cs, frameCase{name: "vlan two tags", frame: f,
 			want: Packet{VLAN: 300, Family: 6, Src: src6, Dst: dst6, Proto: ProtoTCP, TTL: 57, IPLen: 60,
-				HasL4: true, SrcPort: 443, DstPort: 50000, TCPFlags: FlagSYN | FlagACK, Seq: 5, Ack: 6, Window: 100}})
+				HasL4: true, SrcPort: 443, DstPort: 50000, TCPFlags: FlagSYN | FlagACK, Seq: 5, Ack: 6, Window: 100, VLANs: [MaxVLANs]uint16{300, 400}, NVLANs: 2, L3Off: 22, L3Len: 40, L4Off: 62, L4Len: 20}})
 	}
 	// A short UDP datagram padded to the Ethernet minimum: padding is not payload.
 	{
@@ -301,7 +301,7 @@ func testFrames(tb testing.TB) []frameCase {
 		f = append(f, make([]byte, 60-len(f))...)
 		cs = append(cs, frameCase{name: "ethernet padding", frame: f,
 			want: Packet{Family: 4, Src: src4, Dst: dst4, Proto: ProtoUDP, TTL: 64, IPID: 0x1234, IPLen: 32,
-				HasL4: true, SrcPort: 7, DstPort: 9, PayloadLen: 4},
+				HasL4: true, SrcPort: 7, DstPort: 9, PayloadLen: 4, L3Off: 14, L3Len: 20, L4Off: 34, L4Len: 8},
 			wantPayload: pay})
 	}
 	// Snap length cut: 1000 bytes of UDP payload on the wire, 128-byte frame captured.
@@ -314,7 +314,7 @@ func testFrames(tb testing.TB) []frameCase {
 		f := full[:128]
 		cs = append(cs, frameCase{name: "snaplen cut payload", frame: f, wire: uint32(len(full)), cap: 128,
 			want: Packet{Family: 4, Src: src4, Dst: dst4, Proto: ProtoUDP, TTL: 64, IPID: 0x1234, IPLen: 1028,
-				HasL4: true, SrcPort: 4000, DstPort: 5000, PayloadLen: 1000},
+				HasL4: true, SrcPort: 4000, DstPort: 5000, PayloadLen: 1000, L3Off: 14, L3Len: 20, L4Off: 34, L4Len: 8},
 			wantPayload: pay[:128-14-20-8]})
 	}
 	// ARP: not IP.
@@ -334,7 +334,7 @@ func testFrames(tb testing.TB) []frameCase {
 		full := serialize(tb, eth(layers.EthernetTypeIPv4), ip4, tcp)
 		f := full[:14+20+10]
 		cs = append(cs, frameCase{name: "truncated tcp header", frame: f, wire: uint32(len(full)), cap: uint32(len(f)),
-			want:    Packet{Family: 4, Src: src4, Dst: dst4, Proto: ProtoTCP, TTL: 64, IPID: 0x1234, IPLen: 40},
+			want:    Packet{Family: 4, Src: src4, Dst: dst4, Proto: ProtoTCP, TTL: 64, IPID: 0x1234, IPLen: 40, L3Off: 14, L3Len: 20},
 			wantErr: ErrTruncated})
 		// Cut inside the IPv4 header: nothing IP is known.
 		g := full[:14+12]
@@ -343,7 +343,7 @@ func testFrames(tb testing.TB) []frameCase {
 		h := testFramesIPv6Header(tb)
 		cs = append(cs, frameCase{name: "truncated ipv6 header", frame: h, wantErr: ErrTruncated})
 	}
-	return cs
+	return append(cs, tunnelFrames(tb)...)
 }
 
 func testFramesIPv6Header(tb testing.TB) []byte {
@@ -580,8 +580,8 @@ func FuzzDecode(f *testing.F) {
 			if p.Family != 4 && p.Family != 6 {
 				t.Fatalf("nil error with Family %d", p.Family)
 			}
-		} else if !errors.Is(err, ErrNotIP) && !errors.Is(err, ErrTruncated) {
-			t.Fatalf("error %v wraps neither ErrNotIP nor ErrTruncated", err)
+		} else if !errors.Is(err, ErrNotIP) && !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrTooDeep) {
+			t.Fatalf("error %v wraps none of ErrNotIP, ErrTruncated, ErrTooDeep", err)
 		}
 		if errors.Is(err, ErrNotIP) && p.Family != 0 {
 			t.Fatalf("ErrNotIP with Family %d", p.Family)
@@ -592,7 +592,7 @@ func FuzzDecode(f *testing.F) {
 		if p.LaterFrag && (!p.Fragment || p.HasL4) {
 			t.Fatalf("later fragment: Fragment %v HasL4 %v", p.Fragment, p.HasL4)
 		}
-		if p.HasL4 && p.Proto != ProtoTCP && p.Proto != ProtoUDP && p.Proto != ProtoICMP && p.Proto != ProtoICMPv6 {
+		if p.HasL4 && p.Proto != ProtoTCP && p.Proto != ProtoUDP && p.Proto != ProtoICMP && p.Proto != ProtoICMPv6 && p.Proto != ProtoSCTP {
 			t.Fatalf("HasL4 with protocol %d", p.Proto)
 		}
 		if err == nil && p.PayloadLen < uint32(len(p.Payload)) {
@@ -600,6 +600,21 @@ func FuzzDecode(f *testing.F) {
 		}
 		if len(p.Payload) > len(frame) {
 			t.Fatalf("payload of %d bytes from a %d-byte frame", len(p.Payload), len(frame))
+		}
+		if int(p.L3Off)+int(p.L3Len) > len(frame) || int(p.L4Off)+int(p.L4Len) > len(frame) {
+			t.Fatalf("headers at %d+%d and %d+%d in a %d-byte frame", p.L3Off, p.L3Len, p.L4Off, p.L4Len, len(frame))
+		}
+		if p.Family != 0 && (p.L3Len == 0 || frame[p.L3Off]>>4 != p.Family) {
+			t.Fatalf("Family %d with the IP header at %d+%d", p.Family, p.L3Off, p.L3Len)
+		}
+		if p.HasL4 && p.L4Len != 0 && p.L4Off < p.L3Off+p.L3Len {
+			t.Fatalf("L4 header at %d inside the IP header at %d+%d", p.L4Off, p.L3Off, p.L3Len)
+		}
+		if p.Depth > MaxDepth || (p.Depth == 0) != (p.Encap == 0) || p.Tunnel && (p.Depth == 0 || !p.TunnelSrc.IsValid()) {
+			t.Fatalf("Depth %d Encap %#x Tunnel %v from %v", p.Depth, p.Encap, p.Tunnel, p.TunnelSrc)
+		}
+		if p.NVLANs > MaxVLANs || p.VLAN != p.VLANs[0] {
+			t.Fatalf("VLAN %d, %d VLANs %v", p.VLAN, p.NVLANs, p.VLANs)
 		}
 	})
 }

@@ -61,6 +61,11 @@ func TestParseHeaderAndMeta(t *testing.T) {
 	if r.Priority != 3 || r.GID != 1 {
 		t.Errorf("defaults: prio %d gid %d", r.Priority, r.GID)
 	}
+	// sctp: IP protocol 132, with ports
+	r = parseOne(t, `alert sctp any 2905 -> any [36412,38412] (sid:1;)`)
+	if r.Proto.L4 != 132 || !r.SrcPorts.Contains(2905) || !r.DstPorts.Contains(38412) || r.DstPorts.Contains(80) {
+		t.Errorf("sctp: %+v", r.Proto)
+	}
 }
 
 func TestVars(t *testing.T) {

@@ -35,9 +35,10 @@ import (
 // Input is one packet to match, with its flow.
 type Input struct {
 	P *decode.Packet
-	// Frame is the raw Ethernet frame P was decoded from. Header buffers
-	// (ipv4.hdr, tcp.hdr, ...), tos, fragbits, ipopts and tcp.mss need
-	// it; without it those rules do not match.
+	// Frame is the raw Ethernet frame P was decoded from (P's header
+	// offsets point into it). Header buffers (ipv4.hdr, tcp.hdr, ...),
+	// tos, fragbits, ipopts and tcp.mss need it; without it those rules
+	// do not match.
 	Frame    []byte
 	F        *flows.Flow // nil when the packet has no flow
 	FromOrig bool        // the packet came from the flow's originator (to server)

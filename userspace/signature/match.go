@@ -41,7 +41,7 @@ func (e *Engine) MatchPacket(in *Input, emit func(*alert.Alert)) {
 	}
 	c := mctx{
 		ts: p.TsNs, src: p.Src, dst: p.Dst, sport: p.SrcPort, dport: p.DstPort, proto: p.Proto, family: p.Family,
-		ports: p.HasL4 && (p.Proto == decode.ProtoTCP || p.Proto == decode.ProtoUDP),
+		ports: p.HasL4 && (p.Proto == decode.ProtoTCP || p.Proto == decode.ProtoUDP || p.Proto == decode.ProtoSCTP),
 		f:     in.F, toServer: in.FromOrig, p: p, in: *in, streamInspected: e.packetToStream(in),
 		ifindex: p.Ifindex, vlan: p.VLAN, data: p.Payload,
 		firstOfDirection: firstOfDirection(in),
@@ -409,7 +409,7 @@ func (s *scratch) headers(in *Input) *headers {
 		if in == nil || in.Frame == nil {
 			s.hdr = headers{}
 		} else {
-			s.hdr.parse(in.Frame)
+			s.hdr.parse(in.Frame, in.P)
 		}
 	}
 	return &s.hdr
@@ -891,7 +891,7 @@ func matchFlowCount(fc *rules.FlowCount, f *flows.Flow, bytes bool) bool {
 }
 
 func matchVLAN(m *rules.VLANMatch, h *headers) bool {
-	n := h.nvlan
+	n := len(h.vlans)
 	if n == 0 {
 		return false
 	}
