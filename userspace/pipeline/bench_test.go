@@ -363,7 +363,6 @@ func fullRecords(tb testing.TB, frames []testgen.Frame) [][]byte {
 	return out
 }
 
-
 // BenchmarkFullInspection measures the pipeline's cost per inspected
 // packet when every packet of a flow reaches it (rules active: the kernel
 // sends each packet whole until the flow is bypassed): the first 40 000

@@ -191,6 +191,7 @@ type Worker struct {
 	sigIn    signature.Input
 	streamIn signature.StreamInput
 	cur      *decode.Packet // the packet being processed (stream callbacks)
+	encap    bool           // it came out of a tunnel
 	curEng   *signature.Engine
 	curFlow  *flows.Flow
 
@@ -301,7 +302,7 @@ func (w *Worker) bypass(f *flows.Flow, d int, why uint8) {
 	}
 	f.Bypass[d] = why
 	w.bypassed[why].Add(1)
-	if w.p.OnFlowAction == nil {
+	if w.p.OnFlowAction == nil || w.encap {
 		return
 	}
 	src, sport := f.Orig()
@@ -376,6 +377,13 @@ func (w *Worker) ProcessDecoded(s *samples.Sample, pk *decode.Packet, err error)
 }
 
 func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error) {
+	// The XDP program keys flows on the outer headers: the kernel's count
+	// of a tunnel says nothing of the inner flow decode found (and the
+	// kernel cannot bypass that inner flow either).
+	w.encap = pk.Depth > 0
+	if w.encap {
+		pk.FlowPackets = 0
+	}
 	switch {
 	case errors.Is(err, decode.ErrNotIP):
 		w.notIP.Add(1)
