@@ -25,9 +25,9 @@ type Link struct {
 	Doc  string
 	// VLAN says the frame carries an 802.1Q tag after normalising (4 bytes
 	// more than the plain Ethernet frame).
-	VLAN  bool
+	VLAN           bool
 	v4only, v6only bool
-	encap func(eth []byte) []byte
+	encap          func(eth []byte) []byte
 }
 
 // Carries says whether the link type can carry IPv6 (or IPv4) packets.
@@ -61,7 +61,9 @@ const (
 )
 
 // isV6 says whether an Ethernet frame carries IPv6.
-func isV6(eth []byte) bool { return binary.BigEndian.Uint16(eth[12:]) == uint16(layers.EthernetTypeIPv6) }
+func isV6(eth []byte) bool {
+	return binary.BigEndian.Uint16(eth[12:]) == uint16(layers.EthernetTypeIPv6)
+}
 
 func cat(parts ...[]byte) []byte {
 	var out []byte
@@ -105,7 +107,9 @@ func sllPacketType(eth []byte) byte {
 	return 4
 }
 
-func vlanTag(et []byte) []byte { return cat(be16(uint16(layers.EthernetTypeDot1Q)), be16(3<<13|vlanID), et) }
+func vlanTag(et []byte) []byte {
+	return cat(be16(uint16(layers.EthernetTypeDot1Q)), be16(3<<13|vlanID), et)
+}
 
 var links = []Link{
 	{Name: "ethernet", Type: layers.LinkTypeEthernet, Doc: "Ethernet, as generated",
