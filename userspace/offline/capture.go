@@ -32,6 +32,7 @@ type Capture struct {
 	links []layers.LinkType
 
 	norm normalizer
+	last layers.LinkType // the link type of the frame Next returned last
 
 	// Open reads a pcapng's first packet, so that the interfaces described
 	// before it (in practice all of them) are checked at Open; Next
@@ -225,10 +226,15 @@ func (c *Capture) Next() ([]byte, time.Time, int, error) {
 		}
 		return nil, time.Time{}, 0, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
+	c.last = link
 	frame := c.norm.normalize(link, data)
 	wire := max(ci.Length+len(frame)-len(data), len(frame))
 	return frame, ci.Timestamp, wire, nil
 }
+
+// LinkType is the link type the frame Next returned last was captured
+// with (before it was made Ethernet), as Suricata's packet_info.linktype.
+func (c *Capture) LinkType() layers.LinkType { return c.last }
 
 // Offset is how far into the file reading got (for progress).
 func (c *Capture) Offset() int64 { return c.count.n }

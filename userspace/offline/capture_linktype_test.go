@@ -43,13 +43,16 @@ type linkCapture struct {
 	v6      bool
 	frames  int
 	vlanPkt int // frames that carry an 802.1Q tag once normalised
+	pcap    bool
+	link    layers.LinkType // of a pcap
 }
 
 // linkCaptures writes the deep-match connection (IPv4 and IPv6) as a pcap
 // per link encoding that can carry it, and as two pcapng files: one with
 // an Ethernet interface (server to client) and a raw IP one (client to
 // server, so the match is on the second interface), and one with an
-// interface per link encoding, the frames dealt round-robin.
+// interface per link encoding, the frames dealt round-robin; and as a
+// pcapng of one SLL2 interface and one of two sections.
 func linkCaptures(t *testing.T) []linkCapture {
 	t.Helper()
 	dir := t.TempDir()
@@ -86,6 +89,7 @@ func linkCaptures(t *testing.T) []linkCapture {
 				plain = append(plain, l)
 			}
 			write(fam+"/"+l.Name+".pcap", v6, len(frames), vlanPkt, func(w io.Writer) error { return testgen.WritePcapLink(w, frames, l) })
+			out[len(out)-1].pcap, out[len(out)-1].link = true, l.Type
 		}
 		eth, _ := testgen.LookupLink("ethernet")
 		raw, _ := testgen.LookupLink("raw")
@@ -105,6 +109,17 @@ func linkCaptures(t *testing.T) []linkCapture {
 		sll2, _ := testgen.LookupLink("sll2")
 		write(fam+"/sll2.pcapng", v6, len(frames), 0, func(w io.Writer) error {
 			return testgen.WritePcapNGLinks(w, frames, []testgen.Link{sll2}, func(int, testgen.Frame) int { return 0 })
+		})
+		// Two sections (two pcapng files back to back, as mergecap -a
+		// writes): interface 0 is Ethernet in the first and raw IP in the
+		// second, so a reader that kept the first section's interfaces
+		// would misread the second.
+		write(fam+"/two-sections.pcapng", v6, len(frames), 0, func(w io.Writer) error {
+			half := len(frames) / 2
+			if err := testgen.WritePcapNGLinks(w, frames[:half], []testgen.Link{eth}, func(int, testgen.Frame) int { return 0 }); err != nil {
+				return err
+			}
+			return testgen.WritePcapNGLinks(w, frames[half:], []testgen.Link{raw, sll2}, func(i int, _ testgen.Frame) int { return i % 2 })
 		})
 		write(fam+"/every-link.pcapng", v6, len(frames), 0, func(w io.Writer) error {
 			return testgen.WritePcapNGLinks(w, frames, plain, func(i int, _ testgen.Frame) int { return i % len(plain) })
@@ -272,6 +287,9 @@ func TestNextNormalizes(t *testing.T) {
 				frame, ts, wire, err := cp.Next()
 				if err != nil {
 					t.Fatalf("frame %d: %v", i, err)
+				}
+				if c.pcap && cp.LinkType() != c.link {
+					t.Errorf("frame %d: LinkType %d, want %d", i, cp.LinkType(), c.link)
 				}
 				if !ts.Equal(w.Time) {
 					t.Errorf("frame %d at %v, want %v", i, ts, w.Time)
