@@ -149,29 +149,47 @@ func deepRules(t *testing.T) *signature.Engine {
 func TestLinkTypesDeepMatch(t *testing.T) {
 	caps := linkCaptures(t)
 	eng := deepRules(t)
+	run := func(t *testing.T, path string, mode offline.Mode) (*offline.Summary, int) {
+		t.Helper()
+		cfg := config.Default()
+		deep := 0
+		sum, err := offline.Run(offline.Options{Path: path, Mode: mode, Datapath: cfg.DatapathConfig(),
+			Pipeline: cfg.PipelineConfig(), Respond: cfg.ResponseConfig(), Rules: eng,
+			OnAlert: func(a *alert.Alert) {
+				if a.SID == deepSID {
+					deep++
+				}
+			}})
+		if err != nil {
+			t.Fatalf("offline.Run %s: %v", path, err)
+		}
+		if sum.Mode != mode {
+			t.Fatalf("ran in mode %s", sum.Mode)
+		}
+		return sum, deep
+	}
 	for _, mode := range []offline.Mode{offline.ModeUserspace, offline.ModeXDP} {
 		t.Run(string(mode), func(t *testing.T) {
 			if mode == offline.ModeXDP {
 				testenv.RequireBPF(t)
 			}
-			ref := map[bool]*offline.Summary{} // the Ethernet pcap of each family
+			// The reference of each family: its Ethernet pcap, run here so
+			// that any one sub-test can run alone.
+			ref := map[bool]*offline.Summary{}
+			for _, c := range caps {
+				if c.pcap && c.link == layers.LinkTypeEthernet && c.vlanPkt == 0 && strings.HasSuffix(c.name, "/ethernet.pcap") {
+					sum, deep := run(t, c.path, mode)
+					t.Logf("%s: %d packets, %d bytes, %d flows, %d samples, sid %d fired %d times",
+						c.name, sum.Packets, sum.Bytes, sum.Pipeline.FlowsCreated, sum.Samples, deepSID, deep)
+					ref[c.v6] = sum
+				}
+			}
+			if len(ref) != 2 {
+				t.Fatalf("no Ethernet reference for a family: %v", ref)
+			}
 			for _, c := range caps {
 				t.Run(c.name, func(t *testing.T) {
-					cfg := config.Default()
-					deep := 0
-					sum, err := offline.Run(offline.Options{Path: c.path, Mode: mode, Datapath: cfg.DatapathConfig(),
-						Pipeline: cfg.PipelineConfig(), Respond: cfg.ResponseConfig(), Rules: eng,
-						OnAlert: func(a *alert.Alert) {
-							if a.SID == deepSID {
-								deep++
-							}
-						}})
-					if err != nil {
-						t.Fatalf("offline.Run: %v", err)
-					}
-					if sum.Mode != mode {
-						t.Fatalf("ran in mode %s", sum.Mode)
-					}
+					sum, deep := run(t, c.path, mode)
 					if sum.Packets != uint64(c.frames) {
 						t.Errorf("packets %d, want %d", sum.Packets, c.frames)
 					}
@@ -184,15 +202,6 @@ func TestLinkTypesDeepMatch(t *testing.T) {
 						}
 					}
 					r := ref[c.v6]
-					if r == nil {
-						if !strings.HasSuffix(c.name, "/ethernet.pcap") {
-							t.Fatal("the Ethernet capture of the family must run first")
-						}
-						ref[c.v6] = sum
-						t.Logf("%d packets, %d bytes, %d flows, %d samples, sid %d fired %d times",
-							sum.Packets, sum.Bytes, sum.Pipeline.FlowsCreated, sum.Samples, deepSID, deep)
-						return
-					}
 					if want := r.Bytes + 4*uint64(c.vlanPkt); sum.Bytes != want {
 						t.Errorf("bytes %d, want %d (Ethernet %d + 4 per VLAN-tagged frame)", sum.Bytes, want, r.Bytes)
 					}

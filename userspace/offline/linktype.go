@@ -71,7 +71,8 @@ const (
 //
 // Headers at least as long as Ethernet's (SLL, SLL2, PPPoE) are rewritten in
 // place in the reader's buffer; shorter ones are copied behind a synthetic
-// header in buf. Neither allocates once buf has grown to the longest frame.
+// header in buf, the Capture's own, allocated at the first such frame.
+// Neither allocates once buf has grown to the longest frame.
 type normalizer struct {
 	buf  []byte
 	sll  layers.LinuxSLL
@@ -79,7 +80,11 @@ type normalizer struct {
 	loop layers.Loopback
 }
 
-func newNormalizer() normalizer { return normalizer{buf: make([]byte, ethLen+1<<16)} }
+func newNormalizer() normalizer { return normalizer{} }
+
+// minBuf is the least buf grows to: frames up to 64 KiB never grow it
+// again.
+const minBuf = ethLen + 1<<16
 
 // normalize returns data, a frame of link type link, as an Ethernet frame.
 // It may rewrite data; the result aliases data or n.buf and is valid until
@@ -250,7 +255,9 @@ func (n *normalizer) withEthernet(data []byte, hdr int, et layers.EthernetType, 
 	} else {
 		size := ethLen + len(data) - hdr
 		if cap(n.buf) < size {
-			n.buf = make([]byte, size)
+			// Once per capture, or per new longest frame: an Ethernet-only
+			// capture never needs it.
+			n.buf = make([]byte, max(size, minBuf))
 		}
 		out = n.buf[:size]
 		copy(out[ethLen:], data[hdr:])
