@@ -35,7 +35,12 @@ func newReadCommand() *cobra.Command {
 		Use:   "read FILE",
 		Short: "Analyse a pcap or pcapng capture with the live pipeline",
 		Long: "read feeds a capture (pcap or pcapng, told apart by magic number) through the same\n" +
-			"pipeline as `run`. As root, each frame first runs through the real XDP program\n" +
+			"pipeline as `run`. Link types: Ethernet (with PPPoE sessions), Linux SLL and SLL2\n" +
+			"(tcpdump -i any), raw IP (12, 14, 101), raw IPv4 (228) and IPv6 (229), BSD loopback\n" +
+			"NULL (0) and LOOP (108), PPP (9), PPP in HDLC framing (50) and Cisco HDLC (104); in a\n" +
+			"pcapng every interface has its own. Frames of other link types get a synthetic Ethernet\n" +
+			"header (PPPoE is unwrapped), so both modes see Ethernet; an unsupported link type is an\n" +
+			"error. As root, each frame first runs through the real XDP program\n" +
 			"(BPF_PROG_TEST_RUN) with packet time as its clock, so verdicts, rate limits, bans and\n" +
 			"samples match the live path; elsewhere frames go straight to userspace (--mode).\n" +
 			"Alerts are written as EVE JSON (--eve, default stdout); a summary goes to stderr.\n" +

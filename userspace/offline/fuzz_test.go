@@ -53,8 +53,8 @@ func FuzzOpen(f *testing.F) {
 				return
 			}
 			if err != nil {
-				if !errors.Is(err, offline.ErrCorrupt) {
-					t.Fatalf("Next: %v does not wrap ErrCorrupt", err)
+				if _, ok := errors.AsType[*offline.LinkTypeError](err); !ok && !errors.Is(err, offline.ErrCorrupt) {
+					t.Fatalf("Next: %v is neither a *LinkTypeError nor wraps ErrCorrupt", err)
 				}
 				return
 			}
