@@ -26,15 +26,6 @@ import (
 
 const deepSID = 9100001
 
-// xdpInspectsEveryPacket says whether the XDP replay hands every packet of
-// a flow to userspace while rules are active. Today the kernel samples
-// only the first 32 packets of a flow, so the deep-match segment (packet
-// 3+2*99+1 of its flow) never reaches the signatures in XDP mode.
-//
-// TODO(lead): return true once the kernel inspects every packet until
-// userspace bypasses the flow (issue 7, "One inspection path"); the XDP
-// sub-test of TestLinkTypesDeepMatch then asserts the alert as well.
-func xdpInspectsEveryPacket() bool { return false }
 
 // linkCapture is the deep-match connection written in one link encoding.
 type linkCapture struct {
@@ -196,10 +187,9 @@ func TestLinkTypesDeepMatch(t *testing.T) {
 					if p := sum.Pipeline; p.NotIP != 0 || p.Truncated != 0 {
 						t.Errorf("not IP %d, truncated %d: every frame should decode as IP", p.NotIP, p.Truncated)
 					}
-					if mode == offline.ModeUserspace || xdpInspectsEveryPacket() {
-						if deep == 0 {
-							t.Errorf("sid %d (content in segment %d of %d) did not fire", deepSID, testgen.DeepSegment, testgen.DeepSegments)
-						}
+					// Both modes inspect every packet of the flow.
+					if deep == 0 {
+						t.Errorf("sid %d (content in segment %d of %d) did not fire", deepSID, testgen.DeepSegment, testgen.DeepSegments)
 					}
 					r := ref[c.v6]
 					if want := r.Bytes + 4*uint64(c.vlanPkt); sum.Bytes != want {
