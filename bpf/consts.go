@@ -85,11 +85,14 @@ const (
 	OriginRule     = 2
 )
 
-// Limits from xdpids.h.
+// Limits from xdpids.h. The parser's (enum parse_limit) bind the Go
+// decoder too, so userspace stops where the program does.
 const (
-	MaxSnaplen = 1536
-	MaxIfaces  = 64
-	MaxIfindex = 65536
+	VLANMaxDepth    = 3 // VLAN tags parsed
+	IPv6ExtMaxChain = 6 // IPv6 extension headers followed
+	MaxSnaplen      = 1536
+	MaxIfaces       = 64
+	MaxIfindex      = 65536
 	// FlowSamplesAll in config.flow_samples: every packet of a flow is
 	// sampled until userspace sets an action on it.
 	FlowSamplesAll = 0xffffffff

@@ -21,6 +21,7 @@ func TestEnumsMatchBTF(t *testing.T) {
 		"limit_kind":   {"LIMIT_SYN": LimitSYN, "LIMIT_UDP": LimitUDP, "LIMIT_ICMP": LimitICMP, "LIMIT_MAX": LimitMax},
 		"sample_flag":  {"SAMPLE_NEW_FLOW": SampleNewFlow, "SAMPLE_ANOMALY": SampleAnomaly, "SAMPLE_FRAGMENT": SampleFragment, "SAMPLE_ICMP": SampleICMP, "SAMPLE_RATELIMIT": SampleRateLimit, "SAMPLE_RANDOM": SampleRandom, "SAMPLE_ARP": SampleARP, "SAMPLE_MILESTONE": SampleMilestone, "SAMPLE_ALL": SampleAll},
 		"block_origin": {"ORIGIN_MANUAL": OriginManual, "ORIGIN_DETECTOR": OriginDetector, "ORIGIN_RULE": OriginRule},
+		"parse_limit":  {"PARSE_VLAN_MAX_DEPTH": VLANMaxDepth, "PARSE_IPV6_EXT_MAX_CHAIN": IPv6ExtMaxChain, "PARSE_MAX_SNAPLEN": MaxSnaplen},
 	}
 	for name, values := range want {
 		var e *btf.Enum

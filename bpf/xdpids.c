@@ -226,9 +226,12 @@ struct pkt {
 	__u8 vlan_tags;
 	__u8 arp;       /* an ARP frame (family stays 0) */
 	__u8 pad[2];
+	__u16 l3_off;   /* where the IP header starts in the frame */
+	__u16 l4_off;   /* where the L4 header starts (has_l4) */
 };
 
 /* Force BTF for the types Go mirrors with bpf2go -type. */
+enum parse_limit unused_parse_limit __attribute__((unused));
 struct sample_hdr *unused_sample_hdr __attribute__((unused));
 struct iface_slot *unused_iface_slot __attribute__((unused));
 enum verdict unused_verdict __attribute__((unused));
@@ -246,12 +249,18 @@ static __always_inline void count(struct counter *c, __u64 bytes)
 	c->bytes += bytes;
 }
 
-static __always_inline int parse_l4(void *cur, void *end, struct pkt *p)
+/* parse_l4 reads the L4 header at cur, off bytes into the frame; the IP
+ * datagram ends ip_end bytes into the frame (Ethernet padding is not a
+ * header's). */
+static __always_inline int parse_l4(void *cur, void *end, struct pkt *p, __u32 off, __u32 ip_end)
 {
 	switch (p->l4proto) {
 	case IPPROTO_TCP: {
 		struct tcphdr *th = cur;
 		if ((void *)(th + 1) > end || th->doff < 5)
+			return -1;
+		/* options cut: the header is not all there */
+		if (cur + th->doff * 4 > end || off + th->doff * 4 > ip_end)
 			return -1;
 		p->sport = th->source;
 		p->dport = th->dest;
@@ -283,6 +292,7 @@ static __always_inline int parse_l4(void *cur, void *end, struct pkt *p)
 		return 0;
 	}
 	p->has_l4 = 1;
+	p->l4_off = off;
 	return 0;
 }
 
@@ -306,7 +316,9 @@ static __always_inline int parse_ipv4(void *cur, void *end, struct pkt *p)
 	}
 	if (iph->frag_off & bpf_htons(0x2000))
 		p->frag = 1;
-	if (parse_l4(cur + hlen, end, p) < 0)
+	__u32 tot = bpf_ntohs(iph->tot_len);
+	__u32 ip_end = tot >= hlen ? p->l3_off + tot : 0xffff;
+	if (parse_l4(cur + hlen, end, p, p->l3_off + hlen, ip_end) < 0)
 		p->malformed = 1;
 	return 0;
 }
@@ -385,7 +397,9 @@ static __always_inline int parse_ipv6(void *cur, void *end, struct pkt *p)
 	}
 l4:
 	p->l4proto = nexthdr;
-	if (parse_l4(cur, end, p) < 0)
+	__u32 plen = bpf_ntohs(ip6->payload_len);
+	__u32 ip_end = plen ? p->l3_off + 40 + plen : 0xffff; /* 0: a jumbogram */
+	if (parse_l4(cur, end, p, p->l3_off + (__u32)(cur - (void *)ip6), ip_end) < 0)
 		p->malformed = 1;
 	return 0;
 truncated:
@@ -418,13 +432,15 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		proto = vh->encap_proto;
 		cur = vh + 1;
 	}
+	p->l3_off = cur - data;
 	if (proto == bpf_htons(ETH_P_IP))
 		return parse_ipv4(cur, end, p);
 	if (proto == bpf_htons(ETH_P_IPV6))
 		return parse_ipv6(cur, end, p);
 	if (proto == bpf_htons(ETH_P_ARP) && cur + 28 <= end)
 		p->arp = 1; /* a whole ARP header for IPv4 over Ethernet */
-	return 0; /* not IP (or a third VLAN tag): family stays 0 */
+	p->l3_off = 0;
+	return 0; /* not IP (or a VLAN tag past VLAN_MAX_DEPTH): family stays 0 */
 }
 
 /* Offline replay's clock: packet time, which userspace writes into the
@@ -626,6 +642,10 @@ static __always_inline void emit_sample(struct xdp_md *ctx, struct if_stats *st,
 	buf->hdr.flags = flags;
 	buf->hdr.flow_packets = flow_packets;
 	buf->hdr.action = action;
+	buf->hdr.family = p->family;
+	buf->hdr.l4proto = p->l4proto;
+	buf->hdr.l3_off = p->family ? p->l3_off : 0;
+	buf->hdr.l4_off = p->has_l4 ? p->l4_off : 0;
 	/* Offline replay drains the ring after each test run itself: waking a
 	 * reader would only cost an irq_work per sample. */
 	if (bpf_ringbuf_output(&samples, buf, sizeof(buf->hdr) + cap,
@@ -768,8 +788,14 @@ int xdpids(struct xdp_md *ctx)
 		return finish(st, cfg, VERDICT_DROP, REASON_BLOCK, len);
 	}
 
-	if (p.malformed)
+	if (p.malformed) {
+		/* A cut header still has addresses, and rules and decoder events
+		 * inspect it (and a first fragment's datagram needs it): sampled as
+		 * an anomaly, no flow. */
+		emit_sample(ctx, st, cfg, &p, clock(cfg), len, VERDICT_PASS, REASON_MALFORMED,
+			    SAMPLE_ANOMALY | (p.frag ? SAMPLE_FRAGMENT : 0), 0, FLOW_INSPECT, snaplen(cfg));
 		return finish(st, cfg, VERDICT_PASS, REASON_MALFORMED, len);
+	}
 
 	__u64 now = clock(cfg);
 

@@ -6,13 +6,21 @@
 #ifndef XDPIDS_H
 #define XDPIDS_H
 
-#define VLAN_MAX_DEPTH 2      /* 802.1Q / 802.1ad tags parsed */
+#define VLAN_MAX_DEPTH 3      /* 802.1Q / 802.1ad tags parsed (Suricata keeps 3 VLAN ids) */
 #define IPV6_EXT_MAX_CHAIN 6  /* IPv6 extension headers followed */
 #define MAX_SNAPLEN 1536      /* a full 1500-byte frame with two VLAN tags */
 #define MAX_IFACES 64         /* interface slots in the stats map; slot 0 = unassigned */
 #define MAX_IFINDEX 65536     /* ifindex values mapped to slots; larger ones use slot 0 */
 #define FLOW_SAMPLES_ALL 0xffffffff /* config.flow_samples: every packet until userspace bypasses the flow */
 #define BYPASS_SNAPLEN 128    /* snap length of the milestone samples of a bypassed flow: headers only */
+
+/* The parser's limits as BTF values, so the Go decoder, which must stop
+ * where this program does, is checked against the object (consts_test.go). */
+enum parse_limit {
+	PARSE_VLAN_MAX_DEPTH = VLAN_MAX_DEPTH,
+	PARSE_IPV6_EXT_MAX_CHAIN = IPV6_EXT_MAX_CHAIN,
+	PARSE_MAX_SNAPLEN = MAX_SNAPLEN,
+};
 
 /* Verdict of one packet: every packet is counted under exactly one. */
 enum verdict {
@@ -220,8 +228,12 @@ struct sample_hdr {
 	__u8 flags;     /* enum sample_flag bits */
 	__u8 action;    /* enum flow_action of the flow when sampled (FLOW_BYPASS: a milestone
 			 * of a bypassed flow, headers only) */
-	__u8 pad[2];
+	__u8 family;    /* 4 or 6; 0: not IP */
+	__u8 l4proto;   /* IP protocol of the L4 header (of the last extension header seen) */
 	__u64 flow_packets; /* packets of this flow so far, this one included; 0 = not a flow */
+	__u16 l3_off;   /* the program's parse, so userspace need not walk the headers again: */
+	__u16 l4_off;   /* where the IP and L4 headers start in the frame (0: none) */
+	__u32 pad;
 };
 
 /* Slot table entry: which interface owns a stats slot. */

@@ -173,6 +173,14 @@ type XdpidsLpmV6Key struct {
 	Addr      [16]uint8
 }
 
+type XdpidsParseLimit uint32
+
+const (
+	XdpidsParseLimitPARSE_VLAN_MAX_DEPTH    XdpidsParseLimit = 3
+	XdpidsParseLimitPARSE_IPV6EXT_MAX_CHAIN XdpidsParseLimit = 6
+	XdpidsParseLimitPARSE_MAX_SNAPLEN       XdpidsParseLimit = 1536
+)
+
 type XdpidsProto uint32
 
 const (
@@ -236,8 +244,12 @@ type XdpidsSampleHdr struct {
 	Reason      uint8
 	Flags       uint8
 	Action      uint8
-	Pad         [2]uint8
+	Family      uint8
+	L4proto     uint8
 	FlowPackets uint64
+	L3Off       uint16
+	L4Off       uint16
+	Pad         uint32
 }
 
 type XdpidsVerdict uint32
@@ -276,6 +288,7 @@ const (
 	XdpidsVarUnusedHintIndex   = "unused_hint_index"
 	XdpidsVarUnusedIfaceSlot   = "unused_iface_slot"
 	XdpidsVarUnusedLimitKind   = "unused_limit_kind"
+	XdpidsVarUnusedParseLimit  = "unused_parse_limit"
 	XdpidsVarUnusedProto       = "unused_proto"
 	XdpidsVarUnusedReason      = "unused_reason"
 	XdpidsVarUnusedSampleFlag  = "unused_sample_flag"
@@ -360,6 +373,7 @@ type XdpidsVariableSpecs struct {
 	UnusedHintIndex   *ebpf.VariableSpec `ebpf:"unused_hint_index"`
 	UnusedIfaceSlot   *ebpf.VariableSpec `ebpf:"unused_iface_slot"`
 	UnusedLimitKind   *ebpf.VariableSpec `ebpf:"unused_limit_kind"`
+	UnusedParseLimit  *ebpf.VariableSpec `ebpf:"unused_parse_limit"`
 	UnusedProto       *ebpf.VariableSpec `ebpf:"unused_proto"`
 	UnusedReason      *ebpf.VariableSpec `ebpf:"unused_reason"`
 	UnusedSampleFlag  *ebpf.VariableSpec `ebpf:"unused_sample_flag"`
@@ -436,6 +450,7 @@ type XdpidsVariables struct {
 	UnusedHintIndex   *ebpf.Variable `ebpf:"unused_hint_index"`
 	UnusedIfaceSlot   *ebpf.Variable `ebpf:"unused_iface_slot"`
 	UnusedLimitKind   *ebpf.Variable `ebpf:"unused_limit_kind"`
+	UnusedParseLimit  *ebpf.Variable `ebpf:"unused_parse_limit"`
 	UnusedProto       *ebpf.Variable `ebpf:"unused_proto"`
 	UnusedReason      *ebpf.Variable `ebpf:"unused_reason"`
 	UnusedSampleFlag  *ebpf.Variable `ebpf:"unused_sample_flag"`

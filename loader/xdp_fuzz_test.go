@@ -175,7 +175,7 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// model is what the parser must find in a frame (see xdpids.h: up to two
+// model is what the parser must find in a frame (see xdpids.h: up to three
 // VLAN tags, up to six IPv6 extension headers, a cut header is malformed).
 type model struct {
 	protos    [bpf.ProtoMax]bool
@@ -207,7 +207,7 @@ func parseModel(b []byte) model {
 	var m model
 	off, tags := ethLen, 0
 	typ := be16(b[12:])
-	for ; tags < 2 && (typ == 0x8100 || typ == 0x88a8); tags++ {
+	for ; tags < bpf.VLANMaxDepth && (typ == 0x8100 || typ == 0x88a8); tags++ {
 		if off+4 > len(b) {
 			m.cut = true
 			break

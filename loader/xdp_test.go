@@ -302,6 +302,14 @@ func payload(n int) gopacket.Payload {
 	return p
 }
 
+// ext6Chain is an IPv6 frame with a chain of n (<= 7) extension headers
+// (each kind once, destination options twice), then l4.
+func ext6Chain(n int, l4 gopacket.SerializableLayer) []byte {
+	kinds := []gopacket.SerializableLayer{hopByHop(), destOpts(), routing(), frag6(false, 0), ah(), destOpts(), mobility()}
+	ls := append([]gopacket.SerializableLayer{eth(), ip6(src6A, dst6)}, kinds[:n]...)
+	return frame(append(ls, l4)...)
+}
+
 // Common frames.
 func tcp4(src netip.Addr, flags uint8) []byte {
 	return frame(eth(), ip4(src, dst4), tcp(40000, 80, flags))
@@ -374,6 +382,11 @@ type wantSample struct {
 
 // smp is a sample of a passed packet.
 func smp(send int, flags uint8) wantSample { return wantSample{send: send, flags: flags} }
+
+// malformedSmp is the sample of a passed packet with a cut or bad header.
+func malformedSmp(send int, flags uint8) wantSample {
+	return wantSample{send: send, flags: flags, reason: bpf.ReasonMalformed}
+}
 
 type xdpCase struct {
 	name    string
@@ -758,12 +771,7 @@ func parseCases() []xdpCase {
 	onePass := map[vr]uint64{passNone: 1}
 	oneMalformed := map[vr]uint64{passMalformed: 1}
 
-	// a chain of n IPv6 extension headers (each kind once, options twice)
-	chain := func(n int, l4 gopacket.SerializableLayer) []byte {
-		kinds := []gopacket.SerializableLayer{hopByHop(), destOpts(), routing(), frag6(false, 0), ah(), destOpts(), mobility()}
-		ls := append([]gopacket.SerializableLayer{eth(), ip6(src6A, dst6)}, kinds[:n]...)
-		return frame(append(ls, l4)...)
-	}
+	chain := ext6Chain
 	ip4Opt := frame(eth(), ip4Opts(ip4(srcA, dst4), true), tcpPkt(syn))
 
 	return []xdpCase{
@@ -841,8 +849,14 @@ func parseCases() []xdpCase {
 			check: flowVLAN(7),
 		},
 		{
-			name:     "three tags: not parsed past two",
+			name:     "three tags (Suricata keeps 3): parsed, the outer one keys the flow",
 			sends:    []send{pass(frame(eth(), dot1ad(1), dot1q(2), dot1q(3), ip4(srcA, dst4), tcpPkt(ack)))},
+			verdicts: onePass, protos: counts(bpf.ProtoVLAN, bpf.ProtoIPv4, bpf.ProtoTCP),
+			check: oneFlow(Flow{Src: srcA, Dst: dst4, Sport: 40000, Dport: 80, Proto: 6, VLAN: 1, Packets: 1, Bytes: 66, TCPFlags: ack}),
+		},
+		{
+			name:     "four tags: not parsed past three",
+			sends:    []send{pass(frame(eth(), dot1ad(1), dot1q(2), dot1q(3), dot1q(4), ip4(srcA, dst4), tcpPkt(ack)))},
 			verdicts: map[vr]uint64{passNotIP: 1}, protos: counts(bpf.ProtoVLAN, bpf.ProtoOther),
 			check: noFlows,
 		},
@@ -993,52 +1007,62 @@ func parseCases() []xdpCase {
 			name:     "ipv6 extension header cut",
 			sends:    []send{pass(cut(frame(eth(), ip6(src6A, dst6), hopByHop(), udp(1, 2)), ethLen+ip6Len+1))},
 			verdicts: oneMalformed, protos: counts(bpf.ProtoIPv6, bpf.ProtoMalformed),
+			samples: []wantSample{malformedSmp(0, bpf.SampleAnomaly)},
 		},
 		{
 			name:     "ipv6 extension header cut inside its length",
 			sends:    []send{pass(cut(frame(eth(), ip6(src6A, dst6), &ext6Raw{proto: protoMobility, next: protoNoNext, size: 16}), ethLen+ip6Len+12))},
 			verdicts: oneMalformed, protos: counts(bpf.ProtoIPv6, bpf.ProtoMalformed),
+			samples: []wantSample{malformedSmp(0, bpf.SampleAnomaly)},
 		},
 		{
 			name:     "ipv6 fragment header cut",
 			sends:    []send{pass(cut(frame(eth(), ip6(src6A, dst6), frag6(true, 0), udp(1, 2)), ethLen+ip6Len+7))},
 			verdicts: oneMalformed, protos: counts(bpf.ProtoIPv6, bpf.ProtoMalformed),
+			samples: []wantSample{malformedSmp(0, bpf.SampleAnomaly)},
 		},
 		{
 			name:     "tcp header cut",
 			sends:    []send{pass(cut(tcp4(srcA, ack), ethLen+ip4Len+19))},
 			verdicts: oneMalformed, protos: counts(bpf.ProtoIPv4, bpf.ProtoMalformed),
-			check: noFlows,
+			check:   noFlows,
+			samples: []wantSample{malformedSmp(0, bpf.SampleAnomaly)},
 		},
 		{
 			name:     "tcp data offset below 5",
 			sends:    []send{pass(setByte(tcp4(srcA, ack), ethLen+ip4Len+12, 0x40))},
 			verdicts: oneMalformed, protos: counts(bpf.ProtoIPv4, bpf.ProtoMalformed),
+			samples: []wantSample{malformedSmp(0, bpf.SampleAnomaly)},
 		},
 		{
 			name:     "tcp header cut after an ipv6 chain",
 			sends:    []send{pass(cut(chain(6, tcpPkt(ack)), ethLen+ip6Len+64+10))},
 			verdicts: oneMalformed, protos: counts(bpf.ProtoIPv6, bpf.ProtoMalformed),
+			samples: []wantSample{malformedSmp(0, bpf.SampleAnomaly)},
 		},
 		{
 			name:     "udp header cut",
 			sends:    []send{pass(cut(frame(eth(), ip6(src6A, dst6), udp(1, 2)), ethLen+ip6Len+7))},
 			verdicts: oneMalformed, protos: counts(bpf.ProtoIPv6, bpf.ProtoMalformed),
+			samples: []wantSample{malformedSmp(0, bpf.SampleAnomaly)},
 		},
 		{
 			name:     "icmp header cut",
 			sends:    []send{pass(cut(frame(eth(), ip4(srcA, dst4), icmp4Echo()), ethLen+ip4Len+7))},
 			verdicts: oneMalformed, protos: counts(bpf.ProtoIPv4, bpf.ProtoMalformed),
+			samples: []wantSample{malformedSmp(0, bpf.SampleAnomaly)},
 		},
 		{
 			name:     "icmpv6 header cut",
 			sends:    []send{pass(cut(frame(eth(), ip6(src6A, dst6), icmp6Echo(), payload(8)), ethLen+ip6Len+7))},
 			verdicts: oneMalformed, protos: counts(bpf.ProtoIPv6, bpf.ProtoMalformed),
+			samples: []wantSample{malformedSmp(0, bpf.SampleAnomaly)},
 		},
 		{
 			name:     "first fragment with its udp header cut",
 			sends:    []send{pass(cut(frame(eth(), ip4Frag(ip4(srcA, dst4), true, 0), udp(1, 2), payload(32)), ethLen+ip4Len+4))},
 			verdicts: oneMalformed, protos: counts(bpf.ProtoIPv4, bpf.ProtoFragment, bpf.ProtoMalformed),
+			samples: []wantSample{malformedSmp(0, bpf.SampleAnomaly|bpf.SampleFragment)},
 		},
 
 		// Not IP.
@@ -1516,12 +1540,13 @@ func sampleCases() []xdpCase {
 			samples: []wantSample{smp(0, bpf.SampleRandom), smp(0, bpf.SampleRandom), smp(0, bpf.SampleRandom)},
 		},
 		{
-			name:     "blocked and malformed packets are not sampled",
+			name:     "blocked packets are not sampled, malformed ones are (as anomalies)",
 			cfg:      func(c *Config) { c.FlowSamples, c.SampleOneIn = 4, 1 },
 			setup:    block("198.51.100.8/32", 0),
 			sends:    []send{drop(tcp4(srcB, 0)), pass(cut(tcp4(srcA, 0), ethLen+ip4Len+12))},
 			verdicts: map[vr]uint64{dropBlock: 1, passMalformed: 1},
 			protos:   map[int]uint64{bpf.ProtoIPv4: 2, bpf.ProtoTCP: 1, bpf.ProtoMalformed: 1},
+			samples:  []wantSample{malformedSmp(1, bpf.SampleAnomaly)},
 		},
 		{
 			name:     "snaplen shorter than the frame",

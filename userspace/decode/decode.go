@@ -16,6 +16,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/xdpids/xdpids/bpf"
 )
 
 // TCP flag bits as in the TCP header's flag byte.
@@ -61,8 +63,10 @@ const (
 // to that depth and Decode returns ErrTooDeep.
 const MaxDepth = 4
 
-// MaxVLANs is how many VLAN IDs a Packet keeps (Suricata keeps 3).
-const MaxVLANs = 3
+// MaxVLANs is how many VLAN IDs a Packet keeps (Suricata keeps 3), and
+// how many tags after one Ethernet header are parsed: as many as the XDP
+// program parses.
+const MaxVLANs = bpf.VLANMaxDepth
 
 // Packet is what the pipeline knows about one sampled frame. Payload
 // aliases the frame buffer and is valid only while that buffer is.
@@ -179,6 +183,7 @@ type Decoder struct {
 	// Per frame.
 	frame    []byte
 	depth    int   // encapsulations entered
+	tags     int   // VLAN tags after the current Ethernet header
 	pending  Encap // encapsulations entered since the last IP header
 	vlanMark uint8 // p.NVLANs when the pending encapsulations began
 }
@@ -199,7 +204,6 @@ var (
 	errIPv6Version = errors.New("IPv6 header of another IP version")
 	errIPv6ZeroLen = errors.New("IPv6 payload length 0 without a hop-by-hop header")
 	errIPv4Version = errors.New("IPv4 header of another IP version")
-	errIPv6Ext     = errors.New("more than 8 IPv6 extension headers")
 	errAHShort     = errors.New("IPv6 authentication header truncated")
 )
 
@@ -306,8 +310,15 @@ func (d *Decoder) step(st step, data []byte, p *Packet) ([]byte, step, error) {
 		if err := d.eth.DecodeFromBytes(data, nilDF); err != nil {
 			return nil, stepDone, err
 		}
+		d.tags = 0
 		return d.eth.Payload, etherStep(d.eth.EthernetType), nil
 	case stepDot1Q:
+		if d.tags == bpf.VLANMaxDepth {
+			// The XDP program parses no further: neither does userspace,
+			// so both see the same (not IP) frame.
+			return nil, stepDone, nil
+		}
+		d.tags++
 		if err := d.dot1q.DecodeFromBytes(data, nilDF); err != nil {
 			return nil, stepDone, err
 		}
@@ -529,15 +540,18 @@ func (d *Decoder) ipv6(data []byte, p *Packet) ([]byte, step, error) {
 	p.IPLen = uint32(h.Length) + 40
 	p.L3Off, p.L3Len = d.offset(h.Contents), 40
 	rest := h.Payload
+	firstFrag := false
 	for i := 0; ; i++ {
 		var hdr []byte
+		if i == bpf.IPv6ExtMaxChain && ipv6Ext(p.Proto) {
+			// Past the XDP program's chain limit: no L4 header, the
+			// protocol is the extension header, as the program counts it.
+			return nil, stepDone, nil
+		}
 		switch p.Proto {
 		case 0, 43, 60, 135, 139, 140:
 			// Hop-by-hop, routing, destination options, mobility, HIP,
 			// shim6: all counted in 8-byte units after the first 8.
-			if i == 8 {
-				return nil, stepDone, errIPv6Ext
-			}
 			if err := d.ext.DecodeFromBytes(rest, nilDF); err != nil {
 				return nil, stepDone, err
 			}
@@ -545,9 +559,6 @@ func (d *Decoder) ipv6(data []byte, p *Packet) ([]byte, step, error) {
 		case 51:
 			// The authentication header, in 4-byte units after the first 8
 			// (RFC 4302); gopacket's IPSecAH has no DecodingLayer.
-			if i == 8 {
-				return nil, stepDone, errIPv6Ext
-			}
 			if len(rest) < 8 || len(rest) < (int(rest[1])+2)*4 {
 				return nil, stepDone, errAHShort
 			}
@@ -567,15 +578,31 @@ func (d *Decoder) ipv6(data []byte, p *Packet) ([]byte, step, error) {
 				return nil, stepDone, nil
 			}
 			if f.MoreFragments {
-				d.firstFragmentL4(rest, p)
-				return nil, stepDone, nil
+				// A first fragment: the XDP program follows the chain to
+				// its L4 header, and so does userspace.
+				firstFrag = true
+				continue
 			}
 			continue // an atomic fragment: a whole datagram
 		default:
+			if firstFrag {
+				d.firstFragmentL4(rest, p)
+				return nil, stepDone, nil
+			}
 			return d.ipNext(rest, p)
 		}
 		p.L3Len = d.offset(hdr) + uint32(len(hdr)) - p.L3Off
 	}
+}
+
+// ipv6Ext reports whether IP protocol p is an IPv6 extension header the
+// XDP program follows (bpf/xdpids.c parse_ipv6).
+func ipv6Ext(p uint8) bool {
+	switch p {
+	case 0, 43, 44, 51, 60, 135, 139, 140:
+		return true
+	}
+	return false
 }
 
 // ipNext is the header after an IP header (and IPv6's extension headers)
@@ -654,6 +681,16 @@ func (d *Decoder) firstFragmentL4(data []byte, p *Packet) {
 	case ProtoSCTP:
 		if d.sctp.DecodeFromBytes(data, nilDF) == nil {
 			d.fromSCTP(p)
+		}
+	case ProtoICMP, ProtoICMPv6:
+		// As the XDP program does: the ICMP header of a first fragment
+		// (ICMPv4 only in IPv4, ICMPv6 only in IPv6).
+		if (p.Proto == ProtoICMP) == (p.Family == 4) {
+			st := stepICMPv4
+			if p.Family == 6 {
+				st = stepICMPv6
+			}
+			_, _, _ = d.step(st, data, p)
 		}
 	}
 }

@@ -26,7 +26,6 @@ import (
 
 const deepSID = 9100001
 
-
 // linkCapture is the deep-match connection written in one link encoding.
 type linkCapture struct {
 	name    string

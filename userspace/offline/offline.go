@@ -291,7 +291,9 @@ func (r *runner) viaXDP(frame []byte, tsNs int64, n int) error {
 		r.sum.Verdicts[bpf.VerdictPass]++
 		return nil
 	}
-	if err := r.dp.SetReplayClock(uint64(tsNs)); err != nil {
+	// 0 would give the program back its own clock: a packet stamped at the
+	// epoch runs at 1 ns.
+	if err := r.dp.SetReplayClock(uint64(max(tsNs, 1))); err != nil {
 		return err
 	}
 	ret, err := r.dp.Program().Run(&ebpf.RunOptions{Data: frame})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/internal/testenv"
+	"github.com/xdpids/xdpids/internal/testrec"
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/alert"
 	"github.com/xdpids/xdpids/userspace/decode"
@@ -64,18 +65,10 @@ func icmpFrame(tb testing.TB, src, dst string, seq uint16) []byte {
 	return frame(tb, eth, ip, icmp, gopacket.Payload(make([]byte, 56)))
 }
 
-// record prefixes a frame with a sample header as the XDP program writes it.
+// record prefixes a frame with a sample header as the XDP program writes it
+// (the first 256 bytes).
 func record(f []byte, tsNs uint64, flags uint8) []byte {
-	capLen := min(len(f), 256)
-	r := make([]byte, samples.HeaderLen+capLen)
-	e := binary.NativeEndian
-	e.PutUint64(r[0:], tsNs)
-	e.PutUint32(r[8:], 1)
-	e.PutUint32(r[16:], uint32(len(f)))
-	e.PutUint32(r[20:], uint32(capLen))
-	r[28] = flags
-	copy(r[samples.HeaderLen:], f[:capLen])
-	return r
+	return testrec.Record(f, testrec.Header{TsNs: tsNs, Flags: flags, Snap: 256})
 }
 
 // realisticMix is what the XDP program sends on a busy server: the first
@@ -348,16 +341,7 @@ func fullRecords(tb testing.TB, frames []testgen.Frame) [][]byte {
 		_ = dec.Decode(f.Data, &p)
 		k := flowDir{p.Src, p.Dst, p.SrcPort, p.DstPort, p.Proto}
 		counts[k]++
-		n := min(len(f.Data), bpf.MaxSnaplen)
-		r := make([]byte, samples.HeaderLen+n)
-		e := binary.NativeEndian
-		e.PutUint64(r[0:], uint64(f.Time.UnixNano()))
-		e.PutUint32(r[8:], 1)
-		e.PutUint32(r[16:], uint32(len(f.Data)))
-		e.PutUint32(r[20:], uint32(n))
-		r[28] = bpf.SampleNewFlow
-		e.PutUint64(r[32:], counts[k])
-		copy(r[samples.HeaderLen:], f.Data[:n])
+		r := testrec.Record(f.Data, testrec.Header{TsNs: uint64(f.Time.UnixNano()), Flags: bpf.SampleNewFlow, FlowPackets: counts[k], Snap: bpf.MaxSnaplen})
 		out = append(out, r)
 	}
 	return out

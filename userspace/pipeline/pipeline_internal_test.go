@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"encoding/binary"
 	"net"
 	"net/netip"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/internal/testenv"
+	"github.com/xdpids/xdpids/internal/testrec"
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/alert"
 	"github.com/xdpids/xdpids/userspace/ruleload"
@@ -100,16 +100,7 @@ func (s tcpSeg) frame(tb testing.TB) []byte {
 
 // rawRecord prefixes a frame with a sample header as the XDP program writes it.
 func rawRecord(f []byte, tsNs, flowPkts uint64) []byte {
-	r := make([]byte, samples.HeaderLen+len(f))
-	e := binary.NativeEndian
-	e.PutUint64(r[0:], tsNs)
-	e.PutUint32(r[8:], 1)
-	e.PutUint32(r[16:], uint32(len(f)))
-	e.PutUint32(r[20:], uint32(len(f)))
-	r[28] = bpf.SampleNewFlow
-	e.PutUint64(r[32:], flowPkts)
-	copy(r[samples.HeaderLen:], f)
-	return r
+	return testrec.Record(f, testrec.Header{TsNs: tsNs, Flags: bpf.SampleNewFlow, FlowPackets: flowPkts})
 }
 
 func TestShardOfSymmetric(t *testing.T) {

@@ -8,25 +8,20 @@ import (
 
 // shardOf hashes the host pair of a raw record symmetrically, so both
 // directions of every flow between two hosts go to the same worker. It
-// reads only fixed offsets: the full decode happens on the worker.
+// walks no header: the sample header says where the program found the IP
+// header (the full decode happens on the worker).
 func shardOf(raw []byte) uint32 {
-	if len(raw) < samples.HeaderLen+14 {
+	if len(raw) < samples.HeaderLen {
 		return 0
 	}
-	f := raw[samples.HeaderLen:]
-	off := 12
-	et := binary.BigEndian.Uint16(f[off:])
-	for i := 0; i < 2 && (et == 0x8100 || et == 0x88a8) && len(f) >= off+6; i++ {
-		off += 4
-		et = binary.BigEndian.Uint16(f[off:])
-	}
-	off += 2
+	family := raw[30]
+	off := samples.HeaderLen + int(binary.NativeEndian.Uint16(raw[40:]))
 	var a, b []byte
 	switch {
-	case et == 0x0800 && len(f) >= off+20:
-		a, b = f[off+12:off+16], f[off+16:off+20]
-	case et == 0x86dd && len(f) >= off+40:
-		a, b = f[off+8:off+24], f[off+24:off+40]
+	case family == 4 && len(raw) >= off+20:
+		a, b = raw[off+12:off+16], raw[off+16:off+20]
+	case family == 6 && len(raw) >= off+40:
+		a, b = raw[off+8:off+24], raw[off+24:off+40]
 	default:
 		return 0
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // HeaderLen is the size of struct sample_hdr in front of every record.
-const HeaderLen = 40
+const HeaderLen = 48
 
 // Sample is one ring buffer record: the metadata and the captured bytes.
 type Sample struct {
@@ -31,6 +31,10 @@ type Sample struct {
 	// Action is the kernel flow's action when sampled: bpf.FlowBypass marks
 	// a milestone of a flow userspace bypassed (headers only).
 	Action uint8
+	// The program's parse of the frame: the IP version (0: not IP), the IP
+	// protocol, and where the IP and L4 headers start (0: none).
+	Family, L4Proto uint8
+	L3Off, L4Off    uint16
 	// FlowPackets is the kernel flow table's packet count of this packet's
 	// flow, this one included (0: not a flow packet).
 	FlowPackets uint64
@@ -58,7 +62,9 @@ func Decode(raw []byte, s *Sample) error {
 	s.Reason = raw[27]
 	s.Flags = raw[28]
 	s.Action = raw[29]
+	s.Family, s.L4Proto = raw[30], raw[31]
 	s.FlowPackets = e.Uint64(raw[32:])
+	s.L3Off, s.L4Off = e.Uint16(raw[40:]), e.Uint16(raw[42:])
 	if s.CapLen > bpf.MaxSnaplen || int(s.CapLen) > len(raw)-HeaderLen {
 		return fmt.Errorf("%w: cap_len %d, %d bytes follow", ErrShort, s.CapLen, len(raw)-HeaderLen)
 	}
