@@ -234,6 +234,7 @@ func (r *runner) packet(frame []byte, tsNs int64, wireLen int) error {
 	s.Bytes += uint64(wireLen)
 	s.LastNs = tsNs
 	r.nowNs = tsNs
+	r.worker.PcapCnt = s.Packets
 	r.talk(frame, wireLen)
 	if r.dp != nil {
 		return r.viaXDP(frame, tsNs)

@@ -162,6 +162,10 @@ type Worker struct {
 	in      detect.Input
 	lastExp int64
 
+	// PcapCnt is the capture packet number of the samples processed next
+	// (offline: set before each frame; copied into decode.Packet.PcapCnt).
+	PcapCnt uint64
+
 	// live hand-off: slot buffers, a queue of filled slots, a queue of free ones
 	slots [][]byte
 	lens  []int
@@ -225,7 +229,7 @@ func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.I
 func (w *Worker) reassembled(e *signature.Engine, s *samples.Sample, frame []byte) {
 	pk := &w.whole
 	pk.Reset()
-	pk.TsNs, pk.Ifindex = w.pkt.TsNs, s.Ifindex
+	pk.TsNs, pk.Ifindex, pk.PcapCnt = w.pkt.TsNs, s.Ifindex, w.pkt.PcapCnt
 	pk.WireLen, pk.CapLen = uint32(len(frame)), uint32(len(frame))
 	if err := w.dec.Decode(frame, pk); err != nil || pk.Family == 0 {
 		return
@@ -319,6 +323,7 @@ func (w *Worker) ProcessSample(s *samples.Sample) {
 	pk.Reset()
 	pk.TsNs = int64(s.TsNs) + w.p.KernelOffset.Load()
 	pk.Ifindex, pk.WireLen, pk.CapLen = s.Ifindex, s.WireLen, s.CapLen
+	pk.PcapCnt = w.PcapCnt
 	pk.Verdict, pk.Reason, pk.SampleFlags = s.Verdict, s.Reason, s.Flags
 	pk.FlowPackets = s.FlowPackets
 	err := w.dec.Decode(s.Data, pk)

@@ -525,6 +525,9 @@ func (e *Engine) onMatch(cr *crule, c *mctx, emit func(*alert.Alert)) bool {
 	if c.f != nil {
 		a.FlowID = c.f.ID
 	}
+	if c.p != nil {
+		a.PcapCnt = c.p.PcapCnt
+	}
 	a.Payload = c.data
 	a.Community = flows.CommunityID(a.Src, a.Dst, a.SrcPort, a.DstPort, a.Proto)
 	emit(a)
