@@ -144,13 +144,21 @@ func writeTable(path string, results []svResult, tiers map[string][2]int, fp, f,
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
+// suricataLikeConfig turns off what Suricata reading a capture does not
+// have, so that only the test's rules decide: xdpids' built-in rule set
+// (suricata -S loads the one file), the per-source rate limits of the
+// XDP program and the responder's bans (monitor mode: it reports the ban
+// it would make). Detectors still run; their alerts count.
+const suricataLikeConfig = `mode: monitor
+rate_limits: {syn: {rate: 0}, udp: {rate: 0}, icmp: {rate: 0}}
+signatures: {builtin: false}
+`
+
 // readArgs is the `xdpids read` command line for a test, from its files
 // alone.
 func readArgs(dir, tmp string, exp *svExpected) ([]string, error) {
-	// The test's rules alone, as suricata -S loads them: not xdpids'
-	// built-in set.
 	cfg := filepath.Join(tmp, "xdpids.yaml")
-	if err := os.WriteFile(cfg, []byte("signatures:\n  builtin: false\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(suricataLikeConfig), 0o644); err != nil {
 		return nil, err
 	}
 	args := []string{"read", filepath.Join(dir, exp.Pcap), "--config", cfg, "--rules", filepath.Join(dir, "test.rules")}

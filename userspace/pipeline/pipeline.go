@@ -180,6 +180,10 @@ type Worker struct {
 	cur      *decode.Packet // the packet being processed (stream callbacks)
 	curEng   *signature.Engine
 	curFlow  *flows.Flow
+	// held are the signature alerts of the packet being processed (its
+	// stream chunks' and its own), released when its rules have all run.
+	held    []heldAlert
+	holding bool
 
 	notIP     atomic.Uint64
 	truncated atomic.Uint64
@@ -205,22 +209,46 @@ func newWorker(p *Pipeline) *Worker {
 	return w
 }
 
+// heldAlert is a signature alert waiting for the rest of its packet's
+// rules, with the flow it drops in prevent mode.
+type heldAlert struct {
+	a       *alert.Alert
+	f       *flows.Flow
+	firstNs int64 // f's connection when the alert was made
+}
+
 // signatures runs a TCP segment through the stream reassembler (whose
 // callbacks run the stream rules on the bytes it completes), then the
 // packet through the signature engine. Stream first: flowbits a stream
 // match sets are seen by the packet's own rules, as in Suricata, where
 // the stream and packet rules of a packet run in one pass, setters
-// first. userspace/signature's conformance test runs the same sequence.
+// first. The alerts of both wait until the packet's rules have all run:
+// in Suricata a pass rule that matches the packet comes first in that
+// pass and no other rule alerts on it, so when one matched (on the
+// stream or the packet) the packet's alerts of that flow are dropped,
+// and their drop verdicts with them.
 func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.Input) {
 	pk := in.P
 	tcp := pk.Proto == decode.ProtoTCP && pk.HasL4 && in.F != nil
 	w.sigIn = signature.Input{P: pk, Frame: s.Data, F: in.F, FromOrig: in.FromOrig, Ev: in.Ev, StreamInspected: tcp}
 	w.cur, w.curEng, w.curFlow = pk, e, in.F
+	w.held, w.holding = w.held[:0], true
 	if tcp {
 		w.stream.Feed(pk, in.F, in.FromOrig)
 		w.curFlow = in.F
 	}
 	e.MatchPacket(&w.sigIn, w.emit)
+	w.holding = false
+	passed := len(w.held) > 0 && e.Passed(in.F)
+	for i := range w.held {
+		h := &w.held[i]
+		if !passed || h.f != in.F || h.firstNs != in.F.FirstNs {
+			w.curFlow = h.f
+			w.emit(h.a)
+		}
+		*h = heldAlert{}
+	}
+	w.held = w.held[:0]
 	w.cur, w.curEng, w.curFlow = nil, nil, nil
 }
 
@@ -279,8 +307,21 @@ func (w *Worker) onStreamDepth(f *flows.Flow, toServer bool) {
 }
 
 // emit takes a signature alert: drop and reject rules drop the rest of
-// the flow in the kernel (prevent mode) and may ban the source.
+// the flow in the kernel (prevent mode) and may ban the source. During a
+// packet's rules it is held (see signatures).
 func (w *Worker) emit(a *alert.Alert) {
+	if w.holding {
+		var firstNs int64
+		if w.curFlow != nil {
+			firstNs = w.curFlow.FirstNs
+		}
+		if w.p.cfg.IncludePayload && len(a.Payload) > 0 {
+			// the payload aliases buffers valid only during the callback
+			a.Payload = append([]byte(nil), a.Payload...)
+		}
+		w.held = append(w.held, heldAlert{a: a, f: w.curFlow, firstNs: firstNs})
+		return
+	}
 	if a.RuleAction == "drop" || a.RuleAction == "reject" {
 		if w.p.cfg.Prevent {
 			a.Action = "blocked"
