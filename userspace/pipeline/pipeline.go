@@ -184,6 +184,7 @@ type Worker struct {
 	// stream chunks' and its own), released when its rules have all run.
 	held    []heldAlert
 	holding bool
+	norm    []byte // a packet's payload as the stream accepted it (prevent mode)
 
 	notIP     atomic.Uint64
 	truncated atomic.Uint64
@@ -236,6 +237,9 @@ func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.I
 	if tcp {
 		w.stream.Feed(pk, in.F, in.FromOrig)
 		w.curFlow = in.F
+		if w.p.cfg.Prevent {
+			w.normalise(e, pk, in)
+		}
 	}
 	e.MatchPacket(&w.sigIn, w.emit)
 	w.holding = false
@@ -250,6 +254,24 @@ func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.I
 	}
 	w.held = w.held[:0]
 	w.cur, w.curEng, w.curFlow = nil, nil, nil
+}
+
+// normalise gives the packet rules of a segment that repeats stream bytes
+// already accepted those bytes instead of its own, as Suricata's inline
+// (IPS) stream normalisation rewrites the packet: an attacker cannot
+// show the packet rules other content than the stream carries.
+func (w *Worker) normalise(e *signature.Engine, pk *decode.Packet, in *detect.Input) {
+	off, n := w.stream.Overlap()
+	if n = min(n, len(pk.Payload)); n == 0 {
+		return
+	}
+	kept := e.StreamBytes(in.F, in.FromOrig, off, n)
+	if kept == nil {
+		return
+	}
+	w.norm = append(w.norm[:0], pk.Payload...)
+	copy(w.norm, kept)
+	pk.Payload = w.norm
 }
 
 // reassembled matches a datagram rebuilt from fragments. It is not counted
