@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +90,50 @@ func TestSignaturesOffKeepsSampling(t *testing.T) {
 	}
 	if f.RuleSpec().Active() {
 		t.Fatal("no rules asked for, yet active")
+	}
+}
+
+func TestLoadVars(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	f, err := Parse([]byte("signatures:\n  vars:\n    address-groups: {HOME_NET: \"[10.0.0.0/8]\", DNS_SERVERS: \"[192.0.2.53]\"}\n"), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// laid over the configuration's variables
+	if err := f.LoadVars(write("a.yaml", "vars:\n  address-groups:\n    HOME_NET: \"[198.51.100.0/24]\"\n  port-groups:\n    $HTTP_PORTS: 8080\n")); err != nil {
+		t.Fatal(err)
+	}
+	v := f.Signatures.Vars
+	if v.Address["HOME_NET"] != "[198.51.100.0/24]" || v.Address["DNS_SERVERS"] != "[192.0.2.53]" || v.Port["HTTP_PORTS"] != "8080" {
+		t.Errorf("vars %+v", v)
+	}
+	// the two groups at the top level, next to other suricata.yaml keys
+	if err := f.LoadVars(write("b.yaml", "outputs: []\nport-groups:\n  SSH_PORTS: \"[22,2222]\"\n")); err != nil || f.Signatures.Vars.Port["SSH_PORTS"] != "[22,2222]" {
+		t.Errorf("top-level groups: %v %+v", err, f.Signatures.Vars)
+	}
+	// the built-in default is not changed
+	if d := Default(); len(d.Signatures.Vars.Address)+len(d.Signatures.Vars.Port) != 0 {
+		t.Errorf("default vars changed: %+v", d.Signatures.Vars)
+	}
+	for name, tc := range map[string]struct{ text, want string }{
+		"unknown key": {"vars:\n  address-groups: {}\n  nope: {}\n", "u.yaml:3: vars.nope: unknown key"},
+		"not a map":   {"vars:\n  address-groups:\n    HOME_NET: [1, 2]\n", "n.yaml:3: "},
+		"no vars":     {"outputs: []\n", "e.yaml: no vars: block"},
+		"bad yaml":    {"vars:\n  address-groups: {\n", "y.yaml:"},
+	} {
+		p := write(strings.SplitN(tc.want, ":", 2)[0], tc.text)
+		if err := Default().LoadVars(p); err == nil || !strings.HasPrefix(err.Error(), filepath.Join(dir, tc.want)) {
+			t.Errorf("%s: error %v, want %s...", name, err, filepath.Join(dir, tc.want))
+		}
+	}
+	if err := Default().LoadVars(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Error("missing file: no error")
 	}
 }
