@@ -137,3 +137,37 @@ func TestLoadVars(t *testing.T) {
 		t.Error("missing file: no error")
 	}
 }
+
+// FuzzLoadVars: any file gives variables or an error naming the file,
+// never a panic; variables it accepts are strings without a leading '$'.
+func FuzzLoadVars(f *testing.F) {
+	for _, s := range []string{
+		"vars:\n  address-groups:\n    HOME_NET: \"[10.0.0.0/8]\"\n  port-groups:\n    HTTP_PORTS: 80\n",
+		"%YAML 1.1\n---\nvars:\n  address-groups: {$HOME_NET: any}\noutputs: []\n",
+		"address-groups:\n  A: 1\nport-groups: ~\n",
+		"vars: 3\n", "vars:\n  x: {}\n", "- a\n", "",
+	} {
+		f.Add([]byte(s))
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "vars.yaml")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c := Default()
+		if err := c.LoadVars(p); err != nil {
+			if !strings.HasPrefix(err.Error(), p) {
+				t.Errorf("error %q does not name the file", err)
+			}
+			return
+		}
+		for _, m := range []map[string]string{c.Signatures.Vars.Address, c.Signatures.Vars.Port} {
+			for k := range m {
+				if strings.HasPrefix(k, "$") {
+					t.Errorf("variable %q keeps its '$'", k)
+				}
+			}
+		}
+	})
+}
