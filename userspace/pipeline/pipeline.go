@@ -259,7 +259,9 @@ func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.I
 // normalise gives the packet rules of a segment that repeats stream bytes
 // already accepted those bytes instead of its own, as Suricata's inline
 // (IPS) stream normalisation rewrites the packet: an attacker cannot
-// show the packet rules other content than the stream carries.
+// show the packet rules other content than the stream carries. The
+// stream rules inspect those bytes again too: inline, Suricata inspects
+// the stream bytes of every packet.
 func (w *Worker) normalise(e *signature.Engine, pk *decode.Packet, in *detect.Input) {
 	off, n := w.stream.Overlap()
 	if n = min(n, len(pk.Payload)); n == 0 {
@@ -272,6 +274,8 @@ func (w *Worker) normalise(e *signature.Engine, pk *decode.Packet, in *detect.In
 	w.norm = append(w.norm[:0], pk.Payload...)
 	copy(w.norm, kept)
 	pk.Payload = w.norm
+	w.streamIn = signature.StreamInput{F: in.F, ToServer: in.FromOrig, Data: w.norm[:n], TsNs: pk.TsNs, P: pk, Offset: off, Again: true}
+	e.MatchStream(&w.streamIn, w.emit)
 }
 
 // reassembled matches a datagram rebuilt from fragments. It is not counted

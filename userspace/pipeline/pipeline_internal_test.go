@@ -455,10 +455,12 @@ drop tcp any any -> any any (msg:"d"; sid:3;)
 
 // Inline (prevent mode), a segment repeating stream bytes already
 // accepted is inspected by the packet rules with those bytes, as
-// Suricata's inline normalisation rewrites it; monitoring, with its own.
+// Suricata's inline normalisation rewrites it, and by the stream rules
+// again; monitoring, with its own bytes and the stream once.
 func TestInlineNormalisesRetransmission(t *testing.T) {
 	const c, s = "203.0.113.7", "198.51.100.10"
-	rules := `alert tcp-pkt any any -> any any (msg:"evil"; content:"EVIL"; sid:3;)
+	rules := `alert tcp-stream any any -> any any (msg:"stream good"; content:"GOOD"; sid:2;)
+alert tcp-pkt any any -> any any (msg:"evil"; content:"EVIL"; sid:3;)
 alert tcp-pkt any any -> any any (msg:"good"; content:"GOOD"; sid:4;)
 `
 	segs := []tcpSeg{
@@ -473,8 +475,8 @@ alert tcp-pkt any any -> any any (msg:"good"; content:"GOOD"; sid:4;)
 		prevent bool
 		want    []uint32
 	}{
-		{true, []uint32{4, 4, 3}},  // "GOOD", "GOOD", "OD"+"EVIL"
-		{false, []uint32{4, 3, 3}}, // each packet its own bytes
+		{true, []uint32{2, 4, 2, 4, 3}}, // "GOOD", "GOOD" again, "OD"+"EVIL"
+		{false, []uint32{2, 4, 3, 3}},   // each packet its own bytes, the stream once
 	} {
 		sids, _ := sigRun(t, tc.prevent, rules, segs)
 		if !slices.Equal(sids, tc.want) {

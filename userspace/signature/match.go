@@ -128,7 +128,11 @@ func (e *Engine) MatchStream(si *StreamInput, emit func(*alert.Alert)) {
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
 	s.begin()
-	c.data, c.old = e.windowed(s, e.ensureFlowState(&c), si)
+	if si.Again {
+		e.ensureFlowState(&c)
+	} else {
+		c.data, c.old = e.windowed(s, e.ensureFlowState(&c), si)
+	}
 	e.trackSeq(&c, f, si.P) // the stream runs before the packet's own rules
 	e.prefilter(s, gTCP, c.data, src, dst, sport, dport)
 	e.run(s, &c, emit)
