@@ -57,7 +57,7 @@ const (
 	SampleICMP      = 1 << 3
 	SampleRateLimit = 1 << 4
 	SampleRandom    = 1 << 5
-	SampleARP       = 1 << 6
+	SampleNonIP     = 1 << 6
 	SampleMilestone = 1 << 7
 	SampleAll       = 1<<8 - 1
 )

@@ -19,7 +19,7 @@ func TestEnumsMatchBTF(t *testing.T) {
 		"hint_index":   {"HINT_ALLOW_V4": HintAllowV4, "HINT_ALLOW_V6": HintAllowV6, "HINT_BLOCK_PREFIX_V4": HintBlockPrefixV4, "HINT_BLOCK_PREFIX_V6": HintBlockPrefixV6, "HINT_MAX": HintMax},
 		"proto":        {"PROTO_IPV4": ProtoIPv4, "PROTO_IPV6": ProtoIPv6, "PROTO_TCP": ProtoTCP, "PROTO_UDP": ProtoUDP, "PROTO_ICMP": ProtoICMP, "PROTO_ICMPV6": ProtoICMPv6, "PROTO_FRAGMENT": ProtoFragment, "PROTO_OTHER": ProtoOther, "PROTO_MALFORMED": ProtoMalformed, "PROTO_VLAN": ProtoVLAN, "PROTO_MAX": ProtoMax},
 		"limit_kind":   {"LIMIT_SYN": LimitSYN, "LIMIT_UDP": LimitUDP, "LIMIT_ICMP": LimitICMP, "LIMIT_MAX": LimitMax},
-		"sample_flag":  {"SAMPLE_NEW_FLOW": SampleNewFlow, "SAMPLE_ANOMALY": SampleAnomaly, "SAMPLE_FRAGMENT": SampleFragment, "SAMPLE_ICMP": SampleICMP, "SAMPLE_RATELIMIT": SampleRateLimit, "SAMPLE_RANDOM": SampleRandom, "SAMPLE_ARP": SampleARP, "SAMPLE_MILESTONE": SampleMilestone, "SAMPLE_ALL": SampleAll},
+		"sample_flag":  {"SAMPLE_NEW_FLOW": SampleNewFlow, "SAMPLE_ANOMALY": SampleAnomaly, "SAMPLE_FRAGMENT": SampleFragment, "SAMPLE_ICMP": SampleICMP, "SAMPLE_RATELIMIT": SampleRateLimit, "SAMPLE_RANDOM": SampleRandom, "SAMPLE_NON_IP": SampleNonIP, "SAMPLE_MILESTONE": SampleMilestone, "SAMPLE_ALL": SampleAll},
 		"block_origin": {"ORIGIN_MANUAL": OriginManual, "ORIGIN_DETECTOR": OriginDetector, "ORIGIN_RULE": OriginRule},
 		"parse_limit":  {"PARSE_VLAN_MAX_DEPTH": VLANMaxDepth, "PARSE_IPV6_EXT_MAX_CHAIN": IPv6ExtMaxChain, "PARSE_MAX_SNAPLEN": MaxSnaplen},
 	}

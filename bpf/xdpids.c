@@ -224,7 +224,7 @@ struct pkt {
 	__u8 frag;      /* 0 none, 1 first fragment, 2 later fragment */
 	__u8 malformed; /* a header was truncated or invalid */
 	__u8 vlan_tags;
-	__u8 arp;       /* an ARP frame (family stays 0) */
+	__u8 arp;       /* an ARP, MPLS or NSH frame: sampled as SAMPLE_NON_IP (family stays 0) */
 	__u8 pad[2];
 	__u16 l3_off;   /* where the IP header starts in the frame */
 	__u16 l4_off;   /* where the L4 header starts (has_l4) */
@@ -439,6 +439,9 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		return parse_ipv6(cur, end, p);
 	if (proto == bpf_htons(ETH_P_ARP) && cur + 28 <= end)
 		p->arp = 1; /* a whole ARP header for IPv4 over Ethernet */
+	if (proto == bpf_htons(ETH_P_MPLS_UC) || proto == bpf_htons(ETH_P_MPLS_MC) ||
+	    proto == bpf_htons(ETH_P_NSH))
+		p->arp = 1; /* not IP here, but userspace decapsulates it: sampled the same way */
 	p->l3_off = 0;
 	return 0; /* not IP (or a VLAN tag past VLAN_MAX_DEPTH): family stays 0 */
 }
@@ -716,7 +719,8 @@ int xdpids(struct xdp_md *ctx)
 	if (p.family == 0) {
 		count(&st->protos[PROTO_OTHER], len);
 		if (p.arp)
-			emit_sample(ctx, st, cfg, &p, clock(cfg), len, VERDICT_PASS, REASON_NOT_IP, SAMPLE_ARP, 0, FLOW_INSPECT, snaplen(cfg));
+			emit_sample(ctx, st, cfg, &p, clock(cfg), len, VERDICT_PASS, REASON_NOT_IP, SAMPLE_NON_IP, 0,
+				    FLOW_INSPECT, snaplen(cfg));
 		return finish(st, cfg, VERDICT_PASS, REASON_NOT_IP, len);
 	}
 	count(&st->protos[p.family == 4 ? PROTO_IPV4 : PROTO_IPV6], len);

@@ -75,7 +75,8 @@ enum sample_flag {
 	SAMPLE_ICMP = 1 << 3,      /* ICMP or ICMPv6 */
 	SAMPLE_RATELIMIT = 1 << 4, /* first rate-limit drop of a source in an interval */
 	SAMPLE_RANDOM = 1 << 5,    /* 1-in-N of everything else */
-	SAMPLE_ARP = 1 << 6,       /* ARP (sweeps are only visible there) */
+	SAMPLE_NON_IP = 1 << 6,    /* ARP (sweeps are only visible there), and MPLS and NSH frames,
+				    * which userspace decapsulates */
 	SAMPLE_MILESTONE = 1 << 7, /* a long flow reached 2^k packets (4 <= k < 10), then every 1024:
 				    * userspace sees floods that stay on one flow, and their rate */
 	SAMPLE_ALL = (1 << 8) - 1,

@@ -227,7 +227,7 @@ const (
 	XdpidsSampleFlagSAMPLE_ICMP      XdpidsSampleFlag = 8
 	XdpidsSampleFlagSAMPLE_RATELIMIT XdpidsSampleFlag = 16
 	XdpidsSampleFlagSAMPLE_RANDOM    XdpidsSampleFlag = 32
-	XdpidsSampleFlagSAMPLE_ARP       XdpidsSampleFlag = 64
+	XdpidsSampleFlagSAMPLE_NON_IP    XdpidsSampleFlag = 64
 	XdpidsSampleFlagSAMPLE_MILESTONE XdpidsSampleFlag = 128
 	XdpidsSampleFlagSAMPLE_ALL       XdpidsSampleFlag = 255
 )

@@ -1071,14 +1071,22 @@ func parseCases() []xdpCase {
 			name:     "arp",
 			sends:    []send{pass(frame(eth(), arp()))},
 			verdicts: map[vr]uint64{passNotIP: 1}, protos: counts(bpf.ProtoOther),
-			samples: []wantSample{{send: 0, flags: bpf.SampleARP, reason: bpf.ReasonNotIP}},
+			samples: []wantSample{{send: 0, flags: bpf.SampleNonIP, reason: bpf.ReasonNotIP}},
 			check:   noFlows,
 		},
 		{
 			name:     "arp in a vlan",
 			sends:    []send{pass(frame(eth(), dot1q(9), arp()))},
 			verdicts: map[vr]uint64{passNotIP: 1}, protos: counts(bpf.ProtoVLAN, bpf.ProtoOther),
-			samples: []wantSample{{send: 0, flags: bpf.SampleARP, reason: bpf.ReasonNotIP, vlan: 9}},
+			samples: []wantSample{{send: 0, flags: bpf.SampleNonIP, reason: bpf.ReasonNotIP, vlan: 9}},
+		},
+		{
+			// MPLS and NSH are not IP here; userspace decapsulates them.
+			name:     "mpls and nsh frames are sampled as non-ip",
+			sends:    []send{pass(etherType(0x8847, 64)), pass(etherType(0x894f, 64)), pass(etherType(0x88cc, 64))},
+			verdicts: map[vr]uint64{passNotIP: 3}, protos: scaled(counts(bpf.ProtoOther), 3),
+			samples: []wantSample{{send: 0, flags: bpf.SampleNonIP, reason: bpf.ReasonNotIP}, {send: 1, flags: bpf.SampleNonIP, reason: bpf.ReasonNotIP}},
+			check:   noFlows,
 		},
 		{
 			name:     "bare ethernet header",
@@ -1086,6 +1094,14 @@ func parseCases() []xdpCase {
 			verdicts: map[vr]uint64{passNotIP: 1}, protos: counts(bpf.ProtoOther),
 		},
 	}
+}
+
+// etherType is an Ethernet frame of type t with n bytes of payload (LLDP,
+// MPLS, NSH, ...: what the program does not parse).
+func etherType(t uint16, n int) []byte {
+	f := frame(eth(), payload(n))
+	binary.BigEndian.PutUint16(f[12:14], t)
+	return f
 }
 
 // counts makes a protocol counter map with one packet in each of ps.
@@ -1590,7 +1606,7 @@ func sampleCases() []xdpCase {
 			sends:    []send{pass(tcp4(srcA, ack)), pass(frame(eth(), arp()))},
 			verdicts: map[vr]uint64{passNone: 1, passNotIP: 1},
 			protos:   map[int]uint64{bpf.ProtoIPv4: 1, bpf.ProtoTCP: 1, bpf.ProtoOther: 1},
-			samples:  []wantSample{{send: 1, flags: bpf.SampleARP, reason: bpf.ReasonNotIP}},
+			samples:  []wantSample{{send: 1, flags: bpf.SampleNonIP, reason: bpf.ReasonNotIP}},
 		},
 		{
 			name:     "sample budget",

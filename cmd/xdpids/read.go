@@ -30,6 +30,9 @@ func newReadCommand() *cobra.Command {
 		iface      string
 		quiet      bool
 		rulePaths  []string
+		varsPath   string
+		ips        bool
+		midstream  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "read FILE",
@@ -44,7 +47,13 @@ func newReadCommand() *cobra.Command {
 			"(BPF_PROG_TEST_RUN) with packet time as its clock, so verdicts, rate limits, bans and\n" +
 			"samples match the live path; elsewhere frames go straight to userspace (--mode).\n" +
 			"Alerts are written as EVE JSON (--eve, default stdout); a summary goes to stderr.\n" +
-			"A damaged capture: the packets before the damage are analysed, then one error.",
+			"A damaged capture: the packets before the damage are analysed, then one error.\n\n" +
+			"Signatures as Suricata reads a capture (suricata -r): without --simulate-ips a drop or\n" +
+			"reject rule only alerts, with action \"allowed\"; with it, verdicts are inline as with\n" +
+			"Suricata's --simulate-ips: the alert says \"blocked\" and the rest of the flow is\n" +
+			"dropped (in the kernel flow table in XDP replay). --vars lays a suricata.yaml vars:\n" +
+			"block over the configured variables; --midstream counts TCP sessions picked up\n" +
+			"without a handshake as established (Suricata's stream.midstream).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m := offline.Mode(mode)
@@ -70,9 +79,16 @@ func newReadCommand() *cobra.Command {
 				defer f.Close()
 				sink = eve.NewWriter(f, time.Local)
 			}
+			if varsPath != "" {
+				if err := cfg.LoadVars(varsPath); err != nil {
+					return err
+				}
+			}
 			cfg.Signatures.Files = append(cfg.Signatures.Files, rulePaths...)
 			var engine *signature.Engine
-			if spec := cfg.RuleSpec(); spec.Active() {
+			spec := cfg.RuleSpec()
+			spec.Midstream = midstream
+			if spec.Active() {
 				res, err := ruleload.Load(spec)
 				if err != nil {
 					return err
@@ -83,6 +99,10 @@ func newReadCommand() *cobra.Command {
 				}
 			}
 			pc := cfg.PipelineConfig()
+			// Signature verdicts follow --simulate-ips, not the config's
+			// mode (which still governs the detectors' bans and the rate
+			// limits): a capture is read as Suricata reads one.
+			pc.Prevent = ips
 			opts := offline.Options{
 				Path: args[0], Mode: m, Datapath: cfg.DatapathConfig(), Pipeline: pc,
 				Respond: cfg.ResponseConfig(), Iface: iface, Rules: engine,
@@ -124,6 +144,9 @@ func newReadCommand() *cobra.Command {
 	f.StringVar(&iface, "iface", "", "in_iface to put in alerts")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no summary or progress")
 	f.StringArrayVar(&rulePaths, "rules", nil, "rule file to load besides the configured ones (repeat for several)")
+	f.StringVar(&varsPath, "vars", "", "Suricata-style YAML with a vars: block (address-groups, port-groups) laid over the configured variables")
+	f.BoolVar(&ips, "simulate-ips", false, `inline verdicts (Suricata's --simulate-ips): drop and reject rules alert "blocked" and drop the rest of their flow; without it they alert "allowed"`)
+	f.BoolVar(&midstream, "midstream", false, "pick up TCP sessions without a handshake as established (Suricata's stream.midstream)")
 	return cmd
 }
 

@@ -19,6 +19,7 @@ type Alert struct {
 	Proto     uint8
 	VLAN      uint16
 	Community string // community_id of the flow
+	PcapCnt   uint64 // packet number in the capture (offline; 0: none)
 
 	GID, SID, Rev uint32
 	Signature     string

@@ -137,7 +137,8 @@ type Sampling struct {
 
 var sampleReasons = map[string]uint32{
 	"new_flow": bpf.SampleNewFlow, "anomaly": bpf.SampleAnomaly, "fragment": bpf.SampleFragment,
-	"icmp": bpf.SampleICMP, "rate_limit": bpf.SampleRateLimit, "random": bpf.SampleRandom, "arp": bpf.SampleARP,
+	"icmp": bpf.SampleICMP, "rate_limit": bpf.SampleRateLimit, "random": bpf.SampleRandom, "non_ip": bpf.SampleNonIP,
+	"arp":       bpf.SampleNonIP, // the name before MPLS and NSH frames were sampled too
 	"milestone": bpf.SampleMilestone,
 }
 
@@ -319,4 +320,88 @@ func (f *File) Revalidate() error {
 		f.source = "configuration"
 	}
 	return f.validate()
+}
+
+// LoadVars lays the variables of a Suricata-style YAML file over
+// signatures.vars: its vars: block (address-groups and port-groups, as
+// suricata.yaml writes them), or those two keys at the top level. Other
+// top-level keys are ignored, so a whole suricata.yaml may be given.
+// Errors are file:line: reason.
+func (f *File) LoadVars(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read vars: %w", err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return yamlError(path, err)
+	}
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return fmt.Errorf("%s: no vars: block (want vars: {address-groups: ..., port-groups: ...})", path)
+	}
+	block, prefix := root.Content[0], ""
+	if v := mappingValue(block, "vars"); v != nil {
+		if v.Kind != yaml.MappingNode {
+			return fmt.Errorf("%s:%d: vars: want a map of address-groups and port-groups", path, v.Line)
+		}
+		block, prefix = v, "vars."
+	}
+	addr, port := map[string]string{}, map[string]string{}
+	found := false
+	for i := 0; i+1 < len(block.Content); i += 2 {
+		k, v := block.Content[i], block.Content[i+1]
+		var dst map[string]string
+		switch k.Value {
+		case "address-groups":
+			dst = addr
+		case "port-groups":
+			dst = port
+		default:
+			if prefix != "" {
+				return fmt.Errorf("%s:%d: %s%s: unknown key (want address-groups or port-groups)", path, k.Line, prefix, k.Value)
+			}
+			continue // another part of a suricata.yaml
+		}
+		found = true
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+			continue // an empty group
+		}
+		var m map[string]string
+		if err := v.Decode(&m); err != nil {
+			return yamlError(path, err)
+		}
+		for name, val := range m {
+			dst[strings.TrimPrefix(name, "$")] = val
+		}
+	}
+	if !found {
+		return fmt.Errorf("%s: no vars: block (want vars: {address-groups: ..., port-groups: ...})", path)
+	}
+	sv := &f.Signatures.Vars
+	sv.Address = overlay(sv.Address, addr)
+	sv.Port = overlay(sv.Port, port)
+	return nil
+}
+
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// overlay returns base (copied: it may be the built-in default's) with
+// top's entries added or replaced.
+func overlay(base, top map[string]string) map[string]string {
+	if len(top) == 0 {
+		return base
+	}
+	m := maps.Clone(base)
+	if m == nil {
+		m = map[string]string{}
+	}
+	maps.Copy(m, top)
+	return m
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -114,4 +116,83 @@ func TestSignaturesOffKeepsSampling(t *testing.T) {
 	if f.RuleSpec().Active() {
 		t.Fatal("no rules asked for, yet active")
 	}
+}
+
+func TestLoadVars(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	f, err := Parse([]byte("signatures:\n  vars:\n    address-groups: {HOME_NET: \"[10.0.0.0/8]\", DNS_SERVERS: \"[192.0.2.53]\"}\n"), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// laid over the configuration's variables
+	if err := f.LoadVars(write("a.yaml", "vars:\n  address-groups:\n    HOME_NET: \"[198.51.100.0/24]\"\n  port-groups:\n    $HTTP_PORTS: 8080\n")); err != nil {
+		t.Fatal(err)
+	}
+	v := f.Signatures.Vars
+	if v.Address["HOME_NET"] != "[198.51.100.0/24]" || v.Address["DNS_SERVERS"] != "[192.0.2.53]" || v.Port["HTTP_PORTS"] != "8080" {
+		t.Errorf("vars %+v", v)
+	}
+	// the two groups at the top level, next to other suricata.yaml keys
+	if err := f.LoadVars(write("b.yaml", "outputs: []\nport-groups:\n  SSH_PORTS: \"[22,2222]\"\n")); err != nil || f.Signatures.Vars.Port["SSH_PORTS"] != "[22,2222]" {
+		t.Errorf("top-level groups: %v %+v", err, f.Signatures.Vars)
+	}
+	// the built-in default is not changed
+	if d := Default(); len(d.Signatures.Vars.Address)+len(d.Signatures.Vars.Port) != 0 {
+		t.Errorf("default vars changed: %+v", d.Signatures.Vars)
+	}
+	for name, tc := range map[string]struct{ text, want string }{
+		"unknown key": {"vars:\n  address-groups: {}\n  nope: {}\n", "u.yaml:3: vars.nope: unknown key"},
+		"not a map":   {"vars:\n  address-groups:\n    HOME_NET: [1, 2]\n", "n.yaml:3: "},
+		"no vars":     {"outputs: []\n", "e.yaml: no vars: block"},
+		"bad yaml":    {"vars:\n  address-groups: {\n", "y.yaml:"},
+	} {
+		p := write(strings.SplitN(tc.want, ":", 2)[0], tc.text)
+		if err := Default().LoadVars(p); err == nil || !strings.HasPrefix(err.Error(), filepath.Join(dir, tc.want)) {
+			t.Errorf("%s: error %v, want %s...", name, err, filepath.Join(dir, tc.want))
+		}
+	}
+	if err := Default().LoadVars(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Error("missing file: no error")
+	}
+}
+
+// FuzzLoadVars: any file gives variables or an error naming the file,
+// never a panic; variables it accepts are strings without a leading '$'.
+func FuzzLoadVars(f *testing.F) {
+	for _, s := range []string{
+		"vars:\n  address-groups:\n    HOME_NET: \"[10.0.0.0/8]\"\n  port-groups:\n    HTTP_PORTS: 80\n",
+		"%YAML 1.1\n---\nvars:\n  address-groups: {$HOME_NET: any}\noutputs: []\n",
+		"address-groups:\n  A: 1\nport-groups: ~\n",
+		"vars: 3\n", "vars:\n  x: {}\n", "- a\n", "",
+	} {
+		f.Add([]byte(s))
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "vars.yaml")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c := Default()
+		if err := c.LoadVars(p); err != nil {
+			if !strings.HasPrefix(err.Error(), p) {
+				t.Errorf("error %q does not name the file", err)
+			}
+			return
+		}
+		for _, m := range []map[string]string{c.Signatures.Vars.Address, c.Signatures.Vars.Port} {
+			for k := range m {
+				if strings.HasPrefix(k, "$") {
+					t.Errorf("variable %q keeps its '$'", k)
+				}
+			}
+		}
+	})
 }

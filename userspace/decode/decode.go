@@ -75,6 +75,7 @@ type Packet struct {
 	Ifindex uint32
 	WireLen uint32
 	CapLen  uint32
+	PcapCnt uint64 // 1-based packet number in the capture (offline; 0 live)
 
 	// From the XDP program (zero offline without BPF).
 	Verdict     uint8

@@ -21,6 +21,7 @@ type Record struct {
 	Timestamp   string      `json:"timestamp"`
 	FlowID      uint64      `json:"flow_id,omitempty"`
 	InIface     string      `json:"in_iface,omitempty"`
+	PcapCnt     uint64      `json:"pcap_cnt,omitempty"`
 	EventType   string      `json:"event_type"`
 	VLAN        []uint16    `json:"vlan,omitempty"`
 	SrcIP       string      `json:"src_ip"`
@@ -81,7 +82,7 @@ func ProtoName(p uint8) string {
 func RecordOf(a *alert.Alert, loc *time.Location) Record {
 	r := Record{
 		Timestamp: time.Unix(0, a.TsNs).In(loc).Format(TimeFormat),
-		FlowID:    a.FlowID, InIface: a.Iface, EventType: "alert",
+		FlowID:    a.FlowID, InIface: a.Iface, PcapCnt: a.PcapCnt, EventType: "alert",
 		SrcIP: a.Src.String(), DestIP: a.Dst.String(), Proto: ProtoName(a.Proto), CommunityID: a.Community,
 		Alert: AlertRecord{Action: a.Action, GID: a.GID, SignatureID: a.SID, Rev: a.Rev, Signature: a.Signature,
 			Category: a.Category, Severity: a.Severity},

@@ -245,6 +245,7 @@ func (r *runner) packet(frame []byte, tsNs int64, wireLen int) error {
 	s.Bytes += uint64(wireLen)
 	s.LastNs = tsNs
 	r.nowNs = tsNs
+	r.worker.PcapCnt = s.Packets
 	// Each frame is decoded once, here: the worker takes the decoded
 	// packet with the XDP program's sample of it (or the userspace
 	// mode's). The decoder sees what the program's sample would hold:

@@ -179,6 +179,10 @@ type Worker struct {
 	in      detect.Input
 	lastExp int64
 
+	// PcapCnt is the capture packet number of the samples processed next
+	// (offline: set before each frame; copied into decode.Packet.PcapCnt).
+	PcapCnt uint64
+
 	// live hand-off: slot buffers, a queue of filled slots, a queue of free ones
 	slots [][]byte
 	lens  []int
@@ -194,6 +198,11 @@ type Worker struct {
 	encap    bool           // it came out of a tunnel
 	curEng   *signature.Engine
 	curFlow  *flows.Flow
+	// held are the signature alerts of the packet being processed (its
+	// stream chunks' and its own), released when its rules have all run.
+	held    []heldAlert
+	holding bool
+	norm    []byte // a packet's payload as the stream accepted it (prevent mode)
 
 	notIP      atomic.Uint64
 	truncated  atomic.Uint64
@@ -222,23 +231,72 @@ func newWorker(p *Pipeline) *Worker {
 	return w
 }
 
+// heldAlert is a signature alert waiting for the rest of its packet's
+// rules, with the flow it drops in prevent mode.
+type heldAlert struct {
+	a       *alert.Alert
+	f       *flows.Flow
+	firstNs int64 // f's connection when the alert was made
+}
+
 // signatures runs a TCP segment through the stream reassembler (whose
 // callbacks run the stream rules on the bytes it completes), then the
 // packet through the signature engine. Stream first: flowbits a stream
 // match sets are seen by the packet's own rules, as in Suricata, where
 // the stream and packet rules of a packet run in one pass, setters
-// first. userspace/signature's conformance test runs the same sequence.
+// first. The alerts of both wait until the packet's rules have all run:
+// in Suricata a pass rule that matches the packet comes first in that
+// pass and no other rule alerts on it, so when one matched (on the
+// stream or the packet) the packet's alerts of that flow are dropped,
+// and their drop verdicts with them.
 func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.Input) {
 	pk := in.P
 	tcp := pk.Proto == decode.ProtoTCP && pk.HasL4 && in.F != nil
 	w.sigIn = signature.Input{P: pk, Frame: s.Data, F: in.F, FromOrig: in.FromOrig, Ev: in.Ev, StreamInspected: tcp}
 	w.cur, w.curEng, w.curFlow = pk, e, in.F
+	w.held, w.holding = w.held[:0], true
 	if tcp {
 		w.stream.Feed(pk, in.F, in.FromOrig)
 		w.curFlow = in.F
+		if w.p.cfg.Prevent {
+			w.normalise(e, pk, in)
+		}
 	}
 	e.MatchPacket(&w.sigIn, w.emit)
+	w.holding = false
+	passed := len(w.held) > 0 && e.Passed(in.F)
+	for i := range w.held {
+		h := &w.held[i]
+		if !passed || h.f != in.F || h.firstNs != in.F.FirstNs {
+			w.curFlow = h.f
+			w.emit(h.a)
+		}
+		*h = heldAlert{}
+	}
+	w.held = w.held[:0]
 	w.cur, w.curEng, w.curFlow = nil, nil, nil
+}
+
+// normalise gives the packet rules of a segment that repeats stream bytes
+// already accepted those bytes instead of its own, as Suricata's inline
+// (IPS) stream normalisation rewrites the packet: an attacker cannot
+// show the packet rules other content than the stream carries. The
+// stream rules inspect those bytes again too: inline, Suricata inspects
+// the stream bytes of every packet.
+func (w *Worker) normalise(e *signature.Engine, pk *decode.Packet, in *detect.Input) {
+	off, n := w.stream.Overlap()
+	if n = min(n, len(pk.Payload)); n == 0 {
+		return
+	}
+	kept := e.StreamBytes(in.F, in.FromOrig, off, n)
+	if kept == nil {
+		return
+	}
+	w.norm = append(w.norm[:0], pk.Payload...)
+	copy(w.norm, kept)
+	pk.Payload = w.norm
+	w.streamIn = signature.StreamInput{F: in.F, ToServer: in.FromOrig, Data: w.norm[:n], TsNs: pk.TsNs, P: pk, Offset: off, Again: true}
+	e.MatchStream(&w.streamIn, w.emit)
 }
 
 // reassembled matches a datagram rebuilt from fragments. It is not counted
@@ -246,7 +304,7 @@ func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.I
 func (w *Worker) reassembled(e *signature.Engine, s *samples.Sample, frame []byte, tsNs int64) {
 	pk := &w.whole
 	pk.Reset()
-	pk.TsNs, pk.Ifindex = tsNs, s.Ifindex
+	pk.TsNs, pk.Ifindex, pk.PcapCnt = tsNs, s.Ifindex, w.PcapCnt
 	pk.WireLen, pk.CapLen = uint32(len(frame)), uint32(len(frame))
 	if err := w.dec.Decode(frame, pk); err != nil || pk.Family == 0 {
 		return
@@ -314,8 +372,21 @@ func (w *Worker) bypass(f *flows.Flow, d int, why uint8) {
 }
 
 // emit takes a signature alert: drop and reject rules drop the rest of
-// the flow in the kernel (prevent mode) and may ban the source.
+// the flow in the kernel (prevent mode) and may ban the source. During a
+// packet's rules it is held (see signatures).
 func (w *Worker) emit(a *alert.Alert) {
+	if w.holding {
+		var firstNs int64
+		if w.curFlow != nil {
+			firstNs = w.curFlow.FirstNs
+		}
+		if w.p.cfg.IncludePayload && len(a.Payload) > 0 {
+			// the payload aliases buffers valid only during the callback
+			a.Payload = append([]byte(nil), a.Payload...)
+		}
+		w.held = append(w.held, heldAlert{a: a, f: w.curFlow, firstNs: firstNs})
+		return
+	}
 	if a.RuleAction == "drop" || a.RuleAction == "reject" {
 		if w.p.cfg.Prevent {
 			a.Action = "blocked"
@@ -364,6 +435,7 @@ func (w *Worker) ProcessSample(s *samples.Sample) {
 func (w *Worker) sampleMeta(s *samples.Sample, pk *decode.Packet) {
 	pk.TsNs = int64(s.TsNs) + w.p.KernelOffset.Load()
 	pk.Ifindex, pk.WireLen, pk.CapLen = s.Ifindex, s.WireLen, s.CapLen
+	pk.PcapCnt = w.PcapCnt
 	pk.Verdict, pk.Reason, pk.SampleFlags = s.Verdict, s.Reason, s.Flags
 	pk.FlowPackets = s.FlowPackets
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"os"
@@ -380,5 +381,138 @@ func TestRunOverflow(t *testing.T) {
 	}
 	if end.Alerts != 1 || end.Malformed != 0 {
 		t.Errorf("alerts %d malformed %d, want 1 and 0", end.Alerts, end.Malformed)
+	}
+}
+
+// sigRun feeds segments to a one-worker pipeline with the given rules
+// and returns the alerts' sids and the flow drops asked for.
+func sigRun(t *testing.T, prevent bool, ruleText string, segs []tcpSeg) (sids []uint32, drops int) {
+	t.Helper()
+	res := loadRules(t, false, ruleText)
+	cfg := testConfig()
+	cfg.Prevent = prevent
+	p := New(cfg, func(a *alert.Alert) { sids = append(sids, a.SID) })
+	p.OnFlowAction = func(_, _ netip.Addr, _, _ uint16, _ uint8, _ uint16, action uint32) {
+		if action == bpf.FlowDrop {
+			drops++
+		}
+	}
+	p.SetRules(res.Engine)
+	w := p.Worker(0)
+	ts := uint64(1e9)
+	for _, seg := range segs {
+		ts += 1e6
+		if !w.Process(rawRecord(seg.frame(t), ts, 0)) {
+			t.Fatal("record rejected")
+		}
+	}
+	p.EndFlows()
+	return sids, drops
+}
+
+// A pass rule that matches a packet wins over every other rule of that
+// packet, its stream's included (Suricata: pass first, one pass over a
+// packet's stream and packet rules), and over the drop verdicts they
+// carry; flowbits and pass set by the stream rules on the packet that
+// opened the flow (data on a SYN) hold for its packet rules.
+func TestPassRuleWinsOverPacketsStream(t *testing.T) {
+	const c, s = "203.0.113.7", "198.51.100.10"
+	segs := []tcpSeg{
+		{src: c, dst: s, sport: 41424, dport: 80, flags: "S", seq: 0, payload: "Hi all!\r\n"},
+		{src: s, dst: c, sport: 80, dport: 41424, flags: "SA", seq: 0, ack: 10},
+		{src: c, dst: s, sport: 41424, dport: 80, flags: "PA", seq: 10, ack: 1, payload: "more"},
+	}
+	for name, rules := range map[string]string{
+		"packet pass over stream drop": `pass tcp any any -> any any (msg:"p"; sid:1;)
+drop tcp any any -> any any (msg:"d"; content:"Hi all"; sid:2;)
+alert tcp any any -> any any (msg:"a"; sid:3;)
+`,
+		"stream pass over packet rules": `alert tcp any any -> any any (msg:"a"; sid:1;)
+pass tcp any any -> any any (msg:"p"; content:"Hi all"; sid:2;)
+drop tcp any any -> any any (msg:"d"; sid:3;)
+`,
+	} {
+		sids, drops := sigRun(t, true, rules, segs)
+		if len(sids) != 0 || drops != 0 {
+			t.Errorf("%s: alerts %v, flow drops %d; want none", name, sids, drops)
+		}
+	}
+	// Without the pass rule the drop rule alerts on the first packet and
+	// drops the flow (both directions).
+	sids, drops := sigRun(t, true, `drop tcp any any -> any any (msg:"d"; content:"Hi all"; sid:2;)`, segs)
+	if !slices.Equal(sids, []uint32{2}) || drops != 2 {
+		t.Errorf("drop alone: alerts %v, flow drops %d; want [2], 2", sids, drops)
+	}
+}
+
+// Inline (prevent mode), a segment repeating stream bytes already
+// accepted is inspected by the packet rules with those bytes, as
+// Suricata's inline normalisation rewrites it, and by the stream rules
+// again; monitoring, with its own bytes and the stream once.
+func TestInlineNormalisesRetransmission(t *testing.T) {
+	const c, s = "203.0.113.7", "198.51.100.10"
+	rules := `alert tcp-stream any any -> any any (msg:"stream good"; content:"GOOD"; sid:2;)
+alert tcp-pkt any any -> any any (msg:"evil"; content:"EVIL"; sid:3;)
+alert tcp-pkt any any -> any any (msg:"good"; content:"GOOD"; sid:4;)
+`
+	segs := []tcpSeg{
+		{src: c, dst: s, sport: 12345, dport: 8080, flags: "S", seq: 1},
+		{src: s, dst: c, sport: 8080, dport: 12345, flags: "SA", seq: 1000, ack: 2},
+		{src: c, dst: s, sport: 12345, dport: 8080, flags: "A", seq: 2, ack: 1001},
+		{src: c, dst: s, sport: 12345, dport: 8080, flags: "PA", seq: 2, ack: 1001, payload: "GOOD"},
+		{src: c, dst: s, sport: 12345, dport: 8080, flags: "PA", seq: 2, ack: 1001, payload: "EVIL"},
+		{src: c, dst: s, sport: 12345, dport: 8080, flags: "PA", seq: 4, ack: 1001, payload: "ODEVIL"}, // 2 old bytes, 4 new
+	}
+	for _, tc := range []struct {
+		prevent bool
+		want    []uint32
+	}{
+		{true, []uint32{2, 4, 2, 4, 3}}, // "GOOD", "GOOD" again, "OD"+"EVIL"
+		{false, []uint32{2, 4, 3, 3}},   // each packet its own bytes, the stream once
+	} {
+		sids, _ := sigRun(t, tc.prevent, rules, segs)
+		if !slices.Equal(sids, tc.want) {
+			t.Errorf("prevent %v: alerts %v, want %v", tc.prevent, sids, tc.want)
+		}
+	}
+}
+
+// The signature path allocates nothing per packet in steady state with
+// prevent mode, held alerts and normalisation (no alert raised).
+func TestSignaturePathAllocs(t *testing.T) {
+	const c, s = "203.0.113.7", "198.51.100.10"
+	res := loadRules(t, false, `alert tcp any any -> any any (msg:"x"; content:"NEVERSEEN"; sid:1;)
+pass tcp any any -> any any (msg:"p"; content:"NEVERPASS"; sid:2;)
+alert tcp-pkt any any -> any any (msg:"y"; content:"ALSONEVER"; sid:3;)
+`)
+	cfg := testConfig()
+	cfg.Prevent = true
+	p := New(cfg, func(*alert.Alert) { t.Error("unexpected alert") })
+	p.SetRules(res.Engine)
+	w := p.Worker(0)
+	ts := uint64(1e9)
+	for _, seg := range []tcpSeg{
+		{src: c, dst: s, sport: 40000, dport: 80, flags: "S", seq: 100},
+		{src: s, dst: c, sport: 80, dport: 40000, flags: "SA", seq: 500, ack: 101},
+	} {
+		ts += 1e6
+		w.Process(rawRecord(seg.frame(t), ts, 0))
+	}
+	data := rawRecord(tcpSeg{src: c, dst: s, sport: 40000, dport: 80, flags: "PA", seq: 101, ack: 501, payload: "0123456789abcdef"}.frame(t), ts, 0)
+	seqAt := samples.HeaderLen + 14 + 20 + 4
+	seq := uint32(101)
+	step := func() {
+		ts += 1e6
+		binary.NativeEndian.PutUint64(data[0:], ts)
+		binary.BigEndian.PutUint32(data[seqAt:], seq)
+		w.Process(data) // new data
+		w.Process(data) // its retransmission: normalised
+		seq += 16
+	}
+	for range 100 {
+		step()
+	}
+	if n := testing.AllocsPerRun(200, step); n != 0 {
+		t.Errorf("%.1f allocations per data segment and retransmission, want 0", n)
 	}
 }

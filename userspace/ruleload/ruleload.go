@@ -20,6 +20,9 @@ type Spec struct {
 	Files   []string          // Suricata/Snort rule files
 	Addr    map[string]string // address variables (HOME_NET, ...)
 	Port    map[string]string // port variables (HTTP_PORTS, ...)
+	// Midstream: TCP flows picked up without a handshake count as
+	// established (signature.Options.Midstream).
+	Midstream bool
 }
 
 // Active reports whether any rule is asked for.
@@ -55,7 +58,7 @@ func Load(s Spec) (Result, error) {
 	if set.Len() == 0 {
 		return res, nil
 	}
-	e, err := signature.Compile(set)
+	e, err := signature.CompileWith(set, signature.Options{Midstream: s.Midstream})
 	if err != nil {
 		return Result{}, fmt.Errorf("compile rules: %w", err)
 	}

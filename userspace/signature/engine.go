@@ -67,6 +67,11 @@ type StreamInput struct {
 	// P, when set, is the packet that completed Data (for the alert's
 	// interface and VLAN); addresses and ports come from the flow.
 	P *decode.Packet
+	// Again: Data are bytes inspected before, which a packet repeats
+	// (inline, Suricata inspects the stream bytes of every packet): they
+	// are inspected on their own and may alert again; the kept window is
+	// left as it is.
+	Again bool
 }
 
 // Options tune the engine.

@@ -47,7 +47,7 @@ func (e *Engine) MatchPacket(in *Input, emit func(*alert.Alert)) {
 		firstOfDirection: firstOfDirection(in),
 	}
 	if in.F != nil {
-		c.fs = e.flowStateOf(in.F.ID, in.Ev&flows.EvNew != 0)
+		c.fs = e.flowStateOf(in.F, in.Ev&flows.EvNew != 0)
 		if c.fs != nil && c.fs.pass {
 			return
 		}
@@ -121,14 +121,18 @@ func (e *Engine) MatchStream(si *StreamInput, emit func(*alert.Alert)) {
 	if si.P != nil {
 		c.ifindex, c.vlan = si.P.Ifindex, si.P.VLAN
 	}
-	c.fs = e.flowStateOf(f.ID, false)
+	c.fs = e.flowStateOf(f, false)
 	if c.fs != nil && c.fs.pass {
 		return
 	}
 	s := e.pool.Get().(*scratch)
 	defer e.pool.Put(s)
 	s.begin()
-	c.data, c.old = e.windowed(s, e.ensureFlowState(&c), si)
+	if si.Again {
+		e.ensureFlowState(&c)
+	} else {
+		c.data, c.old = e.windowed(s, e.ensureFlowState(&c), si)
+	}
 	e.trackSeq(&c, f, si.P) // the stream runs before the packet's own rules
 	e.prefilter(s, gTCP, c.data, src, dst, sport, dport)
 	e.run(s, &c, emit)
@@ -525,6 +529,9 @@ func (e *Engine) onMatch(cr *crule, c *mctx, emit func(*alert.Alert)) bool {
 	if c.f != nil {
 		a.FlowID = c.f.ID
 	}
+	if c.p != nil {
+		a.PcapCnt = c.p.PcapCnt
+	}
 	a.Payload = c.data
 	a.Community = flows.CommunityID(a.Src, a.Dst, a.SrcPort, a.DstPort, a.Proto)
 	emit(a)
@@ -533,11 +540,12 @@ func (e *Engine) onMatch(cr *crule, c *mctx, emit func(*alert.Alert)) bool {
 
 // flowState is what the engine keeps per flow.
 type flowState struct {
-	bits []uint64
-	pass bool
-	seen int64
-	win  [2]streamWin // stream windows: [0] to server
-	seq  [2]seqSpace  // stream_size: [0] the client's stream, [1] the server's
+	bits  []uint64
+	pass  bool
+	seen  int64
+	start int64        // the connection's flows.Flow.FirstNs
+	win   [2]streamWin // stream windows: [0] to server
+	seq   [2]seqSpace  // stream_size: [0] the client's stream, [1] the server's
 }
 
 // seqSpace is the sequence space a TCP endpoint has used, as Suricata's
@@ -666,17 +674,37 @@ func (e *Engine) flowbitsRead(cr *crule, c *mctx) bool {
 	return true
 }
 
-// flowStateOf returns the state kept for flow id (nil: none), dropping
-// it first when the packet opens a new flow (a reused flow id).
-func (e *Engine) flowStateOf(id uint64, fresh bool) *flowState {
+// flowStateOf returns the state kept for flow f (nil: none). State of
+// an earlier connection on the same flow id (port reuse: another
+// FirstNs) is dropped, and so is anything kept for the id when the
+// packet opens a new flow (fresh), unless the state is this
+// connection's: the stream rules of the packet that opened it (data on
+// a SYN) run before its packet rules and may have set flowbits or a
+// pass verdict already.
+func (e *Engine) flowStateOf(f *flows.Flow, fresh bool) *flowState {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if fresh {
-		delete(e.flows, id)
-		e.dropFlowThresh(id)
-		return nil
+	fs := e.flows[f.ID]
+	if fs != nil && fs.start == f.FirstNs {
+		return fs
 	}
-	return e.flows[id]
+	if fresh || fs != nil {
+		delete(e.flows, f.ID)
+		e.dropFlowThresh(f.ID)
+	}
+	return nil
+}
+
+// Passed reports whether a pass rule matched flow f: the engine inspects
+// it no more.
+func (e *Engine) Passed(f *flows.Flow) bool {
+	if f == nil {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fs := e.flows[f.ID]
+	return fs != nil && fs.start == f.FirstNs && fs.pass
 }
 
 func (e *Engine) ensureFlowState(c *mctx) *flowState {
@@ -685,6 +713,12 @@ func (e *Engine) ensureFlowState(c *mctx) *flowState {
 	}
 	e.mu.Lock()
 	fs := e.flows[c.f.ID]
+	if fs != nil && fs.start != c.f.FirstNs {
+		// an earlier connection's (see flowStateOf)
+		delete(e.flows, c.f.ID)
+		e.dropFlowThresh(c.f.ID)
+		fs = nil
+	}
 	if fs == nil {
 		if len(e.flows) >= e.opts.MaxFlowState {
 			// Bounded: drop an arbitrary entry (flows should be ended
@@ -694,7 +728,7 @@ func (e *Engine) ensureFlowState(c *mctx) *flowState {
 				break
 			}
 		}
-		fs = &flowState{}
+		fs = &flowState{start: c.f.FirstNs}
 		e.flows[c.f.ID] = fs
 	}
 	fs.seen = c.ts

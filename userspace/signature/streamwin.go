@@ -71,3 +71,28 @@ func (e *Engine) newStreamMatch(cr *crule, c *mctx, s *scratch) bool {
 	s.insp.reset(c.data[c.old:])
 	return s.insp.run(ch.m, 0, 0)
 }
+
+// StreamBytes returns n bytes of one direction of flow f's stream from
+// stream offset off, when the engine still keeps them all (the last
+// Options.StreamWindow bytes inspected), else nil. The slice is the
+// engine's: valid until the flow's next MatchStream.
+func (e *Engine) StreamBytes(f *flows.Flow, toServer bool, off uint64, n int) []byte {
+	if f == nil || n <= 0 {
+		return nil
+	}
+	e.mu.Lock()
+	fs := e.flows[f.ID]
+	e.mu.Unlock()
+	if fs == nil || fs.start != f.FirstNs {
+		return nil
+	}
+	w := &fs.win[0]
+	if !toServer {
+		w = &fs.win[1]
+	}
+	begin := w.end - uint64(len(w.buf))
+	if off < begin || off+uint64(n) > w.end {
+		return nil
+	}
+	return w.buf[off-begin : off-begin+uint64(n)]
+}

@@ -192,6 +192,11 @@ type Reassembler struct {
 	ctx   captureContext
 	cur   *conn // the stream being fed, for factory.New
 	synth uint8 // a synthetic segment is being fed (synth* below)
+
+	// the segment last fed: how many of its leading payload bytes repeat
+	// bytes already delivered, from which stream offset (Overlap)
+	ovlN   int
+	ovlOff uint64
 }
 
 const (
@@ -237,6 +242,7 @@ func (r *Reassembler) Stats() Stats {
 // the flow's originator. Other packets are ignored. Callbacks run before
 // Feed returns.
 func (r *Reassembler) Feed(p *decode.Packet, f *flows.Flow, fromOrig bool) {
+	r.ovlN, r.ovlOff = 0, 0
 	if p.Proto != decode.ProtoTCP || !p.HasL4 || f == nil {
 		return
 	}
@@ -319,6 +325,13 @@ func (r *Reassembler) ackSkip(c *conn, d int, p *decode.Packet) {
 	for !c.done && !o.closed && o.queued() && o.next.Difference(reassembly.Sequence(p.Ack)) > 0 && r.skip1(c, 1-d) {
 	}
 }
+
+// Overlap reports, for the segment the last Feed took, how many of its
+// leading payload bytes lie in stream space already delivered (a
+// retransmission, or an overlap with other content, which is not
+// delivered again), and the stream offset of the first of them. Inline,
+// Suricata inspects such a packet with the bytes the stream accepted.
+func (r *Reassembler) Overlap() (offset uint64, n int) { return r.ovlOff, r.ovlN }
 
 // FlowEnd ends the stream of a flow: what is buffered is delivered past
 // its holes, then the stream is freed. Call it when the flow table drops
@@ -590,6 +603,9 @@ func (c *conn) Accept(t *layers.TCP, _ gopacket.CaptureInfo, dir reassembly.TCPF
 		case diff < 0:
 			r.stats.Overlaps++
 			r.stats.OverlapBytes += uint64(min(-diff, n))
+			if r.synth == synthNone && h.off >= uint64(-diff) {
+				r.ovlN, r.ovlOff = min(-diff, n), h.off-uint64(-diff)
+			}
 		}
 	}
 	return true

@@ -699,3 +699,30 @@ func TestDecodePath(t *testing.T) {
 		t.Errorf("got %q", got.String())
 	}
 }
+
+// TestOverlapReport: Overlap names the leading bytes of the last segment
+// that repeat delivered stream space, with their stream offset.
+func TestOverlapReport(t *testing.T) {
+	c := newConv(40031)
+	h := newHarness(t, Config{})
+	h.feed(c.handshake()...)
+	for _, tc := range []struct {
+		p       *decode.Packet
+		off     uint64
+		n       int
+		comment string
+	}{
+		{c.c2s(0, "abcd"), 0, 0, "new data"},
+		{c.c2s(0, "XXXX"), 0, 4, "exact repeat"},
+		{c.c2s(2, "cdef"), 2, 2, "two old bytes, two new"},
+		{c.c2s(10, "kl"), 0, 0, "ahead of a hole"},
+		{c.s2c(0, "srv"), 0, 0, "the other direction"},
+		{c.c2s(1, "b"), 1, 1, "inside delivered"},
+		{c.pkt(true, ack, 6, 3, ""), 0, 0, "no payload"},
+	} {
+		h.feed(tc.p)
+		if off, n := h.r.Overlap(); off != tc.off || n != tc.n {
+			t.Errorf("%s: Overlap() = %d, %d; want %d, %d", tc.comment, off, n, tc.off, tc.n)
+		}
+	}
+}
