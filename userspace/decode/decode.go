@@ -47,6 +47,7 @@ type Packet struct {
 	Reason      uint8
 	SampleFlags uint8
 	FlowPackets uint64 // the kernel flow's packet count (0: unknown)
+	PcapCnt     uint64 // offline: the 1-based number of the packet in the capture (0 live)
 
 	VLAN      uint16
 	Family    uint8 // 4 or 6; 0 when not IP

@@ -239,13 +239,14 @@ func (e *Engine) fire(in *Input, sig alert.Signature, subject netip.Addr, isTarg
 	a := &alert.Alert{
 		TsNs: now, Ifindex: p.Ifindex, Src: p.Src, Dst: p.Dst, SrcPort: p.SrcPort, DstPort: p.DstPort,
 		Proto: p.Proto, VLAN: p.VLAN, Subject: subject, SubjectIsTarget: isTarget, BanTTLNs: banTTL,
-		Detector: detector, Metadata: meta(),
+		Detector: detector, Metadata: meta(), PcapCnt: p.PcapCnt,
 	}
 	if p.Proto == decode.ProtoICMP || p.Proto == decode.ProtoICMPv6 {
 		a.SrcPort, a.DstPort = uint16(p.ICMPType), uint16(p.ICMPCode)
 	}
 	if in.F != nil {
 		a.FlowID = in.F.ID
+		in.F.Alerted = true
 	}
 	a.Payload = p.Payload // aliases the sample: valid during emit only
 	a.Community = flows.CommunityID(p.Src, p.Dst, a.SrcPort, a.DstPort, p.Proto)
