@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"os"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -460,6 +461,8 @@ type Writer struct {
 	// NoFlows, set before the first write, leaves flow events out
 	// (config eve.flows: false).
 	NoFlows bool
+
+	scratch []byte // the flow line being built (under mu)
 }
 
 // Open writes to path (appending), or to stdout for "-".
@@ -496,11 +499,23 @@ func (w *Writer) open() error {
 func (w *Writer) Write(a *alert.Alert) error { return w.put(RecordOf(a, w.loc), true) }
 
 // WriteFlow appends the flow event of f, which just left its table.
+//
+// A flood ends a flow per packet: the line is appended by hand, without
+// reflection or allocation, and is byte for byte what encoding/json makes
+// of FlowRecordOf (TestAppendFlow).
 func (w *Writer) WriteFlow(f *flows.Flow, iface string) error {
 	if w.NoFlows {
 		return nil
 	}
-	return w.put(FlowRecordOf(f, iface, w.loc), false)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.scratch = appendFlow(w.scratch[:0], f, iface, w.loc)
+	w.scratch = append(w.scratch, '\n')
+	w.n++
+	if _, err := w.bw.Write(w.scratch); err != nil {
+		return fmt.Errorf("write eve log: %w", err)
+	}
+	return nil
 }
 
 // WriteAnomaly appends an anomaly event.
@@ -576,4 +591,139 @@ func (w *Writer) Close() error {
 		}
 	}
 	return err
+}
+
+// appendFlow appends FlowRecordOf(f, iface, loc) as encoding/json writes
+// it.
+func appendFlow(b []byte, f *flows.Flow, iface string, loc *time.Location) []byte {
+	end := f.EndNs
+	if end == 0 {
+		end = f.LastNs
+	}
+	b = append(b, `{"timestamp":"`...)
+	b = appendStamp(b, end, loc)
+	b = append(b, '"')
+	if f.ID != 0 {
+		b = append(b, `,"flow_id":`...)
+		b = strconv.AppendUint(b, f.ID, 10)
+	}
+	if iface != "" {
+		b = append(b, `,"in_iface":`...)
+		b = appendString(b, iface)
+	}
+	b = append(b, `,"event_type":"flow"`...)
+	if f.VLAN != 0 {
+		b = append(b, `,"vlan":[`...)
+		b = strconv.AppendUint(b, uint64(f.VLAN), 10)
+		b = append(b, ']')
+	}
+	src, sp := f.Orig()
+	dst, dp := f.Resp()
+	b = append(b, `,"src_ip":"`...)
+	b = src.AppendTo(b)
+	b = append(b, '"')
+	ports := !isICMP(f.Proto) && hasPorts(f.Proto)
+	if ports {
+		b = append(b, `,"src_port":`...)
+		b = strconv.AppendUint(b, uint64(sp), 10)
+	}
+	b = append(b, `,"dest_ip":"`...)
+	b = dst.AppendTo(b)
+	b = append(b, '"')
+	if ports {
+		b = append(b, `,"dest_port":`...)
+		b = strconv.AppendUint(b, uint64(dp), 10)
+	}
+	b = append(b, `,"proto":`...)
+	b = appendString(b, ProtoName(f.Proto))
+	if !isICMP(f.Proto) {
+		b = append(b, `,"community_id":"`...)
+		b = flows.AppendCommunityID(b, src, dst, sp, dp, f.Proto)
+		b = append(b, '"')
+	}
+	b = append(b, `,"flow":{"pkts_toserver":`...)
+	b = strconv.AppendUint(b, f.Pkts[0], 10)
+	b = append(b, `,"pkts_toclient":`...)
+	b = strconv.AppendUint(b, f.Pkts[1], 10)
+	b = append(b, `,"bytes_toserver":`...)
+	b = strconv.AppendUint(b, f.Bytes[0], 10)
+	b = append(b, `,"bytes_toclient":`...)
+	b = strconv.AppendUint(b, f.Bytes[1], 10)
+	b = append(b, `,"start":"`...)
+	b = appendStamp(b, f.FirstNs, loc)
+	b = append(b, `","end":"`...)
+	b = appendStamp(b, f.LastNs, loc)
+	b = append(b, `","age":`...)
+	b = strconv.AppendInt(b, f.LastNs/1e9-f.FirstNs/1e9, 10)
+	if f.Bypassed {
+		b = append(b, `,"bypass":"capture"`...)
+	}
+	b = append(b, `,"state":"`...)
+	b = append(b, flowState(f)...)
+	reason := f.EndReason.String()
+	if reason == "" {
+		reason = "timeout"
+	}
+	b = append(b, `","reason":"`...)
+	b = append(b, reason...)
+	b = append(b, `","alerted":`...)
+	b = strconv.AppendBool(b, f.Alerted)
+	if f.Dropped {
+		b = append(b, `,"action":"drop"`...)
+	}
+	b = append(b, '}')
+	if f.Proto == decode.ProtoTCP {
+		all := f.Flags[0] | f.Flags[1]
+		b = append(b, `,"tcp":{"tcp_flags":"`...)
+		b = appendHex2(b, all)
+		b = append(b, `","tcp_flags_ts":"`...)
+		b = appendHex2(b, f.Flags[0])
+		b = append(b, `","tcp_flags_tc":"`...)
+		b = appendHex2(b, f.Flags[1])
+		b = append(b, '"')
+		for _, fl := range tcpFlagNames {
+			if all&fl.bit != 0 {
+				b = append(b, fl.key...)
+			}
+		}
+		b = append(b, `,"state":"`...)
+		b = append(b, tcpState(f.State)...)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `,"metadata":{"flowints":{"xdpids.inspect_gaps":`...)
+	b = strconv.AppendUint(b, f.InspectGaps, 10)
+	return append(b, "}}}"...)
+}
+
+// tcpFlagNames are TCPRecord's flag fields, in its order.
+var tcpFlagNames = [...]struct {
+	bit uint8
+	key string
+}{
+	{decode.FlagSYN, `,"syn":true`}, {decode.FlagFIN, `,"fin":true`}, {decode.FlagRST, `,"rst":true`},
+	{decode.FlagPSH, `,"psh":true`}, {decode.FlagACK, `,"ack":true`}, {decode.FlagURG, `,"urg":true`},
+	{0x40, `,"ecn":true`}, {0x80, `,"cwr":true`},
+}
+
+func appendStamp(b []byte, ns int64, loc *time.Location) []byte {
+	return time.Unix(0, ns).In(loc).AppendFormat(b, TimeFormat)
+}
+
+func appendHex2(b []byte, v uint8) []byte {
+	const hex = "0123456789abcdef"
+	return append(b, hex[v>>4], hex[v&15])
+}
+
+// appendString appends s as a JSON string: by hand when it holds only
+// characters encoding/json writes as they are, through it otherwise.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
