@@ -45,6 +45,8 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 		{"relative pin path", "pin_path: bpf\n", "x.yaml:1: pin_path"},
 		{"bad xdp mode", "xdp_mode: fast\n", "x.yaml:1: xdp_mode"},
 		{"burst zero", "rate_limits:\n  udp: {rate: 5, burst: 0}\n", "burst must be at least 1"},
+		{"negative anomaly rate", "eve:\n  anomalies_per_second: -1\n", "x.yaml:2: eve.anomalies_per_second"},
+		{"negative stats interval", "eve:\n  stats_interval: -1s\n", "x.yaml:2: eve.stats_interval"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -56,6 +58,18 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 				t.Fatalf("error is not one line: %q", err)
 			}
 		})
+	}
+}
+
+// The EVE defaults: flow events on, anomalies bounded live, stats every
+// minute.
+func TestEVEDefaults(t *testing.T) {
+	f := Default()
+	if !f.EVE.Flows || f.EVE.AnomaliesPerSecond != 100 || f.EVE.StatsInterval != time.Minute {
+		t.Fatalf("eve defaults %+v", f.EVE)
+	}
+	if f.PipelineConfig().AnomalyRate != 100 {
+		t.Fatal("eve.anomalies_per_second does not reach the pipeline")
 	}
 }
 
