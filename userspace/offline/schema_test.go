@@ -13,8 +13,9 @@ import (
 
 // TestSchemaCorpus reads every capture of the corpus's attack-pcaps as
 // `xdpids read` does by default (auto mode: through the XDP program where
-// BPF works; the built-in configuration and rules) and validates every
-// EVE event it writes against Suricata's EVE schema.
+// BPF works; the built-in configuration and rules), and in userspace mode
+// (every frame inspected), and validates every EVE event it writes
+// against Suricata's EVE schema.
 func TestSchemaCorpus(t *testing.T) {
 	dir := testenv.Corpus(t, "attack-pcaps")
 	sch := eveSchema(t)
@@ -35,17 +36,19 @@ func TestSchemaCorpus(t *testing.T) {
 	total := map[string]int{}
 	for _, p := range paths {
 		rel, _ := filepath.Rel(dir, p)
-		t.Run(rel, func(t *testing.T) {
-			_, out, err := readRun(t, p, offline.ModeAuto)
-			if err != nil {
-				// A damaged capture: what was read before the damage is
-				// written, and must validate too.
-				t.Logf("offline.Run: %v", err)
-			}
-			for k, n := range validateEVE(t, sch, rel, out) {
-				total[k] += n
-			}
-		})
+		for _, mode := range []offline.Mode{offline.ModeAuto, offline.ModeUserspace} {
+			t.Run(string(mode)+"/"+rel, func(t *testing.T) {
+				_, out, err := readRun(t, p, mode)
+				if err != nil {
+					// A damaged capture: what was read before the damage
+					// is written, and must validate too.
+					t.Logf("offline.Run: %v", err)
+				}
+				for k, n := range validateEVE(t, sch, rel, out) {
+					total[k] += n
+				}
+			})
+		}
 	}
-	t.Logf("%d captures, events validated by type: %v", len(paths), total)
+	t.Logf("%d captures in 2 modes, events validated by type: %v", len(paths), total)
 }

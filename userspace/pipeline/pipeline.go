@@ -252,6 +252,9 @@ type Worker struct {
 	PcapCnt uint64
 
 	lastTs    int64       // packet time of the last packet processed
+	seq       uint64      // packets processed
+	gapSeq    uint64      // w.seq when a stream gap was last reported
+	gapFlow   uint64      // and for which flow
 	anom      eve.Anomaly // the anomaly being reported (reused)
 	anomSec   int64       // the second of packet time anomalies are counted in
 	anomInSec int         // anomalies reported in that second
@@ -386,6 +389,12 @@ func (w *Worker) onStreamDepth(f *flows.Flow, toServer bool) {
 // onStreamGap reports a hole the reassembler skipped: Suricata's
 // stream.reassembly_seq_gap.
 func (w *Worker) onStreamGap(f *flows.Flow, _ bool) {
+	// One event per packet and flow, as Suricata sets a packet's events
+	// once (a packet can close several holes).
+	if w.gapSeq == w.seq && w.gapFlow == f.ID {
+		return
+	}
+	w.gapSeq, w.gapFlow = w.seq, f.ID
 	ts := f.LastNs
 	if w.cur != nil {
 		ts = w.cur.TsNs
@@ -479,6 +488,7 @@ func (w *Worker) ProcessSample(s *samples.Sample) {
 	pk.FlowPackets = s.FlowPackets
 	pk.PcapCnt = w.PcapCnt
 	w.lastTs = pk.TsNs
+	w.seq++
 	err := w.dec.Decode(s.Data, pk)
 	w.countPacket(pk, s)
 	switch {
