@@ -85,16 +85,23 @@ const (
 // Flow is one tracked flow. Orig is the endpoint that opened it.
 type Flow struct {
 	Key
-	ID      uint64 // EVE flow_id
-	OrigIsA bool
-	State   State
-	Ifindex uint32
-	FirstNs int64
-	LastNs  int64
-	Pkts    [2]uint64 // [0] from the originator (to server), [1] from the responder
-	Bytes   [2]uint64
-	Flags   [2]uint8 // TCP flags seen per direction
-	synNs   int64    // when the originator's SYN was seen
+	ID       uint64 // EVE flow_id
+	OrigIsA  bool
+	State    State
+	Alerted  bool // an alert was raised on the flow
+	Bypassed bool // userspace bypassed it in the kernel (stream depth)
+	Ifindex  uint32
+	FirstNs  int64
+	LastNs   int64
+	Pkts     [2]uint64 // [0] from the originator (to server), [1] from the responder
+	Bytes    [2]uint64
+	Flags    [2]uint8 // TCP flags seen per direction
+	Dropped  bool     // a drop verdict (prevent mode) drops the rest of it
+	// EndReason and EndNs say why and when (packet time) the flow left
+	// the table; set just before OnRemove sees it. (The small fields sit
+	// in what would be padding: the slab holds a Flow per tracked flow.)
+	EndReason EndReason
+	synNs     int64 // when the originator's SYN was seen
 	// KernelPkts is the last packet count the XDP program reported per
 	// direction (samples carry the kernel flow table's count).
 	KernelPkts [2]uint64
@@ -108,14 +115,7 @@ type Flow struct {
 	// InspectGaps counts packets of the flow the kernel saw but userspace
 	// did not inspect (the sample budget or the ring buffer lost them).
 	InspectGaps uint64
-	Alerted     bool // an alert was raised on the flow
-	Bypassed    bool // userspace bypassed it in the kernel (stream depth)
-	Dropped     bool // a drop verdict (prevent mode) drops the rest of it
-
-	// EndReason and EndNs say why and when (packet time) the flow left
-	// the table; set just before OnRemove sees it.
-	EndReason EndReason
-	EndNs     int64
+	EndNs       int64
 }
 
 // EndReason is why a flow left the table, in Suricata's flow.reason terms.

@@ -39,6 +39,7 @@ func TestAnomalyEvents(t *testing.T) {
 	if fmt.Sprint(cnts) != "[1 2 5 6]" {
 		t.Errorf("pcap_cnt %v, want [1 2 5 6]", cnts)
 	}
+	p.Flush()
 	if st := p.Stats(); st.Anomalies != 4 || st.AnomaliesSuppressed != 2 || st.Truncated != 6 || st.Decoded.Invalid != 6 {
 		t.Errorf("stats: anomalies %d suppressed %d truncated %d invalid %d", st.Anomalies, st.AnomaliesSuppressed, st.Truncated, st.Decoded.Invalid)
 	}
@@ -73,6 +74,7 @@ func TestFlowEndEvents(t *testing.T) {
 	if ended[2].EndNs != t0+31e9 {
 		t.Errorf("shutdown at %d, want the last packet's time", ended[2].EndNs)
 	}
+	p.Flush()
 	st := p.Stats()
 	if st.FlowsByProto.TCP != 3 || st.Decoded.Syn != 3 || st.Decoded.TCP != 3 || st.Decoded.IPv4 != 3 {
 		t.Errorf("stats %+v", st.Decoded)

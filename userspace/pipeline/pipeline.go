@@ -170,38 +170,19 @@ func (p *Pipeline) Engine() *detect.Engine { return p.engine }
 // Worker returns worker i (offline use: Worker(0).Process).
 func (p *Pipeline) Worker(i int) *Worker { return p.workers[i] }
 
-// Stats sums the counters of the pipeline and its workers. Call it when
-// workers are idle for exact flow figures.
+// Stats sums the counters of the pipeline and its workers. The workers'
+// flow, stream and per-packet counters are as they published them (each
+// second of packet time); call Flush first, with the workers idle, for
+// exact figures.
 func (p *Pipeline) Stats() Stats {
 	s := Stats{Samples: p.samples.Load(), Overflow: p.overflow.Load(), Malformed: p.malformed.Load(), Alerts: p.alerts.Load()}
 	for _, w := range p.workers {
 		s.NotIP += w.notIP.Load()
 		s.Truncated += w.truncated.Load()
-		c := &w.count
-		d := &s.Decoded
-		d.Pkts += c.pkts.Load()
-		d.Bytes += c.bytes.Load()
-		d.Invalid += w.truncated.Load()
-		d.Ethernet += c.pkts.Load()
-		d.VLAN += c.vlan.Load()
-		d.IPv4 += c.ipv4.Load()
-		d.IPv6 += c.ipv6.Load()
-		d.TCP += c.tcp.Load()
-		d.UDP += c.udp.Load()
-		d.ICMPv4 += c.icmp4.Load()
-		d.ICMPv6 += c.icmp6.Load()
-		d.VXLAN += c.vxlan.Load()
-		d.Syn += c.syn.Load()
-		d.SynAck += c.synack.Load()
-		d.Rst += c.rst.Load()
-		fp := &s.FlowsByProto
-		fp.TCP += c.flowTCP.Load()
-		fp.UDP += c.flowUDP.Load()
-		fp.ICMPv4 += c.flowICMP4.Load()
-		fp.ICMPv6 += c.flowICMP6.Load()
-		fp.Midstream += c.midstream.Load()
-		s.Anomalies += c.anomalies.Load()
-		s.AnomaliesSuppressed += c.suppressed.Load()
+		s.Decoded.Invalid += w.truncated.Load()
+		if c := w.countPub.Load(); c != nil {
+			c.addTo(&s)
+		}
 		if ss := w.streamStats.Load(); ss != nil {
 			addStream(&s.Stream, ss)
 		}
@@ -244,7 +225,8 @@ type Worker struct {
 	truncated   atomic.Uint64
 	flowStats   atomic.Pointer[flows.Stats]
 	streamStats atomic.Pointer[stream.Stats]
-	count       counters
+	count       counters                 // written by the worker only
+	countPub    atomic.Pointer[counters] // count as of the last publish
 
 	// PcapCnt, set by an offline runner before each Process or
 	// ProcessSample, is the 1-based number in the capture of the packet
@@ -260,13 +242,40 @@ type Worker struct {
 	anomInSec int         // anomalies reported in that second
 }
 
-// counters are a worker's per-packet counters (atomic: Stats reads them
-// while the worker runs; each worker writes only its own).
+// counters are a worker's per-packet counters: plain integers the worker
+// alone writes (no atomic operation per packet), published to Stats with
+// the flow table's counters, each second of packet time and by Flush.
 type counters struct {
-	pkts, bytes, vlan, ipv4, ipv6, tcp, udp, icmp4, icmp6, vxlan atomic.Uint64
-	syn, synack, rst                                             atomic.Uint64
-	flowTCP, flowUDP, flowICMP4, flowICMP6, midstream            atomic.Uint64
-	anomalies, suppressed                                        atomic.Uint64
+	pkts, bytes, vlan, ipv4, ipv6, tcp, udp, icmp4, icmp6, vxlan uint64
+	syn, synack, rst                                             uint64
+	flowTCP, flowUDP, flowICMP4, flowICMP6, midstream            uint64
+	anomalies, suppressed                                        uint64
+}
+
+func (c *counters) addTo(s *Stats) {
+	d := &s.Decoded
+	d.Pkts += c.pkts
+	d.Bytes += c.bytes
+	d.Ethernet += c.pkts
+	d.VLAN += c.vlan
+	d.IPv4 += c.ipv4
+	d.IPv6 += c.ipv6
+	d.TCP += c.tcp
+	d.UDP += c.udp
+	d.ICMPv4 += c.icmp4
+	d.ICMPv6 += c.icmp6
+	d.VXLAN += c.vxlan
+	d.Syn += c.syn
+	d.SynAck += c.synack
+	d.Rst += c.rst
+	fp := &s.FlowsByProto
+	fp.TCP += c.flowTCP
+	fp.UDP += c.flowUDP
+	fp.ICMPv4 += c.flowICMP4
+	fp.ICMPv6 += c.flowICMP6
+	fp.Midstream += c.midstream
+	s.Anomalies += c.anomalies
+	s.AnomaliesSuppressed += c.suppressed
 }
 
 func addStream(t, s *stream.Stats) {
@@ -413,12 +422,12 @@ func (w *Worker) anomaly(p *decode.Packet, f *flows.Flow, tsNs int64, typ, event
 			w.anomSec, w.anomInSec = sec, 0
 		}
 		if w.anomInSec >= r {
-			w.count.suppressed.Add(1)
+			w.count.suppressed++
 			return
 		}
 		w.anomInSec++
 	}
-	w.count.anomalies.Add(1)
+	w.count.anomalies++
 	w.anom = eve.Anomaly{P: p, F: f, TsNs: tsNs, Type: typ, Event: event}
 	w.p.OnAnomaly(&w.anom)
 }
@@ -541,45 +550,47 @@ func (w *Worker) publish() {
 	w.flowStats.Store(&st)
 	ss := w.stream.Stats()
 	w.streamStats.Store(&ss)
+	c := w.count
+	w.countPub.Store(&c)
 }
 
 // countPacket counts a decoded packet by layer.
 func (w *Worker) countPacket(pk *decode.Packet, s *samples.Sample) {
 	c := &w.count
-	c.pkts.Add(1)
-	c.bytes.Add(uint64(s.WireLen))
+	c.pkts++
+	c.bytes += uint64(s.WireLen)
 	if pk.VLAN != 0 {
-		c.vlan.Add(1)
+		c.vlan++
 	}
 	if pk.Tunnel {
-		c.vxlan.Add(1)
+		c.vxlan++
 	}
 	switch pk.Family {
 	case 4:
-		c.ipv4.Add(1)
+		c.ipv4++
 	case 6:
-		c.ipv6.Add(1)
+		c.ipv6++
 	}
 	if !pk.HasL4 {
 		return
 	}
 	switch pk.Proto {
 	case decode.ProtoTCP:
-		c.tcp.Add(1)
+		c.tcp++
 		switch {
 		case pk.TCPFlags&decode.FlagRST != 0:
-			c.rst.Add(1)
+			c.rst++
 		case pk.TCPFlags&(decode.FlagSYN|decode.FlagACK) == decode.FlagSYN|decode.FlagACK:
-			c.synack.Add(1)
+			c.synack++
 		case pk.TCPFlags&decode.FlagSYN != 0:
-			c.syn.Add(1)
+			c.syn++
 		}
 	case decode.ProtoUDP:
-		c.udp.Add(1)
+		c.udp++
 	case decode.ProtoICMP:
-		c.icmp4.Add(1)
+		c.icmp4++
 	case decode.ProtoICMPv6:
-		c.icmp6.Add(1)
+		c.icmp6++
 	}
 }
 
@@ -588,16 +599,16 @@ func (w *Worker) countFlow(proto uint8, ev int) {
 	c := &w.count
 	switch proto {
 	case decode.ProtoTCP:
-		c.flowTCP.Add(1)
+		c.flowTCP++
 		if ev&flows.EvMidstream != 0 {
-			c.midstream.Add(1)
+			c.midstream++
 		}
 	case decode.ProtoUDP:
-		c.flowUDP.Add(1)
+		c.flowUDP++
 	case decode.ProtoICMP:
-		c.flowICMP4.Add(1)
+		c.flowICMP4++
 	case decode.ProtoICMPv6:
-		c.flowICMP6.Add(1)
+		c.flowICMP6++
 	}
 }
 
