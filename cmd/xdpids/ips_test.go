@@ -24,20 +24,28 @@ response:
   escalation: [4s]
 `
 
+// eveLine is an EVE alert as these tests judge it. Subject is the address
+// a response acts on: alert.source.ip (an attacker) or alert.target.ip
+// (a flood's target).
 type eveLine struct {
-	SrcIP  string `json:"src_ip"`
-	DestIP string `json:"dest_ip"`
-	Alert  struct {
+	EventType string `json:"event_type"`
+	SrcIP     string `json:"src_ip"`
+	DestIP    string `json:"dest_ip"`
+	Alert     struct {
 		Action      string `json:"action"`
 		SignatureID uint32 `json:"signature_id"`
 		Signature   string `json:"signature"`
+		Source      struct {
+			IP string `json:"ip"`
+		} `json:"source"`
+		Target struct {
+			IP string `json:"ip"`
+		} `json:"target"`
 	} `json:"alert"`
-	Xdpids struct {
-		Subject   string `json:"subject"`
-		BanPrefix string `json:"ban_prefix"`
-	} `json:"xdpids"`
+	Subject string `json:"-"`
 }
 
+// readEVE returns the alerts of the EVE file at path.
 func readEVE(t *testing.T, path string) []eveLine {
 	t.Helper()
 	f, err := os.Open(path)
@@ -51,6 +59,12 @@ func readEVE(t *testing.T, path string) []eveLine {
 		var l eveLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("bad EVE line %q: %v", sc.Text(), err)
+		}
+		if l.EventType != "alert" {
+			continue // flow, anomaly, drop, stats events
+		}
+		if l.Subject = l.Alert.Source.IP; l.Subject == "" {
+			l.Subject = l.Alert.Target.IP
 		}
 		out = append(out, l)
 	}
@@ -136,7 +150,7 @@ func TestPreventionEndToEnd(t *testing.T) {
 			d.stop(t)
 			var found bool
 			for _, e := range readEVE(t, d.eve) {
-				if e.Alert.SignatureID == alert.ScanVerticalTCP.SID && e.Xdpids.Subject == a && e.Alert.Action == "blocked" {
+				if e.Alert.SignatureID == alert.ScanVerticalTCP.SID && e.Subject == a && e.Alert.Action == "blocked" {
 					found = true
 				}
 			}
@@ -159,7 +173,7 @@ func TestPreventionEndToEnd(t *testing.T) {
 		t.Logf("hping3 flood from %s banned %s after it started", b, took)
 		var found bool
 		for _, e := range readEVE(t, d.eve) {
-			if e.Alert.SignatureID == alert.SynFloodSrc.SID && e.Xdpids.Subject == b && e.Alert.Action == "blocked" {
+			if e.Alert.SignatureID == alert.SynFloodSrc.SID && e.Subject == b && e.Alert.Action == "blocked" {
 				found = true
 			}
 		}
@@ -189,7 +203,7 @@ func TestPreventionEndToEnd(t *testing.T) {
 			t.Errorf("host C was disturbed %d times: %v", len(failures), failures)
 		}
 		for _, e := range readEVE(t, d.eve) {
-			if e.SrcIP == c || e.Xdpids.Subject == c {
+			if e.SrcIP == c || e.Subject == c {
 				t.Errorf("alert on host C: %+v", e)
 			}
 		}

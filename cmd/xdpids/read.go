@@ -46,7 +46,8 @@ func newReadCommand() *cobra.Command {
 			"error. As root, each frame first runs through the real XDP program\n" +
 			"(BPF_PROG_TEST_RUN) with packet time as its clock, so verdicts, rate limits, bans and\n" +
 			"samples match the live path; elsewhere frames go straight to userspace (--mode).\n" +
-			"Alerts are written as EVE JSON (--eve, default stdout); a summary goes to stderr.\n" +
+			"Alerts, flow, anomaly and drop events and a closing stats event are written as EVE\n" +
+			"JSON (--eve, default stdout; pcap_cnt numbers the packet); a summary goes to stderr.\n" +
 			"A damaged capture: the packets before the damage are analysed, then one error.\n\n" +
 			"Signatures as Suricata reads a capture (suricata -r): without --simulate-ips a drop or\n" +
 			"reject rule only alerts, with action \"allowed\"; with it, verdicts are inline as with\n" +
@@ -103,9 +104,11 @@ func newReadCommand() *cobra.Command {
 			// mode (which still governs the detectors' bans and the rate
 			// limits): a capture is read as Suricata reads one.
 			pc.Prevent = ips
+			pc.AnomalyRate = 0 // a capture's anomalies are all written
+			sink.NoFlows = !cfg.EVE.Flows
 			opts := offline.Options{
 				Path: args[0], Mode: m, Datapath: cfg.DatapathConfig(), Pipeline: pc,
-				Respond: cfg.ResponseConfig(), Iface: iface, Rules: engine,
+				Respond: cfg.ResponseConfig(), Iface: iface, Rules: engine, EVE: sink,
 				OnAlert: func(a *alert.Alert) {
 					if !payload {
 						a.Payload = nil
@@ -137,7 +140,7 @@ func newReadCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&evePath, "eve", "-", `write alerts as EVE JSON to this file ("-" = stdout)`)
+	f.StringVar(&evePath, "eve", "-", `write EVE JSON events to this file ("-" = stdout)`)
 	f.StringVar(&configPath, "config", "", "YAML configuration (default: built-in)")
 	f.StringVar(&mode, "mode", "auto", "auto (XDP where BPF works), xdp, or userspace")
 	f.BoolVar(&payload, "payload", false, "include the sampled payload in alerts")

@@ -76,8 +76,9 @@ func writeCapture(t *testing.T, segs []seg) string {
 }
 
 type readAlert struct {
-	PcapCnt int `json:"pcap_cnt"`
-	Alert   struct {
+	EventType string `json:"event_type"`
+	PcapCnt   int    `json:"pcap_cnt"`
+	Alert     struct {
 		Action      string `json:"action"`
 		SignatureID uint32 `json:"signature_id"`
 	} `json:"alert"`
@@ -116,7 +117,9 @@ func runRead(t *testing.T, mode, pcap, ruleText string, extra ...string) ([]read
 		if err := json.Unmarshal([]byte(l), &a); err != nil {
 			t.Fatalf("eve line %q: %v", l, err)
 		}
-		alerts = append(alerts, a)
+		if a.EventType == "alert" {
+			alerts = append(alerts, a)
+		}
 	}
 	return alerts, out.String()
 }

@@ -93,6 +93,14 @@ response:
 	if !passwd {
 		t.Error("the built-in /etc/passwd rule did not alert")
 	}
+	// Live EVE: the drop verdict's drop event, the flows ended at
+	// shutdown (the dropped one marked), a closing stats event.
+	for _, want := range []string{`"event_type":"drop"`, `"reason":"rules"`, `"event_type":"flow"`, `"action":"drop"`,
+		`"reason":"shutdown"`, `"event_type":"stats"`, `"capture.kernel_packets"`} {
+		if !eveHas(d.eve, want) {
+			t.Errorf("EVE file lacks %s", want)
+		}
+	}
 	st := l.stats(t)[l.serverEnds["a"].Name]
 	if st.Verdicts["drop"].Reasons["flow_drop"].Packets == 0 {
 		t.Errorf("no packets dropped by the flow verdict: %+v", st.Verdicts["drop"])

@@ -45,7 +45,11 @@ type Alert struct {
 
 	Detector string            // which detector fired
 	Metadata map[string]string // detector facts (ports seen, rate, ...)
-	Payload  []byte            // sampled L4 payload; aliases the sample buffer while the alert is being handled
+	// RuleMetadata is the rule's metadata: option, key to values, as
+	// Suricata logs it in alert.metadata. Shared with the compiled rule:
+	// read only.
+	RuleMetadata map[string][]string
+	Payload      []byte // sampled L4 payload; aliases the sample buffer while the alert is being handled
 }
 
 // Classtype is an entry of Suricata's classification.config.

@@ -75,6 +75,13 @@ func (f *File) RuleSpec() ruleload.Spec {
 type EVE struct {
 	Path    string `yaml:"path"`    // file, or "-" for stdout
 	Payload bool   `yaml:"payload"` // include the sampled L4 payload
+	// Flows writes a flow event as each flow ends.
+	Flows bool `yaml:"flows"`
+	// AnomaliesPerSecond bounds the anomaly events each worker writes a
+	// second live (0: no bound); the rest are counted. read writes all.
+	AnomaliesPerSecond int `yaml:"anomalies_per_second"`
+	// StatsInterval is how often the daemon writes a stats event (0: never).
+	StatsInterval time.Duration `yaml:"stats_interval"`
 }
 
 // Pipeline sizes the userspace inspection path.
@@ -100,6 +107,7 @@ func (f *File) PipelineConfig() pipeline.Config {
 	}
 	c.Detect = f.Detect
 	c.IncludePayload = f.EVE.Payload
+	c.AnomalyRate = f.EVE.AnomaliesPerSecond
 	c.StreamDepth = f.Signatures.StreamDepth
 	c.DetectDepth = uint64(max(f.Sampling.FlowPackets, 1))
 	c.Prevent = f.Mode == "prevent"
@@ -255,6 +263,12 @@ func (f *File) validate() error {
 		if _, ok := sampleReasons[r]; !ok {
 			return f.errAt("sampling.reasons", "unknown reason %q (want new_flow, anomaly, fragment, icmp, rate_limit, random, arp, milestone)", r)
 		}
+	}
+	if f.EVE.AnomaliesPerSecond < 0 {
+		return f.errAt("eve.anomalies_per_second", "must not be negative")
+	}
+	if f.EVE.StatsInterval < 0 {
+		return f.errAt("eve.stats_interval", "must not be negative (0: no stats events)")
 	}
 	if f.SweepInterval <= 0 {
 		return f.errAt("sweep_interval", "must be positive")

@@ -72,6 +72,8 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 		{"bad xdp mode", "xdp_mode: fast\n", "x.yaml:1: xdp_mode"},
 		{"burst zero", "rate_limits:\n  udp: {rate: 5, burst: 0}\n", "burst must be at least 1"},
 		{"too many reflectors", "detectors:\n  amplification_reflectors: 100000\n", "x.yaml:2: detectors.amplification_reflectors: must be 1 to 256"},
+		{"negative anomaly rate", "eve:\n  anomalies_per_second: -1\n", "x.yaml:2: eve.anomalies_per_second"},
+		{"negative stats interval", "eve:\n  stats_interval: -1s\n", "x.yaml:2: eve.stats_interval"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -83,6 +85,18 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 				t.Fatalf("error is not one line: %q", err)
 			}
 		})
+	}
+}
+
+// The EVE defaults: flow events on, anomalies bounded live, stats every
+// minute.
+func TestEVEDefaults(t *testing.T) {
+	f := Default()
+	if !f.EVE.Flows || f.EVE.AnomaliesPerSecond != 100 || f.EVE.StatsInterval != time.Minute {
+		t.Fatalf("eve defaults %+v", f.EVE)
+	}
+	if f.PipelineConfig().AnomalyRate != 100 {
+		t.Fatal("eve.anomalies_per_second does not reach the pipeline")
 	}
 }
 

@@ -23,7 +23,9 @@ import (
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/alert"
 	"github.com/xdpids/xdpids/userspace/config"
+	"github.com/xdpids/xdpids/userspace/decode"
 	"github.com/xdpids/xdpids/userspace/eve"
+	"github.com/xdpids/xdpids/userspace/flows"
 	"github.com/xdpids/xdpids/userspace/metrics"
 	"github.com/xdpids/xdpids/userspace/pipeline"
 	"github.com/xdpids/xdpids/userspace/respond"
@@ -127,6 +129,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	})
 	pipe.KernelOffset.Store(kernelOffset())
+	wireEVE(pipe, sink, ifnames, cfg.EVE.Flows)
 	pipe.OnFlowAction = func(src, dst netip.Addr, sport, dport uint16, proto uint8, vlan uint16, action uint32) {
 		slog.Debug("flow action", "src", src, "dst", dst, "sport", sport, "dport", dport, "proto", proto, "action", action)
 		if err := dp.Maps().SetFlowAction(loader.FlowKey(src, dst, sport, dport, proto, vlan), action, 0); err != nil {
@@ -170,9 +173,15 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}()
 	// Close the reader before waiting: the reader goroutine is parked in Read.
+	start := time.Now()
 	defer func() {
 		rd.Close()
 		wg.Wait()
+		// The flows still open end with the daemon (flow events, reason
+		// shutdown), then one last stats event.
+		pipe.EndFlows()
+		pipe.Flush()
+		writeStats(sink, pipe, dp.Maps(), start)
 		st := pipe.Stats()
 		slog.Info("pipeline", "samples", st.Samples, "overflow", st.Overflow, "alerts", st.Alerts, "flows", st.FlowsCreated)
 	}()
@@ -197,11 +206,26 @@ func Run(ctx context.Context, o Options) (err error) {
 
 	sweep := time.NewTicker(cfg.SweepInterval)
 	defer sweep.Stop()
+	// Flow and anomaly events are buffered: out within a second.
+	flush := time.NewTicker(time.Second)
+	defer flush.Stop()
+	var statsC <-chan time.Time
+	if cfg.EVE.StatsInterval > 0 {
+		t := time.NewTicker(cfg.EVE.StatsInterval)
+		defer t.Stop()
+		statsC = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			slog.Info("shutting down")
 			return nil
+		case <-flush.C:
+			if err := sink.Flush(); err != nil {
+				slog.Error("eve", "err", err)
+			}
+		case <-statsC:
+			writeStats(sink, pipe, dp.Maps(), start)
 		case <-sweep.C:
 			pipe.KernelOffset.Store(kernelOffset())
 			if n, err := dp.Maps().SweepExpired(); err != nil {
@@ -311,4 +335,43 @@ func writeReady(path string, r Ready) error {
 		return fmt.Errorf("write ready file: %w", err)
 	}
 	return nil
+}
+
+// wireEVE sends the pipeline's flow, anomaly and drop events to sink
+// (flow events unless withFlows is false). Write errors stick in the writer:
+// the flush ticker logs them.
+func wireEVE(pipe *pipeline.Pipeline, sink *eve.Writer, ifnames map[uint32]string, withFlows bool) {
+	sink.NoFlows = !withFlows
+	pipe.OnFlowEnd = func(f *flows.Flow) { _ = sink.WriteFlow(f, ifnames[f.Ifindex]) }
+	pipe.OnAnomaly = func(a *eve.Anomaly) {
+		var ifx uint32
+		if a.P != nil {
+			ifx = a.P.Ifindex
+		} else if a.F != nil {
+			ifx = a.F.Ifindex
+		}
+		_ = sink.WriteAnomaly(a, ifnames[ifx])
+	}
+	pipe.OnDrop = func(p *decode.Packet, f *flows.Flow) { _ = sink.WriteDrop(p, f, "rules", ifnames[p.Ifindex]) }
+}
+
+// writeStats writes a stats event: the pipeline's counters and the
+// kernel's, summed over the interfaces (capture.kernel_packets: every
+// packet the program saw; capture.kernel_drops: those it could not hand
+// to userspace, lost or over the sample budget).
+func writeStats(sink *eve.Writer, pipe *pipeline.Pipeline, maps *loader.Maps, start time.Time) {
+	now := time.Now()
+	st := pipe.Stats().EVE(now.UnixNano(), int64(now.Sub(start)/time.Second))
+	if ifs, err := maps.ReadStats(); err == nil {
+		var pkts, drops uint64
+		for i := range ifs {
+			pkts += ifs[i].Total().Packets
+			drops += ifs[i].SamplesLost + ifs[i].SamplesOverBudget
+		}
+		st.Extra["capture.kernel_packets"] = pkts
+		st.Extra["capture.kernel_drops"] = drops
+	}
+	if err := sink.WriteStats(st); err != nil {
+		slog.Error("eve stats", "err", err)
+	}
 }

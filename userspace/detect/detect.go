@@ -257,6 +257,7 @@ func (e *Engine) firePort(in *Input, sig alert.Signature, subject netip.Addr, po
 	}
 	if in.F != nil {
 		a.FlowID = in.F.ID
+		in.F.Alerted = true
 	}
 	a.Payload = p.Payload // aliases the sample: valid during emit only
 	a.Community = flows.CommunityID(p.Src, p.Dst, a.SrcPort, a.DstPort, p.Proto)

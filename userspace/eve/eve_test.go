@@ -90,11 +90,15 @@ func TestRecordOfTCP(t *testing.T) {
 		"alert": map[string]any{
 			"action": "blocked", "gid": float64(1), "signature_id": float64(8400022), "rev": float64(1),
 			"signature": alert.BruteSSH.Msg, "category": "Unsuccessful User Privilege Gain", "severity": float64(1),
-			"metadata": map[string]any{"connections": []any{"10"}, "service": []any{"ssh"}},
+			"source": map[string]any{"ip": "203.0.113.66"}, "target": map[string]any{"ip": "192.0.2.10"},
 		},
 		"payload": base64.StdEncoding.EncodeToString([]byte("SSH-2.0-libssh\r\n")),
-		"xdpids": map[string]any{
-			"detector": "brute_force", "subject": "203.0.113.66", "ban_prefix": "203.0.113.66/32", "ban_ttl_seconds": float64(600),
+		"metadata": map[string]any{
+			"flowvars": []any{
+				map[string]any{"xdpids.detector": "brute_force"}, map[string]any{"xdpids.ban_prefix": "203.0.113.66/32"},
+				map[string]any{"xdpids.connections": "10"}, map[string]any{"xdpids.service": "ssh"},
+			},
+			"flowints": map[string]any{"xdpids.ban_ttl_seconds": float64(600)},
 		},
 	}
 	if !reflect.DeepEqual(m, want) {
@@ -105,7 +109,7 @@ func TestRecordOfTCP(t *testing.T) {
 	line, _ := json.Marshal(RecordOf(a, time.UTC))
 	// Suricata's key order.
 	got := strings.Join(keyOrder(t, line), ",")
-	if got != "timestamp,flow_id,in_iface,event_type,vlan,src_ip,src_port,dest_ip,dest_port,proto,community_id,alert,payload,xdpids" {
+	if got != "timestamp,flow_id,in_iface,event_type,vlan,src_ip,src_port,dest_ip,dest_port,proto,community_id,alert,payload,metadata" {
 		t.Errorf("key order %s", got)
 	}
 }
@@ -202,22 +206,37 @@ func TestRecordOfExtra(t *testing.T) {
 	a := &alert.Alert{TsNs: ts, Src: netip.MustParseAddr("198.51.100.1"), Dst: netip.MustParseAddr("192.0.2.10"),
 		Proto: 17, SrcPort: 53, DstPort: 4444, Subject: netip.MustParseAddr("192.0.2.10"), SubjectIsTarget: true,
 		Detector: "amplification", Action: "allowed"}
-	x := fields(t, RecordOf(a, time.UTC))["xdpids"].(map[string]any)
-	if !reflect.DeepEqual(x, map[string]any{"detector": "amplification", "subject": "192.0.2.10", "subject_is_target": true}) {
-		t.Errorf("xdpids %v", x)
+	m := fields(t, RecordOf(a, time.UTC))
+	al := m["alert"].(map[string]any)
+	if _, ok := al["source"]; ok || !reflect.DeepEqual(al["target"], map[string]any{"ip": "192.0.2.10"}) {
+		t.Errorf("alert %v", al)
+	}
+	if md := m["metadata"]; !reflect.DeepEqual(md, map[string]any{"flowvars": []any{map[string]any{"xdpids.detector": "amplification"}}}) {
+		t.Errorf("metadata %v", md)
 	}
 	// DHCP flood: no subject address.
 	a = &alert.Alert{TsNs: ts, Src: netip.IPv4Unspecified(), Dst: netip.MustParseAddr("255.255.255.255"), Proto: 17,
 		SrcPort: 68, DstPort: 67, SubjectIsTarget: true, Detector: "dhcp_flood"}
-	x = fields(t, RecordOf(a, time.UTC))["xdpids"].(map[string]any)
-	if _, ok := x["subject"]; ok || x["detector"] != "dhcp_flood" {
-		t.Errorf("xdpids %v", x)
+	al = fields(t, RecordOf(a, time.UTC))["alert"].(map[string]any)
+	if _, ok := al["target"]; ok {
+		t.Errorf("alert %v", al)
 	}
-	// Metadata values are arrays of strings, one per key.
-	a.Metadata = map[string]string{"messages": "100", "window": "10s"}
-	md := fields(t, RecordOf(a, time.UTC))["alert"].(map[string]any)["metadata"].(map[string]any)
-	if !reflect.DeepEqual(md, map[string]any{"messages": []any{"100"}, "window": []any{"10s"}}) {
-		t.Errorf("metadata %v", md)
+	// Detector facts are xdpids flow variables, in key order; a rule's
+	// metadata is alert.metadata, arrays of strings as Suricata writes it.
+	a.Metadata = map[string]string{"window": "10s", "messages": "100"}
+	a.RuleMetadata = map[string][]string{"tag": {"a", "b"}}
+	m = fields(t, RecordOf(a, time.UTC))
+	want := []any{map[string]any{"xdpids.detector": "dhcp_flood"}, map[string]any{"xdpids.messages": "100"}, map[string]any{"xdpids.window": "10s"}}
+	if fv := m["metadata"].(map[string]any)["flowvars"]; !reflect.DeepEqual(fv, want) {
+		t.Errorf("flowvars %v", fv)
+	}
+	if md := m["alert"].(map[string]any)["metadata"]; !reflect.DeepEqual(md, map[string]any{"tag": []any{"a", "b"}}) {
+		t.Errorf("alert.metadata %v", md)
+	}
+	// pcap_cnt: offline only.
+	a.PcapCnt = 7
+	if line, _ := json.Marshal(RecordOf(a, time.UTC)); !strings.Contains(string(line), `"pcap_cnt":7,"event_type"`) {
+		t.Errorf("pcap_cnt: %s", line)
 	}
 }
 

@@ -12,29 +12,45 @@ import (
 // no maintained Go module for it in reach; the spec is 20 lines
 // (github.com/corelight/community-id-spec).
 func CommunityID(src, dst netip.Addr, sport, dport uint16, proto uint8) string {
+	var b [32]byte
+	return string(AppendCommunityID(b[:0], src, dst, sport, dport, proto))
+}
+
+// AppendCommunityID appends CommunityID's string to dst without
+// allocating (EVE flow events, one per flow).
+func AppendCommunityID(dst []byte, src, dst2 netip.Addr, sport, dport uint16, proto uint8) []byte {
 	isOneWay := false
 	if proto == 1 || proto == 58 {
 		sport, dport, isOneWay = icmpPorts(proto, uint8(sport), uint8(dport))
 	}
 	// Order the endpoints: the smaller address (then port) first. One-way
 	// ICMP messages keep their direction (as Zeek and pycommunityid do).
-	c := src.Compare(dst)
+	c := src.Compare(dst2)
 	if !isOneWay && !(c < 0 || (c == 0 && sport <= dport)) {
-		src, dst, sport, dport = dst, src, dport, sport
+		src, dst2, sport, dport = dst2, src, dport, sport
 	}
-	h := sha1.New()
-	var seed [2]byte
-	h.Write(seed[:])
-	h.Write(src.AsSlice())
-	h.Write(dst.AsSlice())
-	h.Write([]byte{proto, 0})
-	var ports [4]byte
-	binary.BigEndian.PutUint16(ports[0:], sport)
-	binary.BigEndian.PutUint16(ports[2:], dport)
+	// seed (2) | src | dst | proto | pad | ports (4)
+	var in [2 + 16 + 16 + 2 + 4]byte
+	n := 2
+	if src.Is4() {
+		a, b := src.As4(), dst2.As4()
+		n += copy(in[n:], a[:])
+		n += copy(in[n:], b[:])
+	} else {
+		a, b := src.As16(), dst2.As16()
+		n += copy(in[n:], a[:])
+		n += copy(in[n:], b[:])
+	}
+	in[n], in[n+1] = proto, 0
+	n += 2
 	if proto == 6 || proto == 17 || proto == 132 || proto == 1 || proto == 58 {
-		h.Write(ports[:])
+		binary.BigEndian.PutUint16(in[n:], sport)
+		binary.BigEndian.PutUint16(in[n+2:], dport)
+		n += 4
 	}
-	return "1:" + base64.StdEncoding.EncodeToString(h.Sum(nil))
+	sum := sha1.Sum(in[:n])
+	dst = append(dst, "1:"...)
+	return base64.StdEncoding.AppendEncode(dst, sum[:])
 }
 
 // icmpPorts maps ICMP type and code to the port pair of the spec: the type

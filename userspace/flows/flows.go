@@ -88,13 +88,19 @@ type Flow struct {
 	ID      uint64 // EVE flow_id
 	OrigIsA bool
 	State   State
+	Alerted bool // an alert was raised on the flow
 	Ifindex uint32
 	FirstNs int64
 	LastNs  int64
 	Pkts    [2]uint64 // [0] from the originator (to server), [1] from the responder
 	Bytes   [2]uint64
 	Flags   [2]uint8 // TCP flags seen per direction
-	synNs   int64    // when the originator's SYN was seen
+	Dropped bool     // a drop verdict (prevent mode) drops the rest of it
+	// EndReason and EndNs say why and when (packet time) the flow left
+	// the table; set just before OnRemove sees it. (The small fields sit
+	// in what would be padding: the slab holds a Flow per tracked flow.)
+	EndReason EndReason
+	synNs     int64 // when the originator's SYN was seen
 	// KernelPkts is the last packet count the XDP program reported per
 	// direction (samples carry the kernel flow table's count).
 	KernelPkts [2]uint64
@@ -103,15 +109,42 @@ type Flow struct {
 	// sampling it (Bypass*; 0: still inspected). Pkts keep counting
 	// through the bypassed flow's milestone samples.
 	Bypass [2]uint8
+	prev   int32 // LRU neighbours (slab indexes), -1 = none
+	next   int32
+	idx    int32
+	inUse  bool
+	// Detector holds scratch bits detectors keep per flow.
+	Detector uint32
+
 	// InspectGaps counts packets of the flow the kernel saw while it was
 	// under inspection that inspection never got (sample budget, full ring
 	// buffer or worker queue): the flow's inspection had gaps.
 	InspectGaps uint64
-	prev        int32 // LRU neighbours (slab indexes), -1 = none
-	next        int32
-	idx         int32
-	inUse       bool
-	Detector    uint32 // scratch bits detectors keep per flow
+	EndNs       int64
+}
+
+// IsBypassed reports whether userspace bypassed a direction of f in the
+// kernel (EVE flow.bypassed).
+func (f *Flow) IsBypassed() bool { return f.Bypass != [2]uint8{} }
+
+// EndReason is why a flow left the table, in Suricata's flow.reason terms.
+type EndReason uint8
+
+// End reasons.
+const (
+	EndNone     EndReason = iota
+	EndTimeout            // idle past its timeout
+	EndForced             // evicted by the memory bound, or replaced by a new connection on its tuple
+	EndShutdown           // the capture ended or the daemon stopped
+)
+
+var endNames = [...]string{"", "timeout", "forced", "shutdown"}
+
+func (r EndReason) String() string {
+	if int(r) < len(endNames) {
+		return endNames[r]
+	}
+	return "unknown"
 }
 
 // Reasons a flow direction was bypassed (Flow.Bypass).
@@ -209,7 +242,7 @@ func (t *Table) Track(p *decode.Packet) (f *Flow, fromOrig bool, ev int) {
 	k, fromA := KeyOf(p)
 	i, ok := t.index[k]
 	if !ok {
-		i = t.alloc()
+		i = t.alloc(p.TsNs)
 		f = &t.slab[i]
 		*f = Flow{Key: k, idx: i, inUse: true, prev: -1, next: -1, FirstNs: p.TsNs, Ifindex: p.Ifindex}
 		f.OrigIsA = fromA
@@ -217,7 +250,7 @@ func (t *Table) Track(p *decode.Packet) (f *Flow, fromOrig bool, ev int) {
 		if p.Proto == decode.ProtoTCP && p.TCPFlags&(decode.FlagSYN|decode.FlagACK) == decode.FlagSYN|decode.FlagACK {
 			f.OrigIsA = !fromA
 		}
-		f.ID = t.flowID(&k)
+		f.ID = FlowID(&k, p.TsNs)
 		t.index[k] = i
 		t.stats.Created++
 		ev |= EvNew
@@ -230,8 +263,10 @@ func (t *Table) Track(p *decode.Packet) (f *Flow, fromOrig bool, ev int) {
 		if p.Proto == decode.ProtoTCP && p.TCPFlags&(decode.FlagSYN|decode.FlagACK|decode.FlagRST) == decode.FlagSYN &&
 			f.State >= StateEstablished && (fromA == f.OrigIsA) {
 			// Port reuse: a SYN from the originator on a finished (or
-			// long-established) connection opens a new connection.
-			*f = Flow{Key: k, ID: f.ID, idx: i, inUse: true, prev: -1, next: -1, FirstNs: p.TsNs, Ifindex: p.Ifindex, OrigIsA: fromA}
+			// long-established) connection opens a new connection. The
+			// old one ends here; the new one gets its own id.
+			t.end(f, EndForced, p.TsNs)
+			*f = Flow{Key: k, ID: FlowID(&k, p.TsNs), idx: i, inUse: true, prev: -1, next: -1, FirstNs: p.TsNs, Ifindex: p.Ifindex, OrigIsA: fromA}
 			t.stats.Created++
 			ev |= EvNew
 		}
@@ -326,9 +361,7 @@ func (t *Table) Expire(now int64, fn func(*Flow)) int {
 		if fn != nil {
 			fn(f)
 		}
-		if t.OnRemove != nil {
-			t.OnRemove(f)
-		}
+		t.end(f, EndTimeout, now)
 		t.remove(i)
 		t.stats.Expired++
 		n++
@@ -347,6 +380,27 @@ func (t *Table) timeoutOf(f *Flow) int64 {
 	return t.timeouts.New
 }
 
+// end records why and when f ends and hands it to OnRemove.
+func (t *Table) end(f *Flow, r EndReason, nowNs int64) {
+	f.EndReason, f.EndNs = r, max(nowNs, f.LastNs)
+	if t.OnRemove != nil {
+		t.OnRemove(f)
+	}
+}
+
+// EndAll removes every flow, oldest first, as ended by a shutdown at
+// packet time nowNs (the end of a capture, the daemon stopping).
+func (t *Table) EndAll(nowNs int64) int {
+	n := 0
+	for t.head >= 0 {
+		i := t.head
+		t.end(&t.slab[i], EndShutdown, nowNs)
+		t.remove(i)
+		n++
+	}
+	return n
+}
+
 // Each calls fn for every flow, least recently seen first.
 func (t *Table) Each(fn func(*Flow)) {
 	for i := t.head; i >= 0; i = t.slab[i].next {
@@ -354,13 +408,12 @@ func (t *Table) Each(fn func(*Flow)) {
 	}
 }
 
-// Evicted is called with a flow pushed out by the memory bound.
-func (t *Table) alloc() int32 {
+// alloc takes a free slot, evicting the least recently seen flow (at
+// packet time nowNs) when there is none.
+func (t *Table) alloc(nowNs int64) int32 {
 	if len(t.free) == 0 {
 		victim := t.head
-		if t.OnRemove != nil {
-			t.OnRemove(&t.slab[victim])
-		}
+		t.end(&t.slab[victim], EndForced, nowNs)
 		t.remove(victim)
 		t.stats.Evicted++
 	}
@@ -403,9 +456,15 @@ func (t *Table) linkTail(i int32) {
 	t.tail = i
 }
 
-// flowID is a 63-bit FNV-1a hash of the key (EVE flow_id is a positive
-// int64): the same flow gets the same id on every run.
-func (t *Table) flowID(k *Key) uint64 {
+// FlowIDMask keeps an EVE flow_id to 51 bits, as Suricata does: integers
+// up to 2^53 survive JavaScript's doubles (Kibana, EveBox).
+const FlowIDMask = 0x7ffffffffffff
+
+// FlowID is the EVE flow_id of the flow with key k that started at
+// startNs (packet time): an FNV-1a hash of the key and the start, in 51
+// bits, never 0. The same capture gives the same ids on every run, and a
+// 5-tuple used again later gets a new id.
+func FlowID(k *Key, startNs int64) uint64 {
 	a := k.A.As16()
 	b := k.B.As16()
 	h := uint64(14695981039346656037)
@@ -423,5 +482,13 @@ func (t *Table) flowID(k *Key) uint64 {
 	mix(k.Proto)
 	mix(byte(k.VLAN >> 8))
 	mix(byte(k.VLAN))
-	return h & (1<<63 - 1)
+	for i := 0; i < 64; i += 8 {
+		mix(byte(uint64(startNs) >> i))
+	}
+	// Fold the high bits in before masking (FNV's low bits mix least).
+	h ^= h >> 51
+	if id := h & FlowIDMask; id != 0 {
+		return id
+	}
+	return 1
 }

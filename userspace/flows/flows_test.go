@@ -301,6 +301,8 @@ func TestUDPAndICMPStates(t *testing.T) {
 
 func TestPortReuse(t *testing.T) {
 	tb := NewTable(4, DefaultTimeouts)
+	var ended []EndReason
+	tb.OnRemove = func(f *Flow) { ended = append(ended, f.EndReason) }
 	f, _, _ := tb.Track(tcpPkt(cli, srv, 40000, 80, syn, t0, 0))
 	id := f.ID
 	tb.Track(tcpPkt(srv, cli, 80, 40000, synack, t0+1, 0))
@@ -319,8 +321,11 @@ func TestPortReuse(t *testing.T) {
 	if g != f || !fromOrig || ev != EvNew || g.State != StateSynSent {
 		t.Fatalf("reuse: same slot %v fromOrig %v ev %#b state %v", g == f, fromOrig, ev, g.State)
 	}
-	if g.ID != id || g.Pkts != [2]uint64{1, 0} || g.FirstNs != t0+6 || g.Flags != [2]uint8{syn, 0} {
+	if g.ID == id || g.Pkts != [2]uint64{1, 0} || g.FirstNs != t0+6 || g.Flags != [2]uint8{syn, 0} {
 		t.Errorf("reused flow: id %d (was %d) pkts %v first %d flags %v", g.ID, id, g.Pkts, g.FirstNs, g.Flags)
+	}
+	if len(ended) != 1 || ended[0] != EndForced {
+		t.Errorf("old connection ended %v, want [forced]", ended)
 	}
 	if st := tb.Stats(); st.Created != 2 || st.Active != 1 {
 		t.Errorf("stats %+v", st)
@@ -537,13 +542,66 @@ func TestFlowID(t *testing.T) {
 		if f1.ID != f2.ID {
 			t.Errorf("%s: ids differ across tables and directions: %d %d", tc.name, f1.ID, f2.ID)
 		}
-		if f1.ID == 0 || f1.ID >= 1<<63 {
-			t.Errorf("%s: id %d not a positive int64", tc.name, f1.ID)
+		if f1.ID == 0 || f1.ID > FlowIDMask {
+			t.Errorf("%s: id %d not in 51 bits", tc.name, f1.ID)
 		}
 		if other, dup := ids[f1.ID]; dup {
 			t.Errorf("%s: same id as %s", tc.name, other)
 		}
 		ids[f1.ID] = tc.name
+	}
+}
+
+// A 5-tuple used again after its flow ended is another flow: another id.
+// The same flow (key and start) always has the same id.
+func TestFlowIDStart(t *testing.T) {
+	tb := NewTable(4, DefaultTimeouts)
+	f, _, _ := tb.Track(udpPkt(cli, srv, 40000, 53, t0, 0))
+	first := f.ID
+	tb.EndAll(t0 + 1)
+	g, _, _ := tb.Track(udpPkt(cli, srv, 40000, 53, t0+60e9, 0))
+	if g.ID == first {
+		t.Fatalf("reused 5-tuple kept id %d", first)
+	}
+	k := f.Key
+	if FlowID(&k, t0) != first || FlowID(&k, t0) == FlowID(&k, t0+1) {
+		t.Fatal("FlowID not a function of key and start")
+	}
+	// 51 bits over many keys and starts, never 0.
+	seen := map[uint64]bool{}
+	for i := 0; i < 20000; i++ {
+		k.APort = uint16(i)
+		id := FlowID(&k, t0+int64(i)*1e6)
+		if id == 0 || id > FlowIDMask {
+			t.Fatalf("id %#x not in 51 bits", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != 20000 {
+		t.Errorf("%d distinct ids of 20000", len(seen))
+	}
+}
+
+// Every way out of the table says why and when.
+func TestEndReason(t *testing.T) {
+	tb := NewTable(2, DefaultTimeouts)
+	got := map[uint16]EndReason{}
+	at := map[uint16]int64{}
+	tb.OnRemove = func(f *Flow) { got[f.APort], at[f.APort] = f.EndReason, f.EndNs }
+	tb.Track(udpPkt(cli, srv, 1, 53, t0, 0))
+	tb.Track(udpPkt(cli, srv, 2, 53, t0+1, 0))
+	tb.Track(udpPkt(cli, srv, 3, 53, t0+2, 0)) // evicts port 1
+	tb.Expire(t0+1+DefaultTimeouts.New, nil)   // port 2 times out
+	tb.EndAll(t0 + 100)                        // port 3 at shutdown
+	want := map[uint16]EndReason{1: EndForced, 2: EndTimeout, 3: EndShutdown}
+	wantAt := map[uint16]int64{1: t0 + 2, 2: t0 + 1 + DefaultTimeouts.New, 3: t0 + 100}
+	for port, r := range want {
+		if got[port] != r || at[port] != wantAt[port] {
+			t.Errorf("port %d: %v at %d, want %v at %d", port, got[port], at[port], r, wantAt[port])
+		}
+	}
+	if tb.Len() != 0 || EndForced.String() != "forced" {
+		t.Errorf("Len %d, %q", tb.Len(), EndForced)
 	}
 }
 

@@ -22,6 +22,8 @@ import (
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/alert"
 	"github.com/xdpids/xdpids/userspace/decode"
+	"github.com/xdpids/xdpids/userspace/eve"
+	"github.com/xdpids/xdpids/userspace/flows"
 	"github.com/xdpids/xdpids/userspace/pipeline"
 	"github.com/xdpids/xdpids/userspace/respond"
 	"github.com/xdpids/xdpids/userspace/samples"
@@ -48,6 +50,10 @@ type Options struct {
 	Iface    string             // in_iface of alerts
 	Rules    *signature.Engine  // signatures to match (nil: none)
 	OnAlert  func(*alert.Alert) // after the responder set the action
+	// EVE, when set, gets the run's flow, anomaly and drop events, and a
+	// stats event at the end (alerts go to OnAlert). Its write errors
+	// stick: Close reports them.
+	EVE      *eve.Writer
 	Progress func(done, total int64)
 }
 
@@ -191,6 +197,11 @@ func (r *runner) setup() error {
 	r.pipe = pipeline.New(pc, r.onAlert)
 	r.pipe.SetRules(r.o.Rules)
 	r.pipe.OnFlowAction = r.flowAction
+	if w := r.o.EVE; w != nil {
+		r.pipe.OnFlowEnd = func(f *flows.Flow) { _ = w.WriteFlow(f, r.o.Iface) }
+		r.pipe.OnAnomaly = func(a *eve.Anomaly) { _ = w.WriteAnomaly(a, r.o.Iface) }
+		r.pipe.OnDrop = func(p *decode.Packet, f *flows.Flow) { _ = w.WriteDrop(p, f, "rules", r.o.Iface) }
+	}
 	r.flowDrops = map[flowDir]bool{}
 	r.worker = r.pipe.Worker(0)
 	r.dec = decode.NewDecoder()
@@ -242,6 +253,7 @@ func (r *runner) packet(frame []byte, tsNs int64, wireLen int) error {
 		s.FirstNs = tsNs
 	}
 	s.Packets++
+	r.worker.PcapCnt = s.Packets // EVE pcap_cnt of what this frame raises
 	s.Bytes += uint64(wireLen)
 	s.LastNs = tsNs
 	r.nowNs = tsNs
@@ -364,6 +376,21 @@ func (r *runner) finish() {
 			r.sum.XDPStats = &st
 		}
 	}
+	r.stats()
+}
+
+// stats writes the run's one EVE stats event, at the last packet's time.
+func (r *runner) stats() {
+	if r.o.EVE == nil {
+		return
+	}
+	s := r.sum
+	st := s.Pipeline.EVE(s.LastNs, (s.LastNs-s.FirstNs)/1e9)
+	if x := s.XDPStats; x != nil {
+		st.Extra["capture.kernel_packets"] = x.Total().Packets
+		st.Extra["capture.kernel_drops"] = x.SamplesLost + x.SamplesOverBudget
+	}
+	_ = r.o.EVE.WriteStats(st)
 }
 
 // memBanner stands in for the kernel block list when BPF is unavailable.

@@ -9,7 +9,6 @@ package pipeline
 import (
 	"errors"
 	"log/slog"
-	"math"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -21,6 +20,7 @@ import (
 	"github.com/xdpids/xdpids/userspace/decode"
 	"github.com/xdpids/xdpids/userspace/defrag"
 	"github.com/xdpids/xdpids/userspace/detect"
+	"github.com/xdpids/xdpids/userspace/eve"
 	"github.com/xdpids/xdpids/userspace/flows"
 	"github.com/xdpids/xdpids/userspace/samples"
 	"github.com/xdpids/xdpids/userspace/signature"
@@ -50,6 +50,10 @@ type Config struct {
 	// bypasses the direction; a flow no loaded rule can match is bypassed
 	// once it is this deep. 0: the default, 4.
 	DetectDepth uint64
+	// AnomalyRate bounds the anomaly events each worker reports per
+	// second of packet time (0: no bound); the rest are counted in
+	// Stats.AnomaliesSuppressed.
+	AnomalyRate int
 }
 
 // DefaultConfig is what the daemon runs with.
@@ -74,6 +78,24 @@ type Stats struct {
 	GapPackets uint64
 	GapFlows   uint64
 	Bypassed   [len(flows.BypassNames)]uint64
+
+	Decoded             Decoded // packets decoded, by layer
+	FlowsByProto        FlowsByProto
+	Stream              stream.Stats
+	Anomalies           uint64 // anomaly events reported
+	AnomaliesSuppressed uint64 // anomaly events over Config.AnomalyRate
+}
+
+// Decoded counts the packets the workers decoded, by layer (Suricata's
+// decoder.* counters).
+type Decoded struct {
+	Pkts, Bytes, Invalid, Ethernet, VLAN, IPv4, IPv6, TCP, UDP, ICMPv4, ICMPv6, VXLAN uint64
+	Syn, SynAck, Rst                                                                  uint64 // TCP segments with those flags
+}
+
+// FlowsByProto counts flows created, and TCP flows picked up mid-stream.
+type FlowsByProto struct {
+	TCP, UDP, ICMPv4, ICMPv6, Midstream uint64
 }
 
 // FlowActionFunc sets a kernel flow action (bpf.FlowDrop, bpf.FlowBypass)
@@ -97,6 +119,19 @@ type Pipeline struct {
 	// OnFlowAction, when set before Run, applies drop rules and stream
 	// bypass in the kernel flow table.
 	OnFlowAction FlowActionFunc
+
+	// OnFlowEnd, when set before Run, sees every flow as it leaves a
+	// worker's table (f.EndReason says why): EVE flow records. It runs
+	// on the worker; f is valid during the call only.
+	OnFlowEnd func(f *flows.Flow)
+	// OnAnomaly, when set before Run, receives decode and stream
+	// anomalies (at most Config.AnomalyRate a second per worker). It runs
+	// on the worker; a is valid during the call only.
+	OnAnomaly func(a *eve.Anomaly)
+	// OnDrop, when set before Run, receives the packet whose verdict
+	// dropped its flow (a drop or reject rule in prevent mode), once per
+	// flow. It runs on the worker; p and f are valid during the call only.
+	OnDrop func(p *decode.Packet, f *flows.Flow)
 
 	sig atomic.Pointer[signature.Engine]
 
@@ -147,8 +182,10 @@ func (p *Pipeline) Engine() *detect.Engine { return p.engine }
 // Worker returns worker i (offline use: Worker(0).Process).
 func (p *Pipeline) Worker(i int) *Worker { return p.workers[i] }
 
-// Stats sums the counters of the pipeline and its workers. Call it when
-// workers are idle for exact flow figures.
+// Stats sums the counters of the pipeline and its workers. The workers'
+// flow, stream and per-packet counters are as they published them (each
+// second of packet time); call Flush first, with the workers idle, for
+// exact figures.
 func (p *Pipeline) Stats() Stats {
 	s := Stats{Samples: p.samples.Load(), Overflow: p.overflow.Load(), Malformed: p.malformed.Load(), Alerts: p.alerts.Load()}
 	for _, w := range p.workers {
@@ -158,6 +195,13 @@ func (p *Pipeline) Stats() Stats {
 		s.GapFlows += w.gapFlows.Load()
 		for i := range s.Bypassed {
 			s.Bypassed[i] += w.bypassed[i].Load()
+		}
+		s.Decoded.Invalid += w.truncated.Load()
+		if c := w.countPub.Load(); c != nil {
+			c.addTo(&s)
+		}
+		if ss := w.streamStats.Load(); ss != nil {
+			addStream(&s.Stream, ss)
 		}
 		fs := w.flowStats.Load()
 		if fs != nil {
@@ -178,10 +222,6 @@ type Worker struct {
 	sample  samples.Sample
 	in      detect.Input
 	lastExp int64
-
-	// PcapCnt is the capture packet number of the samples processed next
-	// (offline: set before each frame; copied into decode.Packet.PcapCnt).
-	PcapCnt uint64
 
 	// live hand-off: slot buffers, a queue of filled slots, a queue of free ones
 	slots [][]byte
@@ -204,12 +244,82 @@ type Worker struct {
 	holding bool
 	norm    []byte // a packet's payload as the stream accepted it (prevent mode)
 
-	notIP      atomic.Uint64
-	truncated  atomic.Uint64
-	gapPackets atomic.Uint64
-	gapFlows   atomic.Uint64
-	bypassed   [len(flows.BypassNames)]atomic.Uint64
-	flowStats  atomic.Pointer[flows.Stats]
+	notIP       atomic.Uint64
+	truncated   atomic.Uint64
+	flowStats   atomic.Pointer[flows.Stats]
+	gapPackets  atomic.Uint64
+	gapFlows    atomic.Uint64
+	bypassed    [len(flows.BypassNames)]atomic.Uint64
+	streamStats atomic.Pointer[stream.Stats]
+	count       counters                 // written by the worker only
+	countPub    atomic.Pointer[counters] // count as of the last publish
+
+	// PcapCnt, set by an offline runner before each Process or
+	// ProcessSample, is the 1-based number in the capture of the packet
+	// the sample is (EVE pcap_cnt); 0 live.
+	PcapCnt uint64
+
+	lastTs    int64       // packet time of the last packet processed
+	seq       uint64      // packets processed
+	gapSeq    uint64      // w.seq when a stream gap was last reported
+	gapFlow   uint64      // and for which flow
+	anom      eve.Anomaly // the anomaly being reported (reused)
+	anomSec   int64       // the second of packet time anomalies are counted in
+	anomInSec int         // anomalies reported in that second
+}
+
+// counters are a worker's per-packet counters: plain integers the worker
+// alone writes (no atomic operation per packet), published to Stats with
+// the flow table's counters, each second of packet time and by Flush.
+type counters struct {
+	pkts, bytes, vlan, ipv4, ipv6, tcp, udp, icmp4, icmp6, vxlan uint64
+	syn, synack, rst                                             uint64
+	flowTCP, flowUDP, flowICMP4, flowICMP6, midstream            uint64
+	anomalies, suppressed                                        uint64
+}
+
+func (c *counters) addTo(s *Stats) {
+	d := &s.Decoded
+	d.Pkts += c.pkts
+	d.Bytes += c.bytes
+	d.Ethernet += c.pkts
+	d.VLAN += c.vlan
+	d.IPv4 += c.ipv4
+	d.IPv6 += c.ipv6
+	d.TCP += c.tcp
+	d.UDP += c.udp
+	d.ICMPv4 += c.icmp4
+	d.ICMPv6 += c.icmp6
+	d.VXLAN += c.vxlan
+	d.Syn += c.syn
+	d.SynAck += c.synack
+	d.Rst += c.rst
+	fp := &s.FlowsByProto
+	fp.TCP += c.flowTCP
+	fp.UDP += c.flowUDP
+	fp.ICMPv4 += c.flowICMP4
+	fp.ICMPv6 += c.flowICMP6
+	fp.Midstream += c.midstream
+	s.Anomalies += c.anomalies
+	s.AnomaliesSuppressed += c.suppressed
+}
+
+func addStream(t, s *stream.Stats) {
+	t.Segments += s.Segments
+	t.Bytes += s.Bytes
+	t.OutOfOrder += s.OutOfOrder
+	t.Overlaps += s.Overlaps
+	t.OverlapBytes += s.OverlapBytes
+	t.Gaps += s.Gaps
+	t.GapBytes += s.GapBytes
+	t.Truncated += s.Truncated
+	t.BufferDrops += s.BufferDrops
+	t.FlowDrops += s.FlowDrops
+	t.DepthReached += s.DepthReached
+	t.Streams += s.Streams
+	t.Ended += s.Ended
+	t.Active += s.Active
+	t.Finished += s.Finished
 }
 
 func newWorker(p *Pipeline) *Worker {
@@ -220,12 +330,18 @@ func newWorker(p *Pipeline) *Worker {
 	}
 	sc.OnData = w.onStreamData
 	sc.OnDepthReached = w.onStreamDepth
+	sc.OnGap = w.onStreamGap
 	w.stream = stream.New(sc)
 	w.defrag = defrag.New(defrag.Config{})
 	w.table.OnRemove = func(f *flows.Flow) {
+		// The stream first: what is left of it goes through the stream
+		// rules, whose alerts the flow record then counts.
 		w.stream.FlowEnd(f.ID)
 		if e := p.sig.Load(); e != nil {
 			e.FlowEnd(f.ID)
+		}
+		if p.OnFlowEnd != nil {
+			p.OnFlowEnd(f)
 		}
 	}
 	return w
@@ -371,6 +487,43 @@ func (w *Worker) bypass(f *flows.Flow, d int, why uint8) {
 	w.p.OnFlowAction(src, dst, sport, dport, f.Proto, f.VLAN, bpf.FlowBypass)
 }
 
+// onStreamGap reports a hole the reassembler skipped: Suricata's
+// stream.reassembly_seq_gap.
+func (w *Worker) onStreamGap(f *flows.Flow, _ bool) {
+	// One event per packet and flow, as Suricata sets a packet's events
+	// once (a packet can close several holes).
+	if w.gapSeq == w.seq && w.gapFlow == f.ID {
+		return
+	}
+	w.gapSeq, w.gapFlow = w.seq, f.ID
+	ts := f.LastNs
+	if w.cur != nil {
+		ts = w.cur.TsNs
+	}
+	w.anomaly(w.cur, f, ts, "stream", "stream.reassembly_seq_gap")
+}
+
+// anomaly reports one anomaly of packet p (may be nil) of flow f (may be
+// nil), within Config.AnomalyRate per second of packet time.
+func (w *Worker) anomaly(p *decode.Packet, f *flows.Flow, tsNs int64, typ, event string) {
+	if w.p.OnAnomaly == nil {
+		return
+	}
+	if r := w.p.cfg.AnomalyRate; r > 0 {
+		if sec := tsNs / 1e9; sec != w.anomSec {
+			w.anomSec, w.anomInSec = sec, 0
+		}
+		if w.anomInSec >= r {
+			w.count.suppressed++
+			return
+		}
+		w.anomInSec++
+	}
+	w.count.anomalies++
+	w.anom = eve.Anomaly{P: p, F: f, TsNs: tsNs, Type: typ, Event: event}
+	w.p.OnAnomaly(&w.anom)
+}
+
 // emit takes a signature alert: drop and reject rules drop the rest of
 // the flow in the kernel (prevent mode) and may ban the source. During a
 // packet's rules it is held (see signatures).
@@ -387,6 +540,7 @@ func (w *Worker) emit(a *alert.Alert) {
 		w.held = append(w.held, heldAlert{a: a, f: w.curFlow, firstNs: firstNs})
 		return
 	}
+	var dropped *flows.Flow // the flow this alert's verdict drops, the first time
 	if a.RuleAction == "drop" || a.RuleAction == "reject" {
 		if w.p.cfg.Prevent {
 			a.Action = "blocked"
@@ -395,6 +549,10 @@ func (w *Worker) emit(a *alert.Alert) {
 				r, rp := f.Resp()
 				w.p.OnFlowAction(o, r, op, rp, f.Proto, f.VLAN, bpf.FlowDrop)
 				w.p.OnFlowAction(r, o, rp, op, f.Proto, f.VLAN, bpf.FlowDrop)
+				if !f.Dropped {
+					f.Dropped = true
+					dropped = f
+				}
 			}
 			if w.p.cfg.DropBanTTL > 0 {
 				a.BanTTLNs = w.p.cfg.DropBanTTL
@@ -406,9 +564,20 @@ func (w *Worker) emit(a *alert.Alert) {
 	if !w.p.cfg.IncludePayload {
 		a.Payload = nil
 	}
+	if w.curFlow != nil {
+		w.curFlow.Alerted = true
+	}
+	if w.cur != nil {
+		a.PcapCnt = w.cur.PcapCnt
+	}
 	w.p.alertMu.Lock()
 	w.p.alert(a)
 	w.p.alertMu.Unlock()
+	// The drop event after the alert that caused it, as Suricata logs
+	// them: once per flow, for the packet the verdict fell on.
+	if dropped != nil && w.p.OnDrop != nil && w.cur != nil {
+		w.p.OnDrop(w.cur, dropped)
+	}
 }
 
 // Process runs one raw ring buffer record (sample header + frame) through
@@ -456,6 +625,9 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 	if w.encap {
 		pk.FlowPackets = 0
 	}
+	w.lastTs = pk.TsNs
+	w.seq++
+	w.countPacket(pk, s)
 	switch {
 	case errors.Is(err, decode.ErrNotIP):
 		w.notIP.Add(1)
@@ -465,6 +637,7 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 		return
 	case err != nil:
 		w.truncated.Add(1)
+		w.anomaly(pk, nil, pk.TsNs, "decode", decodeEvent(pk, s.Data))
 		if pk.Family == 0 {
 			return
 		}
@@ -474,6 +647,9 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 	if pk.Family != 0 && (pk.HasL4 || pk.LaterFrag || !isPortProto(pk.Proto)) {
 		in.F, in.FromOrig, in.Ev = w.table.Track(pk)
 		in.Packets, in.SpanNs = packetsBehind(in)
+		if in.Ev&flows.EvNew != 0 {
+			w.countFlow(pk.Proto, in.Ev)
+		}
 	}
 	w.p.engine.Observe(in)
 	e := w.p.sig.Load()
@@ -496,8 +672,7 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 	if pk.TsNs-w.lastExp >= 1e9 || pk.TsNs < w.lastExp {
 		w.lastExp = pk.TsNs
 		w.table.Expire(pk.TsNs, nil)
-		st := w.table.Stats()
-		w.flowStats.Store(&st)
+		w.publish()
 	}
 }
 
@@ -533,6 +708,122 @@ func (w *Worker) inspection(e *signature.Engine, in *detect.Input) {
 	}
 }
 
+// publish makes the table's and the reassembler's counters visible to
+// Stats (they are not safe to read from another goroutine).
+func (w *Worker) publish() {
+	st := w.table.Stats()
+	w.flowStats.Store(&st)
+	ss := w.stream.Stats()
+	w.streamStats.Store(&ss)
+	c := w.count
+	w.countPub.Store(&c)
+}
+
+// countPacket counts a decoded packet by layer.
+func (w *Worker) countPacket(pk *decode.Packet, s *samples.Sample) {
+	c := &w.count
+	c.pkts++
+	c.bytes += uint64(s.WireLen)
+	if pk.VLAN != 0 {
+		c.vlan++
+	}
+	if pk.Tunnel {
+		c.vxlan++
+	}
+	switch pk.Family {
+	case 4:
+		c.ipv4++
+	case 6:
+		c.ipv6++
+	}
+	if !pk.HasL4 {
+		return
+	}
+	switch pk.Proto {
+	case decode.ProtoTCP:
+		c.tcp++
+		switch {
+		case pk.TCPFlags&decode.FlagRST != 0:
+			c.rst++
+		case pk.TCPFlags&(decode.FlagSYN|decode.FlagACK) == decode.FlagSYN|decode.FlagACK:
+			c.synack++
+		case pk.TCPFlags&decode.FlagSYN != 0:
+			c.syn++
+		}
+	case decode.ProtoUDP:
+		c.udp++
+	case decode.ProtoICMP:
+		c.icmp4++
+	case decode.ProtoICMPv6:
+		c.icmp6++
+	}
+}
+
+// countFlow counts a new flow by protocol.
+func (w *Worker) countFlow(proto uint8, ev int) {
+	c := &w.count
+	switch proto {
+	case decode.ProtoTCP:
+		c.flowTCP++
+		if ev&flows.EvMidstream != 0 {
+			c.midstream++
+		}
+	case decode.ProtoUDP:
+		c.flowUDP++
+	case decode.ProtoICMP:
+		c.flowICMP4++
+	case decode.ProtoICMPv6:
+		c.flowICMP6++
+	}
+}
+
+// decodeEvent names a decode error as Suricata's decoder event for it:
+// the layer that was cut, read from what the decoder got before it.
+func decodeEvent(pk *decode.Packet, frame []byte) string {
+	if pk.Family == 0 {
+		if len(frame) < 14 {
+			return "decoder.ethernet.pkt_too_small"
+		}
+		// The EtherType after at most two VLAN tags, as the decoder reads
+		// it: fixed offsets only, no second parse.
+		off := 12
+		et := uint16(frame[off])<<8 | uint16(frame[off+1])
+		for i := 0; i < 2 && (et == 0x8100 || et == 0x88a8); i++ {
+			if len(frame) < off+6 {
+				return "decoder.vlan.header_too_small"
+			}
+			off += 4
+			et = uint16(frame[off])<<8 | uint16(frame[off+1])
+		}
+		switch et {
+		case 0x86dd:
+			return "decoder.ipv6.pkt_too_small"
+		case 0x0806:
+			return "decoder.ethernet.pkt_too_small"
+		}
+		return "decoder.ipv4.pkt_too_small"
+	}
+	if !pk.HasL4 && !pk.LaterFrag {
+		switch pk.Proto {
+		case decode.ProtoTCP:
+			return "decoder.tcp.pkt_too_small"
+		case decode.ProtoUDP:
+			return "decoder.udp.pkt_too_small"
+		case decode.ProtoICMP:
+			return "decoder.icmpv4.pkt_too_small"
+		case decode.ProtoICMPv6:
+			return "decoder.icmpv6.pkt_too_small"
+		}
+		if pk.Family == 6 {
+			return "decoder.ipv6.trunc_exthdr"
+		}
+	}
+	if pk.Family == 6 {
+		return "decoder.ipv6.trunc_pkt"
+	}
+	return "decoder.ipv4.trunc_pkt"
+}
+
 // packetsBehind is how many packets a sample stands for, and over how
 // long: the kernel flow table counts every packet while only some are
 // sampled, so the difference from the flow's previous sample is what passed
@@ -565,15 +856,14 @@ func isPortProto(p uint8) bool {
 // only while the workers are idle.
 func (p *Pipeline) EndFlows() {
 	for _, w := range p.workers {
-		w.table.Expire(math.MaxInt64, nil)
+		w.table.EndAll(w.lastTs)
 	}
 }
 
 // Flush publishes the workers' flow statistics (after offline runs).
 func (p *Pipeline) Flush() {
 	for _, w := range p.workers {
-		st := w.table.Stats()
-		w.flowStats.Store(&st)
+		w.publish()
 	}
 }
 
@@ -630,4 +920,34 @@ func (p *Pipeline) Run(rd *samples.Reader) error {
 			p.overflow.Add(1)
 		}
 	}
+}
+
+// EVE maps the counters to an EVE stats event at packet time tsNs:
+// Suricata's names where one means the same (decoder.*, flow.* as flows
+// created by protocol, tcp.*, detect.alert), xdpids.* in Extra for the
+// rest. The caller adds the kernel's counters.
+func (s Stats) EVE(tsNs, uptimeSec int64) *eve.Stats {
+	d := &s.Decoded
+	st := &eve.Stats{TsNs: tsNs, Stats: eve.StatsRecord{
+		Uptime: uptimeSec,
+		Decoder: eve.DecoderStats{Pkts: d.Pkts, Bytes: d.Bytes, Invalid: d.Invalid, IPv4: d.IPv4, IPv6: d.IPv6,
+			Ethernet: d.Ethernet, VLAN: d.VLAN, TCP: d.TCP, UDP: d.UDP, ICMPv4: d.ICMPv4, ICMPv6: d.ICMPv6, VXLAN: d.VXLAN},
+		Flow: eve.FlowStats{TCP: s.FlowsByProto.TCP, UDP: s.FlowsByProto.UDP, ICMPv4: s.FlowsByProto.ICMPv4, ICMPv6: s.FlowsByProto.ICMPv6},
+		TCP: eve.TCPStats{Sessions: s.Stream.Streams, Syn: d.Syn, SynAck: d.SynAck, Rst: d.Rst,
+			MidstreamPickups: s.FlowsByProto.Midstream, Overlap: s.Stream.Overlaps, ReassemblyGap: s.Stream.Gaps,
+			StreamDepthReached: s.Stream.DepthReached},
+		Detect: eve.DetectStats{Alert: s.Alerts},
+	}, Extra: map[string]uint64{
+		"xdpids.samples":              s.Samples,
+		"xdpids.samples_overflow":     s.Overflow,
+		"xdpids.samples_malformed":    s.Malformed,
+		"xdpids.decode_not_ip":        s.NotIP,
+		"xdpids.decode_truncated":     s.Truncated,
+		"xdpids.flows_created":        s.FlowsCreated,
+		"xdpids.flows_evicted":        s.FlowsEvicted,
+		"xdpids.flows_active":         uint64(s.FlowsActive),
+		"xdpids.anomalies":            s.Anomalies,
+		"xdpids.anomalies_suppressed": s.AnomaliesSuppressed,
+	}}
+	return st
 }

@@ -178,7 +178,8 @@ type crule struct {
 	writes   []cflowbit
 	hreads   []chostbit // hostbits, xbits
 	hwrites  []chostbit
-	fp       []byte // fast pattern, lower-cased; nil = none
+	fp       []byte              // fast pattern, lower-cased; nil = none
+	meta     map[string][]string // the rule's metadata, parsed once for alerts
 }
 
 type group struct {
@@ -329,7 +330,7 @@ func (e *Engine) bit(name string) int {
 }
 
 func (e *Engine) compileRule(r *rules.Rule) *crule {
-	cr := &crule{r: r}
+	cr := &crule{r: r, meta: r.MetadataMap()}
 	for _, m := range r.Matches {
 		if c, ok := m.(*rules.Content); ok && c.Nocase {
 			// the compiled copy holds the lower-cased pattern

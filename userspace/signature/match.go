@@ -512,6 +512,7 @@ func (e *Engine) onMatch(cr *crule, c *mctx, emit func(*alert.Alert)) bool {
 		Proto: c.proto, VLAN: c.vlan,
 		GID: r.GID, SID: r.SID, Rev: r.Rev, Signature: r.Msg, Classtype: r.Classtype, Category: r.Category,
 		Severity: r.Priority, RuleAction: r.Action.String(), Detector: "signature", Subject: c.src,
+		RuleMetadata: cr.meta,
 	}
 	if r.Action == rules.ActionAlert {
 		a.Action = "allowed"

@@ -146,6 +146,9 @@ type Config struct {
 	OnData func(f *flows.Flow, toServer bool, data []byte, offset uint64)
 	// OnDepthReached fires once per direction when the depth is reached.
 	OnDepthReached func(f *flows.Flow, toServer bool)
+	// OnGap fires for each hole skipped in a direction (bytes never seen:
+	// lost, or not sent), before the data after it is delivered.
+	OnGap func(f *flows.Flow, toServer bool)
 }
 
 // DefaultConfig returns the defaults (without callbacks).
@@ -621,6 +624,9 @@ func (c *conn) ReassembledSG(sg reassembly.ScatterGather, _ reassembly.Assembler
 	if skip > 0 {
 		r.stats.Gaps++
 		r.stats.GapBytes += uint64(skip)
+		if r.cfg.OnGap != nil {
+			r.cfg.OnGap(c.flow(), d == 0)
+		}
 		if r.synth == synthNone {
 			// In a real segment, only gopacket's buffer bounds skip.
 			r.stats.BufferDrops++

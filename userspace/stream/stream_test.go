@@ -101,6 +101,7 @@ type harness struct {
 	r      *Reassembler
 	events []event
 	ts     int64
+	gaps   int // OnGap calls
 }
 
 func newHarness(t testing.TB, cfg Config) *harness {
@@ -111,6 +112,7 @@ func newHarness(t testing.TB, cfg Config) *harness {
 	cfg.OnDepthReached = func(f *flows.Flow, toServer bool) {
 		h.events = append(h.events, event{flow: f.ID, toServer: toServer, depth: true})
 	}
+	cfg.OnGap = func(*flows.Flow, bool) { h.gaps++ }
 	h.r = New(cfg)
 	return h
 }
@@ -341,6 +343,9 @@ func TestGap(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 			s := h.r.Stats()
+			if uint64(h.gaps) != s.Gaps {
+				t.Errorf("OnGap fired %d times for %d gaps", h.gaps, s.Gaps)
+			}
 			if s.Gaps != tc.gaps || s.GapBytes != 4*tc.gaps || s.Bytes != tc.bytes {
 				t.Errorf("stats %+v", s)
 			}
@@ -460,6 +465,9 @@ func TestFinRst(t *testing.T) {
 func TestPortReuse(t *testing.T) {
 	c := newConv(40009)
 	h := newHarness(t, Config{})
+	// As the pipeline does: a flow leaving the table (here: replaced by
+	// a new connection on its tuple, with a new id) ends its stream.
+	h.tab.OnRemove = func(f *flows.Flow) { h.r.FlowEnd(f.ID) }
 	h.feed(c.handshake()...)
 	h.feed(c.c2s(0, "first"), c.c2s(10, "stuck")) // a hole: flushed when the flow is reused
 	c2 := c
