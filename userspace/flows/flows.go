@@ -115,6 +115,12 @@ type Flow struct {
 	inUse  bool
 	// Detector holds scratch bits detectors keep per flow.
 	Detector uint32
+	// StreamSYN and StreamISN are the stream reassembler's scratch: the
+	// directions (bit 0: from the originator) whose SYN it has seen, and
+	// their initial sequence numbers, kept until the flow carries data
+	// (a flow that never does costs the reassembler nothing).
+	StreamSYN uint8
+	StreamISN [2]uint32
 
 	// InspectGaps counts packets of the flow the kernel saw while it was
 	// under inspection that inspection never got (sample budget, full ring

@@ -933,7 +933,7 @@ func (s Stats) EVE(tsNs, uptimeSec int64) *eve.Stats {
 		Decoder: eve.DecoderStats{Pkts: d.Pkts, Bytes: d.Bytes, Invalid: d.Invalid, IPv4: d.IPv4, IPv6: d.IPv6,
 			Ethernet: d.Ethernet, VLAN: d.VLAN, TCP: d.TCP, UDP: d.UDP, ICMPv4: d.ICMPv4, ICMPv6: d.ICMPv6, VXLAN: d.VXLAN},
 		Flow: eve.FlowStats{TCP: s.FlowsByProto.TCP, UDP: s.FlowsByProto.UDP, ICMPv4: s.FlowsByProto.ICMPv4, ICMPv6: s.FlowsByProto.ICMPv6},
-		TCP: eve.TCPStats{Sessions: s.Stream.Streams, Syn: d.Syn, SynAck: d.SynAck, Rst: d.Rst,
+		TCP: eve.TCPStats{Sessions: s.FlowsByProto.TCP, Syn: d.Syn, SynAck: d.SynAck, Rst: d.Rst,
 			MidstreamPickups: s.FlowsByProto.Midstream, Overlap: s.Stream.Overlaps, ReassemblyGap: s.Stream.Gaps,
 			StreamDepthReached: s.Stream.DepthReached},
 		Detect: eve.DetectStats{Alert: s.Alerts},

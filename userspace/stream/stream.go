@@ -170,6 +170,7 @@ type Stats struct {
 	BufferDrops  uint64 // holes given up early because a buffer bound was hit
 	FlowDrops    uint64 // segments not reassembled: MaxFlows streams tracked
 	DepthReached uint64 // directions that reached the depth
+	Deferred     uint64 // segments before a flow's first data: no stream yet (SYNs kept on the flow)
 	Streams      uint64 // streams begun
 	Ended        uint64 // streams freed (FlowEnd, Flush, a new connection on the tuple)
 	Active       int    // streams tracked now
@@ -260,10 +261,28 @@ func (r *Reassembler) Feed(p *decode.Packet, f *flows.Flow, fromOrig bool) {
 		c = nil
 	}
 	if c == nil {
-		if c = r.begin(f, fromOrig); c == nil {
+		fl := p.TCPFlags
+		if p.PayloadLen == 0 && fl&(decode.FlagFIN|decode.FlagRST) == 0 {
+			// Nothing to reassemble yet (a SYN, a SYN-ACK, a bare ACK):
+			// no stream until the flow carries data, which a SYN flood or
+			// a scan never does; the SYNs are replayed then.
+			if fl&decode.FlagSYN != 0 && f.StreamSYN&(1<<d) == 0 {
+				f.StreamSYN |= 1 << d
+				f.StreamISN[d] = p.Seq
+			}
+			r.stats.Deferred++
+			return
+		}
+		first := fromOrig
+		if f.StreamSYN != 0 {
+			first = f.StreamSYN&1 != 0 // the originator's SYN came first, when seen
+		}
+		if c = r.begin(f, first); c == nil {
 			r.stats.FlowDrops++
 			return
 		}
+		c.lastNs, c.live = p.TsNs, f
+		r.replaySYNs(c, f, p.TsNs)
 	} else {
 		r.touch(c)
 	}
@@ -370,6 +389,22 @@ func (r *Reassembler) assemble(c *conn, d int, tsNs int64) {
 	r.cur = c
 	r.asm.AssembleWithContext(gopacket.NewFlow(gopacket.EndpointInvalid, a[:], b[:]), &r.tcp, &r.ctx)
 	r.cur = nil
+}
+
+// replaySYNs feeds a new stream the SYNs its flow had before it carried
+// data (see Feed), the originator's first, so the stream starts where it
+// would have.
+func (r *Reassembler) replaySYNs(c *conn, f *flows.Flow, tsNs int64) {
+	for _, d := range [2]int{0, 1} {
+		if f.StreamSYN&(1<<d) == 0 {
+			continue
+		}
+		t := &r.tcp
+		t.Seq, t.Ack = f.StreamISN[d], 0
+		t.SYN, t.FIN, t.RST, t.ACK = true, false, false, d == 1
+		t.Payload = nil
+		r.assemble(c, d, tsNs)
+	}
 }
 
 // synthetic feeds an empty segment of the given kind to direction d.
