@@ -283,8 +283,17 @@ func FlowRecordOf(f *flows.Flow, iface string, loc *time.Location) Record {
 		}
 	}
 	r.Metadata = &Metadata{Flowints: map[string]uint64{"xdpids.inspect_gaps": f.InspectGaps}}
+	for d, key := range bypassKeys {
+		if why := f.Bypass[d]; int(why) < len(flows.BypassNames) {
+			r.Metadata.addVar(key, flows.BypassNames[why])
+		}
+	}
 	return r
 }
+
+// bypassKeys name the flow variables saying why each direction was
+// bypassed (flows.Bypass*).
+var bypassKeys = [2]string{"xdpids.bypass_toserver", "xdpids.bypass_toclient"}
 
 // AnomalyRecord is the "anomaly" object.
 type AnomalyRecord struct {
@@ -690,7 +699,29 @@ func appendFlow(b []byte, f *flows.Flow, iface string, loc *time.Location) []byt
 		b = append(b, tcpState(f.State)...)
 		b = append(b, `"}`...)
 	}
-	b = append(b, `,"metadata":{"flowints":{"xdpids.inspect_gaps":`...)
+	b = append(b, `,"metadata":{`...)
+	sep := false
+	for d, key := range bypassKeys {
+		why := f.Bypass[d]
+		if why == flows.BypassNone || int(why) >= len(flows.BypassNames) {
+			continue
+		}
+		if !sep {
+			b = append(b, `"flowvars":[`...)
+		} else {
+			b = append(b, ',')
+		}
+		sep = true
+		b = append(b, `{"`...)
+		b = append(b, key...)
+		b = append(b, `":"`...)
+		b = append(b, flows.BypassNames[why]...)
+		b = append(b, `"}`...)
+	}
+	if sep {
+		b = append(b, "],"...)
+	}
+	b = append(b, `"flowints":{"xdpids.inspect_gaps":`...)
 	b = strconv.AppendUint(b, f.InspectGaps, 10)
 	return append(b, "}}}"...)
 }
