@@ -27,7 +27,6 @@ var (
 	errMPLSShort   = errors.New("MPLS label stack truncated")
 	errNSHShort    = errors.New("NSH header truncated")
 	errERSPANShort = errors.New("ERSPAN type III header truncated")
-	errGeneveShort = errors.New("Geneve header truncated")
 )
 
 // udpNext: VXLAN on destination port 4789 (RFC 7348, as Suricata), Geneve

@@ -243,11 +243,6 @@ func TestGoldenEVE(t *testing.T) {
 }
 
 func checkEVEFlows(t *testing.T, evs []eveEvent) {
-	type fl struct {
-		port          uint16
-		reason, state string
-		toS, toC      uint64
-	}
 	var got []string
 	ids := map[uint64]bool{}
 	for _, e := range ofType(evs, "flow") {
