@@ -9,6 +9,7 @@ import (
 	"net/netip"
 
 	"github.com/xdpids/xdpids/userspace/decode"
+	"github.com/xdpids/xdpids/userspace/tlsrec"
 )
 
 // Key identifies a flow in both directions: the endpoint that sorts first
@@ -121,6 +122,9 @@ type Flow struct {
 	// (a flow that never does costs the reassembler nothing).
 	StreamSYN uint8
 	StreamISN [2]uint32
+	// TLS follows each direction's TLS records, to bypass it once it is
+	// encrypted.
+	TLS [2]tlsrec.Dir
 
 	// InspectGaps counts packets of the flow the kernel saw while it was
 	// under inspection that inspection never got (sample budget, full ring
@@ -158,10 +162,11 @@ const (
 	BypassNone        = 0
 	BypassStreamDepth = 1 // its stream depth was reassembled
 	BypassNoRule      = 2 // no loaded rule can match the flow
+	BypassEncrypted   = 3 // a TLS session turned encrypted (after its handshake)
 )
 
 // BypassNames name the Bypass* reasons for output.
-var BypassNames = [...]string{"", "stream_depth", "no_rule"}
+var BypassNames = [...]string{"", "stream_depth", "no_rule", "encrypted"}
 
 // Orig returns the originator's address and port.
 func (f *Flow) Orig() (netip.Addr, uint16) {

@@ -86,3 +86,75 @@ func TestInspectionBooks(t *testing.T) {
 		t.Errorf("stats: gap packets %d flows %d, no-rule bypasses %d; want 3, 1, 1", st.GapPackets, st.GapFlows, st.Bypassed[flows.BypassNoRule])
 	}
 }
+
+// TestEncryptedBypass: a TLS session is inspected through its handshake;
+// the direction that sends its first application-data record is bypassed
+// (reason encrypted) and its later bytes are not matched.
+func TestEncryptedBypass(t *testing.T) {
+	res := loadRules(t, false, `alert tcp any any -> any any (msg:"needle"; content:"NEEDLE"; sid:9400002;)`+"\n")
+	var acts []flowAct
+	var sids []uint32
+	p := New(testConfig(), func(a *alert.Alert) { sids = append(sids, a.SID) })
+	p.OnFlowAction = func(src, dst netip.Addr, sport, dport uint16, proto uint8, vlan uint16, action uint32) {
+		acts = append(acts, flowAct{src, dst, sport, dport, action})
+	}
+	p.SetRules(res.Engine)
+	w := p.Worker(0)
+	const c, s = "203.0.113.7", "198.51.100.10"
+	rec := func(typ byte, body string) string {
+		return string([]byte{typ, 3, 3, byte(len(body) >> 8), byte(len(body))}) + body
+	}
+	cseq, sseq := uint32(101), uint32(501)
+	ts := uint64(1e9)
+	send := func(fromClient bool, payload string) {
+		t.Helper()
+		ts += 1e6
+		seg := tcpSeg{src: c, dst: s, sport: 40000, dport: 443, flags: "PA", seq: cseq, ack: sseq, payload: payload}
+		if !fromClient {
+			seg = tcpSeg{src: s, dst: c, sport: 443, dport: 40000, flags: "PA", seq: sseq, ack: cseq, payload: payload}
+		}
+		if payload == "" {
+			seg.flags = "A"
+		}
+		w.Process(rawRecord(seg.frame(t), ts, 0))
+		if fromClient {
+			cseq += uint32(len(payload))
+		} else {
+			sseq += uint32(len(payload))
+		}
+	}
+	for _, seg := range []tcpSeg{
+		{src: c, dst: s, sport: 40000, dport: 443, flags: "S", seq: 100},
+		{src: s, dst: c, sport: 443, dport: 40000, flags: "SA", seq: 500, ack: 101},
+		{src: c, dst: s, sport: 40000, dport: 443, flags: "A", seq: 101, ack: 501},
+	} {
+		ts += 1e6
+		w.Process(rawRecord(seg.frame(t), ts, 0))
+	}
+	send(true, rec(22, "client hello NEEDLE")) // the handshake is inspected
+	send(false, rec(22, "server hello")+rec(20, "\x01")+rec(23, "encrypted handshake"))
+	send(true, rec(20, "\x01")+rec(23, "finished"))
+	send(false, "") // the server's ACK delivers the client's bytes
+	send(true, rec(23, "NEEDLE in application data"))
+	send(false, rec(23, "NEEDLE in the response"))
+	send(true, "")
+	f := w.in.F
+	if f.Bypass != [2]uint8{flows.BypassEncrypted, flows.BypassEncrypted} {
+		t.Errorf("bypass %v, want encrypted both ways", f.Bypass)
+	}
+	if len(sids) != 1 {
+		t.Errorf("alerts %v, want one: the NEEDLE in the client hello, none in encrypted data", sids)
+	}
+	n := 0
+	for _, a := range acts {
+		if a.action == bpf.FlowBypass {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d kernel bypasses (%+v), want one per direction", n, acts)
+	}
+	if st := p.Stats(); st.Bypassed[flows.BypassEncrypted] != 2 {
+		t.Errorf("encrypted bypasses %d, want 2", st.Bypassed[flows.BypassEncrypted])
+	}
+}

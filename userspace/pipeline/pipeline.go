@@ -25,6 +25,7 @@ import (
 	"github.com/xdpids/xdpids/userspace/samples"
 	"github.com/xdpids/xdpids/userspace/signature"
 	"github.com/xdpids/xdpids/userspace/stream"
+	"github.com/xdpids/xdpids/userspace/tlsrec"
 )
 
 // Config sizes the pipeline.
@@ -448,11 +449,23 @@ func (w *Worker) onStreamData(f *flows.Flow, toServer bool, data []byte, offset 
 			return
 		}
 	}
+	d := 1
+	if toServer {
+		d = 0
+	}
+	if f.Bypass[d] != flows.BypassNone {
+		return // done with: what is still buffered has nothing to show
+	}
 	w.streamIn = signature.StreamInput{F: f, ToServer: toServer, Data: data, TsNs: ts, P: w.cur, Offset: offset}
 	prev := w.curFlow
 	w.curFlow = f
 	e.MatchStream(&w.streamIn, w.emit)
 	w.curFlow = prev
+	// A TLS session that turned encrypted carries nothing raw inspection
+	// can see from here on (Suricata's default encryption handling).
+	if f.TLS[d].Feed(offset, data) == tlsrec.Encrypted {
+		w.bypass(f, d, flows.BypassEncrypted)
+	}
 }
 
 // onStreamDepth: nothing left to inspect in that direction: the kernel
@@ -656,8 +669,10 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 	if e != nil && in.F != nil && s.Action == bpf.FlowInspect {
 		w.inspection(e, in)
 	}
-	// A bypassed flow's milestones are headers only: counted, not matched.
-	if e != nil && pk.Family != 0 && s.Action != bpf.FlowBypass {
+	// A bypassed flow's milestones are headers only: counted, not matched;
+	// and a direction userspace is done with is not matched offline either,
+	// where every frame still comes (as the XDP replay would not send it).
+	if e != nil && pk.Family != 0 && s.Action != bpf.FlowBypass && !bypassed(in) {
 		w.signatures(e, s, in)
 		// Signatures see whole datagrams too: fragments captured whole
 		// (while rules are active the program samples fragments at a
@@ -674,6 +689,19 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 		w.table.Expire(pk.TsNs, nil)
 		w.publish()
 	}
+}
+
+// bypassed reports whether userspace is done with the direction of the
+// flow in.P belongs to.
+func bypassed(in *detect.Input) bool {
+	if in.F == nil {
+		return false
+	}
+	d := 0
+	if !in.FromOrig {
+		d = 1
+	}
+	return in.F.Bypass[d] != flows.BypassNone
 }
 
 // inspection keeps the books of a flow under full inspection (rules are

@@ -6,6 +6,22 @@ import (
 	"time"
 )
 
+// tlsCCS is a TLS ChangeCipherSpec record.
+var tlsCCS = []byte{20, 3, 3, 0, 1, 1}
+
+// tlsRecords is n bytes of random content in TLS records of type typ (at
+// most 16 KiB each, with their 5-byte headers).
+func tlsRecords(b *builder, typ byte, n int) []byte {
+	var out []byte
+	for n > 0 {
+		k := min(n, 1<<14)
+		out = append(out, typ, 3, 3, byte(k>>8), byte(k))
+		out = append(out, b.rnd.bytes(k)...)
+		n -= k
+	}
+	return out
+}
+
 // Mix is a realistic server-side traffic mix for benchmarks, of about
 // 40*conns packets: conns web connections over five minutes from clients
 // all over 198.18.0.0/15, each after a DNS lookup, to a web server (HTTP
@@ -45,11 +61,15 @@ func mix(b *builder, conns int) {
 			c.closeByClient(t+time.Second, rtt)
 			continue
 		}
+		// TLS 1.3 as the record layer shows it: ClientHello; ServerHello,
+		// ChangeCipherSpec and the encrypted rest of the handshake; the
+		// client's ChangeCipherSpec and Finished; then application data.
 		c, t := b.dial(t, netip.AddrPortFrom(cl, b.rnd.ephemeral()), netip.AddrPortFrom(web, 443), rtt)
-		t = c.client(t+ms, append([]byte{0x16, 0x03, 0x01, 0x02, 0x00}, b.rnd.bytes(512)...))
-		t = c.server(t+2*ms, rtt, append([]byte{0x16, 0x03, 0x03}, b.rnd.bytes(2900)...))
-		t = c.client(t+ms, append([]byte{0x14, 0x03, 0x03, 0x00, 0x01, 0x01, 0x17, 0x03, 0x03}, b.rnd.bytes(120)...))
-		t = c.server(t+3*ms, rtt, append([]byte{0x17, 0x03, 0x03}, b.rnd.bytes(5000+b.rnd.intn(35000))...))
+		t = c.client(t+ms, tlsRecords(b, 22, 512))
+		t = c.server(t+2*ms, rtt, append(append(tlsRecords(b, 22, 122), tlsCCS...), tlsRecords(b, 23, 2800)...))
+		t = c.client(t+ms, append(append([]byte{}, tlsCCS...), tlsRecords(b, 23, 53)...))
+		t = c.client(t+ms, tlsRecords(b, 23, 300+b.rnd.intn(500)))
+		t = c.server(t+3*ms, rtt, tlsRecords(b, 23, 5000+b.rnd.intn(35000)))
 		c.closeByClient(t+2*time.Second, rtt)
 	}
 	// A monitoring ping at 1/s and ntpd polls every 64 s.
