@@ -54,7 +54,7 @@ var (
 	descGapFlows = prometheus.NewDesc("xdpids_inspection_gap_flows_total",
 		"Flows whose inspection had gaps.", nil, nil)
 	descBypassed = prometheus.NewDesc("xdpids_flow_bypass_total",
-		"Flow directions the pipeline bypassed in the kernel, by reason (stream_depth, no_rule).", []string{"reason"}, nil)
+		"Flow directions the pipeline bypassed in the kernel, by reason (stream_depth, no_rule, encrypted).", []string{"reason"}, nil)
 	descScrapeErrors = prometheus.NewDesc("xdpids_scrape_errors_total",
 		"Map reads that failed while collecting metrics.", nil, nil)
 )
