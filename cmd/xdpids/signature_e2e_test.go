@@ -41,15 +41,7 @@ response:
 		}
 		return c
 	}
-	echo := func(c net.Conn, msg string, wait time.Duration) bool {
-		_ = c.SetDeadline(time.Now().Add(wait))
-		if _, err := c.Write([]byte(msg)); err != nil {
-			return false
-		}
-		buf := make([]byte, len(msg))
-		_, err := io.ReadFull(c, buf)
-		return err == nil && string(buf) == msg
-	}
+	echo := echoOn
 
 	c := dial()
 	defer c.Close()
@@ -105,6 +97,18 @@ response:
 	if st.Verdicts["drop"].Reasons["flow_drop"].Packets == 0 {
 		t.Errorf("no packets dropped by the flow verdict: %+v", st.Verdicts["drop"])
 	}
+}
+
+// echoOn writes msg on c and reports whether the echo server sent it back
+// within wait.
+func echoOn(c net.Conn, msg string, wait time.Duration) bool {
+	_ = c.SetDeadline(time.Now().Add(wait))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return false
+	}
+	buf := make([]byte, len(msg))
+	_, err := io.ReadFull(c, buf)
+	return err == nil && string(buf) == msg
 }
 
 // eveHas reports whether the EVE file holds a line containing s.
@@ -209,15 +213,7 @@ func TestDeepInspectionEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	echo := func(msg string, wait time.Duration) bool {
-		_ = c.SetDeadline(time.Now().Add(wait))
-		if _, err := c.Write([]byte(msg)); err != nil {
-			return false
-		}
-		buf := make([]byte, len(msg))
-		_, err := io.ReadFull(c, buf)
-		return err == nil && string(buf) == msg
-	}
+	echo := func(msg string, wait time.Duration) bool { return echoOn(c, msg, wait) }
 	for i := range 99 {
 		if !echo("benign segment "+itoa(i+1)+" of a long conversation\n", 2*time.Second) {
 			t.Fatalf("benign segment %d did not pass", i+1)
