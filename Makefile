@@ -5,13 +5,18 @@ CLANG ?= clang-19
 GO ?= go
 BIN := bin/xdpids
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# xdpids version: git describe at build time ("devel" outside a checkout).
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILDINFO := github.com/xdpids/xdpids/internal/buildinfo
+LDFLAGS := -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT)
 
 .PHONY: all build run generate check-generated test bench fuzz lint clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/xdpids
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/xdpids
 
 # Attach to IFACE with the built-in default configuration (Ctrl-C detaches).
 run: build
