@@ -94,3 +94,30 @@ func human(n float64, unit string) string {
 	}
 	return strings.TrimSpace(fmt.Sprintf("%.0f %s", n, unit))
 }
+
+// errNoDaemon is what stats, top and blocks return, after printing, when
+// no daemon is attached with the maps at the pin path: what they printed
+// is what the last daemon left, and the exit status says so.
+type errNoDaemon struct {
+	pinPath string
+	what    string // what the output is, without a daemon
+}
+
+func (e errNoDaemon) Error() string {
+	return fmt.Sprintf("no xdpids daemon is attached with the maps at %s (no XDP program uses them on any interface): %s", e.pinPath, e.what)
+}
+
+// requireDaemon reports errNoDaemon when no XDP program using m is attached
+// (through a bpf_link, in any namespace), and nil when one is, or when that
+// cannot be told (a warning then: the output may still be live).
+func (g *globalFlags) requireDaemon(w io.Writer, m *loader.Maps, what string) error {
+	live, err := m.LiveLinks()
+	if err != nil {
+		fmt.Fprintf(w, "warning: cannot tell whether a daemon is attached: %v\n", err)
+		return nil
+	}
+	if len(live) == 0 {
+		return errNoDaemon{pinPath: g.pinPath, what: what}
+	}
+	return nil
+}
