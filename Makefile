@@ -5,13 +5,46 @@ CLANG ?= clang-19
 GO ?= go
 BIN := bin/xdpids
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# xdpids version: git describe at build time ("devel" outside a checkout).
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+BUILDINFO := github.com/xdpids/xdpids/internal/buildinfo
+LDFLAGS := -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT)
 
-.PHONY: all build run generate check-generated test bench fuzz lint clean
+.PHONY: all build install uninstall run generate check-generated test bench fuzz lint clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/xdpids
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/xdpids
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary in $(PREFIX)/bin,
+# the systemd unit in $(PREFIX)/lib/systemd/system (ExecStart follows
+# PREFIX), /etc/xdpids/xdpids.yaml (never overwritten), /etc/xdpids/rules/,
+# the logrotate file and /var/log/xdpids for EVE. /etc and /var stay put
+# whatever PREFIX is: the unit names them.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(PREFIX)/bin
+UNITDIR := $(PREFIX)/lib/systemd/system
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/xdpids
+	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/logrotate.d $(DESTDIR)/etc/xdpids/rules
+	sed 's|/usr/local/bin/xdpids|$(BINDIR)/xdpids|g' dist/xdpids.service > $(DESTDIR)$(UNITDIR)/xdpids.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/xdpids.service
+	install -m 0644 dist/xdpids.logrotate $(DESTDIR)/etc/logrotate.d/xdpids
+	@if [ -e $(DESTDIR)/etc/xdpids/xdpids.yaml ]; then \
+	  echo "keeping $(DESTDIR)/etc/xdpids/xdpids.yaml (dist/xdpids.yaml is the shipped one)"; \
+	else \
+	  install -m 0640 dist/xdpids.yaml $(DESTDIR)/etc/xdpids/xdpids.yaml; \
+	fi
+	install -d -m 0750 $(DESTDIR)/var/log/xdpids
+	@echo "next: name your interfaces in /etc/xdpids/xdpids.yaml, then systemctl daemon-reload; systemctl enable --now xdpids"
+
+# Removes what install put in place but the configuration and the logs.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/xdpids $(DESTDIR)$(UNITDIR)/xdpids.service $(DESTDIR)/etc/logrotate.d/xdpids
 
 # Attach to IFACE with the built-in default configuration (Ctrl-C detaches).
 run: build

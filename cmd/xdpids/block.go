@@ -126,13 +126,18 @@ func newBlocksCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "blocks [--json]",
 		Short: "List the block list: prefix, reason, expires in, hits",
-		Args:  cobra.NoArgs,
+		Long: "blocks lists the kernel block list: prefix, origin (manual, detector, rule), reason,\n" +
+			"expires in, and the packets each entry dropped.\n\n" +
+			"When no daemon is attached with these maps, blocks still prints the list (bans survive a\n" +
+			"restart), says on stderr that nothing enforces it now, and exits with status 1.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := g.openMaps()
 			if err != nil {
 				return err
 			}
 			defer m.Close()
+			live := g.requireDaemon(cmd.ErrOrStderr(), m, "the block list is not enforced until one runs (xdpids run)")
 			entries, err := m.Blocks()
 			if err != nil {
 				return err
@@ -150,10 +155,13 @@ func newBlocksCommand(g *globalFlags) *cobra.Command {
 				rows = append(rows, r)
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), rows)
+				if err := writeJSON(cmd.OutOrStdout(), rows); err != nil {
+					return err
+				}
+				return live
 			}
 			printBlocks(cmd.OutOrStdout(), rows)
-			return nil
+			return live
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

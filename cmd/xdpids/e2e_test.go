@@ -205,6 +205,19 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("%s still has an XDP program:\n%s", name, out)
 			}
 		}
+		// stats, top and blocks print what the daemon left, and say plainly
+		// (stderr, exit 1) that none is attached; stats --watch refuses.
+		if st := l.lastRunStats(t); st[ifA].Packets == 0 {
+			t.Errorf("stats without a daemon lost the last run's counters: %+v", st)
+		}
+		if out := l.lastRunCLI(t, "stats"); !strings.Contains(out, ifA) {
+			t.Errorf("stats without a daemon printed no counters:\n%s", out)
+		}
+		l.lastRunCLI(t, "top", "--json")
+		l.lastRunCLI(t, "blocks")
+		if _, stderr, err := l.cli("stats", "--watch"); err == nil || !strings.Contains(stderr, "nothing to watch") {
+			t.Errorf("stats --watch without a daemon: %v %q", err, stderr)
+		}
 	})
 
 	t.Run("bans survive a restart and monitor mode never drops", func(t *testing.T) {

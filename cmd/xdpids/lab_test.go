@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -155,26 +156,56 @@ func (d *daemonProc) stop(t *testing.T) {
 	}
 }
 
-// cli runs an xdpids command against the lab's pins.
-func (l *lab) cli(args ...string) (string, error) {
-	out, err := exec.Command(l.bin, append([]string{"--pin-path", l.pin}, args...)...).CombinedOutput()
-	return string(out), err
+// cli runs an xdpids command against the lab's pins: its stdout, and its
+// stderr apart.
+func (l *lab) cli(args ...string) (stdout, stderr string, err error) {
+	var o, e strings.Builder
+	c := exec.Command(l.bin, append([]string{"--pin-path", l.pin}, args...)...)
+	c.Stdout, c.Stderr = &o, &e
+	err = c.Run()
+	return o.String(), e.String(), err
 }
 
+// mustCLI runs a command that must succeed (for stats, top and blocks:
+// with a daemon attached).
 func (l *lab) mustCLI(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := l.cli(args...)
+	out, stderr, err := l.cli(args...)
 	if err != nil {
-		t.Fatalf("xdpids %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("xdpids %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
 	}
 	return out
 }
 
-// stats reads `xdpids stats --json` keyed by interface name.
+// lastRunCLI runs stats, top or blocks with no daemon attached: the output
+// is printed, stderr says no daemon is attached, and the exit status is 1.
+func (l *lab) lastRunCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	out, stderr, err := l.cli(args...)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr, "no xdpids daemon is attached with the maps at "+l.pin) {
+		t.Fatalf("xdpids %s without a daemon: %v, stderr %q, want exit 1 saying no daemon is attached", strings.Join(args, " "), err, stderr)
+	}
+	return out
+}
+
+// stats reads `xdpids stats --json` keyed by interface name, with the
+// daemon attached.
 func (l *lab) stats(t *testing.T) map[string]ifaceJSON {
 	t.Helper()
+	return parseStats(t, l.mustCLI(t, "stats", "--json"))
+}
+
+// lastRunStats reads the counters a stopped daemon left.
+func (l *lab) lastRunStats(t *testing.T) map[string]ifaceJSON {
+	t.Helper()
+	return parseStats(t, l.lastRunCLI(t, "stats", "--json"))
+}
+
+func parseStats(t *testing.T, text string) map[string]ifaceJSON {
+	t.Helper()
 	var r statsJSON
-	if err := json.Unmarshal([]byte(l.mustCLI(t, "stats", "--json")), &r); err != nil {
+	if err := json.Unmarshal([]byte(text), &r); err != nil {
 		t.Fatalf("parse stats: %v", err)
 	}
 	out := map[string]ifaceJSON{}

@@ -55,8 +55,9 @@ func newReadCommand() *cobra.Command {
 			"dropped (in the kernel flow table in XDP replay). --vars lays a suricata.yaml vars:\n" +
 			"block over the configured variables; --midstream counts TCP sessions picked up\n" +
 			"without a handshake as established (Suricata's stream.midstream).",
-		Args: cobra.ExactArgs(1),
+		Args: argsAfterRules(1, "one capture FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			rulePaths, args = shellRuleArgs(cmd, rulePaths, args)
 			m := offline.Mode(mode)
 			if m != offline.ModeAuto && m != offline.ModeXDP && m != offline.ModeUserspace {
 				return fmt.Errorf("bad --mode %q: want auto, xdp or userspace", mode)
@@ -146,7 +147,7 @@ func newReadCommand() *cobra.Command {
 	f.BoolVar(&payload, "payload", false, "include the sampled payload in alerts")
 	f.StringVar(&iface, "iface", "", "in_iface to put in alerts")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no summary or progress")
-	f.StringArrayVar(&rulePaths, "rules", nil, "rule file to load besides the configured ones (repeat for several)")
+	f.StringArrayVar(&rulePaths, "rules", nil, rulesFlagHelp)
 	f.StringVar(&varsPath, "vars", "", "Suricata-style YAML with a vars: block (address-groups, port-groups) laid over the configured variables")
 	f.BoolVar(&ips, "simulate-ips", false, `inline verdicts (Suricata's --simulate-ips): drop and reject rules alert "blocked" and drop the rest of their flow; without it they alert "allowed"`)
 	f.BoolVar(&midstream, "midstream", false, "pick up TCP sessions without a handshake as established (Suricata's stream.midstream)")

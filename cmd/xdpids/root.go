@@ -2,18 +2,21 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/xdpids/xdpids/internal/buildinfo"
 	"github.com/xdpids/xdpids/loader"
 )
 
 type globalFlags struct {
-	pinPath  string
-	logLevel string
+	pinPath   string
+	logLevel  string
+	logFormat string
 }
 
 func newRootCommand() *cobra.Command {
@@ -25,17 +28,20 @@ func newRootCommand() *cobra.Command {
 			"per source, drops banned sources, and samples suspicious packets to userspace.",
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       buildinfo.Get().String(),
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			var lvl slog.Level
-			if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
-				return fmt.Errorf("bad --log-level %q: want debug, info, warn or error", g.logLevel)
+			h, err := logHandler(cmd.ErrOrStderr(), g.logLevel, g.logFormat)
+			if err != nil {
+				return err
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})))
+			slog.SetDefault(slog.New(h))
 			return nil
 		},
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.pinPath, "pin-path", loader.DefaultPinPath, "bpffs directory of the pinned maps")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text (key=value) or json (one object a line, for journald/log shippers)")
 	root.AddCommand(
 		newRunCommand(g),
 		newStatsCommand(g),
@@ -48,8 +54,25 @@ func newRootCommand() *cobra.Command {
 		newDetachCommand(),
 		newReadCommand(),
 		newRulesCommand(),
+		newVersionCommand(),
 	)
 	return root
+}
+
+// logHandler builds the slog handler the global flags ask for.
+func logHandler(w io.Writer, level, format string) (slog.Handler, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad --log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.NewTextHandler(w, opts), nil
+	case "json":
+		return slog.NewJSONHandler(w, opts), nil
+	}
+	return nil, fmt.Errorf("bad --log-format %q: want text or json", format)
 }
 
 // openMaps opens the pinned maps for a command that reads or edits them.
@@ -70,4 +93,31 @@ func human(n float64, unit string) string {
 		return fmt.Sprintf("%.2f k%s", n/1e3, unit)
 	}
 	return strings.TrimSpace(fmt.Sprintf("%.0f %s", n, unit))
+}
+
+// errNoDaemon is what stats, top and blocks return, after printing, when
+// no daemon is attached with the maps at the pin path: what they printed
+// is what the last daemon left, and the exit status says so.
+type errNoDaemon struct {
+	pinPath string
+	what    string // what the output is, without a daemon
+}
+
+func (e errNoDaemon) Error() string {
+	return fmt.Sprintf("no xdpids daemon is attached with the maps at %s (no XDP program uses them on any interface): %s", e.pinPath, e.what)
+}
+
+// requireDaemon reports errNoDaemon when no XDP program using m is attached
+// (through a bpf_link, in any namespace), and nil when one is, or when that
+// cannot be told (a warning then: the output may still be live).
+func (g *globalFlags) requireDaemon(w io.Writer, m *loader.Maps, what string) error {
+	live, err := m.LiveLinks()
+	if err != nil {
+		fmt.Fprintf(w, "warning: cannot tell whether a daemon is attached: %v\n", err)
+		return nil
+	}
+	if len(live) == 0 {
+		return errNoDaemon{pinPath: g.pinPath, what: what}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xdpids/xdpids/userspace/ruleload"
 	"github.com/xdpids/xdpids/userspace/rules"
 	"github.com/xdpids/xdpids/userspace/signature"
 )
@@ -30,6 +31,8 @@ func newRulesCheckCommand() *cobra.Command {
 		Long: "check parses and compiles the rule files the way the daemon would and prints how many\n" +
 			"rules loaded and how many were skipped, grouped by reason (unsupported keyword or\n" +
 			"protocol, malformed rule, ...); --list prints every skipped rule as file:line: sid N: reason.\n" +
+			"PATH is a rule file, a directory (every *.rules file in it) or a quoted glob pattern\n" +
+			"('/etc/xdpids/rules/*.rules'); give several. --rules and signatures.files take the same.\n" +
 			"Variables ($HOME_NET, $HTTP_PORTS, ...) default to Suricata's; --vars reads a YAML file\n" +
 			"with address-groups and port-groups (suricata.yaml's vars block).\n\n" +
 			"Exit status 1 when a file or the vars file cannot be read, or when no rule at all loads;\n" +
@@ -53,7 +56,9 @@ func newRulesCheckCommand() *cobra.Command {
 }
 
 func rulesCheck(w io.Writer, paths []string, vars rules.Vars, list bool) error {
-	set, skipped, readErr := rules.LoadFiles(paths, vars)
+	files, pathErr := ruleload.ExpandPaths(paths)
+	set, skipped, readErr := rules.LoadFiles(files, vars)
+	readErr = errors.Join(pathErr, readErr)
 	if set.Len() > 0 {
 		if _, err := signature.Compile(set); err != nil {
 			return fmt.Errorf("compile rules: %w", err)

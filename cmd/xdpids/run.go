@@ -33,8 +33,9 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 			"generic mode with a warning unless --xdp-mode says otherwise), and runs until SIGINT or\n" +
 			"SIGTERM, then detaches. Without --config it runs on the built-in default configuration\n" +
 			"(see `xdpids run --print-default-config`). SIGHUP rereads the configuration file.",
-		Args: cobra.NoArgs,
+		Args: argsAfterRules(0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			rulePaths, _ = shellRuleArgs(cmd, rulePaths, args)
 			if p, _ := cmd.Flags().GetBool("print-default-config"); p {
 				_, err := os.Stdout.Write(config.DefaultYAML())
 				return err
@@ -107,7 +108,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9400")
 	f.StringVar(&samplePcap, "sample-pcap", "", "write every sample the XDP program sends to this pcap file")
 	f.StringVar(&evePath, "eve", "", `EVE JSON alert log: a file, or "-" for stdout (default: eve.path of the config)`)
-	f.StringArrayVar(&rulePaths, "rules", nil, "rule file to load besides the configured ones (repeat for several); SIGHUP reloads them")
+	f.StringArrayVar(&rulePaths, "rules", nil, rulesFlagHelp+"; SIGHUP reloads them")
 	f.Bool("print-default-config", false, "print the built-in configuration and exit")
 	return cmd
 }

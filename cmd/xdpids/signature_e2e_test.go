@@ -93,7 +93,7 @@ response:
 			t.Errorf("EVE file lacks %s", want)
 		}
 	}
-	st := l.stats(t)[l.serverEnds["a"].Name]
+	st := l.lastRunStats(t)[l.serverEnds["a"].Name] // after d.stop: what the daemon left
 	if st.Verdicts["drop"].Reasons["flow_drop"].Packets == 0 {
 		t.Errorf("no packets dropped by the flow verdict: %+v", st.Verdicts["drop"])
 	}
@@ -240,7 +240,7 @@ func TestDeepInspectionEndToEnd(t *testing.T) {
 	if !blocked {
 		t.Error("no blocked alert for the deep match")
 	}
-	st := l.stats(t)[l.serverEnds["a"].Name]
+	st := l.lastRunStats(t)[l.serverEnds["a"].Name] // after d.stop: what the daemon left
 	if st.Verdicts["drop"].Reasons["flow_drop"].Packets == 0 {
 		t.Errorf("no packets dropped by the flow verdict: %+v", st.Verdicts["drop"])
 	}

@@ -29,7 +29,10 @@ func newStatsCommand(g *globalFlags) *cobra.Command {
 		Short: "Print the XDP program's counters per interface",
 		Long: "stats reads the counters from the pinned maps while the daemon runs: packets and bytes\n" +
 			"per interface by verdict (pass, drop, would_drop) and reason, by protocol, new flows\n" +
-			"and samples. --watch prints packets/s and bits/s every --interval.",
+			"and samples. --watch prints packets/s and bits/s every --interval.\n\n" +
+			"When no daemon is attached with these maps (the program is on no interface), stats still\n" +
+			"prints the counters the last daemon left, says so on stderr and exits with status 1;\n" +
+			"--watch refuses to start.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if interval <= 0 {
@@ -41,16 +44,23 @@ func newStatsCommand(g *globalFlags) *cobra.Command {
 			}
 			defer m.Close()
 			out := cmd.OutOrStdout()
+			live := g.requireDaemon(cmd.ErrOrStderr(), m, "the counters are from the last run")
 			if !watch {
 				stats, err := m.ReadStats()
 				if err != nil {
 					return err
 				}
 				if asJSON {
-					return writeJSON(out, statsReport(stats))
+					if err := writeJSON(out, statsReport(stats)); err != nil {
+						return err
+					}
+					return live
 				}
 				printStats(out, stats)
-				return nil
+				return live
+			}
+			if live != nil {
+				return errNoDaemon{pinPath: g.pinPath, what: "nothing to watch"}
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -21,7 +21,10 @@ func newTopCommand(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "top [-n N] [--by bytes|packets]",
 		Short: "Show the largest flows in the kernel flow table",
-		Args:  cobra.NoArgs,
+		Long: "top lists the largest flows in the kernel flow table, by bytes or packets.\n\n" +
+			"When no daemon is attached with these maps, top still prints the table the last daemon\n" +
+			"left, says so on stderr and exits with status 1.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if by != "bytes" && by != "packets" {
 				return fmt.Errorf("bad --by %q: want bytes or packets", by)
@@ -34,6 +37,7 @@ func newTopCommand(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer m.Close()
+			live := g.requireDaemon(cmd.ErrOrStderr(), m, "the flows are from the last run")
 			var flows []loader.Flow
 			if err := m.EachFlow(func(f loader.Flow) bool { flows = append(flows, f); return true }); err != nil {
 				return err
@@ -67,14 +71,20 @@ func newTopCommand(g *globalFlags) *cobra.Command {
 				})
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), rows)
+				if err := writeJSON(cmd.OutOrStdout(), rows); err != nil {
+					return err
+				}
+				return live
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SRC\tDST\tPROTO\tPACKETS\tBYTES\tAGE\tIDLE")
 			for _, r := range rows {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.0fs\t%.0fs\n", r.Src, r.Dst, r.Proto, r.Packets, r.Bytes, r.Age, r.Idle)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return live
 		},
 	}
 	cmd.Flags().IntVarP(&n, "n", "n", 20, "how many flows")

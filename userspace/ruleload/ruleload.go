@@ -17,7 +17,7 @@ import (
 // Spec says which rules to load.
 type Spec struct {
 	Builtin bool              // xdpids' own rules (rules.DefaultRules)
-	Files   []string          // Suricata/Snort rule files
+	Files   []string          // rule files, directories (their *.rules) and glob patterns: ExpandPaths
 	Addr    map[string]string // address variables (HOME_NET, ...)
 	Port    map[string]string // port variables (HTTP_PORTS, ...)
 	// Midstream: TCP flows picked up without a handshake count as
@@ -47,7 +47,11 @@ func Load(s Spec) (Result, error) {
 		skipped = append(skipped, set.Merge(b)...)
 	}
 	if len(s.Files) > 0 {
-		f, sk, err := rules.LoadFiles(s.Files, vars)
+		files, err := ExpandPaths(s.Files)
+		if err != nil {
+			return Result{}, err
+		}
+		f, sk, err := rules.LoadFiles(files, vars)
 		if err != nil {
 			return Result{}, err
 		}
