@@ -10,9 +10,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
-	_ "unsafe" // go:linkname
 
-	_ "github.com/xdpids/xdpids/bpf" // the embedded object below
+	"github.com/xdpids/xdpids/bpf"
 )
 
 // Version is set by the Makefile's build target:
@@ -24,15 +23,6 @@ var Version = "devel"
 // stamps no vcs.revision (GOFLAGS=-buildvcs=false, a worktree without git);
 // the stamped revision wins when there is one.
 var Commit = ""
-
-// xdpidsObject is the compiled XDP object bpf2go embeds in package bpf
-// (bpf/xdpids_bpfel.go: //go:embed xdpids_bpfel.o into _XdpidsBytes).
-// bpf/ is generated and exports no accessor, so the bytes are reached by
-// name; TestBPFObjectHash checks them against the file on disk, so a
-// rename in bpf2go's output fails the test instead of hashing nothing.
-//
-//go:linkname xdpidsObject github.com/xdpids/xdpids/bpf._XdpidsBytes
-var xdpidsObject []byte
 
 // Info describes this binary.
 type Info struct {
@@ -51,7 +41,7 @@ var (
 // Get returns the build information (computed once).
 func Get() Info {
 	once.Do(func() {
-		sum := sha256.Sum256(xdpidsObject)
+		sum := sha256.Sum256(bpf.XdpidsObject())
 		info = Info{Version: Version, Commit: Commit, GoVersion: runtime.Version(), BPFObject: hex.EncodeToString(sum[:])}
 		if bi, ok := debug.ReadBuildInfo(); ok {
 			for _, s := range bi.Settings {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/xdpids/xdpids/bpf"
 )
 
 // TestBPFObjectHash: the hash is that of the object file bpf2go embeds,
@@ -20,8 +22,8 @@ func TestBPFObjectHash(t *testing.T) {
 	if got := Get().BPFObject; got != want {
 		t.Fatalf("BPFObject = %s, want sha256 of bpf/xdpids_bpfel.o %s", got, want)
 	}
-	if len(xdpidsObject) != len(raw) {
-		t.Fatalf("embedded object %d bytes, file %d", len(xdpidsObject), len(raw))
+	if len(bpf.XdpidsObject()) != len(raw) {
+		t.Fatalf("embedded object %d bytes, file %d", len(bpf.XdpidsObject()), len(raw))
 	}
 }
 
