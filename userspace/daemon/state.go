@@ -1,0 +1,117 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrStale says a ready or status file was left by a daemon that is gone
+// (killed with -9, or crashed): its pid is not alive.
+var ErrStale = errors.New("left by a daemon that is no longer running")
+
+// Alive reports whether a process with this pid exists.
+func Alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// ReadReady reads a ready file; one whose daemon is gone is ErrStale.
+func ReadReady(path string) (Ready, error) {
+	var r Ready
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return r, fmt.Errorf("ready file %s: %w", path, err)
+	}
+	if !Alive(r.PID) {
+		return r, fmt.Errorf("ready file %s (pid %d): %w", path, r.PID, ErrStale)
+	}
+	return r, nil
+}
+
+// removeStaleReady removes a ready file a dead daemon left behind, so a
+// waiter never takes it for this daemon's.
+func removeStaleReady(path string) error {
+	_, err := ReadReady(path)
+	switch {
+	case err == nil, errors.Is(err, os.ErrNotExist):
+		return nil
+	}
+	if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		return fmt.Errorf("remove stale ready file: %w", rerr)
+	}
+	return nil
+}
+
+// Status is the daemon's userspace state the CLI cannot read from the
+// pinned maps: written every second to StatusPath(pin path).
+type Status struct {
+	PID       int       `json:"pid"`
+	PinPath   string    `json:"pin_path"`
+	Updated   time.Time `json:"updated"`
+	Userspace struct {
+		Samples    uint64 `json:"samples"`
+		Overflow   uint64 `json:"overflow"`    // dropped: a worker's queue was full
+		Malformed  uint64 `json:"malformed"`   // records that did not decode
+		GapPackets uint64 `json:"gap_packets"` // packets inspection never got
+		GapFlows   uint64 `json:"gap_flows"`
+		Alerts     uint64 `json:"alerts"`
+	} `json:"userspace"`
+}
+
+// RunDir holds the status files, one directory per pin path (bpffs holds
+// no regular files). XDPIDS_RUN_DIR overrides /run/xdpids.
+func RunDir() string {
+	if d := os.Getenv("XDPIDS_RUN_DIR"); d != "" {
+		return d
+	}
+	return "/run/xdpids"
+}
+
+// StatusPath is where the daemon on pinPath writes its status.
+func StatusPath(pinPath string) string {
+	name := strings.ReplaceAll(strings.Trim(filepath.Clean(pinPath), "/"), "/", "_")
+	return filepath.Join(RunDir(), name, "status.json")
+}
+
+// ReadStatus reads the status of the daemon on pinPath; one whose daemon
+// is gone is ErrStale.
+func ReadStatus(pinPath string) (Status, error) {
+	var s Status
+	path := StatusPath(pinPath)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return s, fmt.Errorf("status file %s: %w", path, err)
+	}
+	if !Alive(s.PID) {
+		return s, fmt.Errorf("status file %s (pid %d): %w", path, s.PID, ErrStale)
+	}
+	return s, nil
+}
+
+// writeJSON writes v to path atomically (temporary file, then rename).
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
