@@ -7,8 +7,8 @@ package respond
 
 import (
 	"fmt"
-	"maps"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -76,7 +76,7 @@ type Responder struct {
 	banner    Banner
 	protected []netip.Prefix
 	offences  map[netip.Prefix]*offence // by ban prefix: an IPv6 attacker rotating inside its /64 is one offender
-	active    map[netip.Prefix]int64 // ban -> expiry (packet time ns)
+	active    map[netip.Prefix]int64    // ban -> expiry (packet time ns)
 	minute    int64
 	inMinute  int
 	stats     Stats
