@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/xdpids/xdpids/userspace/pipeline"
 )
 
 // ErrStale says a ready or status file was left by a daemon that is gone
@@ -57,17 +60,21 @@ func removeStaleReady(path string) error {
 // Status is the daemon's userspace state the CLI cannot read from the
 // pinned maps: written every second to StatusPath(pin path).
 type Status struct {
-	PID       int       `json:"pid"`
-	PinPath   string    `json:"pin_path"`
-	Updated   time.Time `json:"updated"`
-	Userspace struct {
-		Samples    uint64 `json:"samples"`
-		Overflow   uint64 `json:"overflow"`    // dropped: a worker's queue was full
-		Malformed  uint64 `json:"malformed"`   // records that did not decode
-		GapPackets uint64 `json:"gap_packets"` // packets inspection never got
-		GapFlows   uint64 `json:"gap_flows"`
-		Alerts     uint64 `json:"alerts"`
-	} `json:"userspace"`
+	PID       int             `json:"pid"`
+	PinPath   string          `json:"pin_path"`
+	Updated   time.Time       `json:"updated"`
+	Userspace UserspaceStatus `json:"userspace"`
+}
+
+// UserspaceStatus counts what the pipeline did with the samples it read,
+// and every sample it lost on the way.
+type UserspaceStatus struct {
+	Samples    uint64 `json:"samples"`
+	Overflow   uint64 `json:"overflow"`    // dropped: a worker's queue was full
+	Malformed  uint64 `json:"malformed"`   // records that did not decode
+	GapPackets uint64 `json:"gap_packets"` // packets of inspected flows inspection never got
+	GapFlows   uint64 `json:"gap_flows"`
+	Alerts     uint64 `json:"alerts"`
 }
 
 // RunDir holds the status files, one directory per pin path (bpffs holds
@@ -114,4 +121,48 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// statusWriter publishes the pipeline's loss counters for the CLI.
+type statusWriter struct {
+	path, pin string
+	pipe      *pipeline.Pipeline
+	failed    bool
+}
+
+func newStatusWriter(pin string, pipe *pipeline.Pipeline) *statusWriter {
+	w := &statusWriter{pin: pin, pipe: pipe}
+	if pin == "" {
+		return w
+	}
+	w.path = StatusPath(pin)
+	if err := os.MkdirAll(filepath.Dir(w.path), 0o755); err != nil {
+		slog.Warn("status file: stats will not show userspace losses", "err", err)
+		w.path = ""
+		return w
+	}
+	w.write()
+	return w
+}
+
+func (w *statusWriter) write() {
+	if w.path == "" {
+		return
+	}
+	st := w.pipe.Stats()
+	s := Status{PID: os.Getpid(), PinPath: w.pin, Updated: time.Now().UTC()}
+	u := &s.Userspace
+	u.Samples, u.Overflow, u.Malformed = st.Samples, st.Overflow, st.Malformed
+	u.GapPackets, u.GapFlows, u.Alerts = st.GapPackets, st.GapFlows, st.Alerts
+	if err := writeJSON(w.path, s); err != nil && !w.failed {
+		w.failed = true // once: the next success logs nothing either
+		slog.Warn("write status file", "path", w.path, "err", err)
+	}
+}
+
+func (w *statusWriter) remove() {
+	if w.path != "" {
+		_ = os.Remove(w.path)
+		_ = os.Remove(filepath.Dir(w.path))
+	}
 }
