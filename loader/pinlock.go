@@ -24,6 +24,9 @@ type PinLock struct {
 // locker gets an error naming the pin path and the holder's pid.
 func LockPinPath(dir string) (*PinLock, error) {
 	if err := ensurePinDir(dir); err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("lock pin path %s: permission denied (xdpids needs root, or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, and write access to the pin directory)", dir)
+		}
 		return nil, err
 	}
 	f, err := os.Open(dir)
