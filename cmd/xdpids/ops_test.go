@@ -45,6 +45,20 @@ func TestPinPathLock(t *testing.T) {
 	if ifs, _ := loader.FindAttached("lo"); len(ifs) != 0 {
 		t.Errorf("the second daemon attached to lo: %+v", ifs)
 	}
+
+	// Another pin path, an interface the first daemon holds: refused
+	// before anything is loaded or written.
+	pin2 := l.pin + "-2"
+	t.Cleanup(func() { os.RemoveAll(pin2) })
+	busy := l.serverEnds["a"].Name
+	out, err = l.s.Cmd(l.bin, "run", "--pin-path", pin2, "-i", busy).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "attach to "+busy+": an XDP program") {
+		t.Fatalf("daemon on a busy interface: %v\n%s", err, out)
+	}
+	if m2, err := loader.OpenPinned(pin2); err == nil {
+		m2.Close()
+		t.Error("maps were pinned for a daemon that could not attach")
+	}
 }
 
 // floodConfig: one worker with a queue of one, every packet of a flow
@@ -55,6 +69,7 @@ response:
 signatures:
   builtin: false
 pipeline: {workers: 1, queue_len: 1}
+eve: {stats_interval: 1s}
 sampling: {flow_packets: 1000, budget_per_cpu: 1000000, budget_burst: 1000000}
 rate_limits:
   syn:  {rate: 1000000, burst: 1000000}
@@ -95,6 +110,9 @@ func TestStatsUserspaceLosses(t *testing.T) {
 		t.Fatalf("stats does not show the overflow:\n%s", text)
 	}
 	t.Logf("userspace %+v", us)
+	if n := eveOverflow(t, d.eve, 5*time.Second); n == 0 {
+		t.Error("no EVE stats event with metadata.flowints xdpids.samples_overflow > 0")
+	}
 
 	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -113,5 +131,31 @@ func TestStatsUserspaceLosses(t *testing.T) {
 	}
 	if _, err := os.Stat(daemon.StatusPath(l.pin)); err != nil {
 		t.Errorf("new daemon has no status file: %v", err)
+	}
+}
+
+// eveOverflow waits for an EVE stats event with a non-zero
+// xdpids.samples_overflow (in metadata.flowints, beside Suricata's
+// schema) and returns it (0 after wait).
+func eveOverflow(t *testing.T, path string, wait time.Duration) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		data, _ := os.ReadFile(path)
+		for _, line := range strings.Split(string(data), "\n") {
+			var ev struct {
+				EventType string `json:"event_type"`
+				Metadata  struct {
+					Flowints map[string]uint64 `json:"flowints"`
+				} `json:"metadata"`
+			}
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.EventType == "stats" && ev.Metadata.Flowints["xdpids.samples_overflow"] > 0 {
+				return ev.Metadata.Flowints["xdpids.samples_overflow"]
+			}
+		}
+		if time.Now().After(deadline) {
+			return 0
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
