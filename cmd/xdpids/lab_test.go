@@ -86,13 +86,14 @@ func newLab(t *testing.T) *lab {
 
 // daemonProc is a running `xdpids run`.
 type daemonProc struct {
-	cmd    *exec.Cmd
-	log    *strings.Builder
-	done   chan error
-	pcap   string
-	eve    string
-	ready  daemon.Ready // the ready file's contents
-	exited bool
+	cmd       *exec.Cmd
+	log       *strings.Builder
+	done      chan error
+	pcap      string
+	eve       string
+	ready     daemon.Ready // the ready file's contents
+	readyPath string
+	exited    bool
 }
 
 // start runs the daemon in S on the three server ends with configYAML and
@@ -105,7 +106,7 @@ func (l *lab) start(t *testing.T, configYAML string, extra ...string) *daemonPro
 		t.Fatal(err)
 	}
 	ready := filepath.Join(dir, "ready.json")
-	d := &daemonProc{log: &strings.Builder{}, done: make(chan error, 1), pcap: filepath.Join(dir, "samples.pcap"), eve: filepath.Join(dir, "eve.json")}
+	d := &daemonProc{readyPath: ready, log: &strings.Builder{}, done: make(chan error, 1), pcap: filepath.Join(dir, "samples.pcap"), eve: filepath.Join(dir, "eve.json")}
 	args := []string{"run", "--config", cfg, "--pin-path", l.pin, "--ready-file", ready, "--sample-pcap", d.pcap, "--eve", d.eve}
 	for _, name := range []string{"a", "b", "c"} {
 		args = append(args, "-i", l.serverEnds[name].Name)
@@ -119,11 +120,12 @@ func (l *lab) start(t *testing.T, configYAML string, extra ...string) *daemonPro
 	t.Cleanup(func() { d.stop(t) })
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if data, err := os.ReadFile(ready); err == nil {
-			if err := json.Unmarshal(data, &d.ready); err != nil {
-				t.Fatalf("ready file: %v", err)
-			}
+		// A ready file whose daemon is gone (ErrStale) is not this one's.
+		if r, err := daemon.ReadReady(ready); err == nil {
+			d.ready = r
 			return d
+		} else if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, daemon.ErrStale) {
+			t.Fatalf("ready file: %v", err)
 		}
 		select {
 		case err := <-d.done:

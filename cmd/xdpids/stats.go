@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/loader"
+	"github.com/xdpids/xdpids/userspace/daemon"
 	"github.com/xdpids/xdpids/userspace/metrics"
 )
 
@@ -50,13 +52,19 @@ func newStatsCommand(g *globalFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				us, usErr := daemon.ReadStatus(g.pinPath)
 				if asJSON {
-					if err := writeJSON(out, statsReport(stats)); err != nil {
+					r := statsReport(stats)
+					if usErr == nil {
+						r.Userspace = &us.Userspace
+					}
+					if err := writeJSON(out, r); err != nil {
 						return err
 					}
 					return live
 				}
 				printStats(out, stats)
+				printUserspace(out, us.Userspace, usErr)
 				return live
 			}
 			if live != nil {
@@ -93,6 +101,9 @@ type ifaceJSON struct {
 
 type statsJSON struct {
 	Interfaces []ifaceJSON `json:"interfaces"`
+	// Userspace is the running daemon's pipeline counters (its status
+	// file); absent when no daemon publishes one.
+	Userspace *daemon.UserspaceStatus `json:"userspace,omitempty"`
 }
 
 func statsReport(stats []loader.IfaceStats) statsJSON {
@@ -152,6 +163,23 @@ func printStats(w io.Writer, stats []loader.IfaceStats) {
 			}
 		}
 		fmt.Fprintf(w, "\n  samples: sent=%d lost=%d over_budget=%d\n", s.SamplesSent, s.SamplesLost, s.SamplesOverBudget)
+	}
+}
+
+// printUserspace prints the daemon's own losses: samples the kernel sent
+// that the pipeline dropped (overflow: a worker's queue was full) or could
+// not decode, and packets inspection never got (gaps).
+func printUserspace(w io.Writer, u daemon.UserspaceStatus, err error) {
+	switch {
+	case errors.Is(err, daemon.ErrStale):
+		fmt.Fprintf(w, "userspace: no daemon running (%v)\n", err)
+	case errors.Is(err, os.ErrNotExist):
+		fmt.Fprintln(w, "userspace: no daemon status (is the daemon running?)")
+	case err != nil:
+		fmt.Fprintf(w, "userspace: %v\n", err)
+	default:
+		fmt.Fprintf(w, "userspace: samples=%d overflow=%d malformed=%d gaps=%d gap_flows=%d\n",
+			u.Samples, u.Overflow, u.Malformed, u.GapPackets, u.GapFlows)
 	}
 }
 

@@ -270,8 +270,8 @@ func (f *File) validate() error {
 	if f.EVE.StatsInterval < 0 {
 		return f.errAt("eve.stats_interval", "must not be negative (0: no stats events)")
 	}
-	if f.SweepInterval <= 0 {
-		return f.errAt("sweep_interval", "must be positive")
+	if f.SweepInterval < MinSweepInterval {
+		return f.errAt("sweep_interval", "%v is too short (at least %v: each sweep walks the whole block list)", f.SweepInterval, MinSweepInterval)
 	}
 	for i, p := range f.Respond.Protect {
 		if _, err := loader.ParsePrefix(p); err != nil {
@@ -292,6 +292,9 @@ func (f *File) validate() error {
 	// destination, preallocated.
 	if f.Detect.AmpReflectors < 1 || f.Detect.AmpReflectors > 256 {
 		return f.errAt("detectors.amplification_reflectors", "must be 1 to 256")
+	}
+	if err := f.validateRanges(); err != nil {
+		return err
 	}
 	if err := f.DatapathConfig().Validate(); err != nil {
 		return fmt.Errorf("%s: %w", f.source, err)

@@ -6,7 +6,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vishvananda/netlink"
 
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/alert"
@@ -76,6 +76,24 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	// Every check before any write: one daemon per pin path (the config
+	// map, lists and counters there are shared), a ready file a dead
+	// daemon left, interfaces already carrying an XDP program.
+	if cfg.PinPath != "" {
+		lock, err := loader.LockPinPath(cfg.PinPath)
+		if err != nil {
+			return err
+		}
+		defer lock.Close()
+	}
+	if o.ReadyFile != "" {
+		if err := removeStaleReady(o.ReadyFile); err != nil {
+			return err
+		}
+	}
+	if err := checkFree(o.Interfaces); err != nil {
+		return err
+	}
 	dp, err := loader.Load(loader.Options{PinPath: cfg.PinPath})
 	if err != nil {
 		return err
@@ -88,17 +106,9 @@ func Run(ctx context.Context, o Options) (err error) {
 			slog.Info("detached", "iface", a)
 		}
 	}()
-	if err := applyConfig(dp.Maps(), cfg); err != nil {
+	ready, err := attach(dp, o.Interfaces, xdpMode, cfg)
+	if err != nil {
 		return err
-	}
-	ready := Ready{PID: os.Getpid(), PinPath: cfg.PinPath}
-	for _, name := range o.Interfaces {
-		a, err := dp.Attach(name, xdpMode)
-		if err != nil {
-			return err
-		}
-		slog.Info("attached", "iface", a.Iface, "ifindex", a.Ifindex, "xdp_mode", a.Mode, "mode", cfg.Mode)
-		ready.Interfaces = append(ready.Interfaces, ReadyIface{a.Iface, a.Ifindex, string(a.Mode)})
 	}
 
 	counters := &metrics.Daemon{}
@@ -111,6 +121,16 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	// Escalation outlives the daemon: the bans it made carry their level.
+	if blocks, err := dp.Maps().Blocks(); err != nil {
+		slog.Warn("read block list: repeat offenders start over", "err", err)
+	} else if n := resp.Restore(blocks, int64(loader.KernelNow())); n > 0 {
+		slog.Info("escalation restored from the block list", "offenders", n)
+	}
+	resp.OnBan = func(a *alert.Alert) {
+		counters.ObserveBanLatency(float64(time.Now().UnixNano()-a.TsNs) / 1e9)
+	}
+	counters.Responder = resp
 	ifnames := map[uint32]string{}
 	for _, r := range ready.Interfaces {
 		ifnames[uint32(r.Ifindex)] = r.Name
@@ -121,6 +141,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			a.Payload = nil
 		}
 		resp.Handle(a, int64(loader.KernelNow()))
+		counters.ObserveAlert(a)
 		if err := sink.Write(a); err != nil {
 			slog.Error("eve", "err", err)
 		}
@@ -143,6 +164,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	counters.Ring = rd
 	if o.SamplePcap != "" {
 		f, err := os.Create(o.SamplePcap)
 		if err != nil {
@@ -187,6 +209,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	}()
 	counters.Pipeline = pipe
 
+	status := newStatusWriter(cfg.PinPath, pipe)
+	defer status.remove()
 	if addr := o.MetricsAddr; addr != "" {
 		srv, bound, err := serveMetrics(addr, dp.Maps(), counters)
 		if err != nil {
@@ -224,6 +248,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			if err := sink.Flush(); err != nil {
 				slog.Error("eve", "err", err)
 			}
+			status.write()
 		case <-statsC:
 			writeStats(sink, pipe, dp.Maps(), start)
 		case <-sweep.C:
@@ -244,6 +269,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			}
 			if err != nil {
 				slog.Error("reload config: keeping the running configuration", "err", err)
+				counters.Reloaded(false, time.Now())
 				continue
 			}
 			if next.PinPath != cfg.PinPath || next.XDPMode != cfg.XDPMode {
@@ -251,11 +277,15 @@ func Run(ctx context.Context, o Options) (err error) {
 			}
 			if err := applyConfig(dp.Maps(), next); err != nil {
 				slog.Error("reload config", "err", err)
+				counters.Reloaded(false, time.Now())
 				continue
 			}
 			// New rules swap in atomically: samples keep flowing meanwhile.
 			if err := loadRules(pipe, next); err != nil {
 				slog.Error("reload rules: keeping the running rule set", "err", err)
+				counters.Reloaded(false, time.Now())
+			} else {
+				counters.Reloaded(true, time.Now())
 			}
 			next.PinPath, next.XDPMode = cfg.PinPath, cfg.XDPMode
 			cfg = next
@@ -263,6 +293,45 @@ func Run(ctx context.Context, o Options) (err error) {
 			slog.Info("configuration reloaded", "mode", cfg.Mode)
 		}
 	}
+}
+
+// checkFree fails when an interface already carries an XDP program, so
+// that nothing is written to the pinned maps for an attach that would
+// fail. (The attach itself still reports a race lost after this check.)
+func checkFree(ifaces []string) error {
+	for _, name := range ifaces {
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("interface %q: %w", name, err)
+		}
+		if x := l.Attrs().Xdp; x != nil && x.Attached {
+			return fmt.Errorf("attach to %s: an XDP program (id %d) is attached there already (xdpids detach -i %s removes an xdpids one)", name, x.ProgId, name)
+		}
+	}
+	return nil
+}
+
+// attach writes the configuration to the maps and attaches to every
+// interface. When an attach fails, the configuration the maps held
+// before is written back.
+func attach(dp *loader.Datapath, ifaces []string, mode loader.XDPMode, cfg *config.File) (Ready, error) {
+	ready := Ready{PID: os.Getpid(), PinPath: cfg.PinPath}
+	old, oldErr := dp.Maps().ReadConfig()
+	if err := applyConfig(dp.Maps(), cfg); err != nil {
+		return ready, err
+	}
+	for _, name := range ifaces {
+		a, err := dp.Attach(name, mode)
+		if err != nil {
+			if oldErr == nil {
+				_ = dp.Maps().SetConfig(old)
+			}
+			return ready, err
+		}
+		slog.Info("attached", "iface", a.Iface, "ifindex", a.Ifindex, "xdp_mode", a.Mode, "mode", cfg.Mode)
+		ready.Interfaces = append(ready.Interfaces, ReadyIface{a.Iface, a.Ifindex, string(a.Mode)})
+	}
+	return ready, nil
 }
 
 // applyConfig writes the program configuration and adds the configured
@@ -306,7 +375,9 @@ func kernelOffset() int64 {
 
 func serveMetrics(addr string, m *loader.Maps, d *metrics.Daemon) (*http.Server, string, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics.NewCollector(m, d))
+	if err := metrics.Register(reg, m, d); err != nil {
+		return nil, "", err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", addr)
@@ -323,15 +394,7 @@ func serveMetrics(addr string, m *loader.Maps, d *metrics.Daemon) (*http.Server,
 }
 
 func writeReady(path string, r Ready) error {
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write ready file: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := writeJSON(path, r); err != nil {
 		return fmt.Errorf("write ready file: %w", err)
 	}
 	return nil

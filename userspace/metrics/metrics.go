@@ -4,16 +4,23 @@
 package metrics
 
 import (
+	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/internal/buildinfo"
 	"github.com/xdpids/xdpids/loader"
+	"github.com/xdpids/xdpids/userspace/alert"
 	"github.com/xdpids/xdpids/userspace/flows"
 	"github.com/xdpids/xdpids/userspace/pipeline"
+	"github.com/xdpids/xdpids/userspace/respond"
 )
 
 var (
@@ -39,8 +46,6 @@ var (
 		"Samples dropped because a pipeline worker's queue was full.", nil, nil)
 	descDecodeErrors = prometheus.NewDesc("xdpids_decode_errors_total",
 		"Samples the decoder could not fully decode, by kind.", []string{"kind"}, nil)
-	descAlerts = prometheus.NewDesc("xdpids_alerts_total",
-		"Alerts raised by the detectors.", nil, nil)
 	descFlowsActive = prometheus.NewDesc("xdpids_flows_active",
 		"Flows tracked by the userspace pipeline.", nil, nil)
 	descRules = prometheus.NewDesc("xdpids_rules_loaded",
@@ -57,11 +62,112 @@ var (
 		"Flow directions the pipeline bypassed in the kernel, by reason (stream_depth, no_rule, encrypted).", []string{"reason"}, nil)
 	descScrapeErrors = prometheus.NewDesc("xdpids_scrape_errors_total",
 		"Map reads that failed while collecting metrics.", nil, nil)
+	descBuildInfo = prometheus.NewDesc("xdpids_build_info",
+		"Always 1: the running build's version, commit and Go version.", []string{"version", "commit", "goversion"}, nil)
+	descBans = prometheus.NewDesc("xdpids_bans_total",
+		"Bans the responder wrote to the block list, by the detector that asked for them.", []string{"detector"}, nil)
+	descBanCap = prometheus.NewDesc("xdpids_ban_cap_hits_total",
+		"Bans not made because a cap was reached, by cap (active: max_active_bans, rate: max_bans_per_minute).", []string{"cap"}, nil)
+	descBanOther = prometheus.NewDesc("xdpids_ban_decisions_total",
+		"Ban requests that made no ban, by outcome (dry_run: monitor mode, protected: allow list or own address, failed: map write failed).", []string{"outcome"}, nil)
+	descRingPending = prometheus.NewDesc("xdpids_ring_buffer_pending_bytes",
+		"Bytes written by the XDP program to the samples ring buffer and not yet read.", nil, nil)
+	descRingSize = prometheus.NewDesc("xdpids_ring_buffer_size_bytes",
+		"Size of the samples ring buffer.", nil, nil)
+
+	// Event metrics: the daemon reports these as they happen.
+	optsAlerts = prometheus.CounterOpts{Name: "xdpids_alerts_total",
+		Help: "Alerts raised, by detector (signature for rules), action taken (allowed, blocked) and severity (1 high .. 4 low)."}
+	labelsAlerts = []string{"detector", "action", "severity"}
+	optsReloads  = prometheus.CounterOpts{Name: "xdpids_reloads_total",
+		Help: "Configuration reloads (SIGHUP), by result (success, failure)."}
+	optsLastReload = prometheus.GaugeOpts{Name: "xdpids_last_reload_timestamp_seconds",
+		Help: "Unix time of the last successful configuration reload (0: none since start)."}
+	optsBanLatency = prometheus.HistogramOpts{Name: "xdpids_ban_latency_seconds",
+		Help: "From the packet's kernel timestamp to the block list update returning, for each ban made.",
+		// 100 µs to ~26 s: a ban normally lands within milliseconds; the
+		// tail shows queueing under floods and detector windows.
+		Buckets: prometheus.ExponentialBuckets(100e-6, 4, 10)}
 )
 
-// Daemon points at the daemon's userspace parts whose counters are exported.
+// Ring is the samples ring buffer reader (*samples.Reader).
+type Ring interface {
+	AvailableBytes() int
+	BufferSize() int
+}
+
+// Daemon points at the daemon's userspace parts whose counters are
+// exported, and holds the metrics of its events (alerts, reloads, ban
+// latency). The zero value is ready to use; fields may stay nil.
 type Daemon struct {
-	Pipeline *pipeline.Pipeline
+	Pipeline  *pipeline.Pipeline
+	Responder *respond.Responder
+	Ring      Ring
+
+	once       sync.Once
+	alerts     *prometheus.CounterVec
+	reloads    *prometheus.CounterVec
+	lastReload prometheus.Gauge
+	banLatency prometheus.Histogram
+}
+
+func (d *Daemon) init() {
+	d.once.Do(func() {
+		d.alerts = prometheus.NewCounterVec(optsAlerts, labelsAlerts)
+		d.reloads = prometheus.NewCounterVec(optsReloads, []string{"result"})
+		d.reloads.WithLabelValues("success")
+		d.reloads.WithLabelValues("failure")
+		d.lastReload = prometheus.NewGauge(optsLastReload)
+		d.banLatency = prometheus.NewHistogram(optsBanLatency)
+	})
+}
+
+func (d *Daemon) eventMetrics() []prometheus.Collector {
+	d.init()
+	return []prometheus.Collector{d.alerts, d.reloads, d.lastReload, d.banLatency}
+}
+
+// ObserveAlert counts an alert once the responder has set its action.
+func (d *Daemon) ObserveAlert(a *alert.Alert) {
+	d.init()
+	det := a.Detector
+	if det == "" {
+		det = "unknown"
+	}
+	d.alerts.WithLabelValues(det, a.Action, strconv.Itoa(a.Severity)).Inc()
+}
+
+// ObserveBanLatency records the time from a sample to its ban.
+func (d *Daemon) ObserveBanLatency(seconds float64) {
+	d.init()
+	d.banLatency.Observe(max(seconds, 0))
+}
+
+// Reloaded counts a configuration reload; a successful one sets the
+// last reload time.
+func (d *Daemon) Reloaded(ok bool, at time.Time) {
+	d.init()
+	if !ok {
+		d.reloads.WithLabelValues("failure").Inc()
+		return
+	}
+	d.reloads.WithLabelValues("success").Inc()
+	d.lastReload.Set(float64(at.UnixNano()) / 1e9)
+}
+
+// Register registers on reg everything the daemon serves: the collector
+// of maps and daemon counters, and the Go runtime and process collectors.
+func Register(reg prometheus.Registerer, maps *loader.Maps, d *Daemon) error {
+	for _, c := range []prometheus.Collector{
+		NewCollector(maps, d),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // Collector reads the maps on every scrape.
@@ -79,8 +185,14 @@ func NewCollector(maps *loader.Maps, daemon *Daemon) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descBlocks, descAllows,
-		descSamplesRead, descSamplesBad, descOverflow, descDecodeErrors, descAlerts, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descScrapeErrors} {
+		descSamplesRead, descSamplesBad, descOverflow, descDecodeErrors, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descScrapeErrors,
+		descBuildInfo, descBans, descBanCap, descBanOther, descRingPending, descRingSize} {
 		ch <- d
+	}
+	if c.daemon != nil {
+		for _, m := range c.daemon.eventMetrics() {
+			m.Describe(ch)
+		}
 	}
 }
 
@@ -153,7 +265,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descOverflow, ps.Overflow)
 		counter(descDecodeErrors, ps.Truncated, "truncated")
 		counter(descDecodeErrors, ps.NotIP, "not_ip")
-		counter(descAlerts, ps.Alerts)
 		ch <- prometheus.MustNewConstMetric(descFlowsActive, prometheus.GaugeValue, float64(ps.FlowsActive))
 		counter(descGapPackets, ps.GapPackets)
 		counter(descGapFlows, ps.GapFlows)
@@ -171,5 +282,32 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descRules, prometheus.GaugeValue, float64(loaded))
 	}
+	if c.daemon != nil {
+		c.collectDaemon(ch, counter)
+	}
+	b := buildinfo.Get()
+	ch <- prometheus.MustNewConstMetric(descBuildInfo, prometheus.GaugeValue, 1, b.Version, b.Commit, b.GoVersion)
 	counter(descScrapeErrors, c.scrapeErrors.Load())
+}
+
+func (c *Collector) collectDaemon(ch chan<- prometheus.Metric, counter func(*prometheus.Desc, uint64, ...string)) {
+	d := c.daemon
+	for _, m := range d.eventMetrics() {
+		m.Collect(ch)
+	}
+	if r := d.Responder; r != nil {
+		st := r.Stats()
+		for det, n := range st.BansBy {
+			counter(descBans, n, det)
+		}
+		counter(descBanCap, st.CappedActive, "active")
+		counter(descBanCap, st.CappedRate, "rate")
+		counter(descBanOther, st.DryRun, "dry_run")
+		counter(descBanOther, st.Protected, "protected")
+		counter(descBanOther, st.Failed, "failed")
+	}
+	if r := d.Ring; r != nil {
+		ch <- prometheus.MustNewConstMetric(descRingPending, prometheus.GaugeValue, float64(r.AvailableBytes()))
+		ch <- prometheus.MustNewConstMetric(descRingSize, prometheus.GaugeValue, float64(r.BufferSize()))
+	}
 }

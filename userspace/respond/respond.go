@@ -8,6 +8,7 @@ package respond
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -61,6 +62,11 @@ type offence struct {
 // Stats count the responder's decisions.
 type Stats struct {
 	Bans, DryRun, Protected, Capped, Failed uint64
+	// CappedActive and CappedRate split Capped by the cap that was hit:
+	// max_active_bans and max_bans_per_minute.
+	CappedActive, CappedRate uint64
+	// BansBy counts the bans made by the detector that asked for them.
+	BansBy map[string]uint64
 }
 
 // Responder decides and makes bans. Safe for concurrent use.
@@ -69,16 +75,19 @@ type Responder struct {
 	cfg       Config
 	banner    Banner
 	protected []netip.Prefix
-	offences  map[netip.Addr]*offence
-	active    map[netip.Prefix]int64 // ban -> expiry (packet time ns)
+	offences  map[netip.Prefix]*offence // by ban prefix: an IPv6 attacker rotating inside its /64 is one offender
+	active    map[netip.Prefix]int64    // ban -> expiry (packet time ns)
 	minute    int64
 	inMinute  int
 	stats     Stats
+	// OnBan, when set, is called after a ban's map update returned (with
+	// the lock held: keep it cheap). The daemon measures latency there.
+	OnBan func(a *alert.Alert)
 }
 
 // New returns a responder writing bans through b (nil: never bans).
 func New(cfg Config, b Banner) (*Responder, error) {
-	r := &Responder{cfg: cfg, banner: b, offences: map[netip.Addr]*offence{}, active: map[netip.Prefix]int64{}}
+	r := &Responder{cfg: cfg, banner: b, offences: map[netip.Prefix]*offence{}, active: map[netip.Prefix]int64{}}
 	for _, s := range cfg.Protect {
 		p, err := loader.ParsePrefix(s)
 		if err != nil {
@@ -140,7 +149,38 @@ func isDefault(n *net.IPNet) bool {
 func (r *Responder) Stats() Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.stats
+	s := r.stats
+	s.BansBy = maps.Clone(r.stats.BansBy)
+	return s
+}
+
+// Restore rebuilds the escalation state from the block list the last
+// daemon left pinned: each ban a detector made (origin detector, or rule)
+// is an offence at its level, remembered from the ban's end as escalate
+// does, so a repeat offender after a restart gets the next level. It
+// returns how many entries it took.
+func (r *Responder) Restore(entries []loader.BlockEntry, nowNs int64) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range entries {
+		if e.Origin != bpf.OriginDetector && e.Origin != bpf.OriginRule || e.ExpiresNs == 0 {
+			continue // manual and permanent bans are the operator's
+		}
+		end := int64(e.ExpiresNs)
+		if nowNs-end > int64(r.cfg.ForgetAfter) {
+			continue
+		}
+		p := e.Prefix.Masked()
+		if o := r.offences[p]; o == nil || o.level < int(e.Level) {
+			r.offences[p] = &offence{level: int(e.Level), lastNs: end}
+		}
+		if end > nowNs {
+			r.active[p] = end
+		}
+		n++
+	}
+	return n
 }
 
 // IsProtected reports whether a must never be banned.
@@ -198,6 +238,7 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 	r.prune(nowNs)
 	if len(r.active) >= r.cfg.MaxActiveBans {
 		r.stats.Capped++
+		r.stats.CappedActive++
 		slog.Warn("ban cap reached: not banning", "subject", subj, "active", len(r.active))
 		return
 	}
@@ -206,9 +247,10 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 	}
 	if r.inMinute >= r.cfg.MaxBansPerMin {
 		r.stats.Capped++
+		r.stats.CappedRate++
 		return
 	}
-	ttl := r.escalate(subj, a.BanTTLNs, nowNs)
+	ttl := r.escalate(prefix, a.BanTTLNs, nowNs)
 	a.BanPrefix, a.BanTTL = prefix.String(), ttl
 	if r.cfg.DryRun {
 		r.stats.DryRun++
@@ -222,7 +264,7 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 	}
 	comment := a.Detector
 	err := r.banner.Block(prefix, loader.BlockOptions{TTL: time.Duration(ttl), Origin: bpf.OriginDetector,
-		Level: uint32(r.offences[subj].level), Comment: comment, Now: uint64(nowNs)})
+		Level: uint32(r.offences[prefix].level), Comment: comment, Now: uint64(nowNs)})
 	if err != nil {
 		r.stats.Failed++
 		slog.Error("ban failed", "prefix", prefix, "err", err)
@@ -230,13 +272,20 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 		return
 	}
 	r.stats.Bans++
+	if r.stats.BansBy == nil {
+		r.stats.BansBy = map[string]uint64{}
+	}
+	r.stats.BansBy[a.Detector]++
 	r.inMinute++
 	r.active[prefix] = nowNs + ttl
 	a.Action = "blocked"
+	if r.OnBan != nil {
+		r.OnBan(a)
+	}
 }
 
 // escalate records an offence and returns the TTL for it.
-func (r *Responder) escalate(subj netip.Addr, base, now int64) int64 {
+func (r *Responder) escalate(subj netip.Prefix, base, now int64) int64 {
 	o := r.offences[subj]
 	if o == nil || now-o.lastNs > int64(r.cfg.ForgetAfter) {
 		o = &offence{}

@@ -535,3 +535,76 @@ func TestConcurrentHandle(t *testing.T) {
 		t.Fatalf("stats %+v calls %d", st, f.ncalls())
 	}
 }
+
+// TestRestoreEscalation: a responder restored from the block list the last
+// daemon left (a level-1 ban, now ended) gives the next ban level 2, as
+// the responder that made it would have.
+func TestRestoreEscalation(t *testing.T) {
+	now3 := now0 + int64(72*time.Hour)
+	f := newFake()
+	r := newResponder(t, testConfig(), f)
+	ended := now3 - int64(time.Minute)
+	n := r.Restore([]loader.BlockEntry{
+		{Prefix: netip.PrefixFrom(attacker, 32), CreatedNs: uint64(ended - int64(time.Hour)), ExpiresNs: uint64(ended),
+			Origin: bpf.OriginDetector, Level: 1, Comment: "port_scan"},
+		// The operator's bans are not offences.
+		{Prefix: netip.MustParsePrefix("198.51.100.7/32"), ExpiresNs: uint64(ended), Origin: bpf.OriginManual, Level: 3},
+		// Forgotten long ago.
+		{Prefix: netip.MustParsePrefix("198.51.100.8/32"), ExpiresNs: uint64(now3 - int64(48*time.Hour)), Origin: bpf.OriginDetector, Level: 2},
+	}, now3)
+	if n != 1 {
+		t.Fatalf("restored %d entries, want 1", n)
+	}
+	a := scanAlert(attacker)
+	r.Handle(a, now3)
+	if a.Action != "blocked" || f.ncalls() != 1 {
+		t.Fatalf("action %q, %d Block calls", a.Action, f.ncalls())
+	}
+	if c := f.last(); c.o.Level != 2 || c.o.TTL != 24*time.Hour {
+		t.Fatalf("ban after restore: level %d ttl %v, want level 2 for 24h", c.o.Level, c.o.TTL)
+	}
+	for _, s := range []string{"198.51.100.7", "198.51.100.8"} {
+		b := scanAlert(netip.MustParseAddr(s))
+		r.Handle(b, now3)
+		if c := f.last(); c.o.Level != 0 {
+			t.Errorf("%s: level %d, want 0 (not an offence to remember)", s, c.o.Level)
+		}
+	}
+	if st := r.Stats(); st.BansBy["port_scan"] != 3 {
+		t.Errorf("bans by detector %v", st.BansBy)
+	}
+}
+
+// TestRestoreActiveBan: a ban still running after the restart is known
+// as active: a new alert reports it, no second map write.
+func TestRestoreActiveBan(t *testing.T) {
+	f := newFake()
+	p := netip.PrefixFrom(attacker, 32)
+	_ = f.Block(p, loader.BlockOptions{TTL: 10 * time.Minute, Origin: bpf.OriginDetector, Now: uint64(now0)})
+	entries := []loader.BlockEntry{f.entries[p]}
+	entries[0].Origin = bpf.OriginDetector
+	f.calls = nil
+	r := newResponder(t, testConfig(), f)
+	r.Restore(entries, now0+int64(time.Minute))
+	a := scanAlert(attacker)
+	r.Handle(a, now0+int64(time.Minute))
+	if a.Action != "blocked" || f.ncalls() != 0 || a.BanTTL != int64(9*time.Minute) {
+		t.Fatalf("action %q calls %d ttl %v", a.Action, f.ncalls(), time.Duration(a.BanTTL))
+	}
+}
+
+// TestOnBanAndCapCounters: OnBan runs once per ban made; cap hits are
+// counted by cap.
+func TestOnBanAndCapCounters(t *testing.T) {
+	f := newFake()
+	cfg := testConfig()
+	cfg.MaxBansPerMin = 1
+	r := newResponder(t, cfg, f)
+	var seen int
+	r.OnBan = func(a *alert.Alert) { seen++ }
+	r.Handle(scanAlert(attacker), now0)
+	r.Handle(scanAlert(netip.MustParseAddr("203.0.113.67")), now0)
+	if st := r.Stats(); seen != 1 || st.CappedRate != 1 || st.CappedActive != 0 || st.Capped != 1 {
+		t.Fatalf("OnBan %d, stats %+v", seen, st)
+	}
+}

@@ -115,3 +115,6 @@ func (r *Reader) ReadRaw() ([]byte, error) {
 
 // AvailableBytes is how much unread data the ring holds.
 func (r *Reader) AvailableBytes() int { return r.rd.AvailableBytes() }
+
+// BufferSize is the ring buffer's size in bytes.
+func (r *Reader) BufferSize() int { return r.rd.BufferSize() }

@@ -1,0 +1,54 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRejectsSenselessValues: values that parse but would break the daemon
+// or ban everyone are refused, with the YAML key and its line.
+func TestRejectsSenselessValues(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"huge queue_len", "pipeline:\n  queue_len: 1000000000\n", "x.yaml:2: pipeline.queue_len: 1000000000 is out of range"},
+		{"huge workers", "pipeline:\n  workers: 100000\n", "x.yaml:2: pipeline.workers: 100000 is out of range"},
+		{"negative workers", "pipeline:\n  workers: -1\n", "x.yaml:2: pipeline.workers: -1 is out of range"},
+		{"huge flows_per_worker", "pipeline:\n  flows_per_worker: 99999999999\n", "x.yaml:2: pipeline.flows_per_worker: 99999999999 is out of range"},
+		{"memory over the bound", "pipeline:\n  workers: 64\n  queue_len: 1048576\n", "x.yaml:1: pipeline: workers, queue_len and flows_per_worker need about"},
+		{"sweep 1ns", "sweep_interval: 1ns\n", "x.yaml:1: sweep_interval: 1ns is too short"},
+		{"vertical ports 0", "detectors:\n  scan_vertical_ports: 0\n", "x.yaml:2: detectors.scan_vertical_ports: 0 would flag every client"},
+		{"horizontal hosts 1", "detectors:\n  scan_horizontal_hosts: 1\n", "x.yaml:2: detectors.scan_horizontal_hosts: 1 would flag every client"},
+		{"brute 0", "detectors:\n  brute_force_connections: 0\n", "x.yaml:2: detectors.brute_force_connections: 0 would flag every packet"},
+		{"negative ban ttl", "detectors:\n  scan_ban_ttl: -5m\n", "x.yaml:2: detectors.scan_ban_ttl: -5m0s: a duration must not be negative"},
+		{"negative forget_after", "response:\n  forget_after: -1h\n", "x.yaml:2: response.forget_after: -1h0m0s: a duration must not be negative"},
+		{"negative escalation", "response:\n  escalation: [10m, -1h]\n", "x.yaml:2: response.escalation: entry 2: -1h0m0s"},
+		{"negative drop_ban_ttl", "signatures:\n  drop_ban_ttl: -1s\n", "x.yaml:2: signatures.drop_ban_ttl: -1s"},
+		{"ipv6 prefix 999", "response:\n  ipv6_prefix_len: 999\n", "x.yaml:2: response.ipv6_prefix_len: 999 is not an IPv6 prefix length"},
+		{"ipv6 prefix 0", "response:\n  ipv6_prefix_len: 0\n", "x.yaml:2: response.ipv6_prefix_len: 0 is not an IPv6 prefix length"},
+		{"ratio", "detectors:\n  syn_completed_ratio: 3\n", "x.yaml:2: detectors.syn_completed_ratio: 3 is not a ratio"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), "x.yaml")
+			if err == nil {
+				t.Fatalf("accepted %q", tc.yaml)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("error %q, want it to start %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "time.Duration") || strings.Contains(err.Error(), "int") && !strings.Contains(tc.want, "int") {
+				t.Fatalf("error names a Go type: %q", err)
+			}
+		})
+	}
+}
+
+func TestPipelineBytesDefault(t *testing.T) {
+	f := Default()
+	f.Pipeline.Workers = 2
+	got := f.PipelineBytes()
+	// Two workers: 8192 slots of a whole sample and 262144 flows each.
+	if got < 100<<20 || got > 400<<20 {
+		t.Fatalf("default pipeline with 2 workers estimated at %d bytes", got)
+	}
+}
