@@ -194,9 +194,21 @@ func Run(ctx context.Context, o Options) (err error) {
 			slog.Error("sample pipeline stopped", "err", err)
 		}
 	}()
-	// Close the reader before waiting: the reader goroutine is parked in Read.
+	// At shutdown the pipeline first drains what the ring holds (Flush:
+	// the reader returns every record there, then ErrFlushed), so samples
+	// the program sent are inspected and written; then the reader is closed
+	// (the reader goroutine may be parked in Read) before waiting.
 	start := time.Now()
 	defer func() {
+		drained := make(chan struct{})
+		go func() { wg.Wait(); close(drained) }()
+		if err := rd.Flush(); err == nil {
+			select {
+			case <-drained:
+			case <-time.After(2 * time.Second):
+				slog.Warn("shutdown: the ring buffer was not drained within 2s")
+			}
+		}
 		rd.Close()
 		wg.Wait()
 		// The flows still open end with the daemon (flow events, reason

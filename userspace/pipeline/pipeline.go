@@ -895,7 +895,7 @@ func (p *Pipeline) Flush() {
 	}
 }
 
-// Run reads the ring buffer until rd is closed, handing records to the
+// Run reads the ring buffer until rd is closed or flushed, handing records to the
 // workers, and returns when the workers have drained. Memory is bounded by
 // QueueLen slots per worker; when a worker's queue is full the record is
 // dropped and counted as overflow.
@@ -929,8 +929,8 @@ func (p *Pipeline) Run(rd *samples.Reader) error {
 	n := uint32(len(p.workers))
 	for {
 		raw, err := rd.ReadRaw()
-		if errors.Is(err, ringbuf.ErrClosed) {
-			return nil
+		if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, ringbuf.ErrFlushed) {
+			return nil // closed, or drained after a Flush
 		}
 		if err != nil {
 			slog.Error("read samples", "err", err)

@@ -101,6 +101,10 @@ func (r *Reader) Read(s *Sample) error {
 // SetDeadline makes Read return os.ErrDeadlineExceeded after t.
 func (r *Reader) SetDeadline(t time.Time) { r.rd.SetDeadline(t) }
 
+// Flush makes a blocked or later Read return every record the ring holds,
+// then an error wrapping ringbuf.ErrFlushed (a drain at shutdown).
+func (r *Reader) Flush() error { return r.rd.Flush() }
+
 // Close wakes a blocked Read and releases the reader.
 func (r *Reader) Close() error { return r.rd.Close() }
 
