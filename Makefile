@@ -60,8 +60,11 @@ generate:
 check-generated: generate
 	git diff --exit-code -- bpf/ || { echo "generated BPF objects are stale: run make generate and commit"; exit 1; }
 
+# Every test, then the userspace packages (where the goroutines are) again
+# under the race detector; allocation counts are asserted in the first run.
 test:
 	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 ./userspace/... ./internal/...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...
