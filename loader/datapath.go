@@ -187,6 +187,21 @@ func (d *Datapath) Attach(ifname string, mode XDPMode) (*Attachment, error) {
 	return a, nil
 }
 
+// Lost lists the interfaces whose attachment is gone: its bpf_link was
+// detached from outside (xdpids detach, bpftool), or the interface left.
+func (d *Datapath) Lost() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for _, a := range d.links {
+		info, err := a.link.Info()
+		if err != nil || info.XDP() == nil || info.XDP().Ifindex == 0 {
+			out = append(out, a.Iface)
+		}
+	}
+	return out
+}
+
 // Attachments lists the current attachments.
 func (d *Datapath) Attachments() []*Attachment {
 	d.mu.Lock()

@@ -79,9 +79,10 @@ func xdpModeName(m uint32) string {
 	return "multi"
 }
 
-// DetachOrphans removes xdpids programs from ifname ("" = every interface):
-// bpf_links are detached (also when another process holds them, or they are
-// pinned), netlink attachments removed. It returns the interfaces cleaned.
+// DetachOrphans removes xdpids programs from ifname ("" = every interface)
+// of the calling thread's network namespace: bpf_links are detached (also
+// when another process holds them, or they are pinned), netlink
+// attachments removed. It returns the interfaces cleaned.
 func DetachOrphans(ifname string) ([]string, error) {
 	want := 0
 	if ifname != "" {
@@ -93,6 +94,19 @@ func DetachOrphans(ifname string) ([]string, error) {
 	}
 	var cleaned []string
 	var errs []error
+	// A bpf_link names its interface by ifindex only, and an ifindex is
+	// per network namespace: the link is ours to detach only when this
+	// namespace's interface of that index runs that link's program.
+	here, err := netlink.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces: %w", err)
+	}
+	progOn := map[int]ebpf.ProgramID{}
+	for _, l := range here {
+		if x := l.Attrs().Xdp; x != nil && x.Attached {
+			progOn[l.Attrs().Index] = ebpf.ProgramID(x.ProgId)
+		}
+	}
 	// bpf_links first: a link-attached program cannot be removed through netlink.
 	it := new(link.Iterator)
 	for it.Next() {
@@ -103,7 +117,8 @@ func DetachOrphans(ifname string) ([]string, error) {
 			continue
 		}
 		xi := info.XDP()
-		if xi == nil || (want != 0 && int(xi.Ifindex) != want) || programName(info.Program) != ProgramName {
+		if xi == nil || (want != 0 && int(xi.Ifindex) != want) || progOn[int(xi.Ifindex)] != info.Program ||
+			programName(info.Program) != ProgramName {
 			l.Close()
 			continue
 		}

@@ -261,6 +261,13 @@ func Run(ctx context.Context, o Options) (err error) {
 				slog.Error("eve", "err", err)
 			}
 			status.write()
+			// Someone detached the program (xdpids detach, bpftool): nothing
+			// is inspected or blocked there any more, so say so and stop
+			// (systemd's Restart=on-failure attaches again).
+			if lost := dp.Lost(); len(lost) > 0 {
+				slog.Error("the xdp program was detached from outside", "ifaces", lost)
+				return fmt.Errorf("xdp program detached from %v by another process", lost)
+			}
 		case <-statsC:
 			writeStats(sink, pipe, dp.Maps(), start)
 		case <-sweep.C:
