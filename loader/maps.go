@@ -41,7 +41,7 @@ type Maps struct {
 	BlockHostV6 *ebpf.Map
 	ListHints   *ebpf.Map
 	Verified    *ebpf.Map // sources that completed a SYN cookie handshake
-	owned       bool // Close closes the maps (opened from pins)
+	owned       bool      // Close closes the maps (opened from pins)
 }
 
 func mapsFromObjects(o *bpf.XdpidsMaps) *Maps {
