@@ -1137,6 +1137,7 @@ int xdpids(struct xdp_md *ctx)
 	/* 2b. a verified source's hop count: a packet with its address and
 	 * another TTL is counted as spoofed and marked in its samples, not
 	 * dropped (userspace decides). */
+	__u64 now = 0; /* read once, when first needed */
 	hk = HINT_VERIFIED;
 	__u32 *verified_hint = bpf_map_lookup_elem(&list_hints, &hk);
 	if (verified_hint && *verified_hint) {
@@ -1151,9 +1152,9 @@ int xdpids(struct xdp_md *ctx)
 				st->hop_mismatch++;
 				vs->spoofed++;
 			} else {
-				__u64 t = clock(cfg);
-				if (vs->last_ns != t)
-					vs->last_ns = t;
+				now = clock(cfg);
+				if (vs->last_ns != now)
+					vs->last_ns = now;
 			}
 		}
 	}
@@ -1167,7 +1168,8 @@ int xdpids(struct xdp_md *ctx)
 		return finish(st, cfg, VERDICT_PASS, REASON_MALFORMED, len);
 	}
 
-	__u64 now = clock(cfg);
+	if (!now)
+		now = clock(cfg);
 
 	/* 3. per-source rate limits. */
 	__u8 flags = 0;
