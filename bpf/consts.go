@@ -95,6 +95,11 @@ const (
 	OriginRule     = 2
 )
 
+// Block entry flags, in the high bits of the raw origin.
+const (
+	BlockChallenge = 1 << 16 // a ban the source may lift by completing a SYN cookie handshake
+)
+
 // Limits from xdpids.h. The parser's (enum parse_limit) bind the Go
 // decoder too, so userspace stops where the program does.
 const (

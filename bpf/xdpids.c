@@ -290,6 +290,7 @@ enum block_origin unused_block_origin __attribute__((unused));
 enum flow_action unused_flow_action __attribute__((unused));
 enum hint_index unused_hint_index __attribute__((unused));
 enum trust_flag unused_trust_flag __attribute__((unused));
+enum block_flag unused_block_flag __attribute__((unused));
 struct verified_key *unused_verified_key __attribute__((unused));
 struct verified_src *unused_verified_src __attribute__((unused));
 
@@ -1026,6 +1027,44 @@ static __always_inline int flow_known(struct pkt *p)
 	return bpf_map_lookup_elem(&flows, &key) != 0;
 }
 
+/* challenge decides a packet from a source under a challenge ban: 1 it is
+ * a SYN answered with a cookie (XDP_TX), -1 the source is verified (with
+ * its hop count) or this is its ACK with a valid cookie: it passes the
+ * ban; 0 the ban drops it. Not in monitor mode or offline replay. */
+static __always_inline int challenge(struct xdp_md *ctx, struct if_stats *st, struct config *cfg,
+				     struct pkt *p)
+{
+	if (cfg->monitor || replay_clock_ns)
+		return 0;
+	struct verified_key vk = {};
+	verified_key_of(&vk, p);
+	struct verified_src *vs = bpf_map_lookup_elem(&verified, &vk);
+	if (vs) {
+		__u32 d = p->ttl > vs->ttl ? p->ttl - vs->ttl : vs->ttl - p->ttl;
+		if (d <= cfg->hop_tolerance)
+			return -1;
+	}
+	if (!p->has_l4 || p->l4proto != IPPROTO_TCP || p->malformed)
+		return 0;
+	__u32 zero = 0;
+	struct cookie_buf *cb = bpf_map_lookup_elem(&cookie_scratch, &zero);
+	if (!cb)
+		return 0;
+	__u8 f = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN);
+	if (f == TCP_SYN) {
+		__u32 tcp_len = cookie_eligible(ctx, p, cb);
+		if (!tcp_len)
+			return 0;
+		/* a failure after the frame changed drops it too */
+		return cookie_reply(ctx, p, cb, tcp_len) > 0 ? 1 : 0;
+	}
+	if (f == TCP_ACK && !flow_known(p) && cookie_check(ctx, p, cb) == 0) {
+		mark_verified(st, p, clock(cfg));
+		return -1;
+	}
+	return 0;
+}
+
 SEC("xdp")
 int xdpids(struct xdp_md *ctx)
 {
@@ -1128,10 +1167,16 @@ int xdpids(struct xdp_md *ctx)
 		}
 	}
 	if (b && (b->expires_ns == 0 || b->expires_ns > clock(cfg))) {
-		/* A plain add: under a flood from several CPUs a few hits may be
-		 * lost, which costs less than a locked add on a shared line. */
-		b->hits++;
-		return finish(st, cfg, VERDICT_DROP, REASON_BLOCK, len);
+		int r = (b->origin & BLOCK_CHALLENGE) ? challenge(ctx, st, cfg, &p) : 0;
+		if (r > 0)
+			return finish(st, cfg, VERDICT_TX, REASON_SYNCOOKIE, len);
+		if (r == 0) {
+			/* A plain add: under a flood from several CPUs a few hits may be
+			 * lost, which costs less than a locked add on a shared line. */
+			b->hits++;
+			return finish(st, cfg, VERDICT_DROP, REASON_BLOCK, len);
+		}
+		/* r < 0: the source proved itself; on as if not banned */
 	}
 
 	/* 2b. a verified source's hop count: a packet with its address and

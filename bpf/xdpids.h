@@ -109,6 +109,15 @@ enum block_origin {
 	ORIGIN_RULE = 2,     /* a drop rule */
 };
 
+/* Flags in the high bits of block_entry.origin (the low 16 bits are the
+ * enum block_origin). */
+enum block_flag {
+	BLOCK_CHALLENGE = 1 << 16, /* a ban on forgeable evidence: the source may prove itself.
+				    * Its TCP SYNs are answered with SYN cookies, a valid ACK
+				    * verifies it, and a verified source with its hop count
+				    * passes as if not banned (userspace then lifts the ban). */
+};
+
 struct counter {
 	__u64 packets;
 	__u64 bytes;
@@ -189,7 +198,7 @@ struct block_entry {
 	__u64 expires_ns; /* program clock ns after which the entry no longer drops; 0 = never */
 	__u64 created_ns; /* program clock ns when written */
 	__u64 hits;       /* packets dropped (or would-dropped) by this entry */
-	__u32 origin;     /* enum block_origin */
+	__u32 origin;     /* enum block_origin | enum block_flag bits */
 	__u32 level;      /* escalation level for repeat offenders */
 	char comment[32]; /* free text reason, NUL padded */
 };

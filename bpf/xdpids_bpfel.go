@@ -29,6 +29,12 @@ type XdpidsBlockEntry struct {
 	Comment   [32]int8
 }
 
+type XdpidsBlockFlag uint32
+
+const (
+	XdpidsBlockFlagBLOCK_CHALLENGE XdpidsBlockFlag = 65536
+)
+
 type XdpidsBlockOrigin uint32
 
 const (
@@ -335,6 +341,7 @@ const (
 	XdpidsMapVerified          = "verified"
 	XdpidsProgXdpids           = "xdpids"
 	XdpidsVarReplayClockNs     = "replay_clock_ns"
+	XdpidsVarUnusedBlockFlag   = "unused_block_flag"
 	XdpidsVarUnusedBlockOrigin = "unused_block_origin"
 	XdpidsVarUnusedFlowAction  = "unused_flow_action"
 	XdpidsVarUnusedHintIndex   = "unused_hint_index"
@@ -426,6 +433,7 @@ type XdpidsMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type XdpidsVariableSpecs struct {
 	ReplayClockNs     *ebpf.VariableSpec `ebpf:"replay_clock_ns"`
+	UnusedBlockFlag   *ebpf.VariableSpec `ebpf:"unused_block_flag"`
 	UnusedBlockOrigin *ebpf.VariableSpec `ebpf:"unused_block_origin"`
 	UnusedFlowAction  *ebpf.VariableSpec `ebpf:"unused_flow_action"`
 	UnusedHintIndex   *ebpf.VariableSpec `ebpf:"unused_hint_index"`
@@ -512,6 +520,7 @@ func (m *XdpidsMaps) Close() error {
 // It can be passed to LoadXdpidsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XdpidsVariables struct {
 	ReplayClockNs     *ebpf.Variable `ebpf:"replay_clock_ns"`
+	UnusedBlockFlag   *ebpf.Variable `ebpf:"unused_block_flag"`
 	UnusedBlockOrigin *ebpf.Variable `ebpf:"unused_block_origin"`
 	UnusedFlowAction  *ebpf.Variable `ebpf:"unused_flow_action"`
 	UnusedHintIndex   *ebpf.Variable `ebpf:"unused_hint_index"`

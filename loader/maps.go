@@ -298,6 +298,11 @@ type BlockOptions struct {
 	Level   uint32        // escalation level
 	Comment string        // up to 31 bytes kept
 	Now     uint64        // the program's clock now; 0 = CLOCK_MONOTONIC (offline replay passes packet time)
+	// Challenge makes it a ban the source can prove itself out of: its
+	// TCP SYNs get SYN cookies, and once its ACK carries a valid one (it
+	// is verified, see Maps.LookupVerified) its packets with the hop
+	// count recorded then pass the ban. For bans on forgeable evidence.
+	Challenge bool
 }
 
 // BlockEntry is one block list entry as read back.
@@ -309,6 +314,7 @@ type BlockEntry struct {
 	Origin    uint32
 	Level     uint32
 	Comment   string
+	Challenge bool // see BlockOptions.Challenge
 }
 
 // Expired reports whether the entry no longer drops at boot time now.
@@ -452,7 +458,10 @@ func (m *Maps) Block(p netip.Prefix, o BlockOptions) error {
 	if o.TTL > 0 {
 		e.ExpiresNs = now + uint64(o.TTL)
 	}
-	e.Origin = o.Origin
+	e.Origin = o.Origin &^ bpf.BlockChallenge
+	if o.Challenge {
+		e.Origin |= bpf.BlockChallenge
+	}
 	e.Level = o.Level
 	for i := 0; i < len(e.Comment)-1 && i < len(o.Comment); i++ {
 		e.Comment[i] = int8(o.Comment[i])
@@ -493,7 +502,8 @@ func (m *Maps) LookupBlock(p netip.Prefix) (BlockEntry, error) {
 
 func blockEntryOf(p netip.Prefix, e bpf.XdpidsBlockEntry) BlockEntry {
 	return BlockEntry{Prefix: p, ExpiresNs: e.ExpiresNs, CreatedNs: e.CreatedNs, Hits: e.Hits,
-		Origin: e.Origin, Level: e.Level, Comment: cString(e.Comment[:])}
+		Origin: e.Origin &^ bpf.BlockChallenge, Level: e.Level, Comment: cString(e.Comment[:]),
+		Challenge: e.Origin&bpf.BlockChallenge != 0}
 }
 
 // Blocks lists every block list entry: IPv4 hosts and prefixes, then IPv6.

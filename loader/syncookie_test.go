@@ -493,3 +493,66 @@ func TestVerifiedMap(t *testing.T) {
 		t.Errorf("verified hint %d (%v) with the map empty, want 0", hint, err)
 	}
 }
+
+// challengeBan bans p with a challenge ban.
+func challengeBan(t *testing.T, d *Datapath, p string) {
+	t.Helper()
+	if err := d.Maps().Block(netip.MustParsePrefix(p), BlockOptions{Origin: bpf.OriginDetector, Challenge: true, Comment: "forged"}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := d.Maps().LookupBlock(netip.MustParsePrefix(p))
+	if err != nil || !e.Challenge || e.Origin != bpf.OriginDetector {
+		t.Fatalf("challenge ban read back as %+v (%v)", e, err)
+	}
+}
+
+// TestXDPChallengeBan: a source banned on forgeable evidence proves itself
+// through a SYN cookie handshake (on any port, cookie mode or not) and its
+// packets then pass the ban; an unverified one, another hop count, or a
+// plain ban still drop.
+func TestXDPChallengeBan(t *testing.T) {
+	for _, fam := range []struct {
+		name   string
+		client netip.Addr
+		ip     int
+		icmp   func(netip.Addr, uint8) []byte
+	}{
+		{"ipv4", srcA, bpf.ProtoIPv4, func(a netip.Addr, ttl uint8) []byte {
+			return frame(eth(), ipWithTTL(a, dst4, ttl), icmp4Echo(), payload(8))
+		}},
+		{"ipv6", src6A, bpf.ProtoIPv6, func(a netip.Addr, ttl uint8) []byte {
+			return frame(eth(), ipWithTTL(a, dst6, ttl), icmp6Echo(), payload(8))
+		}},
+	} {
+		t.Run(fam.name, func(t *testing.T) {
+			// cookies off: the challenge works without cookie mode
+			r := newCookieRun(t, func(c *Config) { c.HopTolerance = 2 })
+			challengeBan(t, r.d, netip.PrefixFrom(fam.client, fam.client.BitLen()).String())
+			server := serverOf(fam.client)
+			r.run(fam.icmp(fam.client, 64), actDrop)
+			r.run(segment(fam.client, server, 64, ack, 1001, 777, 0), actDrop) // a forged ACK
+			cookie := synAck(t, r.run(synOpts(fam.client, server, 64), actTX), fam.client, server, mssOf(fam.client), false)
+			r.run(segment(fam.client, server, 64, ack, 1001, cookie+1, 0), actPass)
+			verifiedTTL(t, r.d, fam.client, 64, 0)
+			r.run(segment(fam.client, server, 64, psh|ack, 1001, cookie+1, 20), actPass)
+			r.run(fam.icmp(fam.client, 63), actPass)
+			r.run(fam.icmp(fam.client, 30), actDrop) // its address, another hop count
+			r.stats(map[vr]uint64{dropBlock: 3, txCookie: 1, passNone: 3},
+				map[int]uint64{fam.ip: 7, bpf.ProtoTCP: 4, map[bool]int{true: bpf.ProtoICMP, false: bpf.ProtoICMPv6}[fam.client.Is4()]: 3}, 1, 0)
+		})
+	}
+	t.Run("a plain ban sends no cookies", func(t *testing.T) {
+		r := newCookieRun(t, cookieConfig)
+		if err := r.d.Maps().Block(netip.MustParsePrefix("198.51.100.7/32"), BlockOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		r.run(synOpts(srcA, dst4, 64), actDrop)
+		r.stats(map[vr]uint64{dropBlock: 1}, map[int]uint64{bpf.ProtoIPv4: 1, bpf.ProtoTCP: 1}, 0, 0)
+	})
+	t.Run("monitor mode: would drop, no cookies", func(t *testing.T) {
+		r := newCookieRun(t, func(c *Config) { c.Monitor = true })
+		challengeBan(t, r.d, "198.51.100.0/24")
+		r.run(synOpts(srcA, dst4, 64), actPass)
+		r.stats(map[vr]uint64{wouldBlock: 1}, map[int]uint64{bpf.ProtoIPv4: 1, bpf.ProtoTCP: 1}, 0, 0)
+	})
+}
