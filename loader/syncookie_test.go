@@ -556,3 +556,19 @@ func TestXDPChallengeBan(t *testing.T) {
 		r.stats(map[vr]uint64{wouldBlock: 1}, map[int]uint64{bpf.ProtoIPv4: 1, bpf.ProtoTCP: 1}, 0, 0)
 	})
 }
+
+// TestXDPVerifiedEvictedFlow: in cookie mode a verified source's ACK on a
+// flow the table no longer has (evicted) passes; an unverified one's drops.
+func TestXDPVerifiedEvictedFlow(t *testing.T) {
+	r := newCookieRun(t, cookieConfig)
+	cookie := synAck(t, r.run(synOpts(srcA, dst4, 64), actTX), srcA, dst4, 1460, false)
+	r.run(segment(srcA, dst4, 64, ack, 1001, cookie+1, 0), actPass)
+	if err := r.d.Maps().Flows.Delete(FlowKey(srcA, dst4, 40000, 80, 6, 0)); err != nil {
+		t.Fatal(err)
+	}
+	// later in the stream: no valid cookie in it
+	r.run(segment(srcA, dst4, 64, psh|ack, 2001, cookie+101, 10), actPass)
+	r.run(segment(srcA, dst4, 30, psh|ack, 2011, cookie+101, 10), actPass) // a known flow again
+	r.run(frame(eth(), ipWithTTL(srcA, dst4, 30), withSeqAck(tcp(40001, 80, ack), 1001, cookie+1)), actDrop)
+	r.stats(map[vr]uint64{txCookie: 1, passNone: 3, dropCookie: 1}, map[int]uint64{bpf.ProtoIPv4: 5, bpf.ProtoTCP: 5}, 1, 2)
+}
