@@ -9,7 +9,8 @@ const (
 	VerdictPass      = 0
 	VerdictDrop      = 1
 	VerdictWouldDrop = 2
-	VerdictMax       = 3
+	VerdictTX        = 3 // answered from XDP: a SYN cookie SYN-ACK
+	VerdictMax       = 4
 )
 
 // Reasons for a verdict.
@@ -23,7 +24,9 @@ const (
 	ReasonMalformed = 6
 	ReasonNotIP     = 7
 	ReasonFlow      = 8
-	ReasonMax       = 9
+	ReasonSYNCookie = 9  // tx: SYN answered with a SYN cookie
+	ReasonBadCookie = 10 // drop: a new flow's ACK without a valid cookie, port in cookie mode
+	ReasonMax       = 11
 )
 
 // Protocol counter indexes.
@@ -75,7 +78,14 @@ const (
 	HintAllowV6       = 1
 	HintBlockPrefixV4 = 2
 	HintBlockPrefixV6 = 3
-	HintMax           = 4
+	HintVerified      = 4
+	HintMax           = 5
+)
+
+// Trust bits of a sample (Sample.Trust): what the program knows of the source.
+const (
+	TrustVerified    = 1 << 0 // the source completed a SYN cookie handshake
+	TrustHopMismatch = 1 << 1 // but this packet's hop count differs: spoof suspected
 )
 
 // Block entry origins.
@@ -83,6 +93,11 @@ const (
 	OriginManual   = 0
 	OriginDetector = 1
 	OriginRule     = 2
+)
+
+// Block entry flags, in the high bits of the raw origin.
+const (
+	BlockChallenge = 1 << 16 // a ban the source may lift by completing a SYN cookie handshake
 )
 
 // Limits from xdpids.h. The parser's (enum parse_limit) bind the Go
@@ -102,7 +117,7 @@ const (
 
 // VerdictNames, ReasonNames and ProtoNames name the counters for output.
 var (
-	VerdictNames = [VerdictMax]string{"pass", "drop", "would_drop"}
-	ReasonNames  = [ReasonMax]string{"none", "allow_list", "block_list", "rate_limit_syn", "rate_limit_udp", "rate_limit_icmp", "malformed", "not_ip", "flow_drop"}
+	VerdictNames = [VerdictMax]string{"pass", "drop", "would_drop", "tx"}
+	ReasonNames  = [ReasonMax]string{"none", "allow_list", "block_list", "rate_limit_syn", "rate_limit_udp", "rate_limit_icmp", "malformed", "not_ip", "flow_drop", "syn_cookie", "bad_cookie"}
 	ProtoNames   = [ProtoMax]string{"ipv4", "ipv6", "tcp", "udp", "icmp", "icmpv6", "fragment", "other", "malformed", "vlan"}
 )

@@ -2,8 +2,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* xdpids XDP program: parse, count, allow/block lists, per-source rate
  * limits, flow accounting and sampling to userspace through a ring buffer.
- * Order of decisions (see DESIGN.md): allow list, block list, rate limits,
- * flow accounting, sampling. Every exit goes through finish(), which records
+ * Order of decisions (see DESIGN.md): allow list, block list, the verified
+ * source's hop count, rate limits, SYN cookies, flow accounting, sampling. Every exit goes through finish(), which records
  * the verdict, so the verdict counters always add up to the packet count. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -12,6 +12,7 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
+#include <linux/errno.h>
 
 #ifndef IPPROTO_ICMPV6
 #define IPPROTO_ICMPV6 58
@@ -176,6 +177,49 @@ struct {
 	__type(value, struct flow_stats);
 } flows SEC(".maps");
 
+/* Sources that completed a SYN cookie handshake, with the hop count they
+ * arrived with. LRU: a flood of real handshakes evicts the oldest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct verified_key);
+	__type(value, struct verified_src);
+} verified SEC(".maps");
+
+/* SYN rate per destination port (index: the port), which decides cookie
+ * mode. Shared between CPUs without atomics: a lost increment under a
+ * flood of thousands per second does not move the decision. */
+struct port_state {
+	__u64 window;     /* clock / 1 s of the window syns counts */
+	__u32 syns;       /* SYNs to the port in that window */
+	__u32 prev_syns;  /* SYNs in the window before (0 if it was not the one before) */
+	__u64 cookie_ns;  /* last SYN answered with a cookie; 0 = never */
+	__u64 refresh_ns; /* last SYN let through to the stack in cookie mode */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct port_state);
+} syn_ports SEC(".maps");
+
+/* Scratch space of the cookie path: headers copied out of the frame (the
+ * helpers need the TCP header's whole length in bounds, and the frame's
+ * length is only known at run time), and the SYN-ACK built there. */
+struct cookie_buf {
+	__u8 ip[40];  /* struct iphdr or struct ipv6hdr */
+	__u8 tcp[60]; /* struct tcphdr and its options */
+	__u8 eth[12]; /* destination and source MAC */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cookie_buf);
+} cookie_scratch SEC(".maps");
+
 /* Per-CPU sample budget: a token bucket in samples. */
 struct budget {
 	__u64 tokens; /* nanotokens */
@@ -225,7 +269,10 @@ struct pkt {
 	__u8 malformed; /* a header was truncated or invalid */
 	__u8 vlan_tags;
 	__u8 arp;       /* an ARP, MPLS or NSH frame: sampled as SAMPLE_NON_IP (family stays 0) */
-	__u8 pad[2];
+	__u8 ttl;       /* IPv4 TTL or IPv6 hop limit */
+	__u8 tcp_doff;  /* TCP data offset, 32-bit words (has_l4) */
+	__u8 trust;     /* enum trust_flag bits */
+	__u8 pad[3];
 	__u16 l3_off;   /* where the IP header starts in the frame */
 	__u16 l4_off;   /* where the L4 header starts (has_l4) */
 };
@@ -242,6 +289,10 @@ enum sample_flag unused_sample_flag __attribute__((unused));
 enum block_origin unused_block_origin __attribute__((unused));
 enum flow_action unused_flow_action __attribute__((unused));
 enum hint_index unused_hint_index __attribute__((unused));
+enum trust_flag unused_trust_flag __attribute__((unused));
+enum block_flag unused_block_flag __attribute__((unused));
+struct verified_key *unused_verified_key __attribute__((unused));
+struct verified_src *unused_verified_src __attribute__((unused));
 
 static __always_inline void count(struct counter *c, __u64 bytes)
 {
@@ -265,6 +316,7 @@ static __always_inline int parse_l4(void *cur, void *end, struct pkt *p, __u32 o
 		p->sport = th->source;
 		p->dport = th->dest;
 		p->tcp_flags = ((__u8 *)th)[13];
+		p->tcp_doff = th->doff;
 		break;
 	}
 	case IPPROTO_UDP: {
@@ -307,6 +359,7 @@ static __always_inline int parse_ipv4(void *cur, void *end, struct pkt *p)
 	if (cur + hlen > end)
 		return -1;
 	p->family = 4;
+	p->ttl = iph->ttl;
 	p->l4proto = iph->protocol;
 	__builtin_memcpy(p->src, &iph->saddr, 4);
 	__builtin_memcpy(p->dst, &iph->daddr, 4);
@@ -331,6 +384,7 @@ static __always_inline int parse_ipv6(void *cur, void *end, struct pkt *p)
 	if (ip6->version != 6)
 		return -1;
 	p->family = 6;
+	p->ttl = ip6->hop_limit;
 	__builtin_memcpy(p->src, &ip6->saddr, 16);
 	__builtin_memcpy(p->dst, &ip6->daddr, 16);
 	__u8 nexthdr = ip6->nexthdr;
@@ -468,6 +522,8 @@ static __always_inline int finish(struct if_stats *st, struct config *cfg, __u32
 	if (verdict >= VERDICT_MAX || reason >= REASON_MAX)
 		return XDP_PASS;
 	count(&st->verdicts[verdict][reason], len);
+	if (verdict == VERDICT_TX)
+		return XDP_TX;
 	return verdict == VERDICT_DROP ? XDP_DROP : XDP_PASS;
 }
 
@@ -649,6 +705,7 @@ static __always_inline void emit_sample(struct xdp_md *ctx, struct if_stats *st,
 	buf->hdr.l4proto = p->l4proto;
 	buf->hdr.l3_off = p->family ? p->l3_off : 0;
 	buf->hdr.l4_off = p->has_l4 ? p->l4_off : 0;
+	buf->hdr.trust = p->trust;
 	/* Offline replay drains the ring after each test run itself: waking a
 	 * reader would only cost an irq_work per sample. */
 	if (bpf_ringbuf_output(&samples, buf, sizeof(buf->hdr) + cap,
@@ -681,6 +738,330 @@ static __always_inline __u8 anomalous_flags(__u8 f)
 		return 1;
 	if ((f & (TCP_FIN | TCP_ACK)) == TCP_FIN)
 		return 1; /* FIN without ACK; covers XMAS (FIN+PSH+URG) */
+	return 0;
+}
+
+/* --- SYN cookies (issue 9) ---
+ *
+ * While the SYN rate to a destination port is over config.cookie_threshold
+ * (or with config.cookie_always), the program answers the port's SYNs
+ * itself: a SYN-ACK whose sequence number is a SYN cookie from
+ * bpf_tcp_raw_gen_syncookie_ipv4/6, sent back with XDP_TX. The stack sees
+ * no SYN and keeps no state, so a flood from forged sources costs it
+ * nothing. A new flow's ACK to the port is checked with
+ * bpf_tcp_raw_check_syncookie_ipv4/6: a valid one marks its source verified
+ * (the verified map, with its TTL) and passes; one without a valid cookie
+ * is dropped (REASON_BAD_COOKIE).
+ *
+ * How the listener accepts the connection: the raw helpers compute the
+ * kernel's own cookie (same secret, same encoding as the stack's
+ * syncookies), so with net.ipv4.tcp_syncookies=2 the listener's cookie
+ * check accepts the ACK and creates the connection from it. The stack
+ * checks a cookie only while the listener has "recently overflowed"
+ * (sent a cookie itself in the last 2 minutes, tcp_synq_no_recent_overflow):
+ * so in cookie mode one SYN per port and config.cookie_refresh_ms still
+ * passes to the stack, which with tcp_syncookies=2 answers it with its own
+ * cookie and keeps its listener accepting. */
+
+#define COOKIE_ACK_NS (5 * NSEC_PER_SEC) /* ACKs are checked this long after the last cookie */
+#define COOKIE_TTL 64
+#define COOKIE_WINDOW 65535 /* no window scaling: the SYN-ACK carries only an MSS option */
+#define COOKIE_MSS4 1460
+#define COOKIE_MSS6 1440
+#define IP_DF 0x4000
+
+static __always_inline __u16 csum_fold(__u64 s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+/* pseudo_sum is the one's complement sum of the TCP pseudo-header, in
+ * network byte order words as bpf_csum_diff sums them. */
+static __always_inline __u64 pseudo_sum(struct cookie_buf *b, __u8 family, __u32 tcp_len)
+{
+	__u64 s = 0;
+	if (family == 4) {
+		struct iphdr *iph = (void *)b->ip;
+		s += iph->saddr;
+		s += iph->daddr;
+		s += bpf_htonl(IPPROTO_TCP + tcp_len);
+		return s;
+	}
+	__u32 *a = (__u32 *)(b->ip + 8); /* saddr, then daddr */
+	for (int i = 0; i < 8; i++)
+		s += a[i];
+	s += bpf_htonl(tcp_len);
+	s += bpf_htonl(IPPROTO_TCP);
+	return s;
+}
+
+/* tcp_csum is the TCP checksum over the pseudo-header and tcp_len bytes of
+ * b->tcp (0 when the header's checksum field is right, computing over it). */
+static __always_inline int tcp_csum(struct cookie_buf *b, __u8 family, __u64 tcp_len, __u16 *out)
+{
+	barrier_var(tcp_len);
+	if (tcp_len < 20 || tcp_len > 60)
+		return -1;
+	__s64 v = bpf_csum_diff(0, 0, (__be32 *)b->tcp, tcp_len, 0);
+	if (v < 0)
+		return -1;
+	*out = csum_fold((__u64)(__u32)v + pseudo_sum(b, family, tcp_len));
+	return 0;
+}
+
+/* cookie_eligible loads a SYN's headers into b and checks it is one the
+ * program answers: no IP options or IPv6 extension headers, no fragment,
+ * no payload, and good checksums (nmap --badsum tells a box that answers
+ * bad ones from the host). Returns the TCP header length, or 0. */
+static __always_inline __u32 cookie_eligible(struct xdp_md *ctx, struct pkt *p, struct cookie_buf *b)
+{
+	__u64 tcp_len = p->tcp_doff * 4;
+	if (p->frag || tcp_len < 20 || tcp_len > 60)
+		return 0;
+	if (p->family == 4) {
+		if (p->l4_off != p->l3_off + 20)
+			return 0;
+		if (bpf_xdp_load_bytes(ctx, p->l3_off, b->ip, 20) < 0)
+			return 0;
+		struct iphdr *iph = (void *)b->ip;
+		if (bpf_ntohs(iph->tot_len) != 20 + tcp_len || (iph->frag_off & bpf_htons(~IP_DF)))
+			return 0;
+		__s64 v = bpf_csum_diff(0, 0, (__be32 *)b->ip, 20, 0);
+		if (v < 0 || csum_fold((__u32)v) != 0)
+			return 0;
+	} else {
+		if (p->l4_off != p->l3_off + 40)
+			return 0;
+		if (bpf_xdp_load_bytes(ctx, p->l3_off, b->ip, 40) < 0)
+			return 0;
+		struct ipv6hdr *ip6 = (void *)b->ip;
+		if (bpf_ntohs(ip6->payload_len) != tcp_len)
+			return 0;
+	}
+	barrier_var(tcp_len);
+	if (tcp_len < 20 || tcp_len > 60)
+		return 0;
+	if (bpf_xdp_load_bytes(ctx, p->l4_off, b->tcp, tcp_len) < 0)
+		return 0;
+	__u16 sum;
+	if (tcp_csum(b, p->family, tcp_len, &sum) < 0 || sum != 0)
+		return 0;
+	return tcp_len;
+}
+
+/* cookie_reply turns the SYN in the frame, whose headers cookie_eligible
+ * loaded into b, into a SYN-ACK carrying a SYN cookie. Returns 1 when the
+ * frame is the SYN-ACK (XDP_TX it), 0 when the SYN is not answered (frame
+ * untouched: pass it on), -1 when the frame was changed but could not be
+ * finished (drop it). */
+static __always_inline int cookie_reply(struct xdp_md *ctx, struct pkt *p, struct cookie_buf *b,
+					__u32 tcp_len)
+{
+	if (tcp_len < 20 || tcp_len > 60)
+		return 0;
+	__s64 r;
+	if (p->family == 4)
+		r = bpf_tcp_raw_gen_syncookie_ipv4((struct iphdr *)b->ip, (struct tcphdr *)b->tcp, tcp_len);
+	else
+		r = bpf_tcp_raw_gen_syncookie_ipv6((struct ipv6hdr *)b->ip, (struct tcphdr *)b->tcp, tcp_len);
+	if (r < 0)
+		return 0;
+	__u32 cookie = (__u32)r;
+	__u16 mss = r >> 32; /* the client's MSS as the cookie encodes it */
+	__u16 ours = p->family == 4 ? COOKIE_MSS4 : COOKIE_MSS6;
+	if (mss > ours)
+		mss = ours;
+
+	/* The SYN-ACK: an MSS option when the SYN had options (a SYN without
+	 * one is answered without: both sides then assume 536). */
+	__u32 new_len = tcp_len > 20 ? 24 : 20;
+	struct tcphdr *th = (void *)b->tcp;
+	__be16 port = th->source;
+	th->source = th->dest;
+	th->dest = port;
+	th->ack_seq = bpf_htonl(bpf_ntohl(th->seq) + 1);
+	th->seq = bpf_htonl(cookie);
+	b->tcp[12] = (new_len / 4) << 4;
+	b->tcp[13] = TCP_SYN | TCP_ACK;
+	th->window = bpf_htons(COOKIE_WINDOW);
+	th->check = 0;
+	th->urg_ptr = 0;
+	if (new_len == 24) {
+		b->tcp[20] = 2; /* MSS */
+		b->tcp[21] = 4;
+		b->tcp[22] = mss >> 8;
+		b->tcp[23] = mss & 0xff;
+	}
+	__u32 ip_len;
+	if (p->family == 4) {
+		struct iphdr *iph = (void *)b->ip;
+		__be32 a = iph->saddr;
+		iph->saddr = iph->daddr;
+		iph->daddr = a;
+		iph->tos = 0;
+		iph->id = 0;
+		iph->frag_off = bpf_htons(IP_DF);
+		iph->ttl = COOKIE_TTL;
+		iph->tot_len = bpf_htons(20 + new_len);
+		iph->check = 0;
+		__s64 v = bpf_csum_diff(0, 0, (__be32 *)b->ip, 20, 0);
+		if (v < 0)
+			return 0;
+		iph->check = csum_fold((__u32)v);
+		ip_len = 20;
+	} else {
+		struct ipv6hdr *ip6 = (void *)b->ip;
+		struct in6_addr a = ip6->saddr;
+		ip6->saddr = ip6->daddr;
+		ip6->daddr = a;
+		*(__be32 *)b->ip = bpf_htonl(0x60000000);
+		ip6->payload_len = bpf_htons(new_len);
+		ip6->hop_limit = COOKIE_TTL;
+		ip_len = 40;
+	}
+	__u16 sum;
+	if (tcp_csum(b, p->family, new_len, &sum) < 0)
+		return 0;
+	th->check = sum;
+	if (bpf_xdp_load_bytes(ctx, 0, b->eth, 12) < 0)
+		return 0;
+
+	/* Nothing written yet: from here a failure leaves a changed frame. */
+	int len = ctx->data_end - ctx->data;
+	int want = p->l4_off + new_len;
+	if (want < len && bpf_xdp_adjust_tail(ctx, want - len) < 0)
+		return 0;
+	if (bpf_xdp_store_bytes(ctx, 0, b->eth + 6, 6) < 0 ||
+	    bpf_xdp_store_bytes(ctx, 6, b->eth, 6) < 0)
+		return -1;
+	if (ip_len == 20) {
+		if (bpf_xdp_store_bytes(ctx, p->l3_off, b->ip, 20) < 0)
+			return -1;
+	} else if (bpf_xdp_store_bytes(ctx, p->l3_off, b->ip, 40) < 0) {
+		return -1;
+	}
+	if (new_len == 24) {
+		if (bpf_xdp_store_bytes(ctx, p->l4_off, b->tcp, 24) < 0)
+			return -1;
+	} else if (bpf_xdp_store_bytes(ctx, p->l4_off, b->tcp, 20) < 0) {
+		return -1;
+	}
+	return 1;
+}
+
+/* cookie_check checks a handshake ACK's cookie: 0 valid, -EACCES not a
+ * cookie of ours, another negative error when it could not be checked. */
+static __always_inline int cookie_check(struct xdp_md *ctx, struct pkt *p, struct cookie_buf *b)
+{
+	if (p->frag)
+		return -EINVAL;
+	if (p->family == 4) {
+		if (bpf_xdp_load_bytes(ctx, p->l3_off, b->ip, 20) < 0 ||
+		    bpf_xdp_load_bytes(ctx, p->l4_off, b->tcp, 20) < 0)
+			return -EINVAL;
+		return bpf_tcp_raw_check_syncookie_ipv4((struct iphdr *)b->ip, (struct tcphdr *)b->tcp);
+	}
+	if (bpf_xdp_load_bytes(ctx, p->l3_off, b->ip, 40) < 0 ||
+	    bpf_xdp_load_bytes(ctx, p->l4_off, b->tcp, 20) < 0)
+		return -EINVAL;
+	return bpf_tcp_raw_check_syncookie_ipv6((struct ipv6hdr *)b->ip, (struct tcphdr *)b->tcp);
+}
+
+/* cookie_mode counts a SYN to the port and says whether the port is in
+ * cookie mode: over the threshold in this one-second window or the one
+ * before (so the mode ends one full quiet window after the flood). */
+static __always_inline int cookie_mode(struct config *cfg, struct port_state *ps, __u64 now)
+{
+	__u64 win = now / NSEC_PER_SEC;
+	if (ps->window != win) {
+		ps->prev_syns = ps->window + 1 == win ? ps->syns : 0;
+		ps->window = win;
+		ps->syns = 0;
+	}
+	ps->syns++;
+	if (cfg->cookie_always)
+		return 1;
+	__u32 thr = cfg->cookie_threshold;
+	return thr && (ps->syns > thr || ps->prev_syns > thr);
+}
+
+static __always_inline void verified_key_of(struct verified_key *k, struct pkt *p)
+{
+	__builtin_memcpy(k->addr, p->src, 16);
+	k->family = p->family;
+}
+
+/* mark_verified records a source that answered a SYN cookie, with the hop
+ * count of its ACK. */
+static __always_inline void mark_verified(struct if_stats *st, struct pkt *p, __u64 now)
+{
+	struct verified_key k = {};
+	verified_key_of(&k, p);
+	struct verified_src v = {.verified_ns = now, .last_ns = now, .ttl = p->ttl};
+	struct verified_src *old = bpf_map_lookup_elem(&verified, &k);
+	if (old)
+		v.spoofed = old->spoofed;
+	bpf_map_update_elem(&verified, &k, &v, BPF_ANY);
+	st->verified_new++;
+	__u32 hk = HINT_VERIFIED;
+	__u32 *hint = bpf_map_lookup_elem(&list_hints, &hk);
+	if (hint && !*hint)
+		*hint = 1;
+}
+
+/* flow_known reports whether the flow table has this packet's direction. */
+static __always_inline int flow_known(struct pkt *p)
+{
+	struct flow_key key = {};
+	__builtin_memcpy(key.src, p->src, 16);
+	__builtin_memcpy(key.dst, p->dst, 16);
+	key.sport = p->sport;
+	key.dport = p->dport;
+	key.vlan = p->vlan;
+	key.proto = p->l4proto;
+	key.family = p->family;
+	return bpf_map_lookup_elem(&flows, &key) != 0;
+}
+
+/* challenge decides a packet from a source under a challenge ban: 1 it is
+ * a SYN answered with a cookie (XDP_TX), -1 the source is verified (with
+ * its hop count) or this is its ACK with a valid cookie: it passes the
+ * ban; 0 the ban drops it. Not in monitor mode or offline replay. */
+static __always_inline int challenge(struct xdp_md *ctx, struct if_stats *st, struct config *cfg,
+				     struct pkt *p)
+{
+	if (cfg->monitor || replay_clock_ns)
+		return 0;
+	struct verified_key vk = {};
+	verified_key_of(&vk, p);
+	struct verified_src *vs = bpf_map_lookup_elem(&verified, &vk);
+	if (vs) {
+		__u32 d = p->ttl > vs->ttl ? p->ttl - vs->ttl : vs->ttl - p->ttl;
+		if (d <= cfg->hop_tolerance)
+			return -1;
+	}
+	if (!p->has_l4 || p->l4proto != IPPROTO_TCP || p->malformed)
+		return 0;
+	__u32 zero = 0;
+	struct cookie_buf *cb = bpf_map_lookup_elem(&cookie_scratch, &zero);
+	if (!cb)
+		return 0;
+	__u8 f = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN);
+	if (f == TCP_SYN) {
+		__u32 tcp_len = cookie_eligible(ctx, p, cb);
+		if (!tcp_len)
+			return 0;
+		/* a failure after the frame changed drops it too */
+		return cookie_reply(ctx, p, cb, tcp_len) > 0 ? 1 : 0;
+	}
+	if (f == TCP_ACK && !flow_known(p) && cookie_check(ctx, p, cb) == 0) {
+		mark_verified(st, p, clock(cfg));
+		return -1;
+	}
 	return 0;
 }
 
@@ -786,10 +1167,41 @@ int xdpids(struct xdp_md *ctx)
 		}
 	}
 	if (b && (b->expires_ns == 0 || b->expires_ns > clock(cfg))) {
-		/* A plain add: under a flood from several CPUs a few hits may be
-		 * lost, which costs less than a locked add on a shared line. */
-		b->hits++;
-		return finish(st, cfg, VERDICT_DROP, REASON_BLOCK, len);
+		int r = (b->origin & BLOCK_CHALLENGE) ? challenge(ctx, st, cfg, &p) : 0;
+		if (r > 0)
+			return finish(st, cfg, VERDICT_TX, REASON_SYNCOOKIE, len);
+		if (r == 0) {
+			/* A plain add: under a flood from several CPUs a few hits may be
+			 * lost, which costs less than a locked add on a shared line. */
+			b->hits++;
+			return finish(st, cfg, VERDICT_DROP, REASON_BLOCK, len);
+		}
+		/* r < 0: the source proved itself; on as if not banned */
+	}
+
+	/* 2b. a verified source's hop count: a packet with its address and
+	 * another TTL is counted as spoofed and marked in its samples, not
+	 * dropped (userspace decides). */
+	__u64 now = 0; /* read once, when first needed */
+	hk = HINT_VERIFIED;
+	__u32 *verified_hint = bpf_map_lookup_elem(&list_hints, &hk);
+	if (verified_hint && *verified_hint) {
+		struct verified_key vk = {};
+		verified_key_of(&vk, &p);
+		struct verified_src *vs = bpf_map_lookup_elem(&verified, &vk);
+		if (vs) {
+			p.trust = TRUST_VERIFIED;
+			__u32 d = p.ttl > vs->ttl ? p.ttl - vs->ttl : vs->ttl - p.ttl;
+			if (d > cfg->hop_tolerance) {
+				p.trust |= TRUST_HOP_MISMATCH;
+				st->hop_mismatch++;
+				vs->spoofed++;
+			} else {
+				now = clock(cfg);
+				if (vs->last_ns != now)
+					vs->last_ns = now;
+			}
+		}
 	}
 
 	if (p.malformed) {
@@ -801,7 +1213,8 @@ int xdpids(struct xdp_md *ctx)
 		return finish(st, cfg, VERDICT_PASS, REASON_MALFORMED, len);
 	}
 
-	__u64 now = clock(cfg);
+	if (!now)
+		now = clock(cfg);
 
 	/* 3. per-source rate limits. */
 	__u8 flags = 0;
@@ -825,6 +1238,45 @@ int xdpids(struct xdp_md *ctx)
 						    SAMPLE_RATELIMIT, 0, FLOW_INSPECT, snaplen(cfg));
 				return finish(st, cfg, VERDICT_DROP, reason, len);
 			}
+		}
+	}
+
+	/* 3b. SYN cookies (above): not in monitor mode, which never acts, nor
+	 * in offline replay, where nobody would receive the SYN-ACK. */
+	if (p.has_l4 && p.l4proto == IPPROTO_TCP && !cfg->monitor && !replay_clock_ns &&
+	    (cfg->cookie_threshold || cfg->cookie_always)) {
+		__u8 f = p.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN);
+		__u32 port = bpf_ntohs(p.dport);
+		struct port_state *ps = bpf_map_lookup_elem(&syn_ports, &port);
+		struct cookie_buf *cb = bpf_map_lookup_elem(&cookie_scratch, &zero);
+		__u32 tcp_len;
+		if (ps && cb && f == TCP_SYN && cookie_mode(cfg, ps, now)) {
+			__u64 refresh = (__u64)cfg->cookie_refresh_ms * NSEC_PER_MSEC;
+			if (refresh && (ps->refresh_ns == 0 || now - ps->refresh_ns >= refresh)) {
+				ps->refresh_ns = now; /* this one goes to the stack */
+			} else if ((tcp_len = cookie_eligible(ctx, &p, cb))) {
+				/* a cookie SYN makes no flow; 1-in-N samples still show it */
+				if (cfg->sample_one_in && bpf_get_prandom_u32() % cfg->sample_one_in == 0)
+					emit_sample(ctx, st, cfg, &p, now, len, VERDICT_TX, REASON_SYNCOOKIE,
+						    SAMPLE_RANDOM, 0, FLOW_INSPECT, snaplen(cfg));
+				int r = cookie_reply(ctx, &p, cb, tcp_len);
+				if (r > 0) {
+					if (ps->cookie_ns != now)
+						ps->cookie_ns = now;
+					return finish(st, cfg, VERDICT_TX, REASON_SYNCOOKIE, len);
+				}
+				if (r < 0)
+					return finish(st, cfg, VERDICT_DROP, REASON_SYNCOOKIE, len);
+			}
+		} else if (ps && cb && (f == TCP_ACK) && ps->cookie_ns && now - ps->cookie_ns < COOKIE_ACK_NS &&
+			   !flow_known(&p)) {
+			int r = cookie_check(ctx, &p, cb);
+			if (r == 0)
+				mark_verified(st, &p, now);
+			/* (a verified source with its hop count passes without one:
+			 * its connection's flow entry may have been evicted) */
+			else if (r == -EACCES && p.trust != TRUST_VERIFIED)
+				return finish(st, cfg, VERDICT_DROP, REASON_BAD_COOKIE, len);
 		}
 	}
 

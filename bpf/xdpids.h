@@ -27,7 +27,8 @@ enum verdict {
 	VERDICT_PASS = 0,
 	VERDICT_DROP = 1,
 	VERDICT_WOULD_DROP = 2, /* monitor mode: would have dropped, passed */
-	VERDICT_MAX = 3,
+	VERDICT_TX = 3,         /* answered from XDP (XDP_TX): a SYN cookie SYN-ACK */
+	VERDICT_MAX = 4,
 };
 
 /* Why a packet got its verdict. */
@@ -41,7 +42,9 @@ enum reason {
 	REASON_MALFORMED = 6,  /* a header was truncated or invalid */
 	REASON_NOT_IP = 7,     /* ARP, LLDP, ...: not inspected */
 	REASON_FLOW = 8,       /* the flow has a drop verdict (a drop rule matched) */
-	REASON_MAX = 9,
+	REASON_SYNCOOKIE = 9,  /* tx: a SYN to a port in cookie mode, answered with a SYN cookie */
+	REASON_BAD_COOKIE = 10, /* drop: a new flow's ACK to a port in cookie mode without a valid cookie */
+	REASON_MAX = 11,
 };
 
 /* Protocol counters: a packet can count in several (IPv4 + TCP + fragment). */
@@ -82,6 +85,15 @@ enum sample_flag {
 	SAMPLE_ALL = (1 << 8) - 1,
 };
 
+/* Trust bits of a sample (sample_hdr.trust): what the program knows about
+ * the packet's source address. */
+enum trust_flag {
+	TRUST_VERIFIED = 1 << 0,     /* the source completed a SYN cookie handshake (verified map) */
+	TRUST_HOP_MISMATCH = 1 << 1, /* but this packet's TTL / hop limit differs from the one the
+				      * handshake arrived with by more than config.hop_tolerance:
+				      * spoof suspected (Jin, Wang and Shin, CCS 2003) */
+};
+
 /* Verdict userspace sets on a flow table entry. */
 enum flow_action {
 	FLOW_INSPECT = 0, /* count and sample as usual */
@@ -97,6 +109,15 @@ enum block_origin {
 	ORIGIN_RULE = 2,     /* a drop rule */
 };
 
+/* Flags in the high bits of block_entry.origin (the low 16 bits are the
+ * enum block_origin). */
+enum block_flag {
+	BLOCK_CHALLENGE = 1 << 16, /* a ban on forgeable evidence: the source may prove itself.
+				    * Its TCP SYNs are answered with SYN cookies, a valid ACK
+				    * verifies it, and a verified source with its hop count
+				    * passes as if not banned (userspace then lifts the ban). */
+};
+
 struct counter {
 	__u64 packets;
 	__u64 bytes;
@@ -110,6 +131,8 @@ struct if_stats {
 	__u64 samples_sent;        /* records written to the ring buffer */
 	__u64 samples_lost;        /* ring buffer full or load failed */
 	__u64 samples_over_budget; /* wanted but over the per-CPU sample budget */
+	__u64 verified_new;        /* handshake ACKs with a valid SYN cookie: source verified */
+	__u64 hop_mismatch;        /* packets claiming a verified source with another hop count */
 };
 
 struct bucket_config {
@@ -129,6 +152,12 @@ struct config {
 	__u32 ratelimit_sample_ms; /* at most one rate-limit sample per source per interval */
 	__u32 sample_mask;   /* enabled enum sample_flag bits */
 	struct bucket_config limits[LIMIT_MAX];
+	__u32 cookie_threshold;  /* SYN/s to one destination port above which XDP answers its SYNs
+				  * with SYN cookies; 0 = off */
+	__u32 cookie_always;     /* 1: every eligible SYN gets a cookie, whatever the rate (tests) */
+	__u32 cookie_refresh_ms; /* in cookie mode one SYN per port and interval still goes to the
+				  * stack (see xdpids.c, SYN cookies); 0 = none */
+	__u32 hop_tolerance;     /* hop count difference tolerated from a verified source (255: any) */
 };
 
 struct lpm_v4_key {
@@ -160,7 +189,8 @@ enum hint_index {
 	HINT_ALLOW_V6 = 1,
 	HINT_BLOCK_PREFIX_V4 = 2,
 	HINT_BLOCK_PREFIX_V6 = 3,
-	HINT_MAX = 4,
+	HINT_VERIFIED = 4, /* the verified map may hold entries (the program raises it on insert) */
+	HINT_MAX = 5,
 };
 
 /* Value of the block lists. */
@@ -168,7 +198,7 @@ struct block_entry {
 	__u64 expires_ns; /* program clock ns after which the entry no longer drops; 0 = never */
 	__u64 created_ns; /* program clock ns when written */
 	__u64 hits;       /* packets dropped (or would-dropped) by this entry */
-	__u32 origin;     /* enum block_origin */
+	__u32 origin;     /* enum block_origin | enum block_flag bits */
 	__u32 level;      /* escalation level for repeat offenders */
 	char comment[32]; /* free text reason, NUL padded */
 };
@@ -234,7 +264,22 @@ struct sample_hdr {
 	__u64 flow_packets; /* packets of this flow so far, this one included; 0 = not a flow */
 	__u16 l3_off;   /* the program's parse, so userspace need not walk the headers again: */
 	__u16 l4_off;   /* where the IP and L4 headers start in the frame (0: none) */
-	__u32 pad;
+	__u32 trust;    /* enum trust_flag bits of the source */
+};
+
+/* Key of the verified map: a source address that completed a handshake. */
+struct verified_key {
+	__u8 addr[16]; /* IPv4 in the first 4 bytes */
+	__u8 family;   /* 4 or 6 */
+	__u8 pad[3];
+};
+
+struct verified_src {
+	__u64 verified_ns; /* program clock of the last handshake ACK with a valid cookie */
+	__u64 last_ns;     /* last packet from it with the expected hop count */
+	__u64 spoofed;     /* packets with its address and another hop count */
+	__u8 ttl;          /* TTL or hop limit the handshake ACK arrived with */
+	__u8 pad[7];
 };
 
 /* Slot table entry: which interface owns a stats slot. */

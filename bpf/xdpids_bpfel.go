@@ -29,6 +29,12 @@ type XdpidsBlockEntry struct {
 	Comment   [32]int8
 }
 
+type XdpidsBlockFlag uint32
+
+const (
+	XdpidsBlockFlagBLOCK_CHALLENGE XdpidsBlockFlag = 65536
+)
+
 type XdpidsBlockOrigin uint32
 
 const (
@@ -60,6 +66,17 @@ type XdpidsConfig struct {
 	RatelimitSampleMs uint32
 	SampleMask        uint32
 	Limits            [3]XdpidsBucketConfig
+	CookieThreshold   uint32
+	CookieAlways      uint32
+	CookieRefreshMs   uint32
+	HopTolerance      uint32
+}
+
+type XdpidsCookieBuf struct {
+	_   structs.HostLayout
+	Ip  [40]uint8
+	Tcp [60]uint8
+	Eth [12]uint8
 }
 
 type XdpidsCounter struct {
@@ -106,7 +123,8 @@ const (
 	XdpidsHintIndexHINT_ALLOW_V6        XdpidsHintIndex = 1
 	XdpidsHintIndexHINT_BLOCK_PREFIX_V4 XdpidsHintIndex = 2
 	XdpidsHintIndexHINT_BLOCK_PREFIX_V6 XdpidsHintIndex = 3
-	XdpidsHintIndexHINT_MAX             XdpidsHintIndex = 4
+	XdpidsHintIndexHINT_VERIFIED        XdpidsHintIndex = 4
+	XdpidsHintIndexHINT_MAX             XdpidsHintIndex = 5
 )
 
 type XdpidsHostV4Key struct {
@@ -121,12 +139,14 @@ type XdpidsHostV6Key struct {
 
 type XdpidsIfStats struct {
 	_                 structs.HostLayout
-	Verdicts          [3][9]XdpidsCounter
+	Verdicts          [4][11]XdpidsCounter
 	Protos            [10]XdpidsCounter
 	FlowsNew          uint64
 	SamplesSent       uint64
 	SamplesLost       uint64
 	SamplesOverBudget uint64
+	VerifiedNew       uint64
+	HopMismatch       uint64
 }
 
 type XdpidsIfaceSlot struct {
@@ -181,6 +201,15 @@ const (
 	XdpidsParseLimitPARSE_MAX_SNAPLEN       XdpidsParseLimit = 1536
 )
 
+type XdpidsPortState struct {
+	_         structs.HostLayout
+	Window    uint64
+	Syns      uint32
+	PrevSyns  uint32
+	CookieNs  uint64
+	RefreshNs uint64
+}
+
 type XdpidsProto uint32
 
 const (
@@ -200,16 +229,18 @@ const (
 type XdpidsReason uint32
 
 const (
-	XdpidsReasonREASON_NONE      XdpidsReason = 0
-	XdpidsReasonREASON_ALLOW     XdpidsReason = 1
-	XdpidsReasonREASON_BLOCK     XdpidsReason = 2
-	XdpidsReasonREASON_RATE_SYN  XdpidsReason = 3
-	XdpidsReasonREASON_RATE_UDP  XdpidsReason = 4
-	XdpidsReasonREASON_RATE_ICMP XdpidsReason = 5
-	XdpidsReasonREASON_MALFORMED XdpidsReason = 6
-	XdpidsReasonREASON_NOT_IP    XdpidsReason = 7
-	XdpidsReasonREASON_FLOW      XdpidsReason = 8
-	XdpidsReasonREASON_MAX       XdpidsReason = 9
+	XdpidsReasonREASON_NONE       XdpidsReason = 0
+	XdpidsReasonREASON_ALLOW      XdpidsReason = 1
+	XdpidsReasonREASON_BLOCK      XdpidsReason = 2
+	XdpidsReasonREASON_RATE_SYN   XdpidsReason = 3
+	XdpidsReasonREASON_RATE_UDP   XdpidsReason = 4
+	XdpidsReasonREASON_RATE_ICMP  XdpidsReason = 5
+	XdpidsReasonREASON_MALFORMED  XdpidsReason = 6
+	XdpidsReasonREASON_NOT_IP     XdpidsReason = 7
+	XdpidsReasonREASON_FLOW       XdpidsReason = 8
+	XdpidsReasonREASON_SYNCOOKIE  XdpidsReason = 9
+	XdpidsReasonREASON_BAD_COOKIE XdpidsReason = 10
+	XdpidsReasonREASON_MAX        XdpidsReason = 11
 )
 
 type XdpidsSampleBuf struct {
@@ -249,8 +280,15 @@ type XdpidsSampleHdr struct {
 	FlowPackets uint64
 	L3Off       uint16
 	L4Off       uint16
-	Pad         uint32
+	Trust       uint32
 }
+
+type XdpidsTrustFlag uint32
+
+const (
+	XdpidsTrustFlagTRUST_VERIFIED     XdpidsTrustFlag = 1
+	XdpidsTrustFlagTRUST_HOP_MISMATCH XdpidsTrustFlag = 2
+)
 
 type XdpidsVerdict uint32
 
@@ -258,8 +296,25 @@ const (
 	XdpidsVerdictVERDICT_PASS       XdpidsVerdict = 0
 	XdpidsVerdictVERDICT_DROP       XdpidsVerdict = 1
 	XdpidsVerdictVERDICT_WOULD_DROP XdpidsVerdict = 2
-	XdpidsVerdictVERDICT_MAX        XdpidsVerdict = 3
+	XdpidsVerdictVERDICT_TX         XdpidsVerdict = 3
+	XdpidsVerdictVERDICT_MAX        XdpidsVerdict = 4
 )
+
+type XdpidsVerifiedKey struct {
+	_      structs.HostLayout
+	Addr   [16]uint8
+	Family uint8
+	Pad    [3]uint8
+}
+
+type XdpidsVerifiedSrc struct {
+	_          structs.HostLayout
+	VerifiedNs uint64
+	LastNs     uint64
+	Spoofed    uint64
+	Ttl        uint8
+	Pad        [7]uint8
+}
 
 // Names of all BPF objects in the ELF.
 //
@@ -272,6 +327,7 @@ const (
 	XdpidsMapBlockV4           = "block_v4"
 	XdpidsMapBlockV6           = "block_v6"
 	XdpidsMapConfigMap         = "config_map"
+	XdpidsMapCookieScratch     = "cookie_scratch"
 	XdpidsMapFlows             = "flows"
 	XdpidsMapIfSlots           = "if_slots"
 	XdpidsMapLimits            = "limits"
@@ -281,8 +337,11 @@ const (
 	XdpidsMapSamples           = "samples"
 	XdpidsMapSlotIfaces        = "slot_ifaces"
 	XdpidsMapStats             = "stats"
+	XdpidsMapSynPorts          = "syn_ports"
+	XdpidsMapVerified          = "verified"
 	XdpidsProgXdpids           = "xdpids"
 	XdpidsVarReplayClockNs     = "replay_clock_ns"
+	XdpidsVarUnusedBlockFlag   = "unused_block_flag"
 	XdpidsVarUnusedBlockOrigin = "unused_block_origin"
 	XdpidsVarUnusedFlowAction  = "unused_flow_action"
 	XdpidsVarUnusedHintIndex   = "unused_hint_index"
@@ -293,7 +352,10 @@ const (
 	XdpidsVarUnusedReason      = "unused_reason"
 	XdpidsVarUnusedSampleFlag  = "unused_sample_flag"
 	XdpidsVarUnusedSampleHdr   = "unused_sample_hdr"
+	XdpidsVarUnusedTrustFlag   = "unused_trust_flag"
 	XdpidsVarUnusedVerdict     = "unused_verdict"
+	XdpidsVarUnusedVerifiedKey = "unused_verified_key"
+	XdpidsVarUnusedVerifiedSrc = "unused_verified_src"
 )
 
 // LoadXdpids returns the embedded CollectionSpec for Xdpids.
@@ -352,6 +414,7 @@ type XdpidsMapSpecs struct {
 	BlockV4       *ebpf.MapSpec `ebpf:"block_v4"`
 	BlockV6       *ebpf.MapSpec `ebpf:"block_v6"`
 	ConfigMap     *ebpf.MapSpec `ebpf:"config_map"`
+	CookieScratch *ebpf.MapSpec `ebpf:"cookie_scratch"`
 	Flows         *ebpf.MapSpec `ebpf:"flows"`
 	IfSlots       *ebpf.MapSpec `ebpf:"if_slots"`
 	Limits        *ebpf.MapSpec `ebpf:"limits"`
@@ -361,6 +424,8 @@ type XdpidsMapSpecs struct {
 	Samples       *ebpf.MapSpec `ebpf:"samples"`
 	SlotIfaces    *ebpf.MapSpec `ebpf:"slot_ifaces"`
 	Stats         *ebpf.MapSpec `ebpf:"stats"`
+	SynPorts      *ebpf.MapSpec `ebpf:"syn_ports"`
+	Verified      *ebpf.MapSpec `ebpf:"verified"`
 }
 
 // XdpidsVariableSpecs contains global variables before they are loaded into the kernel.
@@ -368,6 +433,7 @@ type XdpidsMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type XdpidsVariableSpecs struct {
 	ReplayClockNs     *ebpf.VariableSpec `ebpf:"replay_clock_ns"`
+	UnusedBlockFlag   *ebpf.VariableSpec `ebpf:"unused_block_flag"`
 	UnusedBlockOrigin *ebpf.VariableSpec `ebpf:"unused_block_origin"`
 	UnusedFlowAction  *ebpf.VariableSpec `ebpf:"unused_flow_action"`
 	UnusedHintIndex   *ebpf.VariableSpec `ebpf:"unused_hint_index"`
@@ -378,7 +444,10 @@ type XdpidsVariableSpecs struct {
 	UnusedReason      *ebpf.VariableSpec `ebpf:"unused_reason"`
 	UnusedSampleFlag  *ebpf.VariableSpec `ebpf:"unused_sample_flag"`
 	UnusedSampleHdr   *ebpf.VariableSpec `ebpf:"unused_sample_hdr"`
+	UnusedTrustFlag   *ebpf.VariableSpec `ebpf:"unused_trust_flag"`
 	UnusedVerdict     *ebpf.VariableSpec `ebpf:"unused_verdict"`
+	UnusedVerifiedKey *ebpf.VariableSpec `ebpf:"unused_verified_key"`
+	UnusedVerifiedSrc *ebpf.VariableSpec `ebpf:"unused_verified_src"`
 }
 
 // XdpidsObjects contains all objects after they have been loaded into the kernel.
@@ -408,6 +477,7 @@ type XdpidsMaps struct {
 	BlockV4       *ebpf.Map `ebpf:"block_v4"`
 	BlockV6       *ebpf.Map `ebpf:"block_v6"`
 	ConfigMap     *ebpf.Map `ebpf:"config_map"`
+	CookieScratch *ebpf.Map `ebpf:"cookie_scratch"`
 	Flows         *ebpf.Map `ebpf:"flows"`
 	IfSlots       *ebpf.Map `ebpf:"if_slots"`
 	Limits        *ebpf.Map `ebpf:"limits"`
@@ -417,6 +487,8 @@ type XdpidsMaps struct {
 	Samples       *ebpf.Map `ebpf:"samples"`
 	SlotIfaces    *ebpf.Map `ebpf:"slot_ifaces"`
 	Stats         *ebpf.Map `ebpf:"stats"`
+	SynPorts      *ebpf.Map `ebpf:"syn_ports"`
+	Verified      *ebpf.Map `ebpf:"verified"`
 }
 
 func (m *XdpidsMaps) Close() error {
@@ -428,6 +500,7 @@ func (m *XdpidsMaps) Close() error {
 		m.BlockV4,
 		m.BlockV6,
 		m.ConfigMap,
+		m.CookieScratch,
 		m.Flows,
 		m.IfSlots,
 		m.Limits,
@@ -437,6 +510,8 @@ func (m *XdpidsMaps) Close() error {
 		m.Samples,
 		m.SlotIfaces,
 		m.Stats,
+		m.SynPorts,
+		m.Verified,
 	)
 }
 
@@ -445,6 +520,7 @@ func (m *XdpidsMaps) Close() error {
 // It can be passed to LoadXdpidsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XdpidsVariables struct {
 	ReplayClockNs     *ebpf.Variable `ebpf:"replay_clock_ns"`
+	UnusedBlockFlag   *ebpf.Variable `ebpf:"unused_block_flag"`
 	UnusedBlockOrigin *ebpf.Variable `ebpf:"unused_block_origin"`
 	UnusedFlowAction  *ebpf.Variable `ebpf:"unused_flow_action"`
 	UnusedHintIndex   *ebpf.Variable `ebpf:"unused_hint_index"`
@@ -455,7 +531,10 @@ type XdpidsVariables struct {
 	UnusedReason      *ebpf.Variable `ebpf:"unused_reason"`
 	UnusedSampleFlag  *ebpf.Variable `ebpf:"unused_sample_flag"`
 	UnusedSampleHdr   *ebpf.Variable `ebpf:"unused_sample_hdr"`
+	UnusedTrustFlag   *ebpf.Variable `ebpf:"unused_trust_flag"`
 	UnusedVerdict     *ebpf.Variable `ebpf:"unused_verdict"`
+	UnusedVerifiedKey *ebpf.Variable `ebpf:"unused_verified_key"`
+	UnusedVerifiedSrc *ebpf.Variable `ebpf:"unused_verified_src"`
 }
 
 // XdpidsPrograms contains all programs after they have been loaded into the kernel.

@@ -25,6 +25,21 @@ type Config struct {
 	RateLimitSampleEach time.Duration // one rate-limit sample per source per interval
 	SampleMask          uint32        // enabled bpf.Sample* reasons
 	SYN, UDP, ICMP      Bucket        // per-source limits (IPv6 per /64)
+
+	// SYN cookies: while a destination port gets more than
+	// CookieThreshold SYN/s (0 = off), or always with CookieAlways, the
+	// program answers its SYNs with SYN cookie SYN-ACKs (XDP_TX) and
+	// verifies the sources whose ACK carries a valid cookie. The listener
+	// accepts those connections only with net.ipv4.tcp_syncookies=2 (see
+	// bpf/xdpids.c), and only from a stack that sent a cookie itself in
+	// the last two minutes: CookieRefresh lets one SYN per port and
+	// interval through to the stack for that (0 = none).
+	CookieThreshold uint32
+	CookieAlways    bool
+	CookieRefresh   time.Duration
+	// HopTolerance is the TTL / hop limit difference tolerated from a
+	// verified source; more is counted as spoofed (255: never).
+	HopTolerance uint32
 }
 
 // DefaultConfig is what `xdpids run` uses without a configuration file.
@@ -40,6 +55,9 @@ func DefaultConfig() Config {
 		SYN:                 Bucket{Rate: 1000, Burst: 2000},
 		UDP:                 Bucket{Rate: 20000, Burst: 40000},
 		ICMP:                Bucket{Rate: 100, Burst: 200},
+		CookieThreshold:     2000,
+		CookieRefresh:       10 * time.Second,
+		HopTolerance:        2,
 	}
 }
 
@@ -56,6 +74,16 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimitSampleEach < 0 || c.RateLimitSampleEach > time.Hour {
 		return fmt.Errorf("rate-limit sample interval %s out of range 0..1h", c.RateLimitSampleEach)
+	}
+	if c.CookieThreshold > 1_000_000_000 {
+		return fmt.Errorf("syn cookie threshold %d over 1e9 SYN/s", c.CookieThreshold)
+	}
+	// The stack accepts cookies for two minutes after it sent one itself.
+	if c.CookieRefresh < 0 || c.CookieRefresh > time.Minute {
+		return fmt.Errorf("syn cookie refresh interval %s out of range 0..1m", c.CookieRefresh)
+	}
+	if c.HopTolerance > 255 {
+		return fmt.Errorf("hop count tolerance %d out of range 0..255", c.HopTolerance)
 	}
 	for name, b := range map[string]Bucket{"syn": c.SYN, "udp": c.UDP, "icmp": c.ICMP} {
 		if b.Rate > 0 && b.Burst == 0 {
@@ -83,6 +111,12 @@ func (c Config) raw() bpf.XdpidsConfig {
 	r.Limits[bpf.LimitSYN] = bpf.XdpidsBucketConfig{Rate: c.SYN.Rate, Burst: c.SYN.Burst}
 	r.Limits[bpf.LimitUDP] = bpf.XdpidsBucketConfig{Rate: c.UDP.Rate, Burst: c.UDP.Burst}
 	r.Limits[bpf.LimitICMP] = bpf.XdpidsBucketConfig{Rate: c.ICMP.Rate, Burst: c.ICMP.Burst}
+	r.CookieThreshold = c.CookieThreshold
+	if c.CookieAlways {
+		r.CookieAlways = 1
+	}
+	r.CookieRefreshMs = uint32(c.CookieRefresh / time.Millisecond)
+	r.HopTolerance = c.HopTolerance
 	return r
 }
 
@@ -99,5 +133,9 @@ func configFromRaw(r bpf.XdpidsConfig) Config {
 		SYN:                 Bucket{r.Limits[bpf.LimitSYN].Rate, r.Limits[bpf.LimitSYN].Burst},
 		UDP:                 Bucket{r.Limits[bpf.LimitUDP].Rate, r.Limits[bpf.LimitUDP].Burst},
 		ICMP:                Bucket{r.Limits[bpf.LimitICMP].Rate, r.Limits[bpf.LimitICMP].Burst},
+		CookieThreshold:     r.CookieThreshold,
+		CookieAlways:        r.CookieAlways != 0,
+		CookieRefresh:       time.Duration(r.CookieRefreshMs) * time.Millisecond,
+		HopTolerance:        r.HopTolerance,
 	}
 }

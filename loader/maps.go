@@ -21,7 +21,7 @@ var pinnedMaps = []string{
 	bpf.XdpidsMapConfigMap, bpf.XdpidsMapIfSlots, bpf.XdpidsMapSlotIfaces, bpf.XdpidsMapStats,
 	bpf.XdpidsMapAllowV4, bpf.XdpidsMapAllowV6, bpf.XdpidsMapBlockV4, bpf.XdpidsMapBlockV6,
 	bpf.XdpidsMapLimits, bpf.XdpidsMapFlows, bpf.XdpidsMapBlockHostV4, bpf.XdpidsMapBlockHostV6,
-	bpf.XdpidsMapListHints,
+	bpf.XdpidsMapListHints, bpf.XdpidsMapVerified,
 }
 
 // Maps gives typed access to the xdpids maps, whether loaded by this process
@@ -40,7 +40,8 @@ type Maps struct {
 	BlockHostV4 *ebpf.Map
 	BlockHostV6 *ebpf.Map
 	ListHints   *ebpf.Map
-	owned       bool // Close closes the maps (opened from pins)
+	Verified    *ebpf.Map // sources that completed a SYN cookie handshake
+	owned       bool      // Close closes the maps (opened from pins)
 }
 
 func mapsFromObjects(o *bpf.XdpidsMaps) *Maps {
@@ -48,6 +49,7 @@ func mapsFromObjects(o *bpf.XdpidsMaps) *Maps {
 		Config: o.ConfigMap, IfSlots: o.IfSlots, SlotIfaces: o.SlotIfaces, Stats: o.Stats,
 		AllowV4: o.AllowV4, AllowV6: o.AllowV6, BlockV4: o.BlockV4, BlockV6: o.BlockV6,
 		Limits: o.Limits, Flows: o.Flows, BlockHostV4: o.BlockHostV4, BlockHostV6: o.BlockHostV6, ListHints: o.ListHints,
+		Verified: o.Verified,
 	}
 }
 
@@ -64,6 +66,7 @@ func OpenPinned(dir string) (*Maps, error) {
 		bpf.XdpidsMapBlockV4: &m.BlockV4, bpf.XdpidsMapBlockV6: &m.BlockV6,
 		bpf.XdpidsMapLimits: &m.Limits, bpf.XdpidsMapFlows: &m.Flows,
 		bpf.XdpidsMapBlockHostV4: &m.BlockHostV4, bpf.XdpidsMapBlockHostV6: &m.BlockHostV6, bpf.XdpidsMapListHints: &m.ListHints,
+		bpf.XdpidsMapVerified: &m.Verified,
 	}
 	for _, name := range pinnedMaps {
 		mp, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), nil)
@@ -83,7 +86,7 @@ func (m *Maps) Close() error {
 	}
 	var errs []error
 	for _, mp := range []*ebpf.Map{m.Config, m.IfSlots, m.SlotIfaces, m.Stats, m.AllowV4, m.AllowV6, m.BlockV4, m.BlockV6,
-		m.Limits, m.Flows, m.BlockHostV4, m.BlockHostV6, m.ListHints} {
+		m.Limits, m.Flows, m.BlockHostV4, m.BlockHostV6, m.ListHints, m.Verified} {
 		if mp != nil {
 			errs = append(errs, mp.Close())
 		}
@@ -132,6 +135,8 @@ type IfaceStats struct {
 	SamplesSent       uint64
 	SamplesLost       uint64
 	SamplesOverBudget uint64
+	VerifiedNew       uint64 // handshake ACKs with a valid SYN cookie
+	HopMismatch       uint64 // packets claiming a verified source with another hop count
 }
 
 // Total is the sum over every verdict and reason: the packets seen.
@@ -168,6 +173,8 @@ func (s *IfaceStats) Add(o *IfaceStats) {
 	s.SamplesSent += o.SamplesSent
 	s.SamplesLost += o.SamplesLost
 	s.SamplesOverBudget += o.SamplesOverBudget
+	s.VerifiedNew += o.VerifiedNew
+	s.HopMismatch += o.HopMismatch
 }
 
 // SlotStats reads one stats slot summed over CPUs.
@@ -191,6 +198,8 @@ func (m *Maps) SlotStats(slot int) (IfaceStats, error) {
 		s.SamplesSent += c.SamplesSent
 		s.SamplesLost += c.SamplesLost
 		s.SamplesOverBudget += c.SamplesOverBudget
+		s.VerifiedNew += c.VerifiedNew
+		s.HopMismatch += c.HopMismatch
 	}
 	return s, nil
 }
@@ -289,6 +298,11 @@ type BlockOptions struct {
 	Level   uint32        // escalation level
 	Comment string        // up to 31 bytes kept
 	Now     uint64        // the program's clock now; 0 = CLOCK_MONOTONIC (offline replay passes packet time)
+	// Challenge makes it a ban the source can prove itself out of: its
+	// TCP SYNs get SYN cookies, and once its ACK carries a valid one (it
+	// is verified, see Maps.LookupVerified) its packets with the hop
+	// count recorded then pass the ban. For bans on forgeable evidence.
+	Challenge bool
 }
 
 // BlockEntry is one block list entry as read back.
@@ -300,6 +314,7 @@ type BlockEntry struct {
 	Origin    uint32
 	Level     uint32
 	Comment   string
+	Challenge bool // see BlockOptions.Challenge
 }
 
 // Expired reports whether the entry no longer drops at boot time now.
@@ -374,6 +389,8 @@ func (m *Maps) hintMap(h int) *ebpf.Map {
 		return m.AllowV6
 	case bpf.HintBlockPrefixV4:
 		return m.BlockV4
+	case bpf.HintVerified:
+		return m.Verified
 	}
 	return m.BlockV6
 }
@@ -441,7 +458,10 @@ func (m *Maps) Block(p netip.Prefix, o BlockOptions) error {
 	if o.TTL > 0 {
 		e.ExpiresNs = now + uint64(o.TTL)
 	}
-	e.Origin = o.Origin
+	e.Origin = o.Origin &^ bpf.BlockChallenge
+	if o.Challenge {
+		e.Origin |= bpf.BlockChallenge
+	}
 	e.Level = o.Level
 	for i := 0; i < len(e.Comment)-1 && i < len(o.Comment); i++ {
 		e.Comment[i] = int8(o.Comment[i])
@@ -482,7 +502,8 @@ func (m *Maps) LookupBlock(p netip.Prefix) (BlockEntry, error) {
 
 func blockEntryOf(p netip.Prefix, e bpf.XdpidsBlockEntry) BlockEntry {
 	return BlockEntry{Prefix: p, ExpiresNs: e.ExpiresNs, CreatedNs: e.CreatedNs, Hits: e.Hits,
-		Origin: e.Origin, Level: e.Level, Comment: cString(e.Comment[:])}
+		Origin: e.Origin &^ bpf.BlockChallenge, Level: e.Level, Comment: cString(e.Comment[:]),
+		Challenge: e.Origin&bpf.BlockChallenge != 0}
 }
 
 // Blocks lists every block list entry: IPv4 hosts and prefixes, then IPv6.
@@ -693,4 +714,77 @@ func (m *Maps) SetFlowAction(k bpf.XdpidsFlowKey, action uint32, nowNs uint64) e
 		return fmt.Errorf("set flow action: %w", err)
 	}
 	return nil
+}
+
+// VerifiedSource is one entry of the verified map: a source address that
+// answered a SYN cookie, so it receives what the server sends.
+type VerifiedSource struct {
+	Addr       netip.Addr
+	VerifiedNs uint64 // program clock of its last handshake ACK with a valid cookie
+	LastNs     uint64 // last packet from it with the expected hop count
+	Spoofed    uint64 // packets with its address and another hop count
+	TTL        uint8  // TTL or hop limit its handshake ACK arrived with
+}
+
+func verifiedKey(a netip.Addr) bpf.XdpidsVerifiedKey {
+	a = a.Unmap()
+	k := bpf.XdpidsVerifiedKey{Family: 6}
+	if a.Is4() {
+		k.Family = 4
+		b := a.As4()
+		copy(k.Addr[:], b[:])
+	} else {
+		k.Addr = a.As16()
+	}
+	return k
+}
+
+func verifiedOf(k bpf.XdpidsVerifiedKey, v bpf.XdpidsVerifiedSrc) VerifiedSource {
+	a := netip.AddrFrom16(k.Addr)
+	if k.Family == 4 {
+		a = netip.AddrFrom4([4]byte(k.Addr[:4]))
+	}
+	return VerifiedSource{Addr: a, VerifiedNs: v.VerifiedNs, LastNs: v.LastNs, Spoofed: v.Spoofed, TTL: v.Ttl}
+}
+
+// LookupVerified returns addr's verified map entry; ErrNotListed when the
+// source is not verified.
+func (m *Maps) LookupVerified(addr netip.Addr) (VerifiedSource, error) {
+	k := verifiedKey(addr)
+	var v bpf.XdpidsVerifiedSrc
+	if err := m.Verified.Lookup(&k, &v); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return VerifiedSource{}, fmt.Errorf("%s: %w", addr, ErrNotListed)
+		}
+		return VerifiedSource{}, fmt.Errorf("look up verified source %s: %w", addr, err)
+	}
+	return verifiedOf(k, v), nil
+}
+
+// EachVerified calls fn for each verified source until fn returns false.
+func (m *Maps) EachVerified(fn func(VerifiedSource) bool) error {
+	var k bpf.XdpidsVerifiedKey
+	var v bpf.XdpidsVerifiedSrc
+	it := m.Verified.Iterate()
+	for it.Next(&k, &v) {
+		if !fn(verifiedOf(k, v)) {
+			return nil
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("iterate verified sources: %w", err)
+	}
+	return nil
+}
+
+// Unverify removes addr from the verified map; ErrNotListed when it is not there.
+func (m *Maps) Unverify(addr netip.Addr) error {
+	k := verifiedKey(addr)
+	if err := m.Verified.Delete(&k); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("unverify %s: %w", addr, ErrNotListed)
+		}
+		return fmt.Errorf("unverify %s: %w", addr, err)
+	}
+	return m.recheckHint(bpf.HintVerified)
 }

@@ -29,10 +29,13 @@ var (
 	fuzzBlock = []netip.Prefix{netip.MustParsePrefix("198.51.100.8/32"), netip.MustParsePrefix("2001:db8:1:2::/64")}
 )
 
-// fuzzMaxLen is the longest frame run: BPF_PROG_TEST_RUN refuses much
-// longer ones (ENOMEM at 100 kB here), and no frame is longer than an IP
-// packet's 64 KiB plus its headers.
-const fuzzMaxLen = 65535
+// fuzzMaxLen is the longest frame run: what BPF_PROG_TEST_RUN puts in
+// one page (4096 less 256 bytes of XDP headroom and 320 of
+// skb_shared_info). It takes longer frames, but puts the rest in
+// fragments the program (loaded without BPF_F_XDP_HAS_FRAGS, as no
+// device would give it such a frame) does not see: it counts 3520 bytes of
+// a 4232-byte frame. Longer frames come only from test runs.
+const fuzzMaxLen = 3520
 
 func fuzzConfig() Config {
 	return Config{
@@ -44,12 +47,16 @@ func fuzzConfig() Config {
 		SYN:                 Bucket{Rate: 1000, Burst: 5},
 		UDP:                 Bucket{Rate: 1000, Burst: 5},
 		ICMP:                Bucket{Rate: 1000, Burst: 5},
+		// every SYN the program can answer gets a cookie, and after the
+		// first a new flow's ACK to its port needs a valid one
+		CookieAlways: true,
+		HopTolerance: 2,
 	}
 }
 
 // FuzzXDP runs random frames through the program (seeded with the frames of
 // the table tests, testdata/fuzz/FuzzXDP) and checks, for each:
-//   - the action is XDP_PASS or XDP_DROP, and the run does not fail;
+//   - the action is XDP_PASS, XDP_DROP or XDP_TX, and the run does not fail;
 //   - the verdict counters rose by exactly this one packet and its bytes,
 //     under a drop verdict exactly when the action is XDP_DROP, and they
 //     add up to the packets run so far;
@@ -106,8 +113,8 @@ func FuzzXDP(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if act != actPass && act != actDrop {
-			t.Fatalf("%s, want XDP_PASS or XDP_DROP", actionName(act))
+		if act != actPass && act != actDrop && act != actTX {
+			t.Fatalf("%s, want XDP_PASS, XDP_DROP or XDP_TX", actionName(act))
 		}
 		if tot := after.Total(); tot != ran {
 			t.Fatalf("verdict counters add up to %+v, ran %+v", tot, ran)
@@ -116,7 +123,7 @@ func FuzzXDP(f *testing.F) {
 		if !ok {
 			t.Fatalf("not exactly one verdict counter rose by one packet of %d bytes", len(pkt))
 		}
-		if (got.verdict == bpf.VerdictDrop) != (act == actDrop) {
+		if (got.verdict == bpf.VerdictDrop) != (act == actDrop) || (got.verdict == bpf.VerdictTX) != (act == actTX) {
 			t.Fatalf("%s counted as %s", actionName(act), vrName(got))
 		}
 
@@ -187,6 +194,10 @@ type model struct {
 	l4proto   uint8
 	tcpFlags  uint8
 	frag      int // 0 none, 1 first, 2 later
+	// cookie: a SYN the program answers with a SYN cookie in cookie
+	// mode: no IP options or IPv6 extension headers, no data, good
+	// checksums
+	cookie bool
 }
 
 func (m model) String() string {
@@ -260,7 +271,18 @@ func (m *model) parseIPv4(b []byte, off int) {
 	case frag&0x2000 != 0:
 		m.frag = 1
 	}
-	m.parseL4(b, off+int(b[off]&0xf)*4)
+	ipEnd := 0xffff // the datagram's end in the frame, as the program takes it
+	if tot, hlen := int(be16(b[off+2:])), int(b[off]&0xf)*4; tot >= hlen {
+		ipEnd = off + tot
+	}
+	m.parseL4(b, off+int(b[off]&0xf)*4, ipEnd)
+	if m.hasL4 && m.l4proto == 6 && m.frag == 0 && b[off]&0xf == 5 && be16(b[off+6:])&^0x4000 == 0 &&
+		onesSum(0, b[off:off+20]) == 0xffff {
+		doff := int(b[off+20+12]>>4) * 4
+		if int(be16(b[off+2:])) == 20+doff {
+			m.cookie = tcpSumOK(b[off:off+20], b[off+20:off+20+doff])
+		}
+	}
 }
 
 func (m *model) parseIPv6(b []byte, off int) {
@@ -270,7 +292,7 @@ func (m *model) parseIPv6(b []byte, off int) {
 	}
 	m.family = 6
 	m.src = netip.AddrFrom16([16]byte(b[off+8 : off+24]))
-	next := b[off+6]
+	next, l3 := b[off+6], off
 	off += 40
 	isExt := func(p uint8) bool {
 		switch p {
@@ -317,10 +339,20 @@ func (m *model) parseIPv6(b []byte, off int) {
 	if isExt(next) {
 		return // more than six extension headers: not followed
 	}
-	m.parseL4(b, off)
+	ipEnd := 0xffff // a jumbogram
+	if plen := int(be16(b[l3+4:])); plen != 0 {
+		ipEnd = l3 + 40 + plen
+	}
+	m.parseL4(b, off, ipEnd)
+	if m.hasL4 && m.l4proto == 6 && m.frag == 0 && b[l3+6] == 6 {
+		doff := int(b[off+12]>>4) * 4
+		if int(be16(b[l3+4:])) == doff {
+			m.cookie = tcpSumOK(b[l3:l3+40], b[off:off+doff])
+		}
+	}
 }
 
-func (m *model) parseL4(b []byte, off int) {
+func (m *model) parseL4(b []byte, off, ipEnd int) {
 	need := 0
 	switch {
 	case m.l4proto == 6:
@@ -331,6 +363,11 @@ func (m *model) parseL4(b []byte, off int) {
 		return
 	}
 	if off+need > len(b) || (m.l4proto == 6 && b[off+12]>>4 < 5) {
+		m.malformed = true
+		return
+	}
+	// the TCP options cut by the frame's or the datagram's end
+	if m.l4proto == 6 && (off+int(b[off+12]>>4)*4 > len(b) || off+int(b[off+12]>>4)*4 > ipEnd) {
 		m.malformed = true
 		return
 	}
@@ -364,8 +401,13 @@ func (m *model) verdicts() []vr {
 	}
 	if m.hasL4 {
 		switch {
+		case m.l4proto == 6 && m.tcpFlags&(syn|ack|rst|fin) == syn && m.cookie:
+			return []vr{txCookie, dropSYN}
 		case m.l4proto == 6 && m.tcpFlags&(syn|ack) == syn:
 			return []vr{passNone, dropSYN}
+		case m.l4proto == 6 && m.tcpFlags&(syn|ack|rst|fin) == ack:
+			// a new flow's ACK to a port that has sent cookies
+			return []vr{passNone, dropCookie}
 		case m.l4proto == 17:
 			return []vr{passNone, dropUDP}
 		case m.l4proto == 1 || m.l4proto == 58:

@@ -38,6 +38,10 @@ type Sample struct {
 	// FlowPackets is the kernel flow table's packet count of this packet's
 	// flow, this one included (0: not a flow packet).
 	FlowPackets uint64
+	// Trust is what the program knows of the source address (bpf.Trust*
+	// bits): verified by a SYN cookie handshake, and whether this packet's
+	// hop count differs from the one recorded then (spoof suspected).
+	Trust uint32
 	// Data is the first CapLen bytes of the frame. It aliases the reader's
 	// buffer: valid until the next Read.
 	Data []byte
@@ -65,6 +69,7 @@ func Decode(raw []byte, s *Sample) error {
 	s.Family, s.L4Proto = raw[30], raw[31]
 	s.FlowPackets = e.Uint64(raw[32:])
 	s.L3Off, s.L4Off = e.Uint16(raw[40:]), e.Uint16(raw[42:])
+	s.Trust = e.Uint32(raw[44:])
 	if s.CapLen > bpf.MaxSnaplen || int(s.CapLen) > len(raw)-HeaderLen {
 		return fmt.Errorf("%w: cap_len %d, %d bytes follow", ErrShort, s.CapLen, len(raw)-HeaderLen)
 	}

@@ -24,6 +24,7 @@ type hdr struct {
 	action, family, l4proto  uint8
 	flowPkts                 uint64
 	l3, l4                   uint16
+	trust                    uint32
 }
 
 // rec builds a raw record: the 48-byte header then data.
@@ -40,7 +41,7 @@ func rec(h hdr, data []byte) []byte {
 	e.PutUint64(r[32:], h.flowPkts)
 	e.PutUint16(r[40:], h.l3)
 	e.PutUint16(r[42:], h.l4)
-	r[44], r[45], r[46], r[47] = 0xaa, 0xbb, 0xcc, 0xdd // pad: ignored
+	e.PutUint32(r[44:], h.trust)
 	copy(r[samples.HeaderLen:], data)
 	return r
 }
@@ -48,7 +49,7 @@ func rec(h hdr, data []byte) []byte {
 func TestDecode(t *testing.T) {
 	payload := []byte("0123456789abcdef")
 	good := hdr{ts: 1234567890123, ifindex: 7, rxq: 3, wire: 1500, capl: uint32(len(payload)), vlan: 42,
-		verdict: bpf.VerdictWouldDrop, reason: bpf.ReasonRateSYN, flags: bpf.SampleNewFlow | bpf.SampleAnomaly, action: bpf.FlowBypass, family: 6, l4proto: 6, flowPkts: 1 << 40, l3: 18, l4: 58}
+		verdict: bpf.VerdictWouldDrop, reason: bpf.ReasonRateSYN, flags: bpf.SampleNewFlow | bpf.SampleAnomaly, action: bpf.FlowBypass, family: 6, l4proto: 6, flowPkts: 1 << 40, l3: 18, l4: 58, trust: bpf.TrustVerified | bpf.TrustHopMismatch}
 	withCap := func(h hdr, c uint32) hdr { h.capl = c; return h }
 	tests := []struct {
 		name    string
@@ -81,7 +82,7 @@ func TestDecode(t *testing.T) {
 				t.Fatalf("Decode: %v", err)
 			}
 			want := samples.Sample{TsNs: good.ts, Ifindex: good.ifindex, RxQueue: good.rxq, WireLen: good.wire, CapLen: uint32(tc.wantCap),
-				VLAN: good.vlan, Verdict: good.verdict, Reason: good.reason, Flags: good.flags, Action: good.action, Family: good.family, L4Proto: good.l4proto, L3Off: good.l3, L4Off: good.l4, FlowPackets: good.flowPkts}
+				VLAN: good.vlan, Verdict: good.verdict, Reason: good.reason, Flags: good.flags, Action: good.action, Family: good.family, L4Proto: good.l4proto, L3Off: good.l3, L4Off: good.l4, FlowPackets: good.flowPkts, Trust: good.trust}
 			got := s
 			got.Data = nil
 			if !reflect.DeepEqual(got, want) {
