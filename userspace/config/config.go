@@ -39,6 +39,7 @@ type File struct {
 	PinPath       string         `yaml:"pin_path"`
 	Interfaces    []string       `yaml:"interfaces"`
 	RateLimits    RateLimits     `yaml:"rate_limits"`
+	SynCookies    SynCookies     `yaml:"syn_cookies"`
 	Sampling      Sampling       `yaml:"sampling"`
 	Allow         []string       `yaml:"allow"`
 	SweepInterval time.Duration  `yaml:"sweep_interval"`
@@ -50,6 +51,13 @@ type File struct {
 	Respond       respond.Config `yaml:"response"`
 	lines         map[string]int // key path -> line, for error messages
 	source        string
+}
+
+// SynCookies configures the XDP SYN cookies answered under a SYN flood.
+type SynCookies struct {
+	Threshold    uint32        `yaml:"threshold"`     // SYN/s to one port that turns cookie mode on; 0 = off
+	Refresh      time.Duration `yaml:"refresh"`       // one SYN per port per interval still reaches the stack
+	HopTolerance uint32        `yaml:"hop_tolerance"` // TTL difference tolerated from a verified source
 }
 
 // Signatures configures the Suricata-rule engine.
@@ -324,6 +332,9 @@ func (f *File) DatapathConfig() loader.Config {
 		SampleBurst:         f.Sampling.BudgetBurst,
 		RateLimitSampleEach: f.Sampling.RateLimitInterval,
 		SampleMask:          mask,
+		CookieThreshold:     f.SynCookies.Threshold,
+		CookieRefresh:       f.SynCookies.Refresh,
+		HopTolerance:        f.SynCookies.HopTolerance,
 		SYN:                 f.RateLimits.SYN,
 		UDP:                 f.RateLimits.UDP,
 		ICMP:                f.RateLimits.ICMP,

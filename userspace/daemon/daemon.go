@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -353,10 +354,23 @@ func attach(dp *loader.Datapath, ifaces []string, mode loader.XDPMode, cfg *conf
 	return ready, nil
 }
 
+// syncookiesSysctl is this network namespace's net.ipv4.tcp_syncookies.
+const syncookiesSysctl = "/proc/sys/net/ipv4/tcp_syncookies"
+
 // applyConfig writes the program configuration and adds the configured
 // allow list entries (entries added by hand stay).
 func applyConfig(m *loader.Maps, cfg *config.File) error {
-	if err := m.SetConfig(cfg.DatapathConfig()); err != nil {
+	dc := cfg.DatapathConfig()
+	if dc.CookieThreshold > 0 {
+		if v, err := os.ReadFile(syncookiesSysctl); err != nil || strings.TrimSpace(string(v)) != "2" {
+			// The listener accepts an ACK carrying an XDP cookie only when it
+			// accepts cookies always; else those clients would be reset.
+			slog.Warn("XDP SYN cookies off: they need net.ipv4.tcp_syncookies=2 (sysctl -w net.ipv4.tcp_syncookies=2)",
+				"tcp_syncookies", strings.TrimSpace(string(v)))
+			dc.CookieThreshold = 0
+		}
+	}
+	if err := m.SetConfig(dc); err != nil {
 		return err
 	}
 	for _, s := range cfg.Allow {
