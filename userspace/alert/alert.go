@@ -43,6 +43,18 @@ type Alert struct {
 	BanPrefix string
 	BanTTL    int64
 
+	// Trust is the trust level of the evidence (TrustForgeable or
+	// TrustVerified): whether a forged source address could have produced
+	// it. Empty is taken as verified (callers from before trust levels).
+	Trust string
+	// SourceVerified: the kernel had verified the subject (it completed a
+	// SYN cookie handshake; sample trust bit bpf.TrustVerified).
+	SourceVerified bool
+	// SpoofSuspected, when set, says why the evidence is thought forged
+	// (a hop count unlike the verified source's, forgeable evidence
+	// against a verified source).
+	SpoofSuspected string
+
 	Detector string            // which detector fired
 	Metadata map[string]string // detector facts (ports seen, rate, ...)
 	// RuleMetadata is the rule's metadata: option, key to values, as
@@ -51,6 +63,19 @@ type Alert struct {
 	RuleMetadata map[string][]string
 	Payload      []byte // sampled L4 payload; aliases the sample buffer while the alert is being handled
 }
+
+// Evidence trust levels (Alert.Trust).
+const (
+	// TrustForgeable: anything a forged source address can produce (SYN
+	// and illegal-flag probes, UDP and ICMP packets, floods of them).
+	TrustForgeable = "forgeable"
+	// TrustVerified: evidence that needs a working return path (data on a
+	// TCP connection whose handshake completed).
+	TrustVerified = "verified"
+)
+
+// Forgeable reports whether a's evidence could come from a forged source.
+func (a *Alert) Forgeable() bool { return a.Trust == TrustForgeable }
 
 // Classtype is an entry of Suricata's classification.config.
 type Classtype struct {

@@ -30,6 +30,9 @@ type Input struct {
 	// flow counter: samples of long flows skip packets); 0 counts as 1.
 	Packets int
 	SpanNs  int64 // the time those packets were spread over (0: this instant)
+	// Trust is the kernel's trust bits for the packet's source
+	// (samples.Sample.Trust: bpf.TrustVerified, bpf.TrustHopMismatch).
+	Trust uint32
 }
 
 // weight is the packets to count in a window of length ns: a sample that
@@ -262,6 +265,17 @@ func (e *Engine) firePort(in *Input, sig alert.Signature, subject netip.Addr, po
 	a.Payload = p.Payload // aliases the sample: valid during emit only
 	a.Community = flows.CommunityID(p.Src, p.Dst, a.SrcPort, a.DstPort, p.Proto)
 	sig.Fill(a)
+	// Every behavioural detector here counts packets a forged source can
+	// send: probes and floods, and brute force too (it counts SYNs to the
+	// service, not completed sessions).
+	a.Trust = alert.TrustForgeable
+	if subject == p.Src && !isTarget {
+		a.SourceVerified = in.Trust&bpf.TrustVerified != 0
+		if in.Trust&bpf.TrustHopMismatch != 0 {
+			// The responder adds the verified source's own hop count.
+			a.SpoofSuspected = "hop count " + itoa(int(p.TTL))
+		}
+	}
 	e.emit(a)
 }
 

@@ -221,6 +221,7 @@ type Worker struct {
 	table   *flows.Table
 	pkt     decode.Packet
 	sample  samples.Sample
+	trust   uint32 // the kernel's trust bits of the sample being processed
 	in      detect.Input
 	lastExp int64
 
@@ -541,6 +542,7 @@ func (w *Worker) anomaly(p *decode.Packet, f *flows.Flow, tsNs int64, typ, event
 // the flow in the kernel (prevent mode) and may ban the source. During a
 // packet's rules it is held (see signatures).
 func (w *Worker) emit(a *alert.Alert) {
+	w.setTrust(a)
 	if w.holding {
 		var firstNs int64
 		if w.curFlow != nil {
@@ -656,7 +658,8 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 		}
 	}
 	in := &w.in
-	*in = detect.Input{P: pk}
+	*in = detect.Input{P: pk, Trust: s.Trust}
+	w.trust = s.Trust
 	if pk.Family != 0 && (pk.HasL4 || pk.LaterFrag || !isPortProto(pk.Proto)) {
 		in.F, in.FromOrig, in.Ev = w.table.Track(pk)
 		in.Packets, in.SpanNs = packetsBehind(in)
@@ -689,6 +692,47 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 		w.table.Expire(pk.TsNs, nil)
 		w.publish()
 	}
+}
+
+// setTrust sets a signature alert's trust level: a hit on a TCP flow
+// whose handshake completed needs a working return path (verified), any
+// other can come from a forged source. The kernel's trust bits of the
+// packet matched say whether its source was verified.
+func (w *Worker) setTrust(a *alert.Alert) {
+	if a.Trust != "" {
+		return
+	}
+	a.Trust = alert.TrustForgeable
+	if f := w.curFlow; f != nil && handshakeAnswered(f, w.trust) {
+		a.Trust = alert.TrustVerified
+	}
+	if a.Src == a.Subject || !a.Subject.IsValid() {
+		a.SourceVerified = w.trust&bpf.TrustVerified != 0
+		if w.trust&bpf.TrustHopMismatch != 0 {
+			a.SpoofSuspected = "hop count differs from the verified source's"
+		}
+	}
+}
+
+// handshakeAnswered reports whether f is a TCP connection whose
+// originator proved a return path: its handshake completed and either the
+// server's SYN-ACK was seen (captures and mirrors see both directions) or
+// the kernel verified the source (its handshake ACK carried a valid SYN
+// cookie) and this packet has the verified source's hop count. XDP sees
+// ingress only: a handshake completed in the flow table alone could be a
+// forged SYN and a blind ACK, which the flow table cannot tell from a real
+// one without the SYN-ACK.
+func handshakeAnswered(f *flows.Flow, trust uint32) bool {
+	if f.Proto != decode.ProtoTCP {
+		return false
+	}
+	switch f.State {
+	case flows.StateEstablished, flows.StateClosing, flows.StateClosed:
+	default:
+		return false
+	}
+	const synAck = uint8(decode.FlagSYN | decode.FlagACK)
+	return f.Flags[1]&synAck == synAck || trust&(bpf.TrustVerified|bpf.TrustHopMismatch) == bpf.TrustVerified
 }
 
 // bypassed reports whether userspace is done with the direction of the

@@ -6,6 +6,7 @@
 package respond
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -38,9 +39,13 @@ type Config struct {
 	ForgetAfter   time.Duration   `yaml:"forget_after"`    // offences older than this are forgotten
 	MaxActiveBans int             `yaml:"max_active_bans"` // bans made and not yet expired
 	MaxBansPerMin int             `yaml:"max_bans_per_minute"`
-	IPv6PrefixLen int             `yaml:"ipv6_prefix_len"` // IPv6 bans cover this prefix (attackers rotate inside a /64)
-	Protect       []string        `yaml:"protect"`         // never ban these prefixes
-	ProtectHost   bool            `yaml:"protect_host"`    // own addresses, default gateways, SSH client
+	// ForgeableShare is the share of MaxBansPerMin that bans on forgeable
+	// evidence may take: forged sources cannot spend the budget real
+	// scanners need.
+	ForgeableShare float64  `yaml:"forgeable_ban_share"`
+	IPv6PrefixLen  int      `yaml:"ipv6_prefix_len"` // IPv6 bans cover this prefix (attackers rotate inside a /64)
+	Protect        []string `yaml:"protect"`         // never ban these prefixes
+	ProtectHost    bool     `yaml:"protect_host"`    // own addresses, default gateways, SSH client
 }
 
 // DefaultConfig: escalate 10 min, 1 h, 24 h (fail2ban's bantime.increment
@@ -50,7 +55,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Enabled: true, Escalation: []time.Duration{10 * time.Minute, time.Hour, 24 * time.Hour},
-		ForgetAfter: 24 * time.Hour, MaxActiveBans: 10000, MaxBansPerMin: 600, IPv6PrefixLen: 64, ProtectHost: true,
+		ForgetAfter: 24 * time.Hour, MaxActiveBans: 10000, MaxBansPerMin: 600, ForgeableShare: 0.2, IPv6PrefixLen: 64, ProtectHost: true,
 	}
 }
 
@@ -65,8 +70,27 @@ type Stats struct {
 	// CappedActive and CappedRate split Capped by the cap that was hit:
 	// max_active_bans and max_bans_per_minute.
 	CappedActive, CappedRate uint64
+	// CappedForgeable counts bans on forgeable evidence refused because
+	// they had spent their share of max_bans_per_minute.
+	CappedForgeable uint64
+	// SpoofAllowed counts forgeable evidence against a verified source,
+	// reported and not banned; ChallengeLifted the challenge bans lifted
+	// because their source proved itself through the SYN cookie path.
+	SpoofAllowed, ChallengeLifted uint64
 	// BansBy counts the bans made by the detector that asked for them.
 	BansBy map[string]uint64
+}
+
+// Verifier is the kernel's verified-source map (*loader.Maps). A Banner
+// that implements it lets the responder spare verified sources and lift
+// challenge bans whose source proved itself.
+type Verifier interface {
+	LookupVerified(a netip.Addr) (loader.VerifiedSource, error)
+}
+
+// Unblocker removes a ban (*loader.Maps).
+type Unblocker interface {
+	Unblock(p netip.Prefix) error
 }
 
 // Responder decides and makes bans. Safe for concurrent use.
@@ -79,6 +103,9 @@ type Responder struct {
 	active    map[netip.Prefix]int64    // ban -> expiry (packet time ns)
 	minute    int64
 	inMinute  int
+	inForged  int                         // bans on forgeable evidence this minute
+	challenge map[netip.Prefix]netip.Addr // challenge bans -> the subject to look up in the verified map
+	capLogNs  map[string]int64            // when each cap was last logged (rate-limited)
 	stats     Stats
 	// OnBan, when set, is called after a ban's map update returned (with
 	// the lock held: keep it cheap). The daemon measures latency there.
@@ -87,7 +114,8 @@ type Responder struct {
 
 // New returns a responder writing bans through b (nil: never bans).
 func New(cfg Config, b Banner) (*Responder, error) {
-	r := &Responder{cfg: cfg, banner: b, offences: map[netip.Prefix]*offence{}, active: map[netip.Prefix]int64{}}
+	r := &Responder{cfg: cfg, banner: b, offences: map[netip.Prefix]*offence{}, active: map[netip.Prefix]int64{},
+		challenge: map[netip.Prefix]netip.Addr{}, capLogNs: map[string]int64{}}
 	for _, s := range cfg.Protect {
 		p, err := loader.ParsePrefix(s)
 		if err != nil {
@@ -177,6 +205,9 @@ func (r *Responder) Restore(entries []loader.BlockEntry, nowNs int64) int {
 		}
 		if end > nowNs {
 			r.active[p] = end
+			if e.Challenge && p.Bits() == p.Addr().BitLen() {
+				r.challenge[p] = p.Addr()
+			}
 		}
 		n++
 	}
@@ -214,12 +245,21 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 		r.stats.Protected++
 		return
 	}
+	forged := a.Forgeable()
+	if forged && r.sourceVerified(a, subj) {
+		// Forgeable evidence never bans a source that proved its return
+		// path: anyone can forge its address. The kernel's rate limits
+		// contain a flood in its name.
+		r.stats.SpoofAllowed++
+		return
+	}
 	bits := subj.BitLen()
 	if subj.Is6() {
 		bits = r.cfg.IPv6PrefixLen
 	}
 	prefix := netip.PrefixFrom(subj, bits).Masked()
-	if exp, ok := r.active[prefix]; ok && exp > nowNs {
+	_, isChallenge := r.challenge[prefix]
+	if exp, ok := r.active[prefix]; ok && exp > nowNs && (forged || !isChallenge) {
 		if r.cfg.DryRun {
 			// The would-be ban still runs: report it, do not escalate it
 			// on every alert (live mode would not see these alerts).
@@ -234,23 +274,46 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 			return
 		}
 		delete(r.active, prefix)
+		delete(r.challenge, prefix)
 	}
 	r.prune(nowNs)
 	if len(r.active) >= r.cfg.MaxActiveBans {
 		r.stats.Capped++
 		r.stats.CappedActive++
-		slog.Warn("ban cap reached: not banning", "subject", subj, "active", len(r.active))
+		r.logCap("active", nowNs, "subject", subj, "active", len(r.active))
 		return
 	}
 	if nowNs/60e9 != r.minute {
-		r.minute, r.inMinute = nowNs/60e9, 0
+		r.minute, r.inMinute, r.inForged = nowNs/60e9, 0, 0
 	}
 	if r.inMinute >= r.cfg.MaxBansPerMin {
 		r.stats.Capped++
 		r.stats.CappedRate++
+		r.logCap("rate", nowNs, "subject", subj, "max_bans_per_minute", r.cfg.MaxBansPerMin)
 		return
 	}
-	ttl := r.escalate(prefix, a.BanTTLNs, nowNs)
+	if forged && r.inForged >= r.forgedBudget() {
+		r.stats.Capped++
+		r.stats.CappedForgeable++
+		r.logCap("rate_forgeable", nowNs, "subject", subj, "budget", r.forgedBudget())
+		return
+	}
+	var ttl int64
+	if forged {
+		// Forgeable evidence: the first step of the ladder at most, and
+		// no escalation (a forger could otherwise walk a victim up to
+		// 24 h). The level stays what verified evidence made it.
+		ttl = a.BanTTLNs
+		if len(r.cfg.Escalation) > 0 {
+			ttl = min(ttl, int64(r.cfg.Escalation[0]))
+		}
+	} else {
+		ttl = r.escalate(prefix, a.BanTTLNs, nowNs)
+	}
+	level := 0
+	if o := r.offences[prefix]; o != nil {
+		level = o.level
+	}
 	a.BanPrefix, a.BanTTL = prefix.String(), ttl
 	if r.cfg.DryRun {
 		r.stats.DryRun++
@@ -259,12 +322,15 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 		}
 		a.Metadata["dry_run_ban"] = fmt.Sprintf("%s for %s", prefix, time.Duration(ttl))
 		r.active[prefix] = nowNs + ttl
-		r.inMinute++
+		r.count(prefix, subj, forged)
 		return
 	}
 	comment := a.Detector
+	// A ban on forgeable evidence is a challenge ban: the source gets SYN
+	// cookies on every port and passes once it answers one, and the
+	// sweep (SweepVerified) lifts the ban then.
 	err := r.banner.Block(prefix, loader.BlockOptions{TTL: time.Duration(ttl), Origin: bpf.OriginDetector,
-		Level: uint32(r.offences[prefix].level), Comment: comment, Now: uint64(nowNs)})
+		Level: uint32(level), Comment: comment, Now: uint64(nowNs), Challenge: forged})
 	if err != nil {
 		r.stats.Failed++
 		slog.Error("ban failed", "prefix", prefix, "err", err)
@@ -276,12 +342,127 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 		r.stats.BansBy = map[string]uint64{}
 	}
 	r.stats.BansBy[a.Detector]++
-	r.inMinute++
+	r.count(prefix, subj, forged)
 	r.active[prefix] = nowNs + ttl
 	a.Action = "blocked"
 	if r.OnBan != nil {
 		r.OnBan(a)
 	}
+}
+
+// count books a ban (made or, dry run, reported) against the minute's
+// budgets.
+func (r *Responder) count(prefix netip.Prefix, subj netip.Addr, forged bool) {
+	r.inMinute++
+	if forged {
+		r.inForged++
+		r.challenge[prefix] = subj
+	} else {
+		delete(r.challenge, prefix)
+	}
+}
+
+// forgedBudget is how many bans a minute forgeable evidence may make.
+func (r *Responder) forgedBudget() int {
+	if r.cfg.ForgeableShare <= 0 {
+		return 0
+	}
+	return max(1, int(r.cfg.ForgeableShare*float64(r.cfg.MaxBansPerMin)))
+}
+
+// logCap logs a cap that refused a ban, at most once a minute per cap.
+func (r *Responder) logCap(cap string, nowNs int64, args ...any) {
+	if last, ok := r.capLogNs[cap]; ok && nowNs-last < 60e9 && nowNs >= last {
+		return
+	}
+	r.capLogNs[cap] = nowNs
+	slog.Warn("ban cap reached: not banning (logged once a minute per cap)", append([]any{"cap", cap}, args...)...)
+}
+
+// sourceVerified reports whether the kernel has verified subj: the
+// sample's trust bit, or an entry in the verified map. It fills
+// a.SpoofSuspected with the reason the evidence is thought forged.
+func (r *Responder) sourceVerified(a *alert.Alert, subj netip.Addr) bool {
+	var v loader.VerifiedSource
+	found := false
+	if vr, ok := r.banner.(Verifier); ok {
+		if e, err := vr.LookupVerified(subj); err == nil {
+			v, found = e, true
+		}
+	}
+	if !a.SourceVerified && !found {
+		return false
+	}
+	a.SourceVerified = true
+	switch {
+	case strings.HasPrefix(a.SpoofSuspected, "hop count ") && found:
+		a.SpoofSuspected = fmt.Sprintf("%s vs %d of the verified source", a.SpoofSuspected, v.TTL)
+	case a.SpoofSuspected == "":
+		a.SpoofSuspected = "forgeable evidence against a verified source"
+	}
+	return true
+}
+
+// SweepVerified lifts the challenge bans whose source has since proved
+// itself through the SYN cookie path (it is in the verified map), and
+// returns how many it lifted. The daemon calls it on every sweep.
+func (r *Responder) SweepVerified() int {
+	vr, ok := r.banner.(Verifier)
+	ub, ok2 := r.banner.(Unblocker)
+	if !ok || !ok2 {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for p, subj := range r.challenge {
+		if _, err := vr.LookupVerified(subj); err != nil {
+			continue
+		}
+		if err := ub.Unblock(p); err != nil && !errors.Is(err, loader.ErrNotListed) {
+			slog.Warn("lift challenge ban", "prefix", p, "err", err)
+			continue
+		}
+		delete(r.challenge, p)
+		delete(r.active, p)
+		r.stats.ChallengeLifted++
+		n++
+		slog.Info("challenge ban lifted: the source completed a SYN cookie handshake", "prefix", p)
+	}
+	return n
+}
+
+// AllowLister is what ClearAllowed needs of the kernel maps (*loader.Maps).
+type AllowLister interface {
+	Blocks() ([]loader.BlockEntry, error)
+	Unblock(p netip.Prefix) error
+}
+
+// ClearAllowed removes the bans an allow prefix covers (the allow list
+// wins over the block list in the kernel already; a ban left under it
+// would come back the moment the allow entry is removed), and returns the
+// prefixes it removed.
+func ClearAllowed(m AllowLister, allow []netip.Prefix) ([]netip.Prefix, error) {
+	if len(allow) == 0 {
+		return nil, nil
+	}
+	entries, err := m.Blocks()
+	if err != nil {
+		return nil, fmt.Errorf("clear allowed bans: %w", err)
+	}
+	var out []netip.Prefix
+	for _, e := range entries {
+		for _, a := range allow {
+			if a.Bits() <= e.Prefix.Bits() && a.Contains(e.Prefix.Addr()) {
+				if err := m.Unblock(e.Prefix); err != nil && !errors.Is(err, loader.ErrNotListed) {
+					return out, fmt.Errorf("clear allowed ban %s: %w", e.Prefix, err)
+				}
+				out = append(out, e.Prefix)
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 // escalate records an offence and returns the TTL for it.
@@ -313,6 +494,7 @@ func (r *Responder) prune(now int64) {
 	for p, exp := range r.active {
 		if exp <= now {
 			delete(r.active, p)
+			delete(r.challenge, p)
 		}
 	}
 	for a, o := range r.offences {
@@ -327,4 +509,5 @@ func (r *Responder) Forget(p netip.Prefix) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.active, p)
+	delete(r.challenge, p)
 }
