@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/xdpids/xdpids/loader"
+	"github.com/xdpids/xdpids/userspace/respond"
 )
 
 func newAllowCommand(g *globalFlags) *cobra.Command {
@@ -36,7 +38,12 @@ func newAllowCommand(g *globalFlags) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "allowed %s\n", p)
-			return nil
+			// The allow list clears the bans it covers.
+			removed, err := respond.ClearAllowed(m, []netip.Prefix{p})
+			for _, b := range removed {
+				fmt.Fprintf(cmd.OutOrStdout(), "removed ban %s\n", b)
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&remove, "remove", false, "remove PREFIX from the allow list")

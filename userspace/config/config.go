@@ -58,6 +58,10 @@ type SynCookies struct {
 	Threshold    uint32        `yaml:"threshold"`     // SYN/s to one port that turns cookie mode on; 0 = off
 	Refresh      time.Duration `yaml:"refresh"`       // one SYN per port per interval still reaches the stack
 	HopTolerance uint32        `yaml:"hop_tolerance"` // TTL difference tolerated from a verified source
+	// Always answers every SYN to a listening port with a cookie, flood
+	// or not: every client is verified by its handshake (so forgeable
+	// evidence in its name never bans it), at the cost of window scaling.
+	Always bool `yaml:"always"`
 }
 
 // Signatures configures the Suricata-rule engine.
@@ -289,6 +293,9 @@ func (f *File) validate() error {
 	if f.Respond.MaxActiveBans < 1 || f.Respond.MaxBansPerMin < 1 {
 		return f.errAt("response", "max_active_bans and max_bans_per_minute must be at least 1")
 	}
+	if f.Respond.ForgeableShare < 0 || f.Respond.ForgeableShare > 1 {
+		return f.errAt("response.forgeable_ban_share", "%v is not a share from 0 to 1", f.Respond.ForgeableShare)
+	}
 	if f.Detect.Suppress <= 0 || f.Detect.ScanWindow <= 0 || f.Detect.FloodWindow <= 0 || f.Detect.BruteWindow <= 0 ||
 		f.Detect.AmpWindow <= 0 || f.Detect.DHCPWindow <= 0 || f.Detect.SynFloodDstWindow <= 0 {
 		return f.errAt("detectors", "every window and suppress must be positive")
@@ -333,6 +340,7 @@ func (f *File) DatapathConfig() loader.Config {
 		RateLimitSampleEach: f.Sampling.RateLimitInterval,
 		SampleMask:          mask,
 		CookieThreshold:     f.SynCookies.Threshold,
+		CookieAlways:        f.SynCookies.Always,
 		CookieRefresh:       f.SynCookies.Refresh,
 		HopTolerance:        f.SynCookies.HopTolerance,
 		SYN:                 f.RateLimits.SYN,

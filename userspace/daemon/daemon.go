@@ -122,6 +122,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	// The allow list clears the bans it covers (a ban left under an allow
+	// entry would come back when the entry is removed).
+	clearAllowed(dp.Maps())
 	// Escalation outlives the daemon: the bans it made carry their level.
 	if blocks, err := dp.Maps().Blocks(); err != nil {
 		slog.Warn("read block list: repeat offenders start over", "err", err)
@@ -278,6 +281,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			} else if n > 0 {
 				slog.Info("removed expired bans", "count", n)
 			}
+			resp.SweepVerified()
 		case <-o.Reload:
 			if err := sink.Reopen(); err != nil {
 				slog.Error("reopen eve log", "err", err)
@@ -300,6 +304,7 @@ func Run(ctx context.Context, o Options) (err error) {
 				counters.Reloaded(false, time.Now())
 				continue
 			}
+			clearAllowed(dp.Maps())
 			// New rules swap in atomically: samples keep flowing meanwhile.
 			if err := loadRules(pipe, next); err != nil {
 				slog.Error("reload rules: keeping the running rule set", "err", err)
@@ -354,6 +359,26 @@ func attach(dp *loader.Datapath, ifaces []string, mode loader.XDPMode, cfg *conf
 	return ready, nil
 }
 
+// clearAllowed removes the bans the allow list covers, and logs them.
+func clearAllowed(m *loader.Maps) {
+	entries, err := m.Allows()
+	if err != nil {
+		slog.Warn("read allow list: bans under it kept", "err", err)
+		return
+	}
+	allow := make([]netip.Prefix, 0, len(entries))
+	for _, e := range entries {
+		allow = append(allow, e.Prefix)
+	}
+	removed, err := respond.ClearAllowed(m, allow)
+	if err != nil {
+		slog.Warn("clear bans under the allow list", "err", err)
+	}
+	for _, p := range removed {
+		slog.Info("ban removed: the allow list covers it", "prefix", p)
+	}
+}
+
 // syncookiesSysctl is this network namespace's net.ipv4.tcp_syncookies.
 const syncookiesSysctl = "/proc/sys/net/ipv4/tcp_syncookies"
 
@@ -361,13 +386,13 @@ const syncookiesSysctl = "/proc/sys/net/ipv4/tcp_syncookies"
 // allow list entries (entries added by hand stay).
 func applyConfig(m *loader.Maps, cfg *config.File) error {
 	dc := cfg.DatapathConfig()
-	if dc.CookieThreshold > 0 {
+	if dc.CookieThreshold > 0 || dc.CookieAlways {
 		if v, err := os.ReadFile(syncookiesSysctl); err != nil || strings.TrimSpace(string(v)) != "2" {
 			// The listener accepts an ACK carrying an XDP cookie only when it
 			// accepts cookies always; else those clients would be reset.
 			slog.Warn("XDP SYN cookies off: they need net.ipv4.tcp_syncookies=2 (sysctl -w net.ipv4.tcp_syncookies=2)",
 				"tcp_syncookies", strings.TrimSpace(string(v)))
-			dc.CookieThreshold = 0
+			dc.CookieThreshold, dc.CookieAlways = 0, false
 		}
 	}
 	if err := m.SetConfig(dc); err != nil {

@@ -161,7 +161,18 @@ func RecordOf(a *alert.Alert, loc *time.Location) Record {
 	}
 	m := &Metadata{}
 	m.addVar("xdpids.detector", a.Detector)
+	// The trust level of the evidence (and so of the ban it led to):
+	// forgeable evidence bans only as a short challenge ban, and never a
+	// verified source.
+	m.addVar("xdpids.trust", a.Trust)
+	if a.SourceVerified {
+		m.addVar("xdpids.source_verified", "true")
+	}
+	m.addVar("xdpids.spoof_suspected", a.SpoofSuspected)
 	m.addVar("xdpids.ban_prefix", a.BanPrefix)
+	if a.BanPrefix != "" && a.Forgeable() {
+		m.addVar("xdpids.ban_kind", "challenge")
+	}
 	if a.BanTTL > 0 {
 		m.addInt("xdpids.ban_ttl_seconds", uint64(a.BanTTL/1e9))
 	}
