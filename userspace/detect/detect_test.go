@@ -100,7 +100,12 @@ func isPortProto(p uint8) bool {
 }
 
 func (h *harness) feed(p *decode.Packet) {
-	in := Input{P: p}
+	h.feedTrust(p, 0)
+}
+
+// feedTrust feeds p with the kernel's trust bits for its source.
+func (h *harness) feedTrust(p *decode.Packet, trust uint32) {
+	in := Input{P: p, Trust: trust}
 	h.last = nil
 	if p.Family != 0 && (p.HasL4 || p.LaterFrag || !isPortProto(p.Proto)) {
 		in.F, in.FromOrig, in.Ev = h.tb.Track(p)
@@ -171,6 +176,10 @@ func checkAlert(t *testing.T, a *alert.Alert, sig alert.Signature, subject netip
 	}
 	if a.Action != "" {
 		t.Errorf("Action %q set by the detector", a.Action)
+	}
+	// Every behavioural detector counts what a forged source can send.
+	if a.Trust != alert.TrustForgeable {
+		t.Errorf("Trust %q, want forgeable", a.Trust)
 	}
 	if a.TsNs == 0 || a.Ifindex != 3 {
 		t.Errorf("TsNs %d Ifindex %d", a.TsNs, a.Ifindex)
@@ -1481,5 +1490,36 @@ func TestReflectionIPv6(t *testing.T) {
 	checkAlert(t, a, alert.AmpOther, v6, true, 0, "amplification")
 	if h.count(alert.AmpOther) != 1 || a.Metadata["source_port"] != "5683" {
 		t.Errorf("alerts %s, metadata %v", h.sids(), a.Metadata)
+	}
+}
+
+// TestKernelTrustBits: the kernel's verified bit and hop-count mismatch of
+// the sample reach the alert against its source, not one whose subject is
+// the target.
+func TestKernelTrustBits(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		trust     uint32
+		verified  bool
+		wantSpoof bool
+	}{
+		{"unverified", 0, false, false},
+		{"verified", bpf.TrustVerified, true, false},
+		{"hop mismatch", bpf.TrustVerified | bpf.TrustHopMismatch, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, DefaultConfig())
+			p := tcp(attacker, victim, 40000, 80, fSYN|fFIN, t0)
+			p.TTL = 52
+			h.feedTrust(p, tc.trust)
+			a := h.find(alert.FlagsSynFin)
+			checkAlert(t, a, alert.FlagsSynFin, attacker, false, h.cfg.FlagsBanTTL, "tcp_flags")
+			if a.SourceVerified != tc.verified || (a.SpoofSuspected != "") != tc.wantSpoof {
+				t.Fatalf("source verified %v spoof %q", a.SourceVerified, a.SpoofSuspected)
+			}
+			if tc.wantSpoof && a.SpoofSuspected != "hop count 52" {
+				t.Fatalf("spoof reason %q", a.SpoofSuspected)
+			}
+		})
 	}
 }

@@ -421,3 +421,41 @@ func BenchmarkWrite(b *testing.B) {
 		_ = w.Write(a)
 	}
 }
+
+// TestRecordOfTrust: the trust level of the evidence, the kernel's
+// verdict on the source and the spoof reason are xdpids flow variables;
+// a ban on forgeable evidence says it is a challenge ban.
+func TestRecordOfTrust(t *testing.T) {
+	a := baseAlert()
+	a.Metadata, a.Payload = nil, nil
+	a.Trust = alert.TrustForgeable
+	fv := fields(t, RecordOf(a, time.UTC))["metadata"].(map[string]any)["flowvars"]
+	want := []any{
+		map[string]any{"xdpids.detector": "brute_force"}, map[string]any{"xdpids.trust": "forgeable"},
+		map[string]any{"xdpids.ban_prefix": "203.0.113.66/32"}, map[string]any{"xdpids.ban_kind": "challenge"},
+	}
+	if !reflect.DeepEqual(fv, want) {
+		t.Errorf("forgeable ban: flowvars %v", fv)
+	}
+	a.Action, a.BanPrefix, a.BanTTL = "allowed", "", 0
+	a.SourceVerified, a.SpoofSuspected = true, "hop count 52 vs 64 of the verified source"
+	fv = fields(t, RecordOf(a, time.UTC))["metadata"].(map[string]any)["flowvars"]
+	want = []any{
+		map[string]any{"xdpids.detector": "brute_force"}, map[string]any{"xdpids.trust": "forgeable"},
+		map[string]any{"xdpids.source_verified": "true"},
+		map[string]any{"xdpids.spoof_suspected": "hop count 52 vs 64 of the verified source"},
+	}
+	if !reflect.DeepEqual(fv, want) {
+		t.Errorf("spoof suspected: flowvars %v", fv)
+	}
+	a.Trust, a.SourceVerified, a.SpoofSuspected = alert.TrustVerified, false, ""
+	a.Action, a.BanPrefix = "blocked", "203.0.113.66/32"
+	fv = fields(t, RecordOf(a, time.UTC))["metadata"].(map[string]any)["flowvars"]
+	want = []any{
+		map[string]any{"xdpids.detector": "brute_force"}, map[string]any{"xdpids.trust": "verified"},
+		map[string]any{"xdpids.ban_prefix": "203.0.113.66/32"},
+	}
+	if !reflect.DeepEqual(fv, want) {
+		t.Errorf("verified ban: flowvars %v", fv)
+	}
+}
