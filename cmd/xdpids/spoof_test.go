@@ -281,6 +281,15 @@ func TestSpoofedEvidenceEndToEnd(t *testing.T) {
 			t.Errorf("%s's ban was lifted (it never verified)", who)
 		}
 	}
+	// The allow list clears the bans it covers.
+	if out := l.mustCLI(t, "allow", c); !strings.Contains(out, "removed ban "+c+"/32") {
+		t.Errorf("xdpids allow %s: %q, want it to remove the ban", c, out)
+	}
+	for _, r := range blocksFor() {
+		if r.Prefix == c+"/32" {
+			t.Errorf("%s still banned after xdpids allow: %+v", c, r)
+		}
+	}
 
 	d.stop(t)
 	// The forged evidence was seen and reported: alerts naming A, all

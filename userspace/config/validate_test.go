@@ -52,3 +52,23 @@ func TestPipelineBytesDefault(t *testing.T) {
 		t.Fatalf("default pipeline with 2 workers estimated at %d bytes", got)
 	}
 }
+
+// TestTrustKeys: syn_cookies.always reaches the program's configuration
+// and response.forgeable_ban_share is a share.
+func TestTrustKeys(t *testing.T) {
+	f, err := Parse([]byte("syn_cookies:\n  always: true\nresponse:\n  forgeable_ban_share: 0.5\n"), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.DatapathConfig().CookieAlways || f.ResponseConfig().ForgeableShare != 0.5 {
+		t.Fatalf("always %v share %v", f.DatapathConfig().CookieAlways, f.ResponseConfig().ForgeableShare)
+	}
+	d := Default()
+	if d.DatapathConfig().CookieAlways || d.ResponseConfig().ForgeableShare != 0.2 {
+		t.Fatalf("defaults: always %v share %v", d.DatapathConfig().CookieAlways, d.ResponseConfig().ForgeableShare)
+	}
+	_, err = Parse([]byte("response:\n  forgeable_ban_share: 1.5\n"), "x.yaml")
+	if err == nil || !strings.HasPrefix(err.Error(), "x.yaml:2: response.forgeable_ban_share: 1.5 is not a share") {
+		t.Fatalf("share 1.5: %v", err)
+	}
+}
