@@ -40,6 +40,13 @@ import "time"
 //     and fail2ban's default (maxretry 5 in 10 min, counted per login).
 //   - Suppression: a subject alerts once per signature per 5 minutes, so a
 //     1000-probe scan is one alert.
+//   - State: at most 100,000 entries in all, of which at most 25,000 are
+//     probe entries (scan state created by one forgeable packet: one port,
+//     one host, one protocol) that live 30 s without a second probe. Forged
+//     ACK probes from 14,000 sources then churn the probe partition (oldest
+//     evicted first) and cannot crowd out the entries with evidence; when
+//     those are full, the entry with the least evidence of a sample makes
+//     room for a richer one. See probe in detect.go.
 type Config struct {
 	Suppress time.Duration `yaml:"suppress"`
 
@@ -78,9 +85,15 @@ type Config struct {
 	BrutePorts       map[uint16]string `yaml:"brute_force_ports"`
 	BruteBanTTL      time.Duration     `yaml:"brute_force_ban_ttl"`
 
-	// MaxKeys bounds each detector table; when full, new subjects are not
-	// tracked until old windows expire (counted as state_full).
+	// MaxKeys bounds all detector state; when the evidence partition is
+	// full and no entry with less evidence can make room, new subjects are
+	// not tracked (counted in Stats.StateRefused).
 	MaxKeys int `yaml:"max_keys"`
+	// MaxProbeKeys bounds the probe partition, inside MaxKeys (at most half
+	// of it): scan entries holding a single probe, evicted oldest first.
+	MaxProbeKeys int `yaml:"max_probe_keys"`
+	// ProbeIdle is how long a probe entry lives without a second probe.
+	ProbeIdle time.Duration `yaml:"probe_idle"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -120,7 +133,9 @@ func DefaultConfig() Config {
 			21: "ftp", 22: "ssh", 23: "telnet", 110: "pop3", 143: "imap", 445: "smb",
 			1433: "mssql", 3306: "mysql", 3389: "rdp", 5432: "postgresql", 5900: "vnc",
 		},
-		BruteBanTTL: time.Hour,
-		MaxKeys:     100000,
+		BruteBanTTL:  time.Hour,
+		MaxKeys:      100000,
+		MaxProbeKeys: 25000,
+		ProbeIdle:    30 * time.Second,
 	}
 }

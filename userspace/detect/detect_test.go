@@ -949,8 +949,8 @@ func TestStateBounded(t *testing.T) {
 	if maxSeen > cfg.MaxKeys {
 		t.Errorf("%d keys > MaxKeys %d", maxSeen, cfg.MaxKeys)
 	}
-	if st.StateFull == 0 {
-		t.Errorf("StateFull did not rise: %+v", st)
+	if st.StateRefused == 0 {
+		t.Errorf("StateRefused did not rise: %+v", st)
 	}
 	t.Logf("stats %+v", st)
 }
@@ -1481,5 +1481,106 @@ func TestReflectionIPv6(t *testing.T) {
 	checkAlert(t, a, alert.AmpOther, v6, true, 0, "amplification")
 	if h.count(alert.AmpOther) != 1 || a.Metadata["source_port"] != "5683" {
 		t.Errorf("alerts %s, metadata %v", h.sids(), a.Metadata)
+	}
+}
+
+// forgedACKProbes feeds ACK probes from n forged sources in 198.18.0.0/15,
+// ports probes each to victim, spread over spanNs from ts; it returns the
+// time after the last one.
+func forgedACKProbes(h *harness, n, ports int, ts, spanNs int64) int64 {
+	step := spanNs / int64(n*ports)
+	for i := range n {
+		src := netip.AddrFrom4([4]byte{198, 18 + byte(i>>16&1), byte(i >> 8), byte(i)})
+		for j := range ports {
+			ts += step
+			h.feed(tcp(src, victim, 40000, uint16(1000+(i*ports+j)%20000), fACK, ts))
+		}
+	}
+	return ts
+}
+
+// realScan is a vertical SYN scan of 100 ports from attacker.
+func realScan(h *harness, ts int64) {
+	for port := 1; port <= 100; port++ {
+		ts += 1e6
+		h.feed(tcp(attacker, victim, 40000, uint16(port), fSYN, ts))
+		h.feed(tcp(victim, attacker, uint16(port), 40000, fRST|fACK, ts+1))
+	}
+}
+
+// The exhaustion attack of issue 9: forged ACK probes from 14,000 sources
+// (seven ports each: 98,000 horizontal and 14,000 vertical entries, which
+// filled the shared 100,000-entry table for 10 minutes), then a real
+// scanner. It is detected, state stays bounded, and the evictions count.
+func TestForgedProbesDoNotExhaustState(t *testing.T) {
+	cfg := DefaultConfig()
+	h := newHarness(t, cfg)
+	ts := forgedACKProbes(h, 14000, 7, t0, 20e9)
+	st := h.e.Stats()
+	if st.Keys > cfg.MaxKeys || st.ProbeKeys > cfg.MaxProbeKeys {
+		t.Fatalf("state past its bounds: %+v", st)
+	}
+	if st.StateEvictedProbe == 0 {
+		t.Errorf("no probe entry evicted: %+v", st)
+	}
+	realScan(h, ts)
+	a := h.find(alert.ScanVerticalTCP)
+	if a == nil || a.Subject != attacker {
+		t.Fatalf("real scanner not detected after the forged probes: %s; stats %+v", h.sids(), h.e.Stats())
+	}
+	t.Logf("after forged probes %+v; after scan %+v", st, h.e.Stats())
+}
+
+// Forged sources that send two probes each fill the evidence partition
+// too: the entries with the least evidence make room for the real scan.
+func TestForgedTwoProbeSourcesEvictedFirst(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxKeys, cfg.MaxProbeKeys = 2000, 500
+	h := newHarness(t, cfg)
+	ts := forgedACKProbes(h, 5000, 2, t0, 10e9)
+	if st := h.e.Stats(); st.StateRefused == 0 && st.StateEvictedEvidence == 0 {
+		t.Fatalf("evidence partition never full: %+v", st)
+	}
+	realScan(h, ts)
+	if a := h.find(alert.ScanVerticalTCP); a == nil || a.Subject != attacker {
+		t.Fatalf("real scanner not detected: %s; stats %+v", h.sids(), h.e.Stats())
+	}
+	st := h.e.Stats()
+	if st.Keys > cfg.MaxKeys || st.StateEvictedEvidence == 0 {
+		t.Errorf("stats %+v", st)
+	}
+	t.Logf("stats %+v", st)
+}
+
+// Probe entries live ProbeIdle, not twice the scan window.
+func TestProbeEntriesExpire(t *testing.T) {
+	cfg := DefaultConfig()
+	h := newHarness(t, cfg)
+	ts := forgedACKProbes(h, 1000, 1, t0, 1e9)
+	h.feed(tcp(attacker, victim, 40000, 80, fSYN, ts+1e6))
+	h.feed(tcp(attacker, victim, 40000, 81, fSYN, ts+2e6)) // evidence: lives the window
+	if st := h.e.Stats(); st.ProbeKeys < 2000 {
+		t.Fatalf("stats %+v", st)
+	}
+	h.feed(icmp(other, victim, 0, 0, 1, ts+int64(cfg.ProbeIdle)+11e9)) // gc
+	st := h.e.Stats()
+	if st.ProbeKeys > 4 || st.StateExpiredProbe < 2000 {
+		t.Fatalf("probe entries not expired: %+v", st)
+	}
+	if h.e.vertical[pair{attacker, victim}] == nil {
+		t.Fatalf("entry with evidence expired with the probes")
+	}
+}
+
+// A small probe partition under a long run of forged probes stays at its
+// bound, evicting oldest first.
+func TestProbeEvictionBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxKeys, cfg.MaxProbeKeys = 1000, 100
+	h := newHarness(t, cfg)
+	forgedACKProbes(h, 3000, 1, t0, 3e9)
+	st := h.e.Stats()
+	if st.ProbeKeys > 100 || st.Keys > 1000 || st.StateEvictedProbe < 5000 {
+		t.Fatalf("stats %+v", st)
 	}
 }
