@@ -40,13 +40,15 @@ import "time"
 //     and fail2ban's default (maxretry 5 in 10 min, counted per login).
 //   - Suppression: a subject alerts once per signature per 5 minutes, so a
 //     1000-probe scan is one alert.
-//   - State: at most 100,000 entries in all, of which at most 25,000 are
-//     probe entries (scan state created by one forgeable packet: one port,
-//     one host, one protocol) that live 30 s without a second probe. Forged
-//     ACK probes from 14,000 sources then churn the probe partition (oldest
-//     evicted first) and cannot crowd out the entries with evidence; when
-//     those are full, the entry with the least evidence of a sample makes
-//     room for a richer one. See probe in detect.go.
+//   - State: at most 100,000 entries in all, in three partitions. Probe
+//     entries (scan and brute force state created by one forgeable packet:
+//     one port, one host, one protocol, one SYN) are at most 25,000, live
+//     30 s without a second probe and are evicted oldest first. The 1-s
+//     flood windows get a quarter of MaxKeys, an ended or the smallest
+//     window of a sample evicted first. The rest (entries with evidence)
+//     evict the least evidence of a sample for a richer entry. Forged ACK
+//     probes from 14,000 sources then churn the probe partition and cannot
+//     crowd out real scanners. See "State bounds" in detect.go.
 type Config struct {
 	Suppress time.Duration `yaml:"suppress"`
 
@@ -85,9 +87,9 @@ type Config struct {
 	BrutePorts       map[uint16]string `yaml:"brute_force_ports"`
 	BruteBanTTL      time.Duration     `yaml:"brute_force_ban_ttl"`
 
-	// MaxKeys bounds all detector state; when the evidence partition is
-	// full and no entry with less evidence can make room, new subjects are
-	// not tracked (counted in Stats.StateRefused).
+	// MaxKeys bounds all detector state; when a partition is full and no
+	// entry can make room, new subjects are not tracked (counted in
+	// Stats.StateRefused).
 	MaxKeys int `yaml:"max_keys"`
 	// MaxProbeKeys bounds the probe partition, inside MaxKeys (at most half
 	// of it): scan entries holding a single probe, evicted oldest first.

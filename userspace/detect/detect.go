@@ -59,6 +59,10 @@ type Stats struct {
 	// StateExpiredProbe counts probe entries dropped after ProbeIdle
 	// without a second probe.
 	StateExpiredProbe uint64
+	// StateEvictedFlood counts 1-s flood windows (per source, per
+	// source and port) evicted, an ended or the smallest of a sample
+	// first, to admit a new one.
+	StateEvictedFlood uint64 // also per-destination counters
 	// StateEvictedEvidence counts scan entries with evidence (two or more
 	// probes) evicted, the least evidence of a sample first, to make room
 	// for another entry's second probe.
@@ -95,7 +99,8 @@ type suppressKey struct {
 type window struct {
 	start int64
 	n     int
-	m     int // a second count (completions, bytes in KB, ...)
+	m     int  // a second count (completions, bytes in KB, ...)
+	probe bool // brute: in the probe partition (one connection attempt)
 }
 
 // roll restarts w when now is past its length.
@@ -143,6 +148,7 @@ const (
 	probeHorizontal
 	probeProtos
 	probeARP
+	probeBrute
 )
 
 // probeRec names one probe entry in the probe ring: its table, key and
@@ -294,7 +300,90 @@ func (e *Engine) full() bool {
 }
 
 func (e *Engine) evidenceFull() bool {
-	return e.keys()-e.probeLive >= e.cfg.MaxKeys-e.probeCap
+	return e.keys()-e.probeLive-e.floodKeys() >= e.cfg.MaxKeys-e.probeCap-e.floodCap()
+}
+
+// floodKeys counts the flood partition: the per-source and per-tuple
+// windows of FloodWindow (1 s) and the per-destination counters (1-10 s),
+// each created by one forgeable packet.
+func (e *Engine) floodKeys() int {
+	return len(e.synSrc) + len(e.udpSrc) + len(e.icmpSrc) + len(e.synack) +
+		len(e.synDst) + len(e.udpDst) + len(e.icmpDst) + len(e.amp) + len(e.frags)
+}
+
+// admitSources is admitFlood for per-destination counters (windows of
+// length): an ended or the smallest counter of a sample of m makes room,
+// else a per-source window.
+func admitSources[K comparable](e *Engine, m map[K]*sourceCount, now, length int64) bool {
+	if e.floodKeys() < e.floodCap() {
+		return true
+	}
+	var victim K
+	found, bestN, seen := false, 0, 0
+	for k, c := range m {
+		if seen++; seen > 8 {
+			break
+		}
+		n := c.n
+		if now-c.start >= length || now < c.start {
+			n = -1 - int(min(now-c.start, 1<<40)/length)
+		}
+		if !found || n < bestN {
+			victim, bestN, found = k, n, true
+		}
+	}
+	if found {
+		delete(m, victim)
+		e.stats.StateEvictedFlood++
+		return true
+	}
+	if evictWindow(e, e.udpSrc, now) || evictWindow(e, e.icmpSrc, now) || evictWindow(e, e.synSrc, now) || evictWindow(e, e.synack, now) {
+		return true
+	}
+	e.stats.StateRefused++
+	return false
+}
+
+// floodCap is the flood partition's size: a quarter of MaxKeys.
+func (e *Engine) floodCap() int { return e.cfg.MaxKeys / 4 }
+
+// admitFlood makes room in the flood partition for a new window of m:
+// of up to 8 sampled windows of m, the one that ended longest ago, else
+// the one with the fewest packets, is evicted. A forged flood from ever
+// new sources then recycles its own windows; windows in flood keep theirs.
+// When m is empty another flood table gives up a window; false (refused)
+// only when none can.
+func admitFlood[K comparable](e *Engine, m map[K]window, now int64) bool {
+	if e.floodKeys() < e.floodCap() || evictWindow(e, m, now) ||
+		evictWindow(e, e.udpSrc, now) || evictWindow(e, e.icmpSrc, now) || evictWindow(e, e.synSrc, now) || evictWindow(e, e.synack, now) {
+		return true
+	}
+	e.stats.StateRefused++
+	return false
+}
+
+func evictWindow[K comparable](e *Engine, m map[K]window, now int64) bool {
+	length := int64(e.cfg.FloodWindow)
+	var victim K
+	found, bestN, seen := false, 0, 0
+	for k, w := range m {
+		if seen++; seen > 8 {
+			break
+		}
+		n := w.n
+		if now-w.start >= length || now < w.start {
+			n = -1 - int(min(now-w.start, 1<<40)/length) // ended: older first
+		}
+		if !found || n < bestN {
+			victim, bestN, found = k, n, true
+		}
+	}
+	if !found {
+		return false
+	}
+	delete(m, victim)
+	e.stats.StateEvictedFlood++
+	return true
 }
 
 // State bounds: why probe entries have a partition of their own.
@@ -314,6 +403,13 @@ func (e *Engine) evidenceFull() bool {
 //     Redis's sampled LFU: Go's map iteration starts at a random entry),
 //     so a real scan, adding ports faster than forged sources do, keeps
 //     its entry and alerts;
+//   - brute force windows holding one SYN are probe entries too;
+//   - the flood windows (per source and tuple: synSrc, udpSrc, icmpSrc,
+//     synack; per destination: synDst, udpDst, icmpDst, amp, frags), one
+//     per forged source or destination port of a flood, have a partition
+//     of their own (a quarter of MaxKeys), where an ended or the smallest
+//     window of a sample makes room (admitFlood, admitSources): a spoofed
+//     flood cannot fill the evidence partition either;
 //   - what is evicted, expired or refused is counted in Stats.
 //
 // A forger can still spend the evidence partition by sending two probes
@@ -363,6 +459,13 @@ func (e *Engine) dropProbe(r *probeRec) bool {
 			e.probeLive--
 			return true
 		}
+	case probeBrute:
+		k := triple{r.a, r.b, r.port}
+		if w, ok := e.brute[k]; ok && w.probe && w.start == r.start {
+			delete(e.brute, k)
+			e.probeLive--
+			return true
+		}
 	}
 	return false
 }
@@ -409,6 +512,34 @@ func promote[K comparable, V scanEntry](e *Engine, m map[K]V, s V) bool {
 	return true
 }
 
+// promoteBrute is promote for brute force windows (values, not pointers:
+// the caller clears probe).
+func (e *Engine) promoteBrute(k triple, n int) bool {
+	if e.evidenceFull() {
+		var victim triple
+		found, bestN, bestStart, seen := false, 0, int64(0), 0
+		for vk, v := range e.brute {
+			if seen++; seen > 8 {
+				break
+			}
+			if v.probe || vk == k {
+				continue
+			}
+			if !found || v.n < bestN || v.n == bestN && v.start < bestStart {
+				victim, bestN, bestStart, found = vk, v.n, v.start, true
+			}
+		}
+		if !found || bestN > n+1 {
+			e.stats.StateRefused++
+			return false
+		}
+		delete(e.brute, victim)
+		e.stats.StateEvictedEvidence++
+	}
+	e.probeLive--
+	return true
+}
+
 func (s *portSet) unprobe() { s.probe = false }
 func (h *hostSet) unprobe() { h.probe = false }
 
@@ -430,17 +561,18 @@ func (e *Engine) firePort(in *Input, sig alert.Signature, subject netip.Addr, po
 		e.stats.Suppressed++
 		return
 	}
-	if ok || !e.full() {
-		e.suppress[k] = now
-	} else {
+	if !ok && e.full() {
 		// Bounded state: take over another subject's entry (it may alert
 		// once more) rather than grow past MaxKeys or lose this alert.
 		for old := range e.suppress {
 			delete(e.suppress, old)
-			e.suppress[k] = now
 			break
 		}
 	}
+	// Always recorded, even past the bound (by one entry at most, the
+	// others being taken over): an alert not recorded here would fire
+	// again on every packet.
+	e.suppress[k] = now
 	e.stats.Alerts++
 	p := in.P
 	a := &alert.Alert{
@@ -679,7 +811,7 @@ func (e *Engine) synFlood(in *Input, now int64) {
 	p := in.P
 	k := triple{p.Src, p.Dst, p.DstPort}
 	w, ok := e.synSrc[k]
-	if !ok && e.full() {
+	if !ok && !admitFlood(e, e.synSrc, now) {
 		return
 	}
 	w.roll(now, int64(e.cfg.FloodWindow))
@@ -694,7 +826,7 @@ func (e *Engine) synFlood(in *Input, now int64) {
 	dk := dstPort{p.Dst, p.DstPort}
 	c := e.synDst[dk]
 	if c == nil {
-		if e.full() {
+		if !admitSources(e, e.synDst, now, int64(e.cfg.SynFloodDstWindow)) {
 			return
 		}
 		c = &sourceCount{sources: make(map[netip.Addr]struct{}, 16)}
@@ -718,7 +850,7 @@ func (e *Engine) synFlood(in *Input, now int64) {
 func (e *Engine) synAckReflection(in *Input) {
 	p := in.P
 	w, ok := e.synack[p.Dst]
-	if !ok && e.full() {
+	if !ok && !admitFlood(e, e.synack, p.TsNs) {
 		return
 	}
 	w.roll(p.TsNs, int64(e.cfg.FloodWindow))
@@ -735,7 +867,7 @@ func (e *Engine) synAckReflection(in *Input) {
 // perSource counts one packet of src in a flood window; true at threshold.
 func (e *Engine) perSource(m map[netip.Addr]window, src netip.Addr, now int64, limit, weight int) (int, bool) {
 	w, ok := m[src]
-	if !ok && e.full() {
+	if !ok && !admitFlood(e, m, now) {
 		return 0, false
 	}
 	w.roll(now, int64(e.cfg.FloodWindow))
@@ -748,7 +880,7 @@ func (e *Engine) perSource(m map[netip.Addr]window, src netip.Addr, now int64, l
 func (e *Engine) perDest(m map[netip.Addr]*sourceCount, dst, src netip.Addr, now, length int64, limit, minSources, weight int) (int, int, bool) {
 	c := m[dst]
 	if c == nil {
-		if e.full() {
+		if !admitSources(e, m, now, length) {
 			return 0, 0, false
 		}
 		c = &sourceCount{sources: make(map[netip.Addr]struct{}, 16)}
@@ -846,7 +978,7 @@ func (e *Engine) amplification(in *Input, sig alert.Signature) {
 	k := dstPort{p.Dst, p.SrcPort}
 	c := e.amp[k]
 	if c == nil {
-		if e.full() {
+		if !admitSources(e, e.amp, p.TsNs, int64(e.cfg.AmpWindow)) {
 			return
 		}
 		c = &sourceCount{sources: make(map[netip.Addr]struct{}, 16)}
@@ -1071,11 +1203,22 @@ var bruteSigs = map[string]alert.Signature{"ssh": alert.BruteSSH, "ftp": alert.B
 func (e *Engine) bruteForce(in *Input, service string) {
 	p := in.P
 	k := triple{p.Src, p.Dst, p.DstPort}
+	now := p.TsNs
 	w, ok := e.brute[k]
-	if !ok && e.full() {
-		return
+	if !ok || now-w.start >= int64(e.cfg.BruteWindow) || now < w.start {
+		// One SYN, forgeable: a probe entry until the second.
+		if ok && w.probe {
+			e.probeLive--
+		}
+		w = window{start: now, probe: true}
+		e.brute[k] = w
+		e.admitProbe(probeRec{start: now, a: p.Src, b: p.Dst, port: p.DstPort, kind: probeBrute})
+	} else if w.probe {
+		if !e.promoteBrute(k, w.n) {
+			return
+		}
+		w.probe = false
 	}
-	w.roll(p.TsNs, int64(e.cfg.BruteWindow))
 	w.n++
 	e.brute[k] = w
 	if w.n >= e.cfg.BruteConnections {
@@ -1156,9 +1299,17 @@ func (e *Engine) gc(now int64) {
 		}
 	}
 	for k, w := range e.brute {
-		if old(w.start, int64(e.cfg.BruteWindow)) {
-			delete(e.brute, k)
+		switch {
+		case old(w.start, int64(e.cfg.BruteWindow)):
+		case w.probe && now-w.start > e.probeIdle():
+			e.stats.StateExpiredProbe++
+		default:
+			continue
 		}
+		if w.probe {
+			e.probeLive--
+		}
+		delete(e.brute, k)
 	}
 	for k, t := range e.suppress {
 		if old(t, int64(e.cfg.Suppress)) {
@@ -1167,14 +1318,19 @@ func (e *Engine) gc(now int64) {
 	}
 }
 
+// probeIdle is how long a probe entry lives without a second probe.
+func (e *Engine) probeIdle() int64 {
+	if e.cfg.ProbeIdle <= 0 {
+		return int64(e.cfg.ScanWindow)
+	}
+	return int64(e.cfg.ProbeIdle)
+}
+
 // gcScan drops scan entries twice the scan window old, and probe entries
 // ProbeIdle old (their records in the probe ring go stale).
 func gcScan[K comparable, V scanEntry](e *Engine, m map[K]V, now int64) {
 	scan := int64(e.cfg.ScanWindow)
-	idle := min(int64(e.cfg.ProbeIdle), scan)
-	if idle <= 0 {
-		idle = scan
-	}
+	idle := min(e.probeIdle(), scan)
 	for k, v := range m {
 		_, start, probe := v.evidence()
 		switch {

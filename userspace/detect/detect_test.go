@@ -1584,3 +1584,73 @@ func TestProbeEvictionBounded(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// Forged SYNs from ever new sources, to the SSH port and to random ports,
+// would fill the flood windows, the brute force windows and the scan
+// state; a real scanner and a real brute forcer arriving during the load
+// are still detected, and the flood partition recycles its windows.
+func TestForgedSYNsDoNotExhaustState(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxKeys, cfg.MaxProbeKeys = 4000, 1000
+	h := newHarness(t, cfg)
+	ts := t0
+	forged := func(n int) {
+		for i := range n {
+			ts += 1e5
+			src := netip.AddrFrom4([4]byte{198, 18 + byte(i>>16&1), byte(i >> 8), byte(i)})
+			port := uint16(22)
+			if i%2 == 1 {
+				port = uint16(1024 + i%30000)
+			}
+			h.feed(tcp(src, victim, 40000, port, fSYN, ts))
+		}
+	}
+	forged(20000)
+	if st := h.e.Stats(); st.Keys > cfg.MaxKeys || st.StateEvictedFlood == 0 || st.StateEvictedProbe == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	// The real scanner and brute forcer, the forged load interleaved.
+	for i := range 100 {
+		ts += 1e6
+		h.feed(tcp(attacker, victim, 40000, uint16(2000+i), fSYN, ts))
+		if i < cfg.BruteConnections {
+			h.feed(tcp(other, victim, uint16(50000+i), 22, fSYN, ts+1))
+		}
+		forged(50)
+	}
+	if a := h.find(alert.ScanVerticalTCP); a == nil || a.Subject != attacker {
+		t.Errorf("real scanner not detected; stats %+v", h.e.Stats())
+	}
+	if a := h.find(alert.BruteSSH); a == nil || a.Subject != other {
+		t.Errorf("real brute force not detected; stats %+v", h.e.Stats())
+	}
+	if n := len(h.alerts); n > 3 {
+		t.Errorf("%d alerts, want the scan, the brute force and one destination SYN flood", n)
+	}
+	st := h.e.Stats()
+	if st.Keys > cfg.MaxKeys {
+		t.Errorf("%d keys > %d", st.Keys, cfg.MaxKeys)
+	}
+	t.Logf("stats %+v", st)
+}
+
+// BenchmarkObserveForgedProbes: forged ACK probes from ever new sources
+// with the probe partition full, each admitting a probe entry by evicting
+// the oldest (a new scan entry allocates its set, as before partitions).
+func BenchmarkObserveForgedProbes(b *testing.B) {
+	cfg := DefaultConfig()
+	e := New(cfg, func(*alert.Alert) {})
+	tb := flows.NewTable(1<<16, flows.DefaultTimeouts)
+	p := tcp(attacker, victim, 40000, 80, fACK, 0)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		p.Src = netip.AddrFrom4([4]byte{198, 18 + byte(i>>16&1), byte(i >> 8), byte(i)})
+		p.DstPort = uint16(1 + i%7)
+		p.TsNs = t0 + int64(i)*1e4
+		in := Input{P: p}
+		in.F, in.FromOrig, in.Ev = tb.Track(p)
+		e.Observe(&in)
+	}
+	st := e.Stats()
+	b.ReportMetric(float64(st.StateEvictedProbe)/float64(b.N), "evictions/op")
+}
