@@ -203,7 +203,15 @@ type Engine struct {
 	probeLen  int
 	probeCap  int
 	probeLive int // entries with probe set
+	// Sets of evicted probe entries, reused for new ones: under a forged
+	// probe flood every packet evicts one entry and admits another, with
+	// no allocation.
+	freePorts []*portSet
+	freeHosts []*hostSet
 }
+
+// maxFree bounds each free list.
+const maxFree = 256
 
 // New returns an engine calling emit for each alert (under the engine's
 // lock: emit must not call back into the engine).
@@ -221,6 +229,8 @@ func New(cfg Config, emit func(*alert.Alert)) *Engine {
 	// packet pays for it.
 	e.probeCap = probeCap(cfg)
 	e.probes = make([]probeRec, e.probeCap)
+	e.freePorts = make([]*portSet, 0, maxFree)
+	e.freeHosts = make([]*hostSet, 0, maxFree)
 	return e
 }
 
@@ -444,6 +454,9 @@ func (e *Engine) dropProbe(r *probeRec) bool {
 		if s := m[k]; s != nil && s.probe && s.start == r.start {
 			delete(m, k)
 			e.probeLive--
+			if len(e.freePorts) < maxFree && len(s.ports) <= 8 {
+				e.freePorts = append(e.freePorts, s)
+			}
 			return true
 		}
 	case probeHorizontal:
@@ -451,12 +464,14 @@ func (e *Engine) dropProbe(r *probeRec) bool {
 		if h := e.horizontal[k]; h != nil && h.probe && h.start == r.start {
 			delete(e.horizontal, k)
 			e.probeLive--
+			e.freeHost(h)
 			return true
 		}
 	case probeARP:
 		if h := e.arpSweep[r.a]; h != nil && h.probe && h.start == r.start {
 			delete(e.arpSweep, r.a)
 			e.probeLive--
+			e.freeHost(h)
 			return true
 		}
 	case probeBrute:
@@ -468,6 +483,12 @@ func (e *Engine) dropProbe(r *probeRec) bool {
 		}
 	}
 	return false
+}
+
+func (e *Engine) freeHost(h *hostSet) {
+	if len(e.freeHosts) < maxFree && len(h.hosts) <= 8 {
+		e.freeHosts = append(e.freeHosts, h)
+	}
 }
 
 // scanEntry is a portSet or hostSet.
@@ -732,7 +753,13 @@ func (e *Engine) portEntry(m map[pair]*portSet, k pair, now, win int64, r probeR
 		return s
 	}
 	if s == nil {
-		s = &portSet{ports: make(map[uint16]struct{}, 4), probe: true}
+		if n := len(e.freePorts); n > 0 {
+			s = e.freePorts[n-1]
+			e.freePorts = e.freePorts[:n-1]
+			s.probe = true
+		} else {
+			s = &portSet{ports: make(map[uint16]struct{}, 4), probe: true}
+		}
 		m[k] = s
 	} else if s.probe {
 		e.probeLive-- // re-admitted below under its new start
@@ -766,7 +793,13 @@ func hostEntry[K comparable](e *Engine, m map[K]*hostSet, k K, now, win int64, r
 		return h
 	}
 	if h == nil {
-		h = &hostSet{hosts: make(map[netip.Addr]struct{}, 4), probe: true}
+		if n := len(e.freeHosts); n > 0 {
+			h = e.freeHosts[n-1]
+			e.freeHosts = e.freeHosts[:n-1]
+			h.probe = true
+		} else {
+			h = &hostSet{hosts: make(map[netip.Addr]struct{}, 4), probe: true}
+		}
 		m[k] = h
 	} else if h.probe {
 		e.probeLive--

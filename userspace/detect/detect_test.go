@@ -1654,3 +1654,30 @@ func BenchmarkObserveForgedProbes(b *testing.B) {
 	st := e.Stats()
 	b.ReportMetric(float64(st.StateEvictedProbe)/float64(b.N), "evictions/op")
 }
+
+// Once the probe partition is full, a forged probe from a new source
+// evicts the oldest probe entries and reuses their sets: no allocation
+// per packet in the detector (the flow table is outside this test).
+func TestForgedProbesNoAllocs(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxKeys, cfg.MaxProbeKeys = 20000, 5000
+	e := New(cfg, func(*alert.Alert) {})
+	p := tcp(attacker, victim, 40000, 80, fACK, 0)
+	i := 0
+	step := func() {
+		i++
+		p.Src = netip.AddrFrom4([4]byte{198, 18 + byte(i>>16&1), byte(i >> 8), byte(i)})
+		p.DstPort = uint16(1 + i%7)
+		p.TsNs = t0 + int64(i)*1e3 // 1M probes/s: nothing expires, everything evicts
+		e.Observe(&Input{P: p, Ev: flows.EvNew, FromOrig: true})
+	}
+	for range 50000 {
+		step()
+	}
+	if n := testing.AllocsPerRun(5000, step); n != 0 {
+		t.Fatalf("%v allocations per forged probe", n)
+	}
+	if st := e.Stats(); st.StateEvictedProbe < 50000 || st.ProbeKeys > 5000 {
+		t.Fatalf("stats %+v", st)
+	}
+}
