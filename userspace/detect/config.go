@@ -40,6 +40,15 @@ import "time"
 //     and fail2ban's default (maxretry 5 in 10 min, counted per login).
 //   - Suppression: a subject alerts once per signature per 5 minutes, so a
 //     1000-probe scan is one alert.
+//   - State: at most 100,000 entries in all, in three partitions. Probe
+//     entries (scan and brute force state created by one forgeable packet:
+//     one port, one host, one protocol, one SYN) are at most 25,000, live
+//     30 s without a second probe and are evicted oldest first. The 1-s
+//     flood windows get a quarter of MaxKeys, an ended or the smallest
+//     window of a sample evicted first. The rest (entries with evidence)
+//     evict the least evidence of a sample for a richer entry. Forged ACK
+//     probes from 14,000 sources then churn the probe partition and cannot
+//     crowd out real scanners. See "State bounds" in detect.go.
 type Config struct {
 	Suppress time.Duration `yaml:"suppress"`
 
@@ -78,9 +87,15 @@ type Config struct {
 	BrutePorts       map[uint16]string `yaml:"brute_force_ports"`
 	BruteBanTTL      time.Duration     `yaml:"brute_force_ban_ttl"`
 
-	// MaxKeys bounds each detector table; when full, new subjects are not
-	// tracked until old windows expire (counted as state_full).
+	// MaxKeys bounds all detector state; when a partition is full and no
+	// entry can make room, new subjects are not tracked (counted in
+	// Stats.StateRefused).
 	MaxKeys int `yaml:"max_keys"`
+	// MaxProbeKeys bounds the probe partition, inside MaxKeys (at most half
+	// of it): scan entries holding a single probe, evicted oldest first.
+	MaxProbeKeys int `yaml:"max_probe_keys"`
+	// ProbeIdle is how long a probe entry lives without a second probe.
+	ProbeIdle time.Duration `yaml:"probe_idle"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -120,7 +135,9 @@ func DefaultConfig() Config {
 			21: "ftp", 22: "ssh", 23: "telnet", 110: "pop3", 143: "imap", 445: "smb",
 			1433: "mssql", 3306: "mysql", 3389: "rdp", 5432: "postgresql", 5900: "vnc",
 		},
-		BruteBanTTL: time.Hour,
-		MaxKeys:     100000,
+		BruteBanTTL:  time.Hour,
+		MaxKeys:      100000,
+		MaxProbeKeys: 25000,
+		ProbeIdle:    30 * time.Second,
 	}
 }

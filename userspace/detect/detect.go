@@ -52,8 +52,26 @@ func (in *Input) weight(length int64) int {
 type Stats struct {
 	Alerts     uint64
 	Suppressed uint64
-	StateFull  uint64
-	Keys       int
+	// StateRefused counts new state refused because the evidence
+	// partition was full and no entry with less evidence made room: those
+	// subjects were not tracked.
+	StateRefused uint64
+	// StateEvictedProbe counts probe entries (one probe, see probe)
+	// evicted, oldest first, to admit a new probe entry.
+	StateEvictedProbe uint64
+	// StateExpiredProbe counts probe entries dropped after ProbeIdle
+	// without a second probe.
+	StateExpiredProbe uint64
+	// StateEvictedFlood counts 1-s flood windows (per source, per
+	// source and port) evicted, an ended or the smallest of a sample
+	// first, to admit a new one.
+	StateEvictedFlood uint64 // also per-destination counters
+	// StateEvictedEvidence counts scan entries with evidence (two or more
+	// probes) evicted, the least evidence of a sample first, to make room
+	// for another entry's second probe.
+	StateEvictedEvidence uint64
+	Keys                 int // all entries
+	ProbeKeys            int // entries in the probe partition
 }
 
 type pair struct{ src, dst netip.Addr }
@@ -84,7 +102,8 @@ type suppressKey struct {
 type window struct {
 	start int64
 	n     int
-	m     int // a second count (completions, bytes in KB, ...)
+	m     int  // a second count (completions, bytes in KB, ...)
+	probe bool // brute: in the probe partition (one connection attempt)
 }
 
 // roll restarts w when now is past its length.
@@ -99,12 +118,50 @@ type portSet struct {
 	start   int64
 	ports   map[uint16]struct{}
 	alerted bool
+	probe   bool // in the probe partition: created by one probe, no second yet
 }
 
 type hostSet struct {
 	start   int64
 	hosts   map[netip.Addr]struct{}
 	alerted bool
+	probe   bool
+}
+
+// evidence is how much an entry has seen, for eviction: an entry that
+// alerted counts above any that did not.
+func (s *portSet) evidence() (int, int64, bool) {
+	if s.alerted {
+		return 1 << 30, s.start, s.probe
+	}
+	return len(s.ports), s.start, s.probe
+}
+
+func (h *hostSet) evidence() (int, int64, bool) {
+	if h.alerted {
+		return 1 << 30, h.start, h.probe
+	}
+	return len(h.hosts), h.start, h.probe
+}
+
+// Kinds of probe entries, for probeRec.
+const (
+	probeVertical uint8 = iota
+	probeVerticalU
+	probeHorizontal
+	probeProtos
+	probeARP
+	probeBrute
+)
+
+// probeRec names one probe entry in the probe ring: its table, key and
+// start (an entry re-created under the same key later is another entry).
+type probeRec struct {
+	start int64
+	a, b  netip.Addr
+	port  uint16
+	kind  uint8
+	udp   bool
 }
 
 // sourceCount is a window with its distinct sources, capped at a limit.
@@ -141,12 +198,28 @@ type Engine struct {
 	brute    map[triple]window
 	suppress map[suppressKey]int64
 	lastGC   int64
+
+	// The probe partition (see probe): a ring of the probe entries in
+	// creation order, some of them gone (promoted, expired) by now.
+	probes    []probeRec // probeCap long
+	probeHead int
+	probeLen  int
+	probeCap  int
+	probeLive int // entries with probe set
+	// Sets of evicted probe entries, reused for new ones: under a forged
+	// probe flood every packet evicts one entry and admits another, with
+	// no allocation.
+	freePorts []*portSet
+	freeHosts []*hostSet
 }
+
+// maxFree bounds each free list.
+const maxFree = 256
 
 // New returns an engine calling emit for each alert (under the engine's
 // lock: emit must not call back into the engine).
 func New(cfg Config, emit func(*alert.Alert)) *Engine {
-	return &Engine{
+	e := &Engine{
 		cfg: cfg, emit: emit,
 		vertical: map[pair]*portSet{}, verticalU: map[pair]*portSet{}, horizontal: map[srcPort]*hostSet{},
 		protos: map[pair]*portSet{}, arpSweep: map[netip.Addr]*hostSet{}, synSrc: map[triple]window{}, synDst: map[dstPort]*sourceCount{},
@@ -155,6 +228,23 @@ func New(cfg Config, emit func(*alert.Alert)) *Engine {
 		synack: map[netip.Addr]window{}, amp: map[dstPort]*sourceCount{}, refl: map[netip.Addr]*reflTarget{}, frags: map[netip.Addr]*sourceCount{},
 		brute: map[triple]window{}, suppress: map[suppressKey]int64{},
 	}
+	// Allocated up front (64 bytes an entry, 1.6 MB by default) so that no
+	// packet pays for it.
+	e.probeCap = probeCap(cfg)
+	e.probes = make([]probeRec, e.probeCap)
+	e.freePorts = make([]*portSet, 0, maxFree)
+	e.freeHosts = make([]*hostSet, 0, maxFree)
+	return e
+}
+
+// probeCap is the probe partition's size: MaxProbeKeys, at most half of
+// MaxKeys, at least 1.
+func probeCap(cfg Config) int {
+	n := cfg.MaxProbeKeys
+	if n <= 0 || n > cfg.MaxKeys/2 {
+		n = cfg.MaxKeys / 2
+	}
+	return max(n, 1)
 }
 
 // Stats returns the engine's counters.
@@ -163,6 +253,7 @@ func (e *Engine) Stats() Stats {
 	defer e.mu.Unlock()
 	s := e.stats
 	s.Keys = e.keys()
+	s.ProbeKeys = e.probeLive
 	return s
 }
 
@@ -211,13 +302,270 @@ func (e *Engine) Observe(in *Input) {
 	}
 }
 
+// full reports (and counts) that the evidence partition, everything but
+// the probe entries, has no room for a new entry.
 func (e *Engine) full() bool {
-	if e.keys() >= e.cfg.MaxKeys {
-		e.stats.StateFull++
+	if e.evidenceFull() {
+		e.stats.StateRefused++
 		return true
 	}
 	return false
 }
+
+func (e *Engine) evidenceFull() bool {
+	return e.keys()-e.probeLive-e.floodKeys() >= e.cfg.MaxKeys-e.probeCap-e.floodCap()
+}
+
+// floodKeys counts the flood partition: the per-source and per-tuple
+// windows of FloodWindow (1 s) and the per-destination counters (1-10 s),
+// each created by one forgeable packet.
+func (e *Engine) floodKeys() int {
+	return len(e.synSrc) + len(e.udpSrc) + len(e.icmpSrc) + len(e.synack) +
+		len(e.synDst) + len(e.udpDst) + len(e.icmpDst) + len(e.amp) + len(e.frags)
+}
+
+// admitSources is admitFlood for per-destination counters (windows of
+// length): an ended or the smallest counter of a sample of m makes room,
+// else a per-source window.
+func admitSources[K comparable](e *Engine, m map[K]*sourceCount, now, length int64) bool {
+	if e.floodKeys() < e.floodCap() {
+		return true
+	}
+	var victim K
+	found, bestN, seen := false, 0, 0
+	for k, c := range m {
+		if seen++; seen > 8 {
+			break
+		}
+		n := c.n
+		if now-c.start >= length || now < c.start {
+			n = -1 - int(min(now-c.start, 1<<40)/length)
+		}
+		if !found || n < bestN {
+			victim, bestN, found = k, n, true
+		}
+	}
+	if found {
+		delete(m, victim)
+		e.stats.StateEvictedFlood++
+		return true
+	}
+	if evictWindow(e, e.udpSrc, now) || evictWindow(e, e.icmpSrc, now) || evictWindow(e, e.synSrc, now) || evictWindow(e, e.synack, now) {
+		return true
+	}
+	e.stats.StateRefused++
+	return false
+}
+
+// floodCap is the flood partition's size: a quarter of MaxKeys.
+func (e *Engine) floodCap() int { return e.cfg.MaxKeys / 4 }
+
+// admitFlood makes room in the flood partition for a new window of m:
+// of up to 8 sampled windows of m, the one that ended longest ago, else
+// the one with the fewest packets, is evicted. A forged flood from ever
+// new sources then recycles its own windows; windows in flood keep theirs.
+// When m is empty another flood table gives up a window; false (refused)
+// only when none can.
+func admitFlood[K comparable](e *Engine, m map[K]window, now int64) bool {
+	if e.floodKeys() < e.floodCap() || evictWindow(e, m, now) ||
+		evictWindow(e, e.udpSrc, now) || evictWindow(e, e.icmpSrc, now) || evictWindow(e, e.synSrc, now) || evictWindow(e, e.synack, now) {
+		return true
+	}
+	e.stats.StateRefused++
+	return false
+}
+
+func evictWindow[K comparable](e *Engine, m map[K]window, now int64) bool {
+	length := int64(e.cfg.FloodWindow)
+	var victim K
+	found, bestN, seen := false, 0, 0
+	for k, w := range m {
+		if seen++; seen > 8 {
+			break
+		}
+		n := w.n
+		if now-w.start >= length || now < w.start {
+			n = -1 - int(min(now-w.start, 1<<40)/length) // ended: older first
+		}
+		if !found || n < bestN {
+			victim, bestN, found = k, n, true
+		}
+	}
+	if !found {
+		return false
+	}
+	delete(m, victim)
+	e.stats.StateEvictedFlood++
+	return true
+}
+
+// State bounds: why probe entries have a partition of their own.
+//
+// A scan entry created by one packet (a SYN, ACK, FIN or UDP probe, or an
+// ARP request, that completed no handshake) is evidence anyone can forge
+// from any address: forged ACK probes from 14,000 sources, seven ports
+// each, once filled one shared 100,000-entry table for the 10 minutes its
+// windows lived, and real scanners arriving after were not tracked. So:
+//   - such an entry is a probe entry: it lives in a partition of
+//     MaxProbeKeys, evicted oldest first when a new one needs room (FIFO
+//     over the ring of probeRec: O(1), no search), and gc drops it after
+//     ProbeIdle (30 s) instead of twice the scan window;
+//   - its second distinct probe (port, host or protocol) moves it to the
+//     evidence partition (promote). When that is full, the entry with the
+//     least evidence among a sample of the same table is evicted (as
+//     Redis's sampled LFU: Go's map iteration starts at a random entry),
+//     so a real scan, adding ports faster than forged sources do, keeps
+//     its entry and alerts;
+//   - brute force windows holding one SYN are probe entries too;
+//   - the flood windows (per source and tuple: synSrc, udpSrc, icmpSrc,
+//     synack; per destination: synDst, udpDst, icmpDst, amp, frags), one
+//     per forged source or destination port of a flood, have a partition
+//     of their own (a quarter of MaxKeys), where an ended or the smallest
+//     window of a sample makes room (admitFlood, admitSources): a spoofed
+//     flood cannot fill the evidence partition either;
+//   - what is evicted, expired or refused is counted in Stats.
+//
+// A forger can still spend the evidence partition by sending two probes
+// per forged source; those entries have the least evidence and go first.
+
+// admitProbe makes room for a new probe entry and records it.
+func (e *Engine) admitProbe(r probeRec) {
+	for e.probeLen > 0 && (e.probeLen >= e.probeCap || e.probeLive >= e.probeCap) {
+		old := &e.probes[e.probeHead]
+		e.probeHead = (e.probeHead + 1) % e.probeCap
+		e.probeLen--
+		if e.dropProbe(old) {
+			e.stats.StateEvictedProbe++
+		}
+	}
+	e.probes[(e.probeHead+e.probeLen)%e.probeCap] = r
+	e.probeLen++
+	e.probeLive++
+}
+
+// dropProbe deletes r's entry if it is still the same probe entry.
+func (e *Engine) dropProbe(r *probeRec) bool {
+	switch r.kind {
+	case probeVertical, probeVerticalU, probeProtos:
+		m := e.vertical
+		if r.kind == probeVerticalU {
+			m = e.verticalU
+		} else if r.kind == probeProtos {
+			m = e.protos
+		}
+		k := pair{r.a, r.b}
+		if s := m[k]; s != nil && s.probe && s.start == r.start {
+			delete(m, k)
+			e.probeLive--
+			if len(e.freePorts) < maxFree && len(s.ports) <= 8 {
+				e.freePorts = append(e.freePorts, s)
+			}
+			return true
+		}
+	case probeHorizontal:
+		k := srcPort{r.a, r.port, r.udp}
+		if h := e.horizontal[k]; h != nil && h.probe && h.start == r.start {
+			delete(e.horizontal, k)
+			e.probeLive--
+			e.freeHost(h)
+			return true
+		}
+	case probeARP:
+		if h := e.arpSweep[r.a]; h != nil && h.probe && h.start == r.start {
+			delete(e.arpSweep, r.a)
+			e.probeLive--
+			e.freeHost(h)
+			return true
+		}
+	case probeBrute:
+		k := triple{r.a, r.b, r.port}
+		if w, ok := e.brute[k]; ok && w.probe && w.start == r.start {
+			delete(e.brute, k)
+			e.probeLive--
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) freeHost(h *hostSet) {
+	if len(e.freeHosts) < maxFree && len(h.hosts) <= 8 {
+		e.freeHosts = append(e.freeHosts, h)
+	}
+}
+
+// scanEntry is a portSet or hostSet.
+type scanEntry interface {
+	*portSet | *hostSet
+	evidence() (n int, start int64, probe bool)
+	unprobe()
+}
+
+// promote moves entry s of table m from the probe partition to the
+// evidence partition, making room there by evicting the entry of m with
+// the least evidence (the oldest of equals) among up to 8 sampled. It
+// reports false (counted as refused) when there is no room: s stays a
+// probe entry and the caller does not add the second probe.
+func promote[K comparable, V scanEntry](e *Engine, m map[K]V, s V) bool {
+	if e.evidenceFull() {
+		var victim K
+		found, bestN, bestStart, seen := false, 0, int64(0), 0
+		for k, v := range m {
+			if seen++; seen > 8 {
+				break
+			}
+			n, start, probe := v.evidence()
+			if probe || v == s {
+				continue
+			}
+			if !found || n < bestN || n == bestN && start < bestStart {
+				victim, bestN, bestStart, found = k, n, start, true
+			}
+		}
+		sn, _, _ := s.evidence()
+		if !found || bestN > sn+1 { // sn+1: s with its second probe
+
+			e.stats.StateRefused++
+			return false
+		}
+		delete(m, victim)
+		e.stats.StateEvictedEvidence++
+	}
+	s.unprobe()
+	e.probeLive--
+	return true
+}
+
+// promoteBrute is promote for brute force windows (values, not pointers:
+// the caller clears probe).
+func (e *Engine) promoteBrute(k triple, n int) bool {
+	if e.evidenceFull() {
+		var victim triple
+		found, bestN, bestStart, seen := false, 0, int64(0), 0
+		for vk, v := range e.brute {
+			if seen++; seen > 8 {
+				break
+			}
+			if v.probe || vk == k {
+				continue
+			}
+			if !found || v.n < bestN || v.n == bestN && v.start < bestStart {
+				victim, bestN, bestStart, found = vk, v.n, v.start, true
+			}
+		}
+		if !found || bestN > n+1 {
+			e.stats.StateRefused++
+			return false
+		}
+		delete(e.brute, victim)
+		e.stats.StateEvictedEvidence++
+	}
+	e.probeLive--
+	return true
+}
+
+func (s *portSet) unprobe() { s.probe = false }
+func (h *hostSet) unprobe() { h.probe = false }
 
 // fire emits an alert unless the subject alerted on sig within the
 // suppression window. meta builds the alert's metadata only when the alert
@@ -237,17 +585,18 @@ func (e *Engine) firePort(in *Input, sig alert.Signature, subject netip.Addr, po
 		e.stats.Suppressed++
 		return
 	}
-	if ok || !e.full() {
-		e.suppress[k] = now
-	} else {
+	if !ok && e.full() {
 		// Bounded state: take over another subject's entry (it may alert
 		// once more) rather than grow past MaxKeys or lose this alert.
 		for old := range e.suppress {
 			delete(e.suppress, old)
-			e.suppress[k] = now
 			break
 		}
 	}
+	// Always recorded, even past the bound (by one entry at most, the
+	// others being taken over): an alert not recorded here would fire
+	// again on every packet.
+	e.suppress[k] = now
 	e.stats.Alerts++
 	p := in.P
 	a := &alert.Alert{
@@ -382,20 +731,12 @@ func (e *Engine) scanAttempt(in *Input, udp bool) {
 		vmap, vsig, hsig = e.verticalU, alert.ScanVerticalUDP, alert.ScanHorizontalUDP
 	}
 	pk := pair{p.Src, p.Dst}
-	s := vmap[pk]
-	if s == nil || now-s.start >= win || now < s.start {
-		if s == nil && e.full() {
-			return
-		}
-		if s == nil {
-			s = &portSet{ports: make(map[uint16]struct{}, 4)}
-			vmap[pk] = s
-		}
-		s.start, s.alerted = now, false
-		clear(s.ports)
+	kind := probeVertical
+	if udp {
+		kind = probeVerticalU
 	}
-	if !s.alerted {
-		s.ports[p.DstPort] = struct{}{}
+	s := e.portEntry(vmap, pk, now, win, probeRec{a: p.Src, b: p.Dst, kind: kind})
+	if !s.alerted && e.addPort(vmap, s, p.DstPort) {
 		if len(s.ports) >= e.cfg.ScanVerticalPorts {
 			s.alerted = true
 			e.fire(in, vsig, p.Src, false, int64(e.cfg.ScanBanTTL), "port_scan",
@@ -405,20 +746,8 @@ func (e *Engine) scanAttempt(in *Input, udp bool) {
 		}
 	}
 	hk := srcPort{p.Src, p.DstPort, udp}
-	h := e.horizontal[hk]
-	if h == nil || now-h.start >= win || now < h.start {
-		if h == nil && e.full() {
-			return
-		}
-		if h == nil {
-			h = &hostSet{hosts: make(map[netip.Addr]struct{}, 4)}
-			e.horizontal[hk] = h
-		}
-		h.start, h.alerted = now, false
-		clear(h.hosts)
-	}
-	if !h.alerted {
-		h.hosts[p.Dst] = struct{}{}
+	h := hostEntry(e, e.horizontal, hk, now, win, probeRec{a: p.Src, port: p.DstPort, udp: udp, kind: probeHorizontal})
+	if !h.alerted && addHost(e, e.horizontal, h, p.Dst) {
 		if len(h.hosts) >= e.cfg.ScanHorizontalHosts {
 			h.alerted = true
 			e.fire(in, hsig, p.Src, false, int64(e.cfg.ScanBanTTL), "port_scan",
@@ -429,26 +758,95 @@ func (e *Engine) scanAttempt(in *Input, udp bool) {
 	}
 }
 
+// portEntry returns m[k] in its current window: a new entry is a probe
+// entry (r, with its start, records it), and so is one whose window
+// rolled while it still was one.
+func (e *Engine) portEntry(m map[pair]*portSet, k pair, now, win int64, r probeRec) *portSet {
+	s := m[k]
+	if s != nil && now-s.start < win && now >= s.start {
+		return s
+	}
+	if s == nil {
+		if n := len(e.freePorts); n > 0 {
+			s = e.freePorts[n-1]
+			e.freePorts = e.freePorts[:n-1]
+			s.probe = true
+		} else {
+			s = &portSet{ports: make(map[uint16]struct{}, 4), probe: true}
+		}
+		m[k] = s
+	} else if s.probe {
+		e.probeLive-- // re-admitted below under its new start
+	}
+	s.start, s.alerted = now, false
+	clear(s.ports)
+	if s.probe {
+		r.start = now
+		e.admitProbe(r)
+	}
+	return s
+}
+
+// addPort adds port to s, which first leaves the probe partition if port
+// is its second: false when there was no room for that (port not added).
+func (e *Engine) addPort(m map[pair]*portSet, s *portSet, port uint16) bool {
+	if _, ok := s.ports[port]; ok {
+		return true
+	}
+	if s.probe && len(s.ports) > 0 && !promote(e, m, s) {
+		return false
+	}
+	s.ports[port] = struct{}{}
+	return true
+}
+
+// hostEntry is portEntry for host sets.
+func hostEntry[K comparable](e *Engine, m map[K]*hostSet, k K, now, win int64, r probeRec) *hostSet {
+	h := m[k]
+	if h != nil && now-h.start < win && now >= h.start {
+		return h
+	}
+	if h == nil {
+		if n := len(e.freeHosts); n > 0 {
+			h = e.freeHosts[n-1]
+			e.freeHosts = e.freeHosts[:n-1]
+			h.probe = true
+		} else {
+			h = &hostSet{hosts: make(map[netip.Addr]struct{}, 4), probe: true}
+		}
+		m[k] = h
+	} else if h.probe {
+		e.probeLive--
+	}
+	h.start, h.alerted = now, false
+	clear(h.hosts)
+	if h.probe {
+		r.start = now
+		e.admitProbe(r)
+	}
+	return h
+}
+
+// addHost is addPort for host sets.
+func addHost[K comparable](e *Engine, m map[K]*hostSet, h *hostSet, host netip.Addr) bool {
+	if _, ok := h.hosts[host]; ok {
+		return true
+	}
+	if h.probe && len(h.hosts) > 0 && !promote(e, m, h) {
+		return false
+	}
+	h.hosts[host] = struct{}{}
+	return true
+}
+
 func (e *Engine) countProto(in *Input) {
 	p := in.P
 	now := p.TsNs
 	pk := pair{p.Src, p.Dst}
-	s := e.protos[pk]
-	if s == nil || now-s.start >= int64(e.cfg.ScanWindow) || now < s.start {
-		if s == nil && e.full() {
-			return
-		}
-		if s == nil {
-			s = &portSet{ports: make(map[uint16]struct{}, 4)}
-			e.protos[pk] = s
-		}
-		s.start, s.alerted = now, false
-		clear(s.ports)
-	}
-	if s.alerted {
+	s := e.portEntry(e.protos, pk, now, int64(e.cfg.ScanWindow), probeRec{a: p.Src, b: p.Dst, kind: probeProtos})
+	if s.alerted || !e.addPort(e.protos, s, uint16(p.Proto)) {
 		return
 	}
-	s.ports[uint16(p.Proto)] = struct{}{}
 	if len(s.ports) >= e.cfg.ScanIPProtos {
 		s.alerted = true
 		e.fire(in, alert.ScanIPProto, p.Src, false, int64(e.cfg.ScanBanTTL), "protocol_scan",
@@ -460,7 +858,7 @@ func (e *Engine) synFlood(in *Input, now int64) {
 	p := in.P
 	k := triple{p.Src, p.Dst, p.DstPort}
 	w, ok := e.synSrc[k]
-	if !ok && e.full() {
+	if !ok && !admitFlood(e, e.synSrc, now) {
 		return
 	}
 	w.roll(now, int64(e.cfg.FloodWindow))
@@ -475,7 +873,7 @@ func (e *Engine) synFlood(in *Input, now int64) {
 	dk := dstPort{p.Dst, p.DstPort}
 	c := e.synDst[dk]
 	if c == nil {
-		if e.full() {
+		if !admitSources(e, e.synDst, now, int64(e.cfg.SynFloodDstWindow)) {
 			return
 		}
 		c = &sourceCount{sources: make(map[netip.Addr]struct{}, 16)}
@@ -499,7 +897,7 @@ func (e *Engine) synFlood(in *Input, now int64) {
 func (e *Engine) synAckReflection(in *Input) {
 	p := in.P
 	w, ok := e.synack[p.Dst]
-	if !ok && e.full() {
+	if !ok && !admitFlood(e, e.synack, p.TsNs) {
 		return
 	}
 	w.roll(p.TsNs, int64(e.cfg.FloodWindow))
@@ -516,7 +914,7 @@ func (e *Engine) synAckReflection(in *Input) {
 // perSource counts one packet of src in a flood window; true at threshold.
 func (e *Engine) perSource(m map[netip.Addr]window, src netip.Addr, now int64, limit, weight int) (int, bool) {
 	w, ok := m[src]
-	if !ok && e.full() {
+	if !ok && !admitFlood(e, m, now) {
 		return 0, false
 	}
 	w.roll(now, int64(e.cfg.FloodWindow))
@@ -529,7 +927,7 @@ func (e *Engine) perSource(m map[netip.Addr]window, src netip.Addr, now int64, l
 func (e *Engine) perDest(m map[netip.Addr]*sourceCount, dst, src netip.Addr, now, length int64, limit, minSources, weight int) (int, int, bool) {
 	c := m[dst]
 	if c == nil {
-		if e.full() {
+		if !admitSources(e, m, now, length) {
 			return 0, 0, false
 		}
 		c = &sourceCount{sources: make(map[netip.Addr]struct{}, 16)}
@@ -627,7 +1025,7 @@ func (e *Engine) amplification(in *Input, sig alert.Signature) {
 	k := dstPort{p.Dst, p.SrcPort}
 	c := e.amp[k]
 	if c == nil {
-		if e.full() {
+		if !admitSources(e, e.amp, p.TsNs, int64(e.cfg.AmpWindow)) {
 			return
 		}
 		c = &sourceCount{sources: make(map[netip.Addr]struct{}, 16)}
@@ -852,11 +1250,22 @@ var bruteSigs = map[string]alert.Signature{"ssh": alert.BruteSSH, "ftp": alert.B
 func (e *Engine) bruteForce(in *Input, service string) {
 	p := in.P
 	k := triple{p.Src, p.Dst, p.DstPort}
+	now := p.TsNs
 	w, ok := e.brute[k]
-	if !ok && e.full() {
-		return
+	if !ok || now-w.start >= int64(e.cfg.BruteWindow) || now < w.start {
+		// One SYN, forgeable: a probe entry until the second.
+		if ok && w.probe {
+			e.probeLive--
+		}
+		w = window{start: now, probe: true}
+		e.brute[k] = w
+		e.admitProbe(probeRec{start: now, a: p.Src, b: p.Dst, port: p.DstPort, kind: probeBrute})
+	} else if w.probe {
+		if !e.promoteBrute(k, w.n) {
+			return
+		}
+		w.probe = false
 	}
-	w.roll(p.TsNs, int64(e.cfg.BruteWindow))
 	w.n++
 	e.brute[k] = w
 	if w.n >= e.cfg.BruteConnections {
@@ -879,22 +1288,10 @@ func (e *Engine) ObserveARP(p *decode.Packet) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := p.TsNs
-	h := e.arpSweep[p.ARPSender]
-	if h == nil || now-h.start >= int64(e.cfg.ScanWindow) || now < h.start {
-		if h == nil && e.full() {
-			return
-		}
-		if h == nil {
-			h = &hostSet{hosts: make(map[netip.Addr]struct{}, 4)}
-			e.arpSweep[p.ARPSender] = h
-		}
-		h.start, h.alerted = now, false
-		clear(h.hosts)
-	}
-	if h.alerted {
+	h := hostEntry(e, e.arpSweep, p.ARPSender, now, int64(e.cfg.ScanWindow), probeRec{a: p.ARPSender, kind: probeARP})
+	if h.alerted || !addHost(e, e.arpSweep, h, p.ARPTarget) {
 		return
 	}
-	h.hosts[p.ARPTarget] = struct{}{}
 	if len(h.hosts) >= e.cfg.ARPSweepHosts {
 		h.alerted = true
 		in := &Input{P: p}
@@ -916,32 +1313,11 @@ func (e *Engine) ObserveARP(p *decode.Packet) {
 func (e *Engine) gc(now int64) {
 	e.lastGC = now
 	old := func(start, length int64) bool { return now-start > 2*length || now < start }
-	scan := int64(e.cfg.ScanWindow)
-	for k, s := range e.vertical {
-		if old(s.start, scan) {
-			delete(e.vertical, k)
-		}
-	}
-	for k, s := range e.verticalU {
-		if old(s.start, scan) {
-			delete(e.verticalU, k)
-		}
-	}
-	for k, s := range e.protos {
-		if old(s.start, scan) {
-			delete(e.protos, k)
-		}
-	}
-	for k, h := range e.horizontal {
-		if old(h.start, scan) {
-			delete(e.horizontal, k)
-		}
-	}
-	for k, h := range e.arpSweep {
-		if old(h.start, scan) {
-			delete(e.arpSweep, k)
-		}
-	}
+	gcScan(e, e.vertical, now)
+	gcScan(e, e.verticalU, now)
+	gcScan(e, e.protos, now)
+	gcScan(e, e.horizontal, now)
+	gcScan(e, e.arpSweep, now)
 	flood := int64(e.cfg.FloodWindow)
 	for k, w := range e.synSrc {
 		if old(w.start, flood) {
@@ -970,14 +1346,51 @@ func (e *Engine) gc(now int64) {
 		}
 	}
 	for k, w := range e.brute {
-		if old(w.start, int64(e.cfg.BruteWindow)) {
-			delete(e.brute, k)
+		switch {
+		case old(w.start, int64(e.cfg.BruteWindow)):
+		case w.probe && now-w.start > e.probeIdle():
+			e.stats.StateExpiredProbe++
+		default:
+			continue
 		}
+		if w.probe {
+			e.probeLive--
+		}
+		delete(e.brute, k)
 	}
 	for k, t := range e.suppress {
 		if old(t, int64(e.cfg.Suppress)) {
 			delete(e.suppress, k)
 		}
+	}
+}
+
+// probeIdle is how long a probe entry lives without a second probe.
+func (e *Engine) probeIdle() int64 {
+	if e.cfg.ProbeIdle <= 0 {
+		return int64(e.cfg.ScanWindow)
+	}
+	return int64(e.cfg.ProbeIdle)
+}
+
+// gcScan drops scan entries twice the scan window old, and probe entries
+// ProbeIdle old (their records in the probe ring go stale).
+func gcScan[K comparable, V scanEntry](e *Engine, m map[K]V, now int64) {
+	scan := int64(e.cfg.ScanWindow)
+	idle := min(e.probeIdle(), scan)
+	for k, v := range m {
+		_, start, probe := v.evidence()
+		switch {
+		case now < start || now-start > 2*scan:
+		case probe && now-start > idle:
+			e.stats.StateExpiredProbe++
+		default:
+			continue
+		}
+		if probe {
+			e.probeLive--
+		}
+		delete(m, k)
 	}
 }
 
