@@ -27,6 +27,7 @@ import (
 	"github.com/xdpids/xdpids/userspace/decode"
 	"github.com/xdpids/xdpids/userspace/eve"
 	"github.com/xdpids/xdpids/userspace/flows"
+	"github.com/xdpids/xdpids/userspace/hostaddrs"
 	"github.com/xdpids/xdpids/userspace/metrics"
 	"github.com/xdpids/xdpids/userspace/pipeline"
 	"github.com/xdpids/xdpids/userspace/respond"
@@ -121,6 +122,16 @@ func Run(ctx context.Context, o Options) (err error) {
 	resp, err := respond.New(cfg.ResponseConfig(), dp.Maps())
 	if err != nil {
 		return err
+	}
+	if cfg.Respond.ProtectHost {
+		// Addresses, gateways, next hops, broadcast and network addresses
+		// of the host's subnets, resolvers and NTP servers, followed live.
+		h, err := hostaddrs.New(hostaddrs.Options{})
+		if err != nil {
+			return fmt.Errorf("protected host addresses: %w", err)
+		}
+		defer h.Close()
+		resp.Host = h
 	}
 	// The allow list clears the bans it covers (a ban left under an allow
 	// entry would come back when the entry is removed).

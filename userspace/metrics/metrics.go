@@ -54,6 +54,10 @@ var (
 		"Signature rules that matched (before thresholds and noalert).", nil, nil)
 	descRuleCandidates = prometheus.NewDesc("xdpids_rule_candidates_total",
 		"Rules the prefilter selected for full inspection.", nil, nil)
+	descDetectState = prometheus.NewDesc("xdpids_detector_state_total",
+		"Detector state entries evicted, expired or refused, by partition (probe: single-packet entries; flood; evidence).", []string{"partition", "outcome"}, nil)
+	descDetectEntries = prometheus.NewDesc("xdpids_detector_state_entries",
+		"Detector state entries held, by partition (probe, other).", []string{"partition"}, nil)
 	descGapPackets = prometheus.NewDesc("xdpids_inspection_gap_packets_total",
 		"Packets of flows under inspection that the kernel saw and inspection never got (sample budget, ring buffer or queue full).", nil, nil)
 	descGapFlows = prometheus.NewDesc("xdpids_inspection_gap_flows_total",
@@ -185,7 +189,7 @@ func NewCollector(maps *loader.Maps, daemon *Daemon) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descBlocks, descAllows,
-		descSamplesRead, descSamplesBad, descOverflow, descDecodeErrors, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descScrapeErrors,
+		descSamplesRead, descSamplesBad, descOverflow, descDecodeErrors, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descDetectState, descDetectEntries, descScrapeErrors,
 		descBuildInfo, descBans, descBanCap, descBanOther, descRingPending, descRingSize} {
 		ch <- d
 	}
@@ -268,6 +272,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descFlowsActive, prometheus.GaugeValue, float64(ps.FlowsActive))
 		counter(descGapPackets, ps.GapPackets)
 		counter(descGapFlows, ps.GapFlows)
+		ds := c.daemon.Pipeline.Engine().Stats()
+		counter(descDetectState, ds.StateEvictedProbe, "probe", "evicted")
+		counter(descDetectState, ds.StateExpiredProbe, "probe", "expired")
+		counter(descDetectState, ds.StateEvictedFlood, "flood", "evicted")
+		counter(descDetectState, ds.StateEvictedEvidence, "evidence", "evicted")
+		counter(descDetectState, ds.StateRefused, "any", "refused")
+		ch <- prometheus.MustNewConstMetric(descDetectEntries, prometheus.GaugeValue, float64(ds.ProbeKeys), "probe")
+		ch <- prometheus.MustNewConstMetric(descDetectEntries, prometheus.GaugeValue, float64(ds.Keys-ds.ProbeKeys), "other")
 		for i, name := range flows.BypassNames {
 			if name != "" {
 				counter(descBypassed, ps.Bypassed[i], name)

@@ -110,6 +110,10 @@ type Responder struct {
 	// OnBan, when set, is called after a ban's map update returned (with
 	// the lock held: keep it cheap). The daemon measures latency there.
 	OnBan func(a *alert.Alert)
+	// Host, when set, is the host's own addresses, gateways and next hops,
+	// resolvers and NTP servers, followed live (hostaddrs.Set): never
+	// banned. Set it before the first alert.
+	Host interface{ Contains(netip.Addr) bool }
 }
 
 // New returns a responder writing bans through b (nil: never bans).
@@ -216,6 +220,9 @@ func (r *Responder) Restore(entries []loader.BlockEntry, nowNs int64) int {
 
 // IsProtected reports whether a must never be banned.
 func (r *Responder) IsProtected(a netip.Addr) bool {
+	if r.Host != nil && r.Host.Contains(a) {
+		return true
+	}
 	for _, p := range r.protected {
 		if p.Contains(a) {
 			return true
