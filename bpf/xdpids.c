@@ -597,19 +597,26 @@ static __always_inline int rate_limited(struct config *cfg, struct pkt *p, __u32
 	return 1;
 }
 
+/* flow_key_of fills the flow table key of p's direction. */
+static __always_inline void flow_key_of(struct pkt *p, struct flow_key *key)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	__builtin_memcpy(key->src, p->src, 16);
+	__builtin_memcpy(key->dst, p->dst, 16);
+	key->sport = p->sport;
+	key->dport = p->dport;
+	key->vlan = p->vlan;
+	key->proto = p->l4proto;
+	key->family = p->family;
+}
+
 /* flow_account updates the flow table and returns how many packets the
  * flow had before this one (0 for a new flow). */
 static __always_inline __u64 flow_account(struct if_stats *st, struct pkt *p, __u32 ifindex,
 					  __u64 now, __u64 len, __u32 *action)
 {
-	struct flow_key key = {};
-	__builtin_memcpy(key.src, p->src, 16);
-	__builtin_memcpy(key.dst, p->dst, 16);
-	key.sport = p->sport;
-	key.dport = p->dport;
-	key.vlan = p->vlan;
-	key.proto = p->l4proto;
-	key.family = p->family;
+	struct flow_key key;
+	flow_key_of(p, &key);
 
 	struct flow_stats *fs = bpf_map_lookup_elem(&flows, &key);
 	if (fs) {
@@ -1016,14 +1023,8 @@ static __always_inline void mark_verified(struct if_stats *st, struct pkt *p, __
 /* flow_known reports whether the flow table has this packet's direction. */
 static __always_inline int flow_known(struct pkt *p)
 {
-	struct flow_key key = {};
-	__builtin_memcpy(key.src, p->src, 16);
-	__builtin_memcpy(key.dst, p->dst, 16);
-	key.sport = p->sport;
-	key.dport = p->dport;
-	key.vlan = p->vlan;
-	key.proto = p->l4proto;
-	key.family = p->family;
+	struct flow_key key;
+	flow_key_of(p, &key);
 	return bpf_map_lookup_elem(&flows, &key) != 0;
 }
 
