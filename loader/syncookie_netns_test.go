@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf/link"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -58,25 +57,7 @@ func newCookieLab(t *testing.T, cfg Config) *cookieLab {
 		t.Fatalf("attach: %v", err)
 	}
 	// XDP_TX on a veth reaches the peer only when the peer runs XDP too.
-	var base xbpf.BaselineObjects
-	if err := xbpf.LoadBaselineObjects(&base, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { base.Close() })
-	if err := l.client.Do(func() error {
-		ifi, err := net.InterfaceByName("c0")
-		if err != nil {
-			return err
-		}
-		lk, err := link.AttachXDP(link.XDPOptions{Program: base.BarePass, Interface: ifi.Index, Flags: link.XDPDriverMode})
-		if err != nil {
-			return err
-		}
-		t.Cleanup(func() { lk.Close() })
-		return nil
-	}); err != nil {
-		t.Fatalf("attach the client's XDP_PASS: %v", err)
-	}
+	l.client.AttachBarePass(t, "c0")
 	return l
 }
 

@@ -13,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf/link"
-
-	xbpf "github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/internal/testenv"
 	"github.com/xdpids/xdpids/loader"
 )
@@ -330,23 +327,5 @@ func cookieReplies(t *testing.T, l *lab, client string) {
 	t.Helper()
 	end := l.clientEnds[client]
 	l.clients[client].Run(t, "ethtool", "-K", end.Name, "tx", "off")
-	var base xbpf.BaselineObjects
-	if err := xbpf.LoadBaselineObjects(&base, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { base.Close() })
-	if err := l.clients[client].Do(func() error {
-		ifi, err := net.InterfaceByName(end.Name)
-		if err != nil {
-			return err
-		}
-		lk, err := link.AttachXDP(link.XDPOptions{Program: base.BarePass, Interface: ifi.Index, Flags: link.XDPDriverMode})
-		if err != nil {
-			return err
-		}
-		t.Cleanup(func() { lk.Close() })
-		return nil
-	}); err != nil {
-		t.Fatalf("attach %s's XDP_PASS: %v", client, err)
-	}
+	l.clients[client].AttachBarePass(t, end.Name)
 }
