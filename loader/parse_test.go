@@ -7,8 +7,8 @@ import (
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/internal/testenv"
-	"github.com/xdpids/xdpids/userspace/decode"
-	"github.com/xdpids/xdpids/userspace/offline/testgen"
+	"github.com/xdpids/xdpids/internal/testgen"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
 )
 
 // TestSampleHeaderParse: the program's parse travels in each sample's

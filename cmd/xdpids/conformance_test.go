@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/xdpids/xdpids/userspace/capture/pcapfile"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -16,8 +17,7 @@ import (
 	"testing"
 
 	"github.com/xdpids/xdpids/internal/testenv"
-	"github.com/xdpids/xdpids/userspace/offline"
-	"github.com/xdpids/xdpids/userspace/rules"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
 var (
@@ -220,7 +220,7 @@ func runSV(t *testing.T, dir string) svResult {
 	cmd.SetErr(&stderr)
 	cmd.SetArgs(args)
 	runErr := cmd.Execute()
-	ran := runErr == nil || errors.Is(runErr, offline.ErrCorrupt)
+	ran := runErr == nil || errors.Is(runErr, pcapfile.ErrCorrupt)
 	var alerts []map[string]any
 	switch {
 	case ran:

@@ -16,7 +16,7 @@ import (
 // build goes to dest too, so the checkout's bin/ is left alone.
 func makeInstall(t *testing.T, dest string, vars ...string) string {
 	t.Helper()
-	args := append([]string{"-C", "../..", "install", "DESTDIR=" + dest, "BIN=" + filepath.Join(dest, ".build", "xdpids")}, vars...)
+	args := append([]string{"-C", testenv.RootPath(t), "install", "DESTDIR=" + dest, "BIN=" + filepath.Join(dest, ".build", "xdpids")}, vars...)
 	out, err := exec.Command("make", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("make %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -64,7 +64,7 @@ func TestMakeInstall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("installed xdpids --version: %v", err)
 	}
-	if desc, err := exec.Command("git", "-C", "../..", "describe", "--always", "--dirty").Output(); err == nil {
+	if desc, err := exec.Command("git", "-C", testenv.RootPath(t), "describe", "--always", "--dirty").Output(); err == nil {
 		if want := "xdpids " + strings.TrimSpace(string(desc)) + " "; !strings.HasPrefix(string(out), want) {
 			t.Errorf("installed --version %q, want it to start %q", out, want)
 		}

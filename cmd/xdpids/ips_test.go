@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/xdpids/xdpids/internal/testenv"
-	"github.com/xdpids/xdpids/userspace/alert"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
 )
 
 // ipsConfig shortens ban TTLs so the test can watch them expire.

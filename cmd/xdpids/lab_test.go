@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/xdpids/xdpids/internal/testenv"
-	"github.com/xdpids/xdpids/userspace/daemon"
+	"github.com/xdpids/xdpids/userspace/run/daemon"
 )
 
 var (

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/xdpids/xdpids/loader"
-	"github.com/xdpids/xdpids/userspace/daemon"
+	"github.com/xdpids/xdpids/userspace/run/daemon"
 )
 
 // TestPinPathLock: a second daemon on the same pin path (another

@@ -13,11 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xdpids/xdpids/bpf"
-	"github.com/xdpids/xdpids/userspace/alert"
 	"github.com/xdpids/xdpids/userspace/config"
-	"github.com/xdpids/xdpids/userspace/eve"
-	"github.com/xdpids/xdpids/userspace/offline"
-	"github.com/xdpids/xdpids/userspace/ruleload"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/output/eve"
+	"github.com/xdpids/xdpids/userspace/run/offline"
 	"github.com/xdpids/xdpids/userspace/signature"
 )
 
@@ -91,7 +90,7 @@ func newReadCommand() *cobra.Command {
 			spec := cfg.RuleSpec()
 			spec.Midstream = midstream
 			if spec.Active() {
-				res, err := ruleload.Load(spec)
+				res, err := signature.Load(spec)
 				if err != nil {
 					return err
 				}

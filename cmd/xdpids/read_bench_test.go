@@ -9,7 +9,7 @@ import (
 
 	"github.com/xdpids/xdpids/internal/dpktbench"
 	"github.com/xdpids/xdpids/internal/testenv"
-	"github.com/xdpids/xdpids/userspace/offline/testgen"
+	"github.com/xdpids/xdpids/internal/testgen"
 )
 
 // BenchmarkReadVsDpkt times `xdpids read` as a user runs it (the built

@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/xdpids/xdpids/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/xdpids/xdpids/userspace/offline/testgen"
+	"github.com/xdpids/xdpids/internal/testgen"
 )
 
 // read writes every EVE event kind: the drop rule's alert and drop, the
@@ -24,7 +25,7 @@ func TestReadEVEEvents(t *testing.T) {
 	if err := os.WriteFile(noFlows, []byte("eve:\n  flows: false\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	capture := filepath.Join("..", "..", "userspace", "offline", "testdata", "eve_drop.pcap")
+	capture := testenv.RootPath(t, "testdata", "golden", "eve_drop.pcap")
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/xdpids/xdpids/userspace/ruleload"
+	"github.com/xdpids/xdpids/userspace/signature"
 )
 
 // rulesFlagHelp is the --rules help of run and read.
@@ -24,7 +24,7 @@ func shellRuleArgs(cmd *cobra.Command, rulePaths, args []string) (rules, rest []
 	}
 	rules = append([]string(nil), rulePaths...)
 	for _, a := range args {
-		if strings.HasSuffix(a, ruleload.RuleFileExt) {
+		if strings.HasSuffix(a, signature.RuleFileExt) {
 			rules = append(rules, a)
 		} else {
 			rest = append(rest, a)

@@ -8,9 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/xdpids/xdpids/userspace/ruleload"
-	"github.com/xdpids/xdpids/userspace/rules"
 	"github.com/xdpids/xdpids/userspace/signature"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
 func newRulesCommand() *cobra.Command {
@@ -56,7 +55,7 @@ func newRulesCheckCommand() *cobra.Command {
 }
 
 func rulesCheck(w io.Writer, paths []string, vars rules.Vars, list bool) error {
-	files, pathErr := ruleload.ExpandPaths(paths)
+	files, pathErr := signature.ExpandPaths(paths)
 	set, skipped, readErr := rules.LoadFiles(files, vars)
 	readErr = errors.Join(pathErr, readErr)
 	if set.Len() > 0 {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/config"
-	"github.com/xdpids/xdpids/userspace/daemon"
+	"github.com/xdpids/xdpids/userspace/run/daemon"
 )
 
 func newRunCommand(g *globalFlags) *cobra.Command {

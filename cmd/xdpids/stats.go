@@ -16,8 +16,8 @@ import (
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/loader"
-	"github.com/xdpids/xdpids/userspace/daemon"
-	"github.com/xdpids/xdpids/userspace/metrics"
+	"github.com/xdpids/xdpids/userspace/output/metrics"
+	"github.com/xdpids/xdpids/userspace/run/daemon"
 )
 
 func newStatsCommand(g *globalFlags) *cobra.Command {

@@ -3,6 +3,7 @@ package buildinfo
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/xdpids/xdpids/internal/testenv"
 	"os"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ import (
 // TestBPFObjectHash: the hash is that of the object file bpf2go embeds,
 // read from disk independently.
 func TestBPFObjectHash(t *testing.T) {
-	raw, err := os.ReadFile("../../bpf/xdpids_bpfel.o")
+	raw, err := os.ReadFile(testenv.RootPath(t, "bpf", "xdpids_bpfel.o"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,3 +62,14 @@ func moduleRoot() (string, bool) {
 		dir = parent
 	}
 }
+
+// RootPath joins parts to the module root (the checkout), for tests that
+// read the project's own files: testdata/, dist/, bpf/.
+func RootPath(t testing.TB, parts ...string) string {
+	t.Helper()
+	root, ok := moduleRoot()
+	if !ok {
+		t.Fatal("module root (go.mod) not found above the working directory")
+	}
+	return filepath.Join(append([]string{root}, parts...)...)
+}

@@ -9,8 +9,8 @@ package testrec
 import (
 	"encoding/binary"
 
-	"github.com/xdpids/xdpids/userspace/decode"
-	"github.com/xdpids/xdpids/userspace/samples"
+	"github.com/xdpids/xdpids/userspace/capture/samples"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
 )
 
 // Header is what a record says besides the frame.

@@ -18,9 +18,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/xdpids/xdpids/userspace/detect"
-	"github.com/xdpids/xdpids/userspace/pipeline"
 	"github.com/xdpids/xdpids/userspace/respond"
-	"github.com/xdpids/xdpids/userspace/ruleload"
+	"github.com/xdpids/xdpids/userspace/run/pipeline"
+	"github.com/xdpids/xdpids/userspace/signature"
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/loader"
@@ -77,9 +77,9 @@ type Signatures struct {
 	DropBanTTL  time.Duration `yaml:"drop_ban_ttl"` // a drop rule also bans its source (0: no)
 }
 
-// RuleSpec is what ruleload should load.
-func (f *File) RuleSpec() ruleload.Spec {
-	return ruleload.Spec{Builtin: f.Signatures.Builtin, Files: f.Signatures.Files,
+// RuleSpec is what signature.Load should load.
+func (f *File) RuleSpec() signature.Spec {
+	return signature.Spec{Builtin: f.Signatures.Builtin, Files: f.Signatures.Files,
 		Addr: f.Signatures.Vars.Address, Port: f.Signatures.Vars.Port}
 }
 

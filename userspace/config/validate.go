@@ -10,8 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xdpids/xdpids/bpf"
-	"github.com/xdpids/xdpids/userspace/flows"
-	"github.com/xdpids/xdpids/userspace/samples"
+	"github.com/xdpids/xdpids/userspace/capture/samples"
+	"github.com/xdpids/xdpids/userspace/flow/flows"
 )
 
 // Bounds on values that parse but make no sense. Each is far beyond any

@@ -15,9 +15,9 @@ import (
 	"sync"
 
 	"github.com/xdpids/xdpids/bpf"
-	"github.com/xdpids/xdpids/userspace/alert"
-	"github.com/xdpids/xdpids/userspace/decode"
-	"github.com/xdpids/xdpids/userspace/flows"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/flow/flows"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
 )
 
 // Input is one decoded sample with its flow.

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/xdpids/xdpids/bpf"
-	"github.com/xdpids/xdpids/userspace/alert"
-	"github.com/xdpids/xdpids/userspace/decode"
-	"github.com/xdpids/xdpids/userspace/flows"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/flow/flows"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
 )
 
 const t0 = int64(1_700_000_000_000_000_000)

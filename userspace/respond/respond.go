@@ -21,7 +21,7 @@ import (
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/loader"
-	"github.com/xdpids/xdpids/userspace/alert"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
 )
 
 // Banner is what the responder needs of the kernel maps (*loader.Maps).

@@ -11,7 +11,7 @@ import (
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/loader"
-	"github.com/xdpids/xdpids/userspace/alert"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
 )
 
 // fakeBanner is an in-memory block list with the kernel maps' semantics:

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/xdpids/xdpids/loader"
-	"github.com/xdpids/xdpids/userspace/alert"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
 )
 
 // trustBanner is fakeBanner with the kernel's verified-source map and

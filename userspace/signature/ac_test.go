@@ -8,8 +8,8 @@ import (
 
 	"github.com/coregx/ahocorasick"
 
-	"github.com/xdpids/xdpids/userspace/decode"
-	"github.com/xdpids/xdpids/userspace/rules"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
 // naiveFind is the reference: the ids of the patterns that occur in

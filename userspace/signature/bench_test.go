@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xdpids/xdpids/userspace/alert"
-	"github.com/xdpids/xdpids/userspace/decode"
-	"github.com/xdpids/xdpids/userspace/flows"
-	"github.com/xdpids/xdpids/userspace/rules"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/flow/flows"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
 // benchTraffic is a realistic mix of data packets on established flows:

@@ -3,7 +3,7 @@ package signature
 import (
 	"testing"
 
-	"github.com/xdpids/xdpids/userspace/rules"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
 // TestDefaultRules fires every rule of the embedded default set with a

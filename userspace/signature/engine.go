@@ -1,5 +1,5 @@
 // Package signature matches packets and reassembled streams against a
-// compiled rule set (userspace/rules) and emits alert.Alerts.
+// compiled rule set (userspace/signature/rules) and emits alert.Alerts.
 //
 // Cost grows far slower than the rule count: rules are grouped by
 // protocol; each group has one Aho-Corasick automaton over the fast
@@ -27,9 +27,9 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/xdpids/xdpids/userspace/decode"
-	"github.com/xdpids/xdpids/userspace/flows"
-	"github.com/xdpids/xdpids/userspace/rules"
+	"github.com/xdpids/xdpids/userspace/flow/flows"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
 // Input is one packet to match, with its flow.

@@ -3,8 +3,8 @@ package signature
 import (
 	"encoding/binary"
 
-	"github.com/xdpids/xdpids/userspace/decode"
-	"github.com/xdpids/xdpids/userspace/rules"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
 // headers holds the IP and L4 headers of a packet in its frame, for the

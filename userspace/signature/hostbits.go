@@ -3,7 +3,7 @@ package signature
 import (
 	"net/netip"
 
-	"github.com/xdpids/xdpids/userspace/rules"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
 // Host bits (hostbits, xbits): like flowbits, but kept per address or

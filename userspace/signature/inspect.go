@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/xdpids/xdpids/userspace/rules"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
 // maxSteps bounds the backtracking of one rule over one buffer (as

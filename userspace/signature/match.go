@@ -5,10 +5,10 @@ import (
 	"math"
 	"net/netip"
 
-	"github.com/xdpids/xdpids/userspace/alert"
-	"github.com/xdpids/xdpids/userspace/decode"
-	"github.com/xdpids/xdpids/userspace/flows"
-	"github.com/xdpids/xdpids/userspace/rules"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/flow/flows"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
 // mctx is what one MatchPacket or MatchStream call knows.
@@ -98,7 +98,7 @@ func (e *Engine) addPktOnlyPayloadRules(s *scratch, c *mctx) {
 // MatchStream matches reassembled stream data of one direction of a TCP
 // flow against the rules that inspect streams: protocol tcp (or ip) and
 // tcp-stream rules whose conditions are all about the payload, flow and
-// addresses. The reassembler (userspace/stream) calls it with each
+// addresses. The reassembler (userspace/flow/stream) calls it with each
 // chunk it flushes; packet-level conditions (dsize, flags, ttl, header
 // buffers) are for MatchPacket.
 func (e *Engine) MatchStream(si *StreamInput, emit func(*alert.Alert)) {

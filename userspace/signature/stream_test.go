@@ -4,8 +4,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/xdpids/xdpids/userspace/alert"
-	"github.com/xdpids/xdpids/userspace/flows"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/flow/flows"
 )
 
 // TestMatchStream feeds synthetic reassembled data: a pattern split

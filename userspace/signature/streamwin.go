@@ -1,8 +1,8 @@
 package signature
 
 import (
-	"github.com/xdpids/xdpids/userspace/decode"
-	"github.com/xdpids/xdpids/userspace/flows"
+	"github.com/xdpids/xdpids/userspace/flow/flows"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
 )
 
 // DefaultStreamWindow is Options.StreamWindow's default: the bytes of
@@ -27,7 +27,7 @@ func (e *Engine) streamSession(f *flows.Flow) bool {
 // stream (MatchStream) rather than to the packet's payload rules: the
 // integrator says the flow is reassembled, the flow has a session, and
 // the segment is not a RST (whose data Suricata does not reassemble, and
-// userspace/stream does not deliver).
+// userspace/flow/stream does not deliver).
 func (e *Engine) packetToStream(in *Input) bool {
 	p := in.P
 	return in.StreamInspected && p.Proto == decode.ProtoTCP && p.TCPFlags&decode.FlagRST == 0 && e.streamSession(in.F)

@@ -9,9 +9,9 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/xdpids/xdpids/internal/testenv"
-	"github.com/xdpids/xdpids/userspace/alert"
-	"github.com/xdpids/xdpids/userspace/decode"
-	"github.com/xdpids/xdpids/userspace/rules"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
 // TestHeaderKeywordsInTunnels: header keywords and buffers read the
