@@ -61,7 +61,7 @@ func checkPinDir(dir string) error {
 		return fmt.Errorf("no xdpids maps at %s: is the daemon running (xdpids run), or is --pin-path different?", dir)
 	}
 	if errors.Is(err, os.ErrPermission) {
-		return fmt.Errorf("read %s: permission denied (run as root)", dir)
+		return fmt.Errorf("read %s: permission denied: run as root, or as a member of the daemon's pin_group", dir)
 	}
 	if err != nil {
 		return fmt.Errorf("check %s: %w", dir, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -70,6 +71,10 @@ func OpenPinned(dir string) (*Maps, error) {
 	}
 	for _, name := range pinnedMaps {
 		mp, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), nil)
+		if errors.Is(err, os.ErrPermission) {
+			m.Close()
+			return nil, fmt.Errorf("open pinned map %s: permission denied: run as root, or as a member of the daemon's pin_group", filepath.Join(dir, name))
+		}
 		if err != nil {
 			m.Close()
 			return nil, fmt.Errorf("open pinned map %s: %w (is the daemon running, or was it started with another --pin-path?)", filepath.Join(dir, name), err)

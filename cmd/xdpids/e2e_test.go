@@ -391,8 +391,8 @@ func TestCLIErrors(t *testing.T) {
 			args []string
 			want string
 		}{
-			{[]string{"stats"}, "needs root"},
-			{[]string{"block", "192.0.2.1"}, "needs root"},
+			{[]string{"stats"}, "permission denied: run as root, or as a member of the daemon's pin_group"},
+			{[]string{"block", "192.0.2.1"}, "permission denied"},
 			{[]string{"run", "-i", "lo", "--pin-path", missing}, "xdpids needs root"},
 		} {
 			t.Run("unprivileged "+strings.Join(c.args, " "), func(t *testing.T) {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"github.com/xdpids/xdpids/userspace/run/daemon"
 	"io"
 	"log/slog"
 	"os"
@@ -77,9 +79,8 @@ func logHandler(w io.Writer, level, format string) (slog.Handler, error) {
 
 // openMaps opens the pinned maps for a command that reads or edits them.
 func (g *globalFlags) openMaps() (*loader.Maps, error) {
-	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("reading the xdpids maps needs root (bpffs %s)", g.pinPath)
-	}
+	// No euid check: a member of the daemon's pin_group may open them; the
+	// kernel checks the pins' modes and OpenPinned says why it could not.
 	return loader.OpenPinned(g.pinPath)
 }
 
@@ -112,6 +113,15 @@ func (e errNoDaemon) Error() string {
 // cannot be told (a warning then: the output may still be live).
 func (g *globalFlags) requireDaemon(w io.Writer, m *loader.Maps, what string) error {
 	live, err := m.LiveLinks()
+	if errors.Is(err, os.ErrPermission) {
+		// Listing bpf links needs CAP_SYS_ADMIN; a pin_group member asks
+		// the daemon's status file instead (written every second).
+		if _, serr := daemon.ReadStatus(g.pinPath); serr == nil {
+			return nil
+		} else if errors.Is(serr, daemon.ErrStale) || errors.Is(serr, os.ErrNotExist) {
+			return errNoDaemon{pinPath: g.pinPath, what: what}
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(w, "warning: cannot tell whether a daemon is attached: %v\n", err)
 		return nil

@@ -37,6 +37,7 @@ type File struct {
 	Mode          string         `yaml:"mode"`
 	XDPMode       string         `yaml:"xdp_mode"`
 	PinPath       string         `yaml:"pin_path"`
+	PinGroup      string         `yaml:"pin_group"` // group (name or gid) given read/write on the pinned maps: the CLI without root
 	Interfaces    []string       `yaml:"interfaces"`
 	RateLimits    RateLimits     `yaml:"rate_limits"`
 	SynCookies    SynCookies     `yaml:"syn_cookies"`
@@ -265,6 +266,11 @@ func (f *File) validate() error {
 	}
 	if f.PinPath == "" || !strings.HasPrefix(f.PinPath, "/") {
 		return f.errAt("pin_path", "%q must be an absolute path", f.PinPath)
+	}
+	if f.PinGroup != "" {
+		if _, err := LookupGroup(f.PinGroup); err != nil {
+			return f.errAt("pin_group", "%v", err)
+		}
 	}
 	for i, a := range f.Allow {
 		if _, err := loader.ParsePrefix(a); err != nil {

@@ -108,6 +108,9 @@ func Run(ctx context.Context, o Options) (err error) {
 			slog.Info("detached", "iface", a)
 		}
 	}()
+	if err := sharePins(cfg); err != nil {
+		return err
+	}
 	ready, err := attach(dp, o.Interfaces, xdpMode, cfg)
 	if err != nil {
 		return err
