@@ -6,13 +6,14 @@ import (
 )
 
 // EVECaptures are the captures of the EVE event golden tests (flow,
-// anomaly and drop events): small, each showing one kind of event. They
+// anomaly and drop events, and the application-layer captures):
+// small, each showing one kind of event. They
 // are not in All(): the detector golden cases do not cover them.
-func EVECaptures() []Capture { return eveCaptures }
+func EVECaptures() []Capture { return append(append([]Capture(nil), eveCaptures...), appCaptures...) }
 
 // LookupEVE returns the EVE capture called name.
 func LookupEVE(name string) (Capture, bool) {
-	for _, c := range eveCaptures {
+	for _, c := range EVECaptures() {
 		if c.Name == name {
 			return c, true
 		}
