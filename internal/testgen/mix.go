@@ -61,12 +61,13 @@ func mix(b *builder, conns int) {
 			c.closeByClient(t+time.Second, rtt)
 			continue
 		}
-		// TLS 1.3 as the record layer shows it: ClientHello; ServerHello,
-		// ChangeCipherSpec and the encrypted rest of the handshake; the
-		// client's ChangeCipherSpec and Finished; then application data.
+		// TLS 1.3: a browser's ClientHello; ServerHello, ChangeCipherSpec
+		// and the encrypted rest of the handshake; the client's
+		// ChangeCipherSpec and Finished; then application data.
 		c, t := b.dial(t, netip.AddrPortFrom(cl, b.rnd.ephemeral()), netip.AddrPortFrom(web, 443), rtt)
-		t = c.client(t+ms, tlsRecords(b, 22, 512))
-		t = c.server(t+2*ms, rtt, append(append(tlsRecords(b, 22, 122), tlsCCS...), tlsRecords(b, 23, 2800)...))
+		t = c.client(t+ms, clientHello(b, name, []string{"h2", "http/1.1"}, true))
+		sh := serverHello(b, 0x1301, tlsExt(43, be16(0x0304)), tlsExt(51, be16(0x001d), u16v(b.rnd.bytes(32))))
+		t = c.server(t+2*ms, rtt, cat(record(22, 0x0303, sh), tlsCCS, tlsRecords(b, 23, 2800)))
 		t = c.client(t+ms, append(append([]byte{}, tlsCCS...), tlsRecords(b, 23, 53)...))
 		t = c.client(t+ms, tlsRecords(b, 23, 300+b.rnd.intn(500)))
 		t = c.server(t+3*ms, rtt, tlsRecords(b, 23, 5000+b.rnd.intn(35000)))
