@@ -128,12 +128,23 @@ func (m *Message) OpcodeValue() uint8 { return m.Opcode }
 // RcodeValue is the value dns.rcode compares (the header's 4 bits).
 func (m *Message) RcodeValue() uint8 { return m.Rcode }
 
-// RRTypes returns instance i of the record types dns.rrtype compares: the
-// question types (Suricata's dns.rrtype inspects the queries of requests
-// and responses; its multi-integer index selects among them).
+// RRTypes returns instance i of the record types dns.rrtype compares: in a
+// request the question types, in a response the answer types, as Suricata
+// inspects them (suricata-verify dns-rrtype-index: dns.rrtype:1,0 and
+// 1,all match 3 of its 4 responses, 1,-1 all 4, because one response
+// answers CNAME then A). The multi-integer index selects among them.
 func (m *Message) RRTypes(i int) (uint16, bool) {
-	if i >= 0 && i < len(m.Queries) {
-		return m.Queries[i].Type, true
+	if i < 0 {
+		return 0, false
+	}
+	if !m.Response {
+		if i < len(m.Queries) {
+			return m.Queries[i].Type, true
+		}
+		return 0, false
+	}
+	if i < len(m.Answers) {
+		return m.Answers[i].Type, true
 	}
 	return 0, false
 }

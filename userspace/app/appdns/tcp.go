@@ -121,7 +121,9 @@ func (c *TCPConn) Gap(toServer bool, n int) {
 }
 
 // plausible reports whether data starts with a length prefix and a DNS
-// header of the direction's kind.
+// header of the direction's kind: QR fits, an assigned opcode, and 1 to 32
+// questions (a response may have none with an error rcode). The same test
+// as appproto's TCP probe, repeated since the packages stay independent.
 func plausible(toServer bool, data []byte) bool {
 	if len(data) < 2+12 {
 		return false
@@ -130,6 +132,20 @@ func plausible(toServer bool, data []byte) bool {
 	if n < 12 {
 		return false
 	}
-	qr := data[4]&0x80 != 0
-	return qr != toServer
+	h := data[2:]
+	flags := uint16(h[2])<<8 | uint16(h[3])
+	qr := flags&0x8000 != 0
+	if qr == toServer {
+		return false
+	}
+	switch (flags >> 11) & 0xf {
+	case 0, 1, 2, 4, 5:
+	default:
+		return false
+	}
+	qd := int(h[4])<<8 | int(h[5])
+	if qd == 0 {
+		return qr && flags&0xf != 0
+	}
+	return qd <= 32
 }
