@@ -2,13 +2,14 @@ package appproto
 
 // Minimum bytes to decide, per pattern family.
 const (
-	tlsHeaderLen = 6  // record header (5) + handshake type (1)
+	tlsHeaderLen = 5  // record header
 	dnsHeaderLen = 12 // RFC 1035 header
 )
 
 // httpMethods are the request methods Suricata's HTTP/1 detection
 // registers (app-layer-htp.c, HTPRegisterPatternsForProtocolDetection),
-// each followed by a space or a tab.
+// each followed by a space or a tab, matched case-insensitively as its
+// patterns are (AppLayerProtoDetectPMRegisterPatternCI).
 var httpMethods = [...]string{
 	"GET", "PUT", "POST", "HEAD", "TRACE", "OPTIONS", "CONNECT", "DELETE",
 	"PATCH", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK",
@@ -70,51 +71,64 @@ func detectPrefix(data []byte, pat string) (match, more bool) {
 func detectHTTP(toServer bool, data []byte) (match, more bool) {
 	// "HTTP/" starts a response: Suricata registers it to client only.
 	if !toServer {
-		return detectPrefix(data, "HTTP/")
+		n := min(len(data), 5)
+		if !equalFoldASCII(data[:n], "HTTP/"[:n]) {
+			return false, false
+		}
+		return n == 5, n < 5
 	}
 	for _, m := range httpMethods {
 		switch {
 		case len(data) > len(m):
-			if string(data[:len(m)]) == m && (data[len(m)] == ' ' || data[len(m)] == '\t') {
+			if equalFoldASCII(data[:len(m)], m) && (data[len(m)] == ' ' || data[len(m)] == '\t') {
 				return true, false
 			}
-		case string(data) == m[:len(data)]:
+		case equalFoldASCII(data, m[:len(data)]):
 			more = true
 		}
 	}
 	return false, more
 }
 
-// detectTLS matches a TLS record of type handshake (22) with a record
-// version 3.0 to 3.4 (SSLv3 to TLS 1.3 records; 1.3 writes 3.1 or 3.3)
-// whose first message is a ClientHello (to server) or ServerHello (to
-// client), or an SSLv2-compatible ClientHello, as Suricata's TLS patterns
-// ("|01 03 00|", "|16 03 00|" to "|16 03 03|") and probing parser do.
+// equalFoldASCII compares b with the upper-case ASCII s, ignoring case.
+func equalFoldASCII(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// detectTLS matches what Suricata's TLS patterns match: a handshake record
+// (22) of record version 3.0 to 3.3 ("|16 03 00|" to "|16 03 03|"; TLS 1.3
+// writes 3.1 or 3.3), here also with a plausible record length (1 to
+// 2^14+2048, RFC 5246 section 6.2.3); or an SSLv2-framed ClientHello
+// ("|01 00 02|" SSLv2, "|01 03 0x|" a v3/TLS hello in v2 framing).
 func detectTLS(data []byte) (match, more bool) {
 	if data[0] == 0x16 {
 		if len(data) < tlsHeaderLen {
-			return false, len(data) < 2 || data[1] == 3
+			return false, (len(data) < 2 || data[1] == 3) && (len(data) < 3 || data[2] <= 3)
 		}
-		if data[1] != 3 || data[2] > 4 {
+		if data[1] != 3 || data[2] > 3 {
 			return false, false
 		}
 		n := int(data[3])<<8 | int(data[4])
-		if n == 0 || n > 1<<14+2048 {
-			return false, false
-		}
-		switch data[5] {
-		case 1, 2: // client hello, server hello
-			return true, false
-		}
-		return false, false
+		return n > 0 && n <= 1<<14+2048, false
 	}
-	// SSLv2 record with a v3/TLS ClientHello inside (2-byte header with the
-	// high bit set, message type 1, version 3.x).
+	// SSLv2 record: 2-byte header with the high bit set, message type 1.
 	if data[0]&0x80 != 0 {
 		if len(data) < 5 {
 			return false, true
 		}
-		return data[2] == 1 && data[3] == 3 && data[4] <= 4, false
+		return data[2] == 1 && ((data[3] == 3 && data[4] <= 3) || (data[3] == 0 && data[4] == 2)), false
 	}
 	return false, false
 }
@@ -183,9 +197,10 @@ func dnsHeaderOK(toServer bool, msg []byte) bool {
 // messages ask one question, a few implementations several.
 const maxProbeQuestions = 32
 
-// dnsFirstQuestion parses the first question's name (labels only, as a
-// probe: pointers are refused since nothing precedes the first name) and
-// its type and class. complete is false when msg ends inside it.
+// dnsFirstQuestion parses the first question's name (labels, or a
+// compression pointer inside the message: Suricata 8 accepts forward
+// pointers, suricata-verify dns-forward-pointer) and its type and class.
+// complete is false when msg ends inside it.
 func dnsFirstQuestion(msg []byte) (ok, complete bool) {
 	qd := int(msg[4])<<8 | int(msg[5])
 	if qd == 0 {
@@ -200,6 +215,17 @@ func dnsFirstQuestion(msg []byte) (ok, complete bool) {
 		l := int(msg[off])
 		off++
 		if l == 0 {
+			break
+		}
+		if l&0xc0 == 0xc0 {
+			if off >= len(msg) {
+				return false, false
+			}
+			ptr := (l&0x3f)<<8 | int(msg[off])
+			off++
+			if ptr < dnsHeaderLen || ptr == off-2 {
+				return false, true // into the header, or to itself
+			}
 			break
 		}
 		if l&0xc0 != 0 {

@@ -26,7 +26,8 @@ func TestDetectTCP(t *testing.T) {
 		{"propfind", true, "PROPFIND /dav HTTP/1.1\r\n", HTTP1, false},
 		{"partial method", true, "PO", Unknown, true},
 		{"method without space", true, "GETX / HTTP/1.1", Unknown, false},
-		{"lower-case method", true, "get / HTTP/1.1", Unknown, false},
+		{"lower-case method", true, "get / HTTP/1.1", HTTP1, false},
+		{"lower-case response", false, "http/1.0 200 OK", HTTP1, false},
 		{"response", false, "HTTP/1.1 200 OK\r\n", HTTP1, false},
 		{"partial response", false, "HTT", Unknown, true},
 		{"response line to server", true, "HTTP/1.1 200 OK\r\n", Unknown, false},
@@ -37,6 +38,8 @@ func TestDetectTCP(t *testing.T) {
 		{"tls server hello", false, "\x16\x03\x03\x00\x5a\x02\x00\x00\x56", TLS, false},
 		{"tls short", true, "\x16\x03\x01", Unknown, true},
 		{"tls bad version", true, "\x16\x04\x01\x02\x00\x01\xff\xff\xff\xff\xff\xff\xff\xff", Unknown, false},
+		{"tls zero length", true, "\x16\x03\x01\x00\x00\x01\xff\xff\xff\xff\xff\xff\xff\xff", Unknown, false},
+		{"sslv2 client hello", true, "\x80\x2e\x01\x00\x02\x00\x15", TLS, false},
 		{"tls bad version short", true, "\x16\x04\x01\x02\x00\x01", Unknown, true}, // could be DNS over TCP
 		{"tls app data first", true, "\x17\x03\x03\x00\x20\x01\xff\xff\xff\xff\xff\xff\xff\xff", Unknown, false},
 		{"sslv2 hello", true, "\x80\x2e\x01\x03\x01\x00\x15", TLS, false},
