@@ -252,13 +252,24 @@ func (m *Message) Parse(b []byte) error {
 		m.Queries = append(m.Queries, Question{Type: uint16(q.Type), Class: uint16(q.Class)})
 		m.name(secQ, len(m.Queries)-1, fName, &q.Name)
 	}
+	// Sections the header declares empty are not walked (dnsmessage would
+	// only confirm they are done): the common query stops here.
+	if m.ANCount|m.NSCount|m.ARCount == 0 {
+		return nil
+	}
 	if err := m.section(p, secAN, CutAnswers, (*dnsmessage.Parser).AnswerHeader, (*dnsmessage.Parser).SkipAnswer); err != nil {
 		m.nameEvent(err)
 		return fmt.Errorf("%w: answer %d: %w", ErrMalformed, len(m.Answers), err)
 	}
+	if m.NSCount|m.ARCount == 0 {
+		return nil
+	}
 	if err := m.section(p, secNS, CutAuthorities, (*dnsmessage.Parser).AuthorityHeader, (*dnsmessage.Parser).SkipAuthority); err != nil {
 		m.nameEvent(err)
 		m.Events |= InvalidAuthorities
+		return nil
+	}
+	if m.ARCount == 0 {
 		return nil
 	}
 	if err := m.section(p, secAR, CutAdditionals, (*dnsmessage.Parser).AdditionalHeader, (*dnsmessage.Parser).SkipAdditional); err != nil {

@@ -344,3 +344,14 @@ func BenchmarkRecord(b *testing.B) {
 		m.Record(&r)
 	}
 }
+
+// BenchmarkParseQuery: the most common message, one A question.
+func BenchmarkParseQuery(b *testing.B) {
+	q := query(b)
+	var m Message
+	b.ReportAllocs()
+	b.SetBytes(int64(len(q)))
+	for b.Loop() {
+		m.Parse(q)
+	}
+}
