@@ -3,6 +3,7 @@ package appdns
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -55,24 +56,44 @@ type capMsg struct {
 	err      error
 }
 
-// dnsMessages reads every DNS message of a capture: UDP datagrams to or
-// from port 53 one each, TCP streams on port 53 framed by TCPConn (in-order
-// payload per direction; retransmissions dropped by sequence number).
-func dnsMessages(t *testing.T, path string) []capMsg {
+// packetSource opens a pcap or pcapng capture.
+func packetSource(t *testing.T, path string) (interface {
+	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}, layers.LinkType) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
+	if strings.HasSuffix(path, ".pcapng") {
+		r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, r.LinkType()
+	}
 	r, err := pcapgo.NewReader(f)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, r.LinkType()
+}
+
+// dnsMessages reads every DNS message of a capture: UDP datagrams to or
+// from port 53 one each, each TCP connection on port 53 framed by its own
+// TCPConn (in-order payload per direction; retransmissions dropped by
+// sequence number).
+func dnsMessages(t *testing.T, path string) []capMsg {
+	t.Helper()
+	r, lt := packetSource(t, path)
+	type tcpState struct {
+		conn    TCPConn
+		next    map[bool]uint32
+		started map[bool]bool
+	}
+	conns := map[string]*tcpState{}
 	var out []capMsg
-	var tc TCPConn
-	next := map[bool]uint32{}
-	started := map[bool]bool{}
 	for n := 1; ; n++ {
 		data, _, err := r.ReadPacketData()
 		if errors.Is(err, io.EOF) {
@@ -81,7 +102,7 @@ func dnsMessages(t *testing.T, path string) []capMsg {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pkt := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
+		pkt := gopacket.NewPacket(data, lt, gopacket.NoCopy)
 		if u, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP); ok && (u.DstPort == 53 || u.SrcPort == 53) {
 			m := new(Message)
 			err := m.Parse(u.Payload)
@@ -93,15 +114,25 @@ func dnsMessages(t *testing.T, path string) []capMsg {
 			continue
 		}
 		dir := tcp.DstPort == 53
+		src, dst := pkt.NetworkLayer().NetworkFlow().Endpoints()
+		key := fmt.Sprintf("%v:%d", src, tcp.SrcPort)
+		if !dir {
+			key = fmt.Sprintf("%v:%d", dst, tcp.DstPort)
+		}
+		st := conns[key]
+		if st == nil {
+			st = &tcpState{next: map[bool]uint32{}, started: map[bool]bool{}}
+			conns[key] = st
+		}
 		if tcp.SYN {
-			next[dir], started[dir] = tcp.Seq+1, true
+			st.next[dir], st.started[dir] = tcp.Seq+1, true
 			continue
 		}
-		if !started[dir] {
-			next[dir], started[dir] = tcp.Seq, true
+		if !st.started[dir] {
+			st.next[dir], st.started[dir] = tcp.Seq, true
 		}
 		p := tcp.Payload
-		if d := int32(next[dir] - tcp.Seq); d > 0 {
+		if d := int32(st.next[dir] - tcp.Seq); d > 0 {
 			if int(d) >= len(p) {
 				continue
 			}
@@ -109,16 +140,14 @@ func dnsMessages(t *testing.T, path string) []capMsg {
 		} else if d < 0 {
 			continue
 		}
-		next[dir] += uint32(len(p))
-		tc.Feed(dir, p, func(m *Message, toServer bool) {
-			c := new(Message)
+		st.next[dir] += uint32(len(p))
+		st.conn.Feed(dir, p, func(m *Message, toServer bool) {
 			var err error
 			if m.Events&MalformedData != 0 {
 				err = ErrMalformed
 			}
-			// Copy by re-rendering: m is reused by the next message.
-			*c = cloneMessage(m)
-			out = append(out, capMsg{n, toServer, c, err})
+			c := cloneMessage(m) // m is reused by the next message
+			out = append(out, capMsg{n, toServer, &c, err})
 		})
 	}
 	return out
@@ -310,5 +339,34 @@ func TestCorpusRecords(t *testing.T) {
 	}
 	if n := len(dnsMessages(t, filepath.Join(dir, "issues__issue-4759", "tcpdns.pcap"))); n != 4 {
 		t.Errorf("issue-4759: %d dns messages over TCP, want 4", n)
+	}
+}
+
+// TestCorpusAXFR: a zone transfer over TCP from the attack captures (the
+// length prefix in a segment of its own, a multi-record answer): every
+// message frames and parses.
+func TestCorpusAXFR(t *testing.T) {
+	p := filepath.Join(corpusDir(t, "attack-pcaps"), "exploits", "dns_axfr.pcapng")
+	if _, err := os.Stat(p); err != nil {
+		t.Skip(err)
+	}
+	msgs := dnsMessages(t, p)
+	var axfr, answers int
+	for _, c := range msgs {
+		if c.err != nil {
+			t.Errorf("#%d: %v (events %b)", c.pcapCnt, c.err, c.m.Events)
+		}
+		for _, q := range c.m.Queries {
+			if q.Type == 252 && !c.m.Response {
+				axfr++
+			}
+		}
+		if c.m.Response {
+			answers += len(c.m.Answers)
+		}
+	}
+	t.Logf("%d messages, %d AXFR requests, %d answer records", len(msgs), axfr, answers)
+	if axfr == 0 || answers == 0 {
+		t.Errorf("no AXFR request or answers: %d, %d", axfr, answers)
 	}
 }

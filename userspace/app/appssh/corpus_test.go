@@ -174,3 +174,110 @@ func TestCorpusNewKeys(t *testing.T) {
 		t.Error("hassh string without its separators")
 	}
 }
+
+// tcpConns splits a capture into its TCP connections on port (keyed by the
+// client's endpoint) and returns each one's in-order payload per
+// direction.
+func tcpConns(t *testing.T, path string, port uint16) map[string]*[2][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type dirState struct {
+		next    uint32
+		started bool
+	}
+	out := map[string]*[2][]byte{}
+	state := map[string]*[2]dirState{}
+	for {
+		data, _, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkt := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
+		tcp, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if !ok || (uint16(tcp.DstPort) != port && uint16(tcp.SrcPort) != port) {
+			continue
+		}
+		src, dst := pkt.NetworkLayer().NetworkFlow().Endpoints()
+		toServer := uint16(tcp.DstPort) == port
+		key := src.String() + ":" + tcp.SrcPort.String()
+		if !toServer {
+			key = dst.String() + ":" + tcp.DstPort.String()
+		}
+		if out[key] == nil {
+			out[key], state[key] = new([2][]byte), new([2]dirState)
+		}
+		i := 1
+		if toServer {
+			i = 0
+		}
+		d := &state[key][i]
+		if tcp.SYN {
+			d.next, d.started = tcp.Seq+1, true
+			continue
+		}
+		if !d.started {
+			d.next, d.started = tcp.Seq, true
+		}
+		p := tcp.Payload
+		if diff := int32(d.next - tcp.Seq); diff > 0 {
+			if int(diff) >= len(p) {
+				continue
+			}
+			p = p[diff:]
+		} else if diff < 0 {
+			continue
+		}
+		d.next += uint32(len(p))
+		out[key][i] = append(out[key][i], p...)
+	}
+	return out
+}
+
+// TestCorpusBruteforce: the SSH password-guessing capture of the attack
+// set: every connection's banners parse and, where both sides got through
+// the key exchange, both HASSHes exist and the connection is encrypted.
+func TestCorpusBruteforce(t *testing.T) {
+	p := filepath.Join(corpusDir(t, "attack-pcaps"), "bruteforce", "zeek_ssh_sshguess.pcap")
+	if _, err := os.Stat(p); err != nil {
+		t.Skip(err)
+	}
+	conns := tcpConns(t, p, 22)
+	if len(conns) == 0 {
+		t.Fatal("no connections")
+	}
+	var encrypted int
+	hassh := map[string]int{}
+	for key, s := range conns {
+		var c Conn
+		c.Feed(true, s[0])
+		c.Feed(false, s[1])
+		if c.Flags(true)|c.Flags(false) != 0 {
+			t.Errorf("%s: flags %b %b", key, c.Flags(true), c.Flags(false))
+		}
+		if len(s[0]) > 0 && c.Buffer(Proto, true) == nil || len(s[1]) > 0 && c.Buffer(Proto, false) == nil {
+			t.Errorf("%s: banner missing", key)
+		}
+		if c.Encrypted() {
+			encrypted++
+			if c.Buffer(HASSH, true) == nil || c.Buffer(HASSHServer, false) == nil {
+				t.Errorf("%s: encrypted without both HASSHes", key)
+			}
+		}
+		hassh[string(c.Buffer(Software, true))+" "+string(c.Buffer(HASSH, true))]++
+	}
+	t.Logf("%d connections, %d encrypted; client software and hassh: %v", len(conns), encrypted, hassh)
+	if encrypted == 0 {
+		t.Error("no connection reached NEWKEYS")
+	}
+}
