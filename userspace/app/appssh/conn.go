@@ -73,7 +73,8 @@ type side struct {
 	kexSeen  bool
 }
 
-// Conn is the SSH state of one connection.
+// Conn is the SSH state of one connection. Its buffers point into itself:
+// keep it in place (a pointer or a field of the flow), do not copy it.
 type Conn struct {
 	cli, srv side
 }
