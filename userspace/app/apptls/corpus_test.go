@@ -26,18 +26,13 @@ import (
 // is absent and fails under CI=true.
 func corpusDir(t testing.TB, sub string) string {
 	t.Helper()
-	base := os.Getenv("XDPIDS_CORPUS")
-	if base == "" {
-		base = filepath.Join("..", "..", "..", "..", "shared", "corpus")
-	}
-	d := filepath.Join(base, sub)
-	if st, err := os.Stat(d); err == nil && st.IsDir() {
+	if d := corpusDirIfPresent(sub); d != "" {
 		return d
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("corpus %s not found (%s); required under CI=true", sub, d)
+		t.Fatalf("corpus %s not found beside the checkout; required under CI=true (set XDPIDS_CORPUS)", sub)
 	}
-	t.Skipf("corpus %s not found at %s (set XDPIDS_CORPUS)", sub, d)
+	t.Skipf("corpus %s not found: it lives in ../shared/corpus beside the checkout (set XDPIDS_CORPUS)", sub)
 	return ""
 }
 
