@@ -67,13 +67,16 @@ type dir struct {
 	v2      bool // the current record has SSLv2 framing
 	inBody  bool
 	recType uint8
-	recLeft int    // body bytes of the current record still to come
-	version uint16 // Suricata's connp.version: record version, then the hello's
-	hello   bool   // this direction's hello was parsed (its version wins)
-	ccs     bool   // ChangeCipherSpec seen
-	v2Key   bool   // SSLv2: client master key (client) or server hello (server) seen
-	hs      []byte // a handshake message (or SSLv2 record) being reassembled
-	skip    int    // bytes of an oversized handshake message still to skip
+	recLeft int     // body bytes of the current record still to come
+	version uint16  // Suricata's connp.version: record version, then the hello's
+	hello   bool    // this direction's hello was parsed (its version wins)
+	ccs     bool    // ChangeCipherSpec seen
+	v2Key   bool    // SSLv2: client master key (client) or server hello (server) seen
+	hs      []byte  // a handshake message (or SSLv2 record) being reassembled
+	hb      [3]byte // a clear heartbeat's type and payload length
+	nhb     uint8
+	recLen  int // the current record's length
+	skip    int // bytes of an oversized handshake message still to skip
 	certs   Certs
 }
 
@@ -94,6 +97,7 @@ type Conn struct {
 	cur      StateFlags // the state of the last message (Suricata's current_flags)
 	anomaly  Anomaly
 	resumed  bool
+	hb       heartbeat
 	ja3      fingerprint
 	ja3s     fingerprint
 	ja4      [36]byte
@@ -136,7 +140,7 @@ func (c *Conn) Reset() {
 	c.srv.reset()
 	c.ch.reset()
 	c.sh.reset()
-	c.flags, c.cur, c.anomaly, c.resumed = 0, 0, 0, false
+	c.flags, c.cur, c.anomaly, c.resumed, c.hb = 0, 0, 0, false, heartbeat{}
 	c.ja3.reset()
 	c.ja3s.reset()
 	c.hasJA4 = false
@@ -296,7 +300,7 @@ func (c *Conn) startRecord(d *dir, toServer bool, emit func(Event)) bool {
 	if !d.hello || d.version == 0 {
 		d.version = ver // Suricata keeps the record version until the hello's
 	}
-	d.recType, d.recLeft, d.inBody = typ, n, true
+	d.recType, d.recLeft, d.inBody, d.recLen = typ, n, true, n
 	switch typ {
 	case recChangeCipherSpec:
 		d.ccs = true
@@ -315,7 +319,10 @@ func (c *Conn) startRecord(d *dir, toServer bool, emit func(Event)) bool {
 		}
 		return false
 	case recHeartbeat:
-		c.anomaly |= AnomalyHeartbeat
+		d.nhb = 0
+		if c.flags&FlagChangeCipherSpec != 0 {
+			c.encryptedHeartbeat(toServer, n)
+		}
 	}
 	return true
 }
@@ -337,6 +344,13 @@ func (c *Conn) body(d *dir, toServer bool, p []byte, emit func(Event)) {
 			d.hs = append(d.hs, p...)
 		} else {
 			c.anomaly |= AnomalyHandshakeTooLarge
+		}
+		return
+	}
+	if d.recType == recHeartbeat && c.flags&FlagChangeCipherSpec == 0 && d.nhb < 3 {
+		k := copy(d.hb[d.nhb:], p)
+		if d.nhb += uint8(k); d.nhb == 3 {
+			c.clearHeartbeat(d, toServer)
 		}
 		return
 	}

@@ -416,3 +416,56 @@ func TestRecordJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestHeartbeat(t *testing.T) {
+	hello := records(recHandshake, 0x0301, chromeHello(), 1<<14)
+	// A clear request claiming 16 KiB of payload in a 3-byte record.
+	var c Conn
+	c.Feed(true, hello, nil)
+	c.Feed(true, []byte{recHeartbeat, 3, 3, 0, 3, 1, 0x40, 0x00}, nil)
+	if c.Anomalies()&AnomalyOverflowHeartbeat == 0 {
+		t.Errorf("heartbleed request not flagged: %b", c.Anomalies())
+	}
+	// Encrypted: a response longer than the request.
+	c.Reset()
+	c.Feed(true, hello, nil)
+	c.Feed(false, records(recHandshake, 0x0303, serverHelloMsg(0x0303, nil, 0xc02f, nil), 1<<14), nil)
+	c.Feed(true, records(recChangeCipherSpec, 0x0303, []byte{1}, 1), nil)
+	c.Feed(true, records(recHeartbeat, 0x0303, make([]byte, 40), 1<<14), nil)
+	c.Feed(false, records(recHeartbeat, 0x0303, make([]byte, 4000), 1<<14), nil)
+	if c.Anomalies()&AnomalyDataleakHeartbeat == 0 {
+		t.Errorf("encrypted heartbleed response not flagged: %b", c.Anomalies())
+	}
+	// A well-formed exchange flags nothing.
+	c.Reset()
+	c.Feed(true, hello, nil)
+	c.Feed(false, records(recHandshake, 0x0303, serverHelloMsg(0x0303, nil, 0xc02f, nil), 1<<14), nil)
+	req := append([]byte{1, 0, 4, 'p', 'i', 'n', 'g'}, make([]byte, 16)...)
+	c.Feed(true, records(recHeartbeat, 0x0303, req, 1<<14), nil)
+	req[0] = 2
+	c.Feed(false, records(recHeartbeat, 0x0303, req, 1<<14), nil)
+	if c.Anomalies() != 0 {
+		t.Errorf("anomalies %b", c.Anomalies())
+	}
+}
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		b    []byte
+		want Detection
+	}{
+		{nil, DetectNeedMore},
+		{[]byte{22}, DetectNeedMore},
+		{[]byte{22, 3, 1}, DetectTLS},
+		{[]byte{22, 3, 9}, DetectNotTLS},
+		{[]byte("GET / HTTP/1.1"), DetectNotTLS},
+		{[]byte("SSH-2.0-x"), DetectNotTLS},
+		{v2ClientHelloRecord(), DetectTLS},
+		{[]byte{0x80, 0x2e}, DetectNeedMore},
+	}
+	for _, tt := range tests {
+		if got := Detect(tt.b); got != tt.want {
+			t.Errorf("Detect(%q) = %d, want %d", tt.b, got, tt.want)
+		}
+	}
+}

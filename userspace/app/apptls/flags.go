@@ -32,7 +32,9 @@ const (
 	AnomalyMultipleSNI                                 // multiple_sni_extensions
 	AnomalyInvalidSNIType                              // invalid_sni_type
 	AnomalyInvalidSNILength                            // invalid_sni_length
-	AnomalyHeartbeat                                   // heartbeat_message
+	AnomalyInvalidHeartbeat                            // invalid_heartbeat_message
+	AnomalyOverflowHeartbeat                           // overflow_heartbeat_message (heartbleed)
+	AnomalyDataleakHeartbeat                           // dataleak_heartbeat_mismatch (encrypted heartbleed)
 	AnomalyErrorMessage                                // error_message_encountered (SSLv2 error)
 	AnomalyHandshakeTooLarge                           // xdpids: a message over Limits.MaxHandshakeBytes was skipped
 	AnomalyTooManyCerts                                // xdpids: a chain over Limits.MaxCerts was cut
@@ -56,7 +58,9 @@ var AnomalyEvents = []struct {
 	{"multiple_sni_extensions", AnomalyMultipleSNI},
 	{"invalid_sni_type", AnomalyInvalidSNIType},
 	{"invalid_sni_length", AnomalyInvalidSNILength},
-	{"heartbeat_message", AnomalyHeartbeat},
+	{"invalid_heartbeat_message", AnomalyInvalidHeartbeat},
+	{"overflow_heartbeat_message", AnomalyOverflowHeartbeat},
+	{"dataleak_heartbeat_mismatch", AnomalyDataleakHeartbeat},
 	{"error_message_encountered", AnomalyErrorMessage},
 	{"xdpids_handshake_too_large", AnomalyHandshakeTooLarge},
 	{"xdpids_too_many_certs", AnomalyTooManyCerts},
