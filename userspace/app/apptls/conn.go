@@ -427,17 +427,23 @@ func (c *Conn) message(d *dir, toServer bool, typ uint8, body []byte, emit func(
 	switch typ {
 	case hsClientHello:
 		c.cur = FlagClientHello
-		if !toServer || c.ch.Seen {
+		if !toServer {
 			c.anomaly |= AnomalyInvalidHandshakeMessage
 			break
+		}
+		if c.ch.Seen {
+			break // the second hello after a HelloRetryRequest: the first one's fields stand, as JA3 in Suricata
 		}
 		c.parseClientHello(body)
 		kind = EvClientHello
 	case hsServerHello:
 		c.cur = FlagServerHello
-		if toServer || c.sh.Seen {
+		if toServer {
 			c.anomaly |= AnomalyInvalidHandshakeMessage
 			break
+		}
+		if c.sh.Seen {
+			break // after a HelloRetryRequest
 		}
 		c.parseServerHello(body)
 		kind = EvServerHello

@@ -469,3 +469,24 @@ func TestDetect(t *testing.T) {
 		}
 	}
 }
+
+// TestHelloRetryRequest: a TLS 1.3 server asking for another key share
+// sends two ServerHellos and the client two ClientHellos; the first of
+// each stands and nothing is flagged.
+func TestHelloRetryRequest(t *testing.T) {
+	s := handshakeWith(t, tls.VersionTLS13, []string{"h2"}, []tls.CurveID{tls.CurveP384})
+	var c Conn
+	evs := s.feed(&c)
+	hellos := 0
+	for _, ev := range evs {
+		if ev.Kind == EvClientHello || ev.Kind == EvServerHello {
+			hellos++
+		}
+	}
+	if hellos != 2 || c.Anomalies() != 0 || !c.Encrypted(true) || !c.Encrypted(false) {
+		t.Errorf("events %v anomalies %b encrypted %v %v", evs, c.Anomalies(), c.Encrypted(true), c.Encrypted(false))
+	}
+	if r := record(&c); r.Version != "TLS 1.3" || r.SNI != "www.example.test" || r.JA3S == nil {
+		t.Errorf("record %+v", r)
+	}
+}

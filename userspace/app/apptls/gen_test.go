@@ -118,22 +118,29 @@ func getPKI(t testing.TB) testPKI {
 	return pki
 }
 
-// handshake runs a real crypto/tls client and server over an in-memory
-// pipe (no network), exchanges one message each way and returns what
+// handshake runs a real crypto/tls client and server over a loopback TCP
+// connection (kernel buffers: both sides may write at once), exchanges one message each way and returns what
 // each side wrote.
 func handshake(t testing.TB, maxVersion uint16, alpn []string) stream {
+	t.Helper()
+	return handshakeWith(t, maxVersion, alpn, nil)
+}
+
+// handshakeWith is handshake with the server's curves set (a curve the
+// client sends no key share for makes a TLS 1.3 HelloRetryRequest).
+func handshakeWith(t testing.TB, maxVersion uint16, alpn []string, serverCurves []tls.CurveID) stream {
 	t.Helper()
 	p := getPKI(t)
 	var mu sync.Mutex
 	var out stream
-	a, b := net.Pipe()
+	a, b := loopbackPair(t)
 	cc := tls.Client(&recorder{a, true, &mu, &out}, &tls.Config{
 		ServerName: "www.example.test", InsecureSkipVerify: true, MaxVersion: maxVersion, NextProtos: alpn,
 		SessionTicketsDisabled: true,
 	})
 	sc := tls.Server(&recorder{b, false, &mu, &out}, &tls.Config{
 		Certificates: []tls.Certificate{p.leaf}, MaxVersion: maxVersion, NextProtos: alpn,
-		SessionTicketsDisabled: true,
+		SessionTicketsDisabled: true, CurvePreferences: serverCurves,
 	})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -154,6 +161,34 @@ func handshake(t testing.TB, maxVersion uint16, alpn []string) stream {
 	mu.Lock()
 	defer mu.Unlock()
 	return append(stream(nil), out...)
+}
+
+// loopbackPair is a connected pair of TCP sockets on 127.0.0.1.
+func loopbackPair(t testing.TB) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- res{c, err}
+	}()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return a, r.c
 }
 
 // ext is one hello extension.
