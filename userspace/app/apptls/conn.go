@@ -153,6 +153,13 @@ func (c *Conn) dir(toServer bool) *dir {
 	return &c.srv
 }
 
+func (c *Conn) other(d *dir) *dir {
+	if d == &c.cli {
+		return &c.srv
+	}
+	return &c.cli
+}
+
 // State is the state of one direction.
 func (c *Conn) State(toServer bool) State { return c.dir(toServer).state }
 
@@ -292,8 +299,10 @@ func (c *Conn) startRecord(d *dir, toServer bool, emit func(Event)) bool {
 	case n == 0 || n > maxRecord:
 		c.lose(d, AnomalyInvalidRecordLength)
 		return false
-	case d.state == Unknown && typ != recHandshake:
-		c.lose(d, AnomalyInvalidRecordType) // a TLS stream opens with a handshake record
+	case d.state == Unknown && typ != recHandshake && !(typ == recAlert && c.other(d).state == Clear):
+		// A TLS stream opens with a handshake record; a server may refuse
+		// a ClientHello with an alert at once.
+		c.lose(d, AnomalyInvalidRecordType)
 		return false
 	}
 	d.state = Clear

@@ -490,3 +490,18 @@ func TestHelloRetryRequest(t *testing.T) {
 		t.Errorf("record %+v", r)
 	}
 }
+
+// TestAlertFirst: a server refusing the ClientHello with a fatal alert.
+func TestAlertFirst(t *testing.T) {
+	var c Conn
+	c.Feed(false, []byte{recAlert, 3, 1, 0, 2, 2, 40}, nil)
+	if c.State(false) != NotTLS {
+		t.Errorf("an alert opening a connection is TLS")
+	}
+	c.Reset()
+	c.Feed(true, records(recHandshake, 0x0301, chromeHello(), 1<<14), nil)
+	c.Feed(false, []byte{recAlert, 3, 1, 0, 2, 2, 40}, nil)
+	if c.State(false) != Clear || c.Anomalies() != 0 {
+		t.Errorf("state %d anomalies %b", c.State(false), c.Anomalies())
+	}
+}
