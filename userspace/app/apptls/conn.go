@@ -253,8 +253,9 @@ func (c *Conn) Gap(toServer bool, n int) {
 	if n <= 0 || d.state == Encrypted || d.state == NotTLS {
 		return
 	}
-	if d.inBody && !d.v2 && d.recType != recHandshake && n < d.recLeft {
+	if d.inBody && !d.v2 && d.recType != recHandshake && d.recType != recHeartbeat && n <= d.recLeft {
 		d.recLeft -= n
+		d.inBody = d.recLeft > 0
 		return
 	}
 	c.lose(d, AnomalyGap)

@@ -20,7 +20,8 @@
 // (Finished) and are not parsed, except a TLS 1.3 client's compatibility
 // ChangeCipherSpec sent before the ServerHello, as Suricata does.
 //
-// The package imports no other xdpids package. Its steady state (Reset and
+// A Conn is not safe for concurrent use. The package imports no other
+// xdpids package. Its steady state (Reset and
 // a new handshake without certificates) does not allocate; parsing a
 // certificate with crypto/x509 does, once per certificate, and the chain
 // is bounded by Limits.MaxCerts and Limits.MaxHandshakeBytes.
