@@ -191,8 +191,11 @@ func (c *Conn) End(toServer bool, emit func(*Tx, Progress)) {
 			c.onLine(d, line, d.lineCut, emit)
 			d.line = line[:0]
 			d.lineCut = false
-			if d.st == stHeaders {
+			switch d.st {
+			case stHeaders:
 				c.End2(d, emit)
+			case stBodyClose:
+				c.bodyDone(d, emit)
 			}
 		}
 	case stProbe09:

@@ -297,7 +297,7 @@ func (t *Tx) compose(b Buf, m *message, out []byte) []byte {
 		}
 		out = append(out, '\r', '\n')
 	case BufStart:
-		if !m.started {
+		if !m.started || m.line.n == 0 {
 			return out
 		}
 		out = append(out, m.get(m.line)...)

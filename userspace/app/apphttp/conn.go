@@ -182,7 +182,18 @@ func (c *Conn) Feed(toServer bool, data []byte, tsNs int64, emit func(tx *Tx, p 
 					continue
 				}
 			}
-			line, rest, ok := c.nextLine(d, data)
+			if d.st == stChunkLen && chunkJunk(d.line, data) {
+				// Not chunked after all (libhtp's data_probe_chunk_length):
+				// the rest of the stream is body.
+				d.tx.Flags |= FlagInvalidChunk
+				d.tx.msg(toServer).chunked = false
+				d.st = stBodyClose
+				c.bodyData(d, d.line, int64(len(d.line)))
+				d.line = d.line[:0]
+				d.lineCut = false
+				continue
+			}
+			line, rest, ok := c.nextLine(d, data, !toServer && (d.st == stLine || d.st == stHeaders || d.st == stTrailers))
 			data = rest
 			if !ok {
 				return
@@ -196,9 +207,33 @@ func (c *Conn) Feed(toServer bool, data []byte, tsNs int64, emit func(tx *Tx, p 
 }
 
 // nextLine returns a whole line, LF included, from the saved partial line
-// and data; without an LF it saves data (bounded) and reports false.
-func (c *Conn) nextLine(d *direction, data []byte) (line, rest []byte, ok bool) {
-	i := indexByte(data, '\n')
+// and data; without an LF it saves data (bounded) and reports false. With
+// crEnds (response start lines and headers) a CR not followed by LF ends a
+// line too, as libhtp's response parser and browsers have it.
+func (c *Conn) nextLine(d *direction, data []byte, crEnds bool) (line, rest []byte, ok bool) {
+	if crEnds && !d.lineCut && len(d.line) > 0 && d.line[len(d.line)-1] == '\r' {
+		if data[0] == '\n' {
+			c.saveLine(d, data[:1])
+			return d.line, data[1:], true
+		}
+		return d.line, data, true
+	}
+	i := -1
+	for j, ch := range data {
+		if ch == '\n' {
+			i = j
+			break
+		}
+		if ch == '\r' && crEnds {
+			if j+1 == len(data) {
+				break
+			}
+			if data[j+1] != '\n' {
+				i = j
+				break
+			}
+		}
+	}
 	if i < 0 {
 		c.saveLine(d, data)
 		return nil, nil, false
@@ -264,9 +299,23 @@ func chomp(b []byte) []byte {
 	return b
 }
 
+// chompCR is chomp for lines that a lone CR may end.
+func chompCR(b []byte) []byte {
+	b = chomp(b)
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
 // isEmptyLine is htp_is_line_empty: "\n" or "\r\n".
 func isEmptyLine(b []byte) bool {
 	return len(b) == 1 && b[0] == '\n' || len(b) == 2 && b[0] == '\r' && b[1] == '\n'
+}
+
+// isEmptyLineCR also takes a lone CR as an empty line (responses).
+func isEmptyLineCR(b []byte) bool {
+	return isEmptyLine(b) || len(b) == 1 && b[0] == '\r'
 }
 
 // looksLikeHeader is libhtp's REQ_PROTOCOL probe: a colon before any
@@ -306,4 +355,17 @@ func looksLikeRequestLine(b []byte) bool {
 func looksLikeStatusLine(b []byte) bool {
 	b = trimSpace(b)
 	return len(b) >= 5 && string(b[:5]) == "HTTP/"
+}
+
+// chunkJunk reports whether the first byte of a chunk-size line that is not
+// a control byte is not a hex digit.
+func chunkJunk(saved, data []byte) bool {
+	for _, b := range [2][]byte{saved, data} {
+		for _, ch := range b {
+			if !isChunkCtl(ch) {
+				return !isHex(ch)
+			}
+		}
+	}
+	return false
 }

@@ -15,7 +15,7 @@ func (c *Conn) headerLine(d *direction, line []byte, cut bool, emit func(*Tx, Pr
 	} else {
 		t.Flags |= FlagHeaderLimit
 	}
-	if isEmptyLine(line) {
+	if isEmptyLine(line) || !d.toServer && isEmptyLineCR(line) {
 		c.flushHeader(d)
 		if d.st == stTrailers {
 			c.bodyDone(d, emit)
@@ -29,6 +29,9 @@ func (c *Conn) headerLine(d *direction, line []byte, cut bool, emit func(*Tx, Pr
 		return
 	}
 	l := chomp(line)
+	if !d.toServer {
+		l = chompCR(line)
+	}
 	if len(l) > 0 && isLWS(l[0]) {
 		switch {
 		case !d.haveHdr:

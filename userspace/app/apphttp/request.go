@@ -288,8 +288,11 @@ func parseProtocol(b []byte) int {
 	return -1
 }
 
-// parseContentLength is libhtp's htp_parse_content_length: junk before the
-// digits is skipped, junk after them ignored.
+// parseContentLength parses Content-Length: junk before the digits is
+// skipped as libhtp's htp_parse_content_length does, but only LWS may
+// follow them: "34 68" (a folded second value) is invalid, and a response
+// with it is read to the close, which is what lets Suricata see such a
+// body whole.
 func parseContentLength(b []byte) (int64, bool) {
 	i := 0
 	for i < len(b) && (b[i] < '0' || b[i] > '9') {
@@ -302,6 +305,11 @@ func parseContentLength(b []byte) (int64, bool) {
 	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 		v = v*10 + int64(b[i]-'0')
 		if v > 1<<50 {
+			return 0, false
+		}
+	}
+	for ; i < len(b); i++ {
+		if !isLWS(b[i]) && b[i] != '\r' {
 			return 0, false
 		}
 	}

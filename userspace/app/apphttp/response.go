@@ -46,14 +46,14 @@ func (c *Conn) statusLine(d *direction, line []byte, cut bool, emit func(*Tx, Pr
 			return
 		}
 	}
-	if isEmptyLine(line) {
+	if isEmptyLineCR(line) {
 		return
 	}
 	m := &t.resp
 	if cut {
 		t.Flags |= FlagLineTooLong
 	}
-	l := chomp(line)
+	l := chompCR(line)
 	if !looksLikeHTTP(l) {
 		t.Flags |= FlagResponseAsBody
 		m.started = true

@@ -70,10 +70,11 @@ func (m *message) put(b []byte) span {
 	return s
 }
 
-// lookup returns the field whose name equals name, ignoring ASCII case.
+// lookup returns the field whose name equals name, ignoring ASCII case
+// and NUL bytes (htp_table_get_c compares with bstr_cmp_c_nocasenorzero).
 func (m *message) lookup(name string) *field {
 	for i := range m.fields {
-		if equalFold(m.get(m.fields[i].name), name) {
+		if equalFoldNoZero(m.get(m.fields[i].name), name) {
 			return &m.fields[i]
 		}
 	}
