@@ -183,6 +183,9 @@ func (c *Conn) End(toServer bool, emit func(*Tx, Progress)) {
 		return
 	}
 	d.closed = true
+	if d.wsPending && (d.st == stHeaders || d.st == stTrailers) {
+		c.endHeaders(d, emit)
+	}
 	switch d.st {
 	case stLine:
 		if len(d.line) > 0 {

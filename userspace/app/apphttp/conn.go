@@ -28,6 +28,10 @@ type direction struct {
 	left     int64 // bytes left in the body or chunk
 	tx       *Tx
 	deferred bool // Gap left work that needs an emit: done at next Feed/End
+	// wsPending: a whitespace-only header line was seen; it ends the
+	// headers unless the next byte starts an empty line.
+	wsPending bool
+	bareLF    bool // the last header line ended with LF alone
 	closed   bool
 }
 
@@ -146,6 +150,13 @@ func (c *Conn) Feed(toServer bool, data []byte, tsNs int64, emit func(tx *Tx, p 
 		if d.tx != nil {
 			d.tx.EndNs = tsNs
 		}
+		if d.wsPending {
+			d.wsPending = false
+			if data[0] != '\r' && data[0] != '\n' && (d.st == stHeaders || d.st == stTrailers) {
+				c.endHeaders(d, emit)
+				continue
+			}
+		}
 		switch d.st {
 		case stTunnel:
 			return
@@ -208,15 +219,18 @@ func (c *Conn) Feed(toServer bool, data []byte, tsNs int64, emit func(tx *Tx, p 
 
 // nextLine returns a whole line, LF included, from the saved partial line
 // and data; without an LF it saves data (bounded) and reports false. With
-// crEnds (response start lines and headers) a CR not followed by LF ends a
-// line too, as libhtp's response parser and browsers have it.
+// crEnds (response headers) a CR followed by neither LF nor CR ends a line
+// too, as browsers have it; "\r\r\n" is one (junk) line.
 func (c *Conn) nextLine(d *direction, data []byte, crEnds bool) (line, rest []byte, ok bool) {
 	if crEnds && !d.lineCut && len(d.line) > 0 && d.line[len(d.line)-1] == '\r' {
-		if data[0] == '\n' {
+		switch data[0] {
+		case '\n':
 			c.saveLine(d, data[:1])
 			return d.line, data[1:], true
+		case '\r':
+		default:
+			return d.line, data, true
 		}
-		return d.line, data, true
 	}
 	i := -1
 	for j, ch := range data {
@@ -228,7 +242,7 @@ func (c *Conn) nextLine(d *direction, data []byte, crEnds bool) (line, rest []by
 			if j+1 == len(data) {
 				break
 			}
-			if data[j+1] != '\n' {
+			if data[j+1] != '\n' && data[j+1] != '\r' {
 				i = j
 				break
 			}
@@ -261,6 +275,7 @@ func (c *Conn) saveLine(d *direction, p []byte) {
 func (c *Conn) onLine(d *direction, line []byte, cut bool, emit func(*Tx, Progress)) {
 	switch d.st {
 	case stLine:
+		d.bareLF = endsBareLF(line)
 		if d.toServer {
 			c.requestLine(d, line, cut, emit)
 		} else {

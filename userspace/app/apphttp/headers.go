@@ -1,7 +1,7 @@
 package apphttp
 
 // headerLine handles one line of a header block or of chunked trailers:
-// folding as libhtp does (a line starting with SP or HT continues the
+// folding as libhtp does (a line starting with SP, HT or NUL continues the
 // previous one, appended without its line end), the empty line ends the
 // block.
 func (c *Conn) headerLine(d *direction, line []byte, cut bool, emit func(*Tx, Progress)) {
@@ -16,23 +16,23 @@ func (c *Conn) headerLine(d *direction, line []byte, cut bool, emit func(*Tx, Pr
 		t.Flags |= FlagHeaderLimit
 	}
 	if isEmptyLine(line) || !d.toServer && isEmptyLineCR(line) {
-		c.flushHeader(d)
-		if d.st == stTrailers {
-			c.bodyDone(d, emit)
-			return
-		}
-		if d.toServer {
-			c.reqHeadersDone(d, emit)
-		} else {
-			c.respHeadersDone(d, emit)
-		}
+		c.endHeaders(d, emit)
 		return
 	}
+	if isWSLine(line) && d.bareLF {
+		// libhtp's next_no_lf rule: after a line ended by a bare LF, a line
+		// of one space (or a stray CR) ends the headers unless an empty
+		// line follows right away. After CRLF it is folding or junk, which
+		// is what the HTTP Evader captures show Suricata doing.
+		d.wsPending = true
+		return
+	}
+	d.bareLF = endsBareLF(line)
 	l := chomp(line)
 	if !d.toServer {
 		l = chompCR(line)
 	}
-	if len(l) > 0 && isLWS(l[0]) {
+	if len(l) > 0 && (isLWS(l[0]) || l[0] == 0) {
 		switch {
 		case !d.haveHdr:
 			if t.Flags&FlagInvalidFolding == 0 {
@@ -180,4 +180,30 @@ func (c *Conn) addField(t *Tx, m *message, name, value []byte) {
 		return
 	}
 	m.fields = append(m.fields, field{name: m.put(name), value: m.put(value)})
+}
+
+// endHeaders completes a header block or the trailers.
+func (c *Conn) endHeaders(d *direction, emit func(*Tx, Progress)) {
+	d.wsPending = false
+	c.flushHeader(d)
+	if d.st == stTrailers {
+		c.bodyDone(d, emit)
+		return
+	}
+	if d.toServer {
+		c.reqHeadersDone(d, emit)
+	} else {
+		c.respHeadersDone(d, emit)
+	}
+}
+
+// isWSLine reports a line that is one SP, HT or CR before its line end.
+func isWSLine(line []byte) bool {
+	l := chomp(line)
+	return len(l) == 1 && (l[0] == ' ' || l[0] == '\t' || l[0] == '\r') && len(line) > 1
+}
+
+func endsBareLF(line []byte) bool {
+	n := len(line)
+	return n >= 2 && line[n-1] == '\n' && line[n-2] != '\r'
 }

@@ -46,8 +46,8 @@ func (c *Conn) statusLine(d *direction, line []byte, cut bool, emit func(*Tx, Pr
 			return
 		}
 	}
-	if isEmptyLineCR(line) {
-		return
+	if len(trimSpace(line)) == 0 {
+		return // empty or whitespace-only lines before a status line are skipped
 	}
 	m := &t.resp
 	if cut {
