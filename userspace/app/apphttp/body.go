@@ -186,6 +186,16 @@ func (c *Conn) End(toServer bool, emit func(*Tx, Progress)) {
 	if d.wsPending && (d.st == stHeaders || d.st == stTrailers) {
 		c.endHeaders(d, emit)
 	}
+	if d.st == stJunk {
+		if len(d.line) > 0 && looksLikeStatusLine(d.line) {
+			d.st = stLine
+			d.tx.Flags |= FlagLeadingJunk
+		} else {
+			c.responseAsBody(d, emit)
+			c.bodyData(d, d.line, int64(len(d.line)))
+			d.line = d.line[:0]
+		}
+	}
 	switch d.st {
 	case stLine:
 		if len(d.line) > 0 {
@@ -197,6 +207,9 @@ func (c *Conn) End(toServer bool, emit func(*Tx, Progress)) {
 			switch d.st {
 			case stHeaders:
 				c.End2(d, emit)
+			case stJunk:
+				c.responseAsBody(d, emit)
+				c.bodyDone(d, emit)
 			case stBodyClose:
 				c.bodyDone(d, emit)
 			}

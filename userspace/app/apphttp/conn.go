@@ -15,6 +15,7 @@ const (
 	stBodyClose              // body delimited by the end of the stream
 	stTunnel                 // not HTTP any more (CONNECT, 101)
 	stResync                 // after a gap: skip to the next start line
+	stJunk                   // a non-HTTP line where a status line belongs: is the next one?
 )
 
 // direction is the parse state of one direction.
@@ -32,7 +33,7 @@ type direction struct {
 	// headers unless the next byte starts an empty line.
 	wsPending bool
 	bareLF    bool // the last header line ended with LF alone
-	closed   bool
+	closed    bool
 }
 
 // Conn parses the two directions of one TCP connection. It is not safe for
@@ -204,7 +205,7 @@ func (c *Conn) Feed(toServer bool, data []byte, tsNs int64, emit func(tx *Tx, p 
 				d.lineCut = false
 				continue
 			}
-			line, rest, ok := c.nextLine(d, data, !toServer && (d.st == stLine || d.st == stHeaders || d.st == stTrailers))
+			line, rest, ok := c.nextLine(d, data, !toServer && (d.st == stLine || d.st == stJunk || d.st == stHeaders || d.st == stTrailers))
 			data = rest
 			if !ok {
 				return
@@ -281,6 +282,15 @@ func (c *Conn) onLine(d *direction, line []byte, cut bool, emit func(*Tx, Progre
 		} else {
 			c.statusLine(d, line, cut, emit)
 		}
+	case stJunk:
+		d.st = stLine
+		if looksLikeStatusLine(line) {
+			d.tx.Flags |= FlagLeadingJunk
+			c.statusLine(d, line, cut, emit)
+			return
+		}
+		c.responseAsBody(d, emit)
+		c.bodyData(d, line, int64(len(line)))
 	case stProbe09:
 		if looksLikeHeader(line) {
 			d.tx.Flags |= FlagMissingProtocol

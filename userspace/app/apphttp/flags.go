@@ -45,6 +45,7 @@ const (
 	FlagIncomplete                              // the stream closed before the message ended
 	FlagTxEvicted                               // MaxTx pending transactions: the oldest was dropped
 	FlagTunnel                                  // CONNECT 2xx or 101: the rest of the connection is not HTTP
+	FlagLeadingJunk                             // a junk line before the status line was skipped
 	flagCount                  = iota
 )
 
@@ -59,7 +60,7 @@ var flagNames = [flagCount]string{
 	"path_encoded_nul", "path_encoded_separator", "path_overlong_u",
 	"path_half_full_range", "path_utf8_invalid", "path_utf8_overlong",
 	"unexpected_body", "response_without_request", "gap", "incomplete",
-	"tx_evicted", "tunnel",
+	"tx_evicted", "tunnel", "leading_junk",
 }
 
 // Has reports whether every flag in g is set.

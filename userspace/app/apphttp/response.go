@@ -55,12 +55,12 @@ func (c *Conn) statusLine(d *direction, line []byte, cut bool, emit func(*Tx, Pr
 	}
 	l := chompCR(line)
 	if !looksLikeHTTP(l) {
-		t.Flags |= FlagResponseAsBody
-		m.started = true
-		m.headersOK = true
-		c.emit(t, RespHeaders, emit)
-		d.st = stBodyClose
-		c.bodyData(d, line, int64(len(line)))
+		// Browsers take such a response as all body (libhtp's
+		// htp_treat_response_line_as_body), but a junk line right before a
+		// real status line is skipped, as Suricata does for the HTTP
+		// Evader captures: wait for the next line to decide.
+		d.hdr = append(d.hdr[:0], line[:min(len(line), c.lim.MaxLineBytes)]...)
+		d.st = stJunk
 		return
 	}
 	m.started = true
@@ -249,4 +249,17 @@ func (c *Conn) responseDone(d *direction, emit func(*Tx, Progress)) {
 	}
 	c.emit(t, RespBody, emit)
 	c.maybeFree(t)
+}
+
+// responseAsBody makes the saved junk line and the rest of the stream the
+// body of a response without status line.
+func (c *Conn) responseAsBody(d *direction, emit func(*Tx, Progress)) {
+	t := d.tx
+	t.Flags |= FlagResponseAsBody
+	t.resp.started = true
+	t.resp.headersOK = true
+	c.emit(t, RespHeaders, emit)
+	d.st = stBodyClose
+	c.bodyData(d, d.hdr, int64(len(d.hdr)))
+	d.hdr = d.hdr[:0]
 }
