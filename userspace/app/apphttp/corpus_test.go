@@ -135,9 +135,13 @@ func tcpStreams(t testing.TB, path string) [][]streamChunk {
 			si = 0
 		}
 		s := &c.sides[si]
+		seq := tl.Seq
 		if tl.SYN {
 			s.init, s.next = true, tl.Seq+1
-			continue
+			seq++ // TCP Fast Open data follows the SYN's sequence number
+			if len(tl.Payload) == 0 {
+				continue
+			}
 		}
 		if !s.init {
 			s.init, s.next = true, tl.Seq
@@ -146,7 +150,7 @@ func tcpStreams(t testing.TB, path string) [][]streamChunk {
 			s.pending = map[uint32][]byte{}
 		}
 		if len(tl.Payload) > 0 {
-			s.pending[tl.Seq] = append([]byte(nil), tl.Payload...)
+			s.pending[seq] = append([]byte(nil), tl.Payload...)
 		}
 		for progress := true; progress; {
 			progress = false

@@ -42,10 +42,10 @@ func (z *decoder) decode(out, in []byte, encs []byte, limit, maxTotal int, fl *F
 		}
 		res, produced, more, ok := z.inflate(dst, in, capOut, budget)
 		if !ok {
-			// Not compressed after all: libhtp passes the data through.
+			// Not (or not only) compressed: libhtp passes the data through.
 			*fl |= FlagDecompressFailed
-			n := min(len(in), capOut)
-			res = append(dst, in[:n]...)
+			n := min(len(in), max(capOut-len(res), 0))
+			res = append(res, in[:n]...)
 			more = len(in) > n
 		} else {
 			budget -= produced
@@ -101,8 +101,10 @@ func (z *decoder) inflate(dst, in []byte, capOut, budget int) (out []byte, produ
 		n, _ := z.fr.Read(one[:])
 		more = n > 0
 	}
-	if produced == 0 && rerr != nil && rerr != io.EOF {
-		return dst, 0, false, false
+	if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
+		// Corrupt data: libhtp passes the failing input through raw after
+		// what it decoded (the whole body here, our unit of input).
+		return dst, produced, false, false
 	}
 	return dst, produced, more, true
 }
@@ -118,8 +120,8 @@ func growBuf(b []byte, n int) []byte {
 }
 
 // skipFraming strips a gzip header (RFC 1952, flags honoured, reserved
-// bits ignored) or a zlib header (RFC 1950) and returns the deflate data;
-// data with neither is taken as raw deflate.
+// bits ignored) or a zlib header (RFC 1950) and returns the deflate data.
+// Data with neither is raw deflate (libhtp restarts zlib that way).
 func skipFraming(b []byte) ([]byte, error) {
 	if len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b {
 		if len(b) < 10 {

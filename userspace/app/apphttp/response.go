@@ -22,13 +22,6 @@ func (c *Conn) respBegin(d *direction, emit func(*Tx, Progress)) bool {
 		c.finish09(rd, emit)
 	}
 	d.tx = t
-	if t.is09 {
-		t.resp.started = true
-		t.resp.headersOK = true
-		d.st = stBodyClose
-		c.emit(t, RespHeaders, emit)
-		return true
-	}
 	return false
 }
 
@@ -54,6 +47,13 @@ func (c *Conn) statusLine(d *direction, line []byte, cut bool, emit func(*Tx, Pr
 		t.Flags |= FlagLineTooLong
 	}
 	l := chompCR(line)
+	if !looksLikeHTTP(l) && t.is09 {
+		// The answer to an HTTP/0.9 request is all body; one that starts
+		// with a status line (the request was junk) is parsed as usual.
+		d.hdr = append(d.hdr[:0], line[:min(len(line), c.lim.MaxLineBytes)]...)
+		c.responseAsBody(d, emit)
+		return
+	}
 	if !looksLikeHTTP(l) {
 		// Browsers take such a response as all body (libhtp's
 		// htp_treat_response_line_as_body), but a junk line right before a
