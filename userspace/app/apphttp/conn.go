@@ -254,6 +254,10 @@ func (c *Conn) nextLine(d *direction, data []byte, crEnds bool) (line, rest []by
 		return nil, nil, false
 	}
 	if len(d.line) == 0 && !d.lineCut {
+		if i+1 > c.lim.MaxLineBytes {
+			d.lineCut = true
+			return data[:c.lim.MaxLineBytes], data[i+1:], true
+		}
 		return data[:i+1], data[i+1:], true
 	}
 	c.saveLine(d, data[:i+1])
