@@ -1,5 +1,7 @@
 package apphttp
 
+import "bytes"
+
 // state is where one direction of a connection is in its current message.
 type state uint8
 
@@ -233,21 +235,9 @@ func (c *Conn) nextLine(d *direction, data []byte, crEnds bool) (line, rest []by
 			return d.line, data, true
 		}
 	}
-	i := -1
-	for j, ch := range data {
-		if ch == '\n' {
-			i = j
-			break
-		}
-		if ch == '\r' && crEnds {
-			if j+1 == len(data) {
-				break
-			}
-			if data[j+1] != '\n' && data[j+1] != '\r' {
-				i = j
-				break
-			}
-		}
+	i := bytes.IndexByte(data, '\n')
+	if crEnds {
+		i = crLineEnd(data, i)
 	}
 	if i < 0 {
 		c.saveLine(d, data)
@@ -397,4 +387,30 @@ func chunkJunk(saved, data []byte) bool {
 		}
 	}
 	return false
+}
+
+// crLineEnd returns where a line of data ends when a lone CR may end it:
+// the first CR before lf (the LF index, -1 for none) that is followed by
+// neither LF nor CR; lf otherwise, or -1 when data ends in a CR that the
+// next byte must decide.
+func crLineEnd(data []byte, lf int) int {
+	end := lf
+	if end < 0 {
+		end = len(data)
+	}
+	off := 0
+	for {
+		j := bytes.IndexByte(data[off:end], '\r')
+		if j < 0 {
+			return lf
+		}
+		j += off
+		if j+1 == len(data) {
+			return -1
+		}
+		if data[j+1] != '\n' && data[j+1] != '\r' {
+			return j
+		}
+		off = j + 1
+	}
 }

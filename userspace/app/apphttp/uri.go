@@ -1,5 +1,7 @@
 package apphttp
 
+import "bytes"
+
 // URI handling follows libhtp's htp_parse_uri, htp_decode_path_inplace,
 // htp_utf8_decode_path_inplace and htp_normalize_uri_path_inplace with the
 // decoder settings of Suricata's default configuration (personality IDS:
@@ -15,14 +17,7 @@ type uriParts struct {
 
 func absent() [2]int { return [2]int{-1, -1} }
 
-func indexByte(b []byte, c byte) int {
-	for i := range b {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
-}
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
 // parseURI splits a request URI as htp_parse_uri does.
 func parseURI(d []byte) uriParts {
