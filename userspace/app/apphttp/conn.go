@@ -60,9 +60,7 @@ func NewConn(l Limits) *Conn {
 
 // Reset forgets the connection, keeping the buffers for reuse.
 func (c *Conn) Reset() {
-	for _, t := range c.q {
-		c.pool = append(c.pool, t)
-	}
+	c.pool = append(c.pool, c.q...)
 	c.q = c.q[:0]
 	for i := range c.dirs {
 		d := &c.dirs[i]

@@ -57,9 +57,6 @@ func tcpStreams(t testing.TB, path string) [][]streamChunk {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type pkt struct {
-		data []byte
-	}
 	var pkts [][]byte
 	var lt layers.LinkType
 	if len(raw) >= 4 && bytes.Equal(raw[:4], []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
