@@ -52,7 +52,7 @@ func (t *Tx) Record(r *Record) {
 		Protocol:      Text(t.Protocol),
 		Status:        t.Status,
 		Redirect:      t.hdr(false, false, "Location"),
-		Length:        t.resp.bodyLen,
+		Length:        t.resp.messageLen,
 	}
 	if t.Port != 0 {
 		r.HTTPPort = t.Port
