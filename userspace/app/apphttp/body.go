@@ -269,14 +269,12 @@ func (c *Conn) Gap(toServer bool, n int) {
 			m := d.tx.msg(toServer)
 			m.bodyLen += int64(n)
 			m.messageLen += int64(n)
-			d.tx.Flags |= FlagBodyTruncated
 			return
 		}
 	case stBodyClose:
 		m := d.tx.msg(toServer)
 		m.bodyLen += int64(n)
 		m.messageLen += int64(n)
-		d.tx.Flags |= FlagBodyTruncated
 		return
 	}
 	d.line = d.line[:0]

@@ -51,6 +51,9 @@ type Conn struct {
 	ts     int64
 }
 
+// keepWarm is how many recycled transactions Reset keeps.
+const keepWarm = 4
+
 // NewConn returns a Conn bounded by l (zero fields take the defaults).
 func NewConn(l Limits) *Conn {
 	c := &Conn{lim: l.sane()}
@@ -61,7 +64,13 @@ func NewConn(l Limits) *Conn {
 // Reset forgets the connection, keeping the buffers for reuse.
 func (c *Conn) Reset() {
 	c.pool = append(c.pool, c.q...)
+	clear(c.q)
 	c.q = c.q[:0]
+	// Keep a few transactions warm; let the rest (and what they grew) go.
+	if len(c.pool) > keepWarm {
+		clear(c.pool[keepWarm:])
+		c.pool = c.pool[:keepWarm]
+	}
 	for i := range c.dirs {
 		d := &c.dirs[i]
 		*d = direction{line: d.line[:0], hdr: d.hdr[:0], toServer: i == 0}

@@ -32,6 +32,12 @@ type Limits struct {
 	MaxTx int
 }
 
+// Worst-case memory of one Conn is about MaxTx × (2 × (2 × MaxHeaderBytes +
+// MaxLineBytes) + 2 × (RequestBodyInspect + ResponseBodyInspect)), 22 MB with
+// the defaults if 32 pipelined transactions all hit every limit; a
+// keep-alive connection uses one transaction's worth. Reset keeps only a
+// few transactions' buffers for reuse.
+
 // DefaultLimits returns Suricata-like defaults: 8 KiB lines, 64 KiB of
 // headers, 1024 header fields, 100 KiB request and response body inspection
 // (request-body-limit, response-body-limit), decoding cut at 1 MiB of output
@@ -50,33 +56,27 @@ func DefaultLimits() Limits {
 	}
 }
 
-// sane replaces unset or negative limits by the defaults, so a zero Limits
-// value works.
+// sane replaces zero limits by the defaults, so a zero Limits value works.
+// A negative body or layer limit means none: no body kept, no decoding.
 func (l Limits) sane() Limits {
 	d := DefaultLimits()
-	if l.MaxLineBytes <= 0 {
-		l.MaxLineBytes = d.MaxLineBytes
+	def := func(v *int, dv int, negZero bool) {
+		switch {
+		case *v == 0:
+			*v = dv
+		case *v < 0 && negZero:
+			*v = 0
+		case *v < 0:
+			*v = dv
+		}
 	}
-	if l.MaxHeaderBytes <= 0 {
-		l.MaxHeaderBytes = d.MaxHeaderBytes
-	}
-	if l.MaxHeaders <= 0 {
-		l.MaxHeaders = d.MaxHeaders
-	}
-	if l.RequestBodyInspect < 0 {
-		l.RequestBodyInspect = 0
-	}
-	if l.ResponseBodyInspect < 0 {
-		l.ResponseBodyInspect = 0
-	}
-	if l.MaxDecompressed <= 0 {
-		l.MaxDecompressed = d.MaxDecompressed
-	}
-	if l.MaxEncodingLayers < 0 {
-		l.MaxEncodingLayers = 0
-	}
-	if l.MaxTx <= 0 {
-		l.MaxTx = d.MaxTx
-	}
+	def(&l.MaxLineBytes, d.MaxLineBytes, false)
+	def(&l.MaxHeaderBytes, d.MaxHeaderBytes, false)
+	def(&l.MaxHeaders, d.MaxHeaders, false)
+	def(&l.RequestBodyInspect, d.RequestBodyInspect, true)
+	def(&l.ResponseBodyInspect, d.ResponseBodyInspect, true)
+	def(&l.MaxDecompressed, d.MaxDecompressed, false)
+	def(&l.MaxEncodingLayers, d.MaxEncodingLayers, true)
+	def(&l.MaxTx, d.MaxTx, false)
 	return l
 }
