@@ -280,6 +280,7 @@ func (c *Conn) Gap(toServer bool, n int) {
 	d.line = d.line[:0]
 	d.lineCut = false
 	d.haveHdr = false
+	d.crWait, d.lfcr, d.wsPending = false, false, false
 	if d.tx != nil {
 		d.deferred = true
 		return

@@ -34,7 +34,8 @@ type direction struct {
 	// wsPending: a whitespace-only header line was seen; it ends the
 	// headers unless the next byte starts an empty line.
 	wsPending bool
-	bareLF    bool // the last header line ended with LF alone
+	crWait    bool // response header line: d.line ends with a CR, next byte unseen
+	lfcr      bool // response header line ended with "LF CR"
 	closed    bool
 }
 
@@ -162,7 +163,7 @@ func (c *Conn) Feed(toServer bool, data []byte, tsNs int64, emit func(tx *Tx, p 
 		}
 		if d.wsPending {
 			d.wsPending = false
-			if data[0] != '\r' && data[0] != '\n' && (d.st == stHeaders || d.st == stTrailers) {
+			if data[0] != '\n' && (d.st == stHeaders || d.st == stTrailers) {
 				c.endHeaders(d, emit)
 				continue
 			}
@@ -214,7 +215,13 @@ func (c *Conn) Feed(toServer bool, data []byte, tsNs int64, emit func(tx *Tx, p 
 				d.lineCut = false
 				continue
 			}
-			line, rest, ok := c.nextLine(d, data, !toServer && (d.st == stLine || d.st == stJunk || d.st == stHeaders || d.st == stTrailers))
+			var line, rest []byte
+			var ok bool
+			if !toServer && (d.st == stHeaders || d.st == stTrailers) {
+				line, rest, ok = c.respHeaderLine(d, data)
+			} else {
+				line, rest, ok = c.nextLine(d, data, !toServer && (d.st == stLine || d.st == stJunk))
+			}
 			data = rest
 			if !ok {
 				return
@@ -229,8 +236,8 @@ func (c *Conn) Feed(toServer bool, data []byte, tsNs int64, emit func(tx *Tx, p 
 
 // nextLine returns a whole line, LF included, from the saved partial line
 // and data; without an LF it saves data (bounded) and reports false. With
-// crEnds (response headers) a CR followed by neither LF nor CR ends a line
-// too, as browsers have it; "\r\r\n" is one (junk) line.
+// crEnds (where a status line is expected) a CR followed by neither LF nor
+// CR ends a line too, as libhtp has it for headers; "\r\r\n" is one line.
 func (c *Conn) nextLine(d *direction, data []byte, crEnds bool) (line, rest []byte, ok bool) {
 	if crEnds && !d.lineCut && len(d.line) > 0 && d.line[len(d.line)-1] == '\r' {
 		switch data[0] {
@@ -277,7 +284,6 @@ func (c *Conn) saveLine(d *direction, p []byte) {
 func (c *Conn) onLine(d *direction, line []byte, cut bool, emit func(*Tx, Progress)) {
 	switch d.st {
 	case stLine:
-		d.bareLF = endsBareLF(line)
 		if d.toServer {
 			c.requestLine(d, line, cut, emit)
 		} else {
@@ -339,10 +345,6 @@ func isEmptyLine(b []byte) bool {
 	return len(b) == 1 && b[0] == '\n' || len(b) == 2 && b[0] == '\r' && b[1] == '\n'
 }
 
-// isEmptyLineCR also takes a lone CR as an empty line (responses).
-func isEmptyLineCR(b []byte) bool {
-	return isEmptyLine(b) || len(b) == 1 && b[0] == '\r'
-}
 
 // looksLikeHeader is libhtp's REQ_PROTOCOL probe: a colon before any
 // whitespace that follows the name.

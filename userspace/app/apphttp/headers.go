@@ -15,28 +15,23 @@ func (c *Conn) headerLine(d *direction, line []byte, cut bool, emit func(*Tx, Pr
 	} else {
 		t.Flags |= FlagHeaderLimit
 	}
-	if isEmptyLine(line) || !d.toServer && isEmptyLineCR(line) {
+	if isEmptyLine(line) {
 		c.endHeaders(d, emit)
 		return
 	}
-	if isWSLine(line) && d.bareLF {
-		// libhtp's next_no_lf rule: after a line ended by a bare LF, a line
-		// of one space (or a stray CR) ends the headers unless an empty
-		// line follows right away. After CRLF it is folding or junk, which
-		// is what the HTTP Evader captures show Suricata doing.
+	if isWSLine(line) {
+		// libhtp's next_no_lf rule: a line of one SP or HT and LF ends the
+		// headers unless an LF follows right away.
 		d.wsPending = true
 		return
 	}
-	d.bareLF = endsBareLF(line)
 	l := chomp(line)
-	if !d.toServer {
-		l = chompCR(line)
-	}
 	if len(l) > 0 && (isLWS(l[0]) || l[0] == 0) {
 		switch {
 		case !d.haveHdr:
-			if t.Flags&FlagInvalidFolding == 0 {
-				t.Flags |= FlagInvalidFolding
+			t.Flags |= FlagInvalidFolding
+			for len(l) > 0 && (isLWS(l[0]) || l[0] == 0) {
+				l = l[1:]
 			}
 			d.hdr = append(d.hdr[:0], l...)
 			d.haveHdr = true
@@ -197,13 +192,7 @@ func (c *Conn) endHeaders(d *direction, emit func(*Tx, Progress)) {
 	}
 }
 
-// isWSLine reports a line that is one SP, HT or CR before its line end.
+// isWSLine reports a line that is one SP or HT and LF.
 func isWSLine(line []byte) bool {
-	l := chomp(line)
-	return len(l) == 1 && (l[0] == ' ' || l[0] == '\t' || l[0] == '\r') && len(line) > 1
-}
-
-func endsBareLF(line []byte) bool {
-	n := len(line)
-	return n >= 2 && line[n-1] == '\n' && line[n-2] != '\r'
+	return len(line) == 2 && isLWS(line[0]) && line[1] == '\n'
 }

@@ -163,20 +163,25 @@ func TestResponseBodies(t *testing.T) {
 		{"junk then status", "foo\r\nHTTP/1.1 200 ok\r\nContent-Length: 68\r\n\r\n" + eicar, eicar, FlagLeadingJunk},
 		{"status without reason", "HTTP/1.1 200\r\nContent-Length: 68\r\n\r\n" + eicar, eicar, 0},
 		{"cr only header end", "HTTP/1.1 200 ok\r\nX: y\rContent-Length: 68\r\n\r\n" + eicar, eicar, 0},
+		{"cr cr lf is a header line", "HTTP/1.1 200 ok\r\nConnection: close\r\n\r\r\nContent-Length: 68\r\n\r\n" + eicar, eicar, FlagMissingColon},
+		{"space line ends headers", "HTTP/1.1 200 ok\r\nContent-Length: 68\n \n" + eicar, eicar, 0},
+		{"space crlf line folds", "HTTP/1.1 200 ok\r\nContent-Length: 68\r\n \r\n\r\n" + eicar, eicar, 0},
 		{"folded content-length", "HTTP/1.1 200 ok\r\nConnection: close\r\nContent-Length: 34\r\n 68\r\n\r\n" + eicar, eicar, FlagInvalidCL},
 	}
 	for _, c := range cases {
-		col := run(t, DefaultLimits(), "GET / HTTP/1.1\r\nHost: h\r\n\r\n", c.resp, 5)
-		if len(col.txs) != 1 {
-			t.Errorf("%s: %d transactions", c.name, len(col.txs))
-			continue
-		}
-		s := col.txs[0]
-		if s.respBody != c.body {
-			t.Errorf("%s: body %q, want %q", c.name, s.respBody, c.body)
-		}
-		if c.flag != 0 && !s.flags.Has(c.flag) {
-			t.Errorf("%s: flags %s lack %s", c.name, s.flags, c.flag)
+		for _, step := range []int{0, 1, 5} {
+			col := run(t, DefaultLimits(), "GET / HTTP/1.1\r\nHost: h\r\n\r\n", c.resp, step)
+			if len(col.txs) != 1 {
+				t.Errorf("%s/%d: %d transactions", c.name, step, len(col.txs))
+				continue
+			}
+			s := col.txs[0]
+			if s.respBody != c.body {
+				t.Errorf("%s/%d: body %q, want %q", c.name, step, s.respBody, c.body)
+			}
+			if c.flag != 0 && !s.flags.Has(c.flag) {
+				t.Errorf("%s/%d: flags %s lack %s", c.name, step, s.flags, c.flag)
+			}
 		}
 	}
 }
