@@ -345,7 +345,6 @@ func isEmptyLine(b []byte) bool {
 	return len(b) == 1 && b[0] == '\n' || len(b) == 2 && b[0] == '\r' && b[1] == '\n'
 }
 
-
 // looksLikeHeader is libhtp's REQ_PROTOCOL probe: a colon before any
 // whitespace that follows the name.
 func looksLikeHeader(b []byte) bool {
