@@ -200,9 +200,16 @@ func (c *Conn) Feed(toServer bool, data []byte, tsNs int64, emit func(tx *Tx, p 
 			data = nil
 		default:
 			if !toServer && d.st == stLine && d.tx == nil {
-				if c.respBegin(d, emit) {
-					continue
+				if len(d.line) == 0 && !c.next09() {
+					// Blank bytes between responses start no transaction.
+					for len(data) > 0 && isSpace(data[0]) {
+						data = data[1:]
+					}
+					if len(data) == 0 {
+						return
+					}
 				}
+				c.respBegin(d, emit)
 			}
 			if d.st == stChunkLen && chunkJunk(d.line, data) {
 				// Not chunked after all (libhtp's data_probe_chunk_length):
@@ -421,4 +428,14 @@ func crLineEnd(data []byte, lf int) int {
 		}
 		off = j + 1
 	}
+}
+
+// next09 reports whether the next response belongs to an HTTP/0.9 request.
+func (c *Conn) next09() bool {
+	for _, t := range c.q {
+		if !t.resp.started {
+			return t.is09
+		}
+	}
+	return false
 }

@@ -1,10 +1,8 @@
 package apphttp
 
 // respBegin picks the transaction a new response belongs to: the oldest
-// whose response has not started; one is made when none is pending. An
-// HTTP/0.9 request gets a response that is all body. It reports true when
-// the direction changed state and the caller should loop.
-func (c *Conn) respBegin(d *direction, emit func(*Tx, Progress)) bool {
+// whose response has not started; one is made when none is pending.
+func (c *Conn) respBegin(d *direction, emit func(*Tx, Progress)) {
 	var t *Tx
 	for _, x := range c.q {
 		if !x.resp.started {
@@ -22,7 +20,6 @@ func (c *Conn) respBegin(d *direction, emit func(*Tx, Progress)) bool {
 		c.finish09(rd, emit)
 	}
 	d.tx = t
-	return false
 }
 
 // statusLine handles a line where a status line is expected
