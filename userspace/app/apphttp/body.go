@@ -230,6 +230,7 @@ func (c *Conn) End(toServer bool, emit func(*Tx, Progress)) {
 
 // End2 completes a header block cut by the close.
 func (c *Conn) End2(d *direction, emit func(*Tx, Progress)) {
+	d.crWait, d.lfWait, d.swallow = false, false, 0
 	if len(d.line) > 0 {
 		c.headerLine(d, d.line, d.lineCut, emit)
 		d.line = d.line[:0]
@@ -280,7 +281,7 @@ func (c *Conn) Gap(toServer bool, n int) {
 	d.line = d.line[:0]
 	d.lineCut = false
 	d.haveHdr = false
-	d.crWait, d.lfcr, d.wsPending = false, false, false
+	d.crWait, d.lfWait, d.lfcr, d.wsPending, d.swallow = false, false, false, false, 0
 	if d.tx != nil {
 		d.deferred = true
 		return

@@ -34,8 +34,10 @@ type direction struct {
 	// wsPending: a whitespace-only header line was seen; it ends the
 	// headers unless the next byte starts an empty line.
 	wsPending bool
-	crWait    bool // response header line: d.line ends with a CR, next byte unseen
-	lfcr      bool // response header line ended with "LF CR"
+	crWait    bool  // response header line: d.line ends with a CR, next byte unseen
+	lfWait    bool  // response header line: d.line ends with a bare LF, next byte unseen
+	swallow   uint8 // response header line complete; 1: a CR LF may follow to drop, 2: its LF
+	lfcr      bool  // response header line ended with "LF CR"
 	closed    bool
 }
 

@@ -14,6 +14,39 @@ import "bytes"
 // ok is false when data ran out first; the partial line stays in d.line.
 func (c *Conn) respHeaderLine(d *direction, data []byte) (line, rest []byte, ok bool) {
 	i := 0
+	if d.swallow > 0 {
+		// A complete line, after which a CR LF is swallowed (see above);
+		// waiting keeps the result independent of the split.
+		st := d.swallow
+		d.swallow = 0
+		if st == 1 {
+			if data[0] != '\r' {
+				return d.line, data, true
+			}
+			i = 1
+			if i == len(data) {
+				d.swallow = 2
+				return nil, nil, false
+			}
+		}
+		if data[i] == '\n' {
+			i++
+		}
+		return d.line, data[i:], true
+	}
+	if d.lfWait {
+		// The saved line ends with a bare LF: a CR right after it is part
+		// of the line end. Waiting for that byte keeps the result
+		// independent of how the stream is split (libhtp peeks only within
+		// the data at hand).
+		d.lfWait = false
+		if data[0] == '\r' {
+			c.saveLine(d, data[:1])
+			d.lfcr = true
+			return d.line, data[1:], true
+		}
+		return d.line, data, true
+	}
 	for i < len(data) {
 		b := data[i]
 		if d.crWait {
@@ -22,13 +55,23 @@ func (c *Conn) respHeaderLine(d *direction, data []byte) (line, rest []byte, ok 
 			case '\n':
 				c.saveLine(d, data[i:i+1])
 				i++
-				if d.lfcr && i < len(data) && data[i] == '\r' {
-					i++
-					if i < len(data) && data[i] == '\n' {
+				if d.lfcr {
+					d.lfcr = false
+					if i == len(data) {
+						d.swallow = 1
+						return nil, nil, false
+					}
+					if data[i] == '\r' {
 						i++
+						if i == len(data) {
+							d.swallow = 2
+							return nil, nil, false
+						}
+						if data[i] == '\n' {
+							i++
+						}
 					}
 				}
-				d.lfcr = false
 				return d.line, data[i:], true
 			case '\r':
 				continue // the saved CR was an ordinary byte; this one is looked at anew
@@ -49,7 +92,11 @@ func (c *Conn) respHeaderLine(d *direction, data []byte) (line, rest []byte, ok 
 			c.saveLine(d, data[i:i+1])
 			i++
 			d.lfcr = false
-			if i < len(data) && data[i] == '\r' {
+			if i == len(data) {
+				d.lfWait = true
+				return nil, nil, false
+			}
+			if data[i] == '\r' {
 				c.saveLine(d, data[i:i+1])
 				i++
 				d.lfcr = true
