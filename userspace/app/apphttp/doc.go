@@ -12,11 +12,15 @@
 // because net/http rejects exactly the malformed traffic an IDS must read,
 // allocates per request and cannot be fed from two directions at once.
 //
-// A Conn is fed the in-order bytes of both directions in any split. It calls
-// back with a *Tx at four points (Progress): request headers complete,
-// request complete, response headers complete, response complete. A Tx and
-// every slice it returns are valid only until the callback returns: the Conn
-// reuses them. Memory is bounded by Limits; whatever exceeds a limit is cut
+// A Conn is fed the in-order bytes of both directions in any split (the
+// buffers do not depend on the split). It calls back with a *Tx at four
+// points (Progress): request headers complete, request complete, response
+// headers complete, response complete. The same *Tx comes back at each
+// point of one transaction; after RespBody (with the request complete) the
+// Conn reuses it, so a Tx and every slice it returns are valid only until
+// the callback returns. Bodies are kept up to their inspection limit and
+// decoded once complete: http.request_body and file.data are filled at
+// ReqBody and RespBody. Memory is bounded by Limits; whatever exceeds a limit is cut
 // and recorded in Tx.Flags, never a panic or unbounded growth. The package
 // imports no other xdpids package.
 package apphttp
