@@ -431,7 +431,8 @@ func TestSuricataVerifyHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var evTotal, evOK, otherTotal, otherOK int
+	var evTotal, evOK, otherTotal, otherOK, negTotal int
+	var negSeen []string
 	var failed, splitDiff []string
 	for _, e := range entries {
 		if !e.IsDir() {
@@ -446,13 +447,17 @@ func TestSuricataVerifyHTTP(t *testing.T) {
 		if b, err := os.ReadFile(filepath.Join(dir, "expected.json")); err == nil {
 			_ = json.Unmarshal(b, &exp)
 		}
-		var checks []rule
+		var checks, negatives []rule
 		for _, r := range parseRules(string(rulesText)) {
-			if exp.SIDCounts[r.sid] > 0 {
+			n, ok := exp.SIDCounts[r.sid]
+			switch {
+			case n > 0:
 				checks = append(checks, r)
+			case ok:
+				negatives = append(negatives, r)
 			}
 		}
-		if len(checks) == 0 {
+		if len(checks)+len(negatives) == 0 {
 			continue
 		}
 		pcaps, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
@@ -471,6 +476,16 @@ func TestSuricataVerifyHTTP(t *testing.T) {
 		// The same streams cut into pieces of 1 to 7 bytes must show the
 		// same content.
 		small := runStreams(resplit(streams), lim)
+		for _, r := range negatives {
+			// Suricata expects no alert: the contents must not all be seen
+			// (a rule's other conditions may still be what stops it).
+			if seen, checked := ruleSeen(r, snaps); checked {
+				negTotal++
+				if seen {
+					negSeen = append(negSeen, e.Name()+"/"+r.sid)
+				}
+			}
+		}
 		all, any := true, false
 		for _, r := range checks {
 			seen, checked := ruleSeen(r, snaps)
@@ -509,6 +524,7 @@ func TestSuricataVerifyHTTP(t *testing.T) {
 	if len(failed) > 0 {
 		t.Logf("not seen: %s", strings.Join(failed, " "))
 	}
+	t.Logf("rules Suricata expects silent: %d checked, contents seen for %d: %s", negTotal, len(negSeen), strings.Join(negSeen, " "))
 	if len(splitDiff) > 0 {
 		t.Errorf("result depends on how the streams are split: %s", strings.Join(splitDiff, " "))
 	}
