@@ -2,6 +2,7 @@ package appdns
 
 import (
 	"encoding/json"
+	"github.com/xdpids/xdpids/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,68 +12,10 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// eveSchema compiles the repository's Suricata EVE schema
-// (testdata/suricata/schema.json, Suricata 7's) with the version 3 DNS
-// fields Suricata 8 added (8.0-dns-logging-changes.rst): "queries"
-// ({rrname, rrtype}), "opcode", "tc", and "soa" in answers. The stored
-// schema forbids keys it does not list, so without them no v3 record
-// validates; the additions are the only change, made in memory.
-func eveSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no module root")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "testdata", "suricata", "schema.json")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dns := doc.(map[string]any)["properties"].(map[string]any)["dns"].(map[string]any)["properties"].(map[string]any)
-	if _, ok := dns["queries"]; !ok {
-		dns["queries"] = map[string]any{"type": "array", "items": map[string]any{
-			"type": "object", "additionalProperties": false,
-			"properties": map[string]any{"rrname": map[string]any{"type": "string"}, "rrtype": map[string]any{"type": "string"}},
-		}}
-	}
-	if _, ok := dns["opcode"]; !ok {
-		dns["opcode"] = map[string]any{"type": "integer"}
-	}
-	if _, ok := dns["tc"]; !ok {
-		dns["tc"] = map[string]any{"type": "boolean"}
-	}
-	ans := dns["answers"].(map[string]any)["items"].(map[string]any)["properties"].(map[string]any)
-	if _, ok := ans["soa"]; !ok {
-		ans["soa"] = dns["authorities"].(map[string]any)["items"].(map[string]any)["properties"].(map[string]any)["soa"]
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2019)
-	if err := c.AddResource(path, doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sch
-}
-
 // TestSchema validates dns events and alerts carrying records of every
 // kind this package writes: the table messages and the corpus captures.
 func TestSchema(t *testing.T) {
-	sch := eveSchema(t)
+	sch := testenv.EVESchema(t)
 	var msgs [][]byte
 	msgs = append(msgs, query(t), response(t))
 	msgs = append(msgs, build(t, dnsmessage.Header{ID: 7, Response: true, Truncated: true, RCode: dnsmessage.RCodeNameError},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"github.com/xdpids/xdpids/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,54 +12,11 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// newerTLSFields are the tls fields Suricata 8 writes that the stored
-// schema (an older Suricata's etc/schema.json) does not list.
-var newerTLSFields = map[string]any{
-	"ja4":          map[string]any{"type": "string"},
-	"client_alpns": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-	"server_alpns": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
-}
-
-// eveSchema compiles testdata/suricata/schema.json (draft 2019-09, as
-// userspace/offline reads it); extend adds newerTLSFields to "tls".
-func eveSchema(t *testing.T, extend bool) *jsonschema.Schema {
-	t.Helper()
-	path, err := filepath.Abs(filepath.Join("..", "..", "..", "testdata", "suricata", "schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatalf("schema: %v", err)
-	}
-	if extend {
-		props := doc.(map[string]any)["properties"].(map[string]any)["tls"].(map[string]any)["properties"].(map[string]any)
-		for k, v := range newerTLSFields {
-			props[k] = v
-		}
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2019)
-	if err := c.AddResource(path, doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile(path)
-	if err != nil {
-		t.Fatalf("compile schema: %v", err)
-	}
-	return sch
-}
-
 // TestRecordSchema validates EVE tls events built from Record against
 // Suricata's schema: as is once the Suricata 8 fields are left out, and
 // whole against the schema with those fields added.
 func TestRecordSchema(t *testing.T) {
-	pristine, extended := eveSchema(t, false), eveSchema(t, true)
+	pristine, extended := testenv.EVESchemaAsStored(t), testenv.EVESchema(t)
 	var conns []*Conn
 	for _, s := range []stream{handshake(t, tls.VersionTLS12, []string{"h2"}), handshake(t, tls.VersionTLS13, nil),
 		{{true, v2ClientHelloRecord()}}, crafted13()} {
@@ -88,7 +46,7 @@ func TestRecordSchema(t *testing.T) {
 		if err := extended.Validate(v); err != nil {
 			t.Errorf("record %d does not validate: %v\n%s", i, err, b)
 		}
-		for k := range newerTLSFields {
+		for _, k := range []string{"ja4", "client_alpns", "server_alpns"} {
 			delete(v.(map[string]any)["tls"].(map[string]any), k)
 		}
 		if err := pristine.Validate(v); err != nil {

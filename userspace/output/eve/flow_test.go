@@ -6,8 +6,6 @@ import (
 	"github.com/xdpids/xdpids/internal/testenv"
 	"io"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -80,25 +78,7 @@ func BenchmarkWriteFlow(b *testing.B) {
 // stored schema does not list the field Suricata writes live (read
 // writes it only with --iface).
 func TestSchemaEveryEvent(t *testing.T) {
-	path, _ := filepath.Abs(testenv.RootPath(t, "testdata", "suricata", "schema.json"))
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	doc, err := jsonschema.UnmarshalJSON(fh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2019)
-	if err := c.AddResource(path, doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sch := testenv.EVESchema(t)
 	var buf bytes.Buffer
 	w := NewWriter(&buf, time.UTC)
 	a := baseAlert()

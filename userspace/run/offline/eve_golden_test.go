@@ -59,37 +59,6 @@ func readRun(t *testing.T, path string, mode offline.Mode, ruleFiles ...string) 
 	return sum, out.Bytes(), err
 }
 
-// eveSchema compiles Suricata's EVE schema (testdata/suricata at the
-// repository top). It names no $schema. It is read as draft 2019-09: it
-// uses $defs (2019-09 on) and an array "items" (stats.detect.engines),
-// which 2020-12 no longer allows.
-func eveSchema(t testing.TB) *jsonschema.Schema {
-	t.Helper()
-	path, err := filepath.Abs(testenv.RootPath(t, "testdata", "suricata", "schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatalf("schema: %v", err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2019)
-	if err := c.AddResource(path, doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile(path)
-	if err != nil {
-		t.Fatalf("compile schema: %v", err)
-	}
-	return sch
-}
-
 // validateEVE checks every line of out against the schema and returns
 // the events by type.
 func validateEVE(t *testing.T, sch *jsonschema.Schema, name string, out []byte) map[string]int {
@@ -194,7 +163,7 @@ func ofType(evs []eveEvent, typ string) []eveEvent {
 // against Suricata's schema, and judges the events against expectations
 // written independently of the golden files.
 func TestGoldenEVE(t *testing.T) {
-	sch := eveSchema(t)
+	sch := testenv.EVESchema(t)
 	rules := filepath.Join(t.TempDir(), "drop.rules")
 	if err := os.WriteFile(rules, []byte(testgen.EVEDropRule+"\n"), 0o644); err != nil {
 		t.Fatal(err)

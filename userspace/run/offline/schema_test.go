@@ -18,7 +18,7 @@ import (
 // against Suricata's EVE schema.
 func TestSchemaCorpus(t *testing.T) {
 	dir := testenv.Corpus(t, "attack-pcaps")
-	sch := eveSchema(t)
+	sch := testenv.EVESchema(t)
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng")) {
