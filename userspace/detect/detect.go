@@ -1147,6 +1147,11 @@ func (e *Engine) reflection(in *Input) bool {
 		e.refl[p.Dst] = t
 	}
 	if t.start == 0 || now-t.start >= length || now < t.start {
+		if cap(t.slots[0].srcs) != e.cfg.AmpReflectors {
+			// Reconfigured: the reflector lists take the new size (an
+			// allocation once per target after a reload, never per packet).
+			*t = *newReflTarget(e.cfg.AmpReflectors)
+		}
 		t.start, t.total = now, 0
 		for i := range t.slots {
 			s := &t.slots[i]
