@@ -95,6 +95,16 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	return h
 }
 
+// unitOf is e's detector of type T.
+func unitOf[T Detector](e *Engine) T {
+	for _, u := range e.units {
+		if d, ok := u.d.(T); ok {
+			return d
+		}
+	}
+	panic("no such detector")
+}
+
 func isPortProto(p uint8) bool {
 	return p == decode.ProtoTCP || p == decode.ProtoUDP || p == decode.ProtoICMP || p == decode.ProtoICMPv6
 }
@@ -1442,7 +1452,7 @@ func TestReflectionStateBounded(t *testing.T) {
 	if k := h.e.Stats().Keys; k > cfg.MaxKeys {
 		t.Errorf("%d keys > MaxKeys %d", k, cfg.MaxKeys)
 	}
-	if got := len(h.e.refl); got == 0 || got > cfg.MaxKeys {
+	if got := unitOf[*amplification](h.e).refl.len(); got == 0 || got > cfg.MaxKeys {
 		t.Errorf("%d reflection targets", got)
 	}
 }
@@ -1607,7 +1617,7 @@ func TestProbeEntriesExpire(t *testing.T) {
 	if st.ProbeKeys > 4 || st.StateExpiredProbe < 2000 {
 		t.Fatalf("probe entries not expired: %+v", st)
 	}
-	if h.e.vertical[pair{attacker, victim}] == nil {
+	if unitOf[*portScan](h.e).vertical.lookup(key{a: attacker, b: victim}) == nil {
 		t.Fatalf("entry with evidence expired with the probes")
 	}
 }

@@ -15,26 +15,10 @@ func (e *Engine) Reconfigure(cfg Config) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// The detectors and the state read e.cfg through pointers.
 	e.cfg = cfg
-	if n := probeCap(cfg); n != e.probeCap {
-		e.resizeProbes(n)
+	if n := probeCap(cfg); n != e.st.probeCap {
+		e.st.resizeProbes(n)
 	}
 	return nil
-}
-
-// resizeProbes gives the probe ring n slots, keeping its newest records;
-// the older ones' entries, if still probe entries, are evicted.
-func (e *Engine) resizeProbes(n int) {
-	ring := make([]probeRec, n)
-	drop := max(e.probeLen-n, 0)
-	for i := range drop {
-		if e.dropProbe(&e.probes[(e.probeHead+i)%e.probeCap]) {
-			e.stats.StateEvictedProbe++
-		}
-	}
-	kept := e.probeLen - drop
-	for i := range kept {
-		ring[i] = e.probes[(e.probeHead+drop+i)%e.probeCap]
-	}
-	e.probes, e.probeHead, e.probeLen, e.probeCap = ring, 0, kept, n
 }
