@@ -85,13 +85,13 @@ type unit struct {
 // Engine runs every detector over the inputs. It is safe for concurrent
 // use: pipeline workers share one engine.
 type Engine struct {
-	mu     sync.Mutex
-	cfg    Config // the detectors and the state read it through a pointer
-	emit   func(*alert.Alert)
-	st     *state
-	units  []unit
-	by     [numClasses][]unit // the detectors of each class, in registry order
-	ctx    Ctx                // reused: Observe runs under mu
+	mu    sync.Mutex
+	cfg   Config // the detectors and the state read it through a pointer
+	emit  func(*alert.Alert)
+	st    *state
+	units []unit
+	by    [numClasses][]unit // the detectors of each class, in registry order
+	ctx   Ctx                // reused: Observe runs under mu
 	// in is the input being observed, copied: a pointer handed to the
 	// detectors (interface calls) would make every caller's Input escape
 	// to the heap.
