@@ -438,3 +438,20 @@ func TestReflectionIPv6(t *testing.T) {
 		t.Errorf("alerts %s, metadata %v", h.sids(), a.Metadata)
 	}
 }
+
+// fragmentFloods is amplification (fragments)'s flood table.
+func fragmentFloods(cfg Config) []flood {
+	ms := int64(time.Millisecond)
+	return []flood{
+		{name: "fragment flood", n: cfg.AmpFragments,
+			gen: func(i int) *decode.Packet {
+				return laterFrag(nthAddr(100, i%cfg.AmpReflectors), victim, t0+int64(i)*10*ms)
+			},
+			sig: alert.AmpFragments, subject: victim, isTarget: true, ttl: 0, detector: "amplification", meta: "fragments"},
+	}
+}
+
+func TestFragmentFlood(t *testing.T) {
+	cfg := DefaultConfig()
+	testFloods(t, cfg, fragmentFloods(cfg))
+}

@@ -10,7 +10,8 @@ import (
 	"github.com/xdpids/xdpids/userspace/packet/decode"
 )
 
-// flood describes a threshold detector driven by one packet generator.
+// flood describes a threshold detector driven by one packet generator:
+// a row of a flood detector's table (synFloods, udpFloods, ...).
 type flood struct {
 	name     string
 	n        int // packets needed to fire
@@ -23,75 +24,11 @@ type flood struct {
 	meta     string // a metadata key the alert must carry
 }
 
-func floods(cfg Config) []flood {
-	ms := int64(time.Millisecond)
-	return []flood{
-		{name: "syn flood from one source", n: cfg.SynFloodSrc,
-			gen: func(i int) *decode.Packet {
-				return tcp(attacker, victim, uint16(1024+i), 80, fSYN, t0+int64(i)*ms*int64(cfg.FloodWindow/time.Second)*900/int64(cfg.SynFloodSrc))
-			},
-			sig: alert.SynFloodSrc, subject: attacker, ttl: cfg.FloodBanTTL, detector: "syn_flood", meta: "syns"},
-		{name: "syn flood, one source port", n: cfg.SynFloodSrc,
-			gen: func(i int) *decode.Packet { return tcp(attacker, victim, 1024, 80, fSYN, t0+int64(i)*ms) },
-			sig: alert.SynFloodSrc, subject: attacker, ttl: cfg.FloodBanTTL, detector: "syn_flood", meta: "completed"},
-		{name: "spoofed syn flood to a destination", n: cfg.SynFloodDst,
-			gen: func(i int) *decode.Packet {
-				return tcp(nthAddr(100, i%cfg.SynFloodSources), victim, uint16(1024+i), 443, fSYN, t0+int64(i)*ms)
-			},
-			sig: alert.SynFloodDst, subject: victim, isTarget: true, ttl: 0, detector: "syn_flood", meta: "sources_at_least"},
-		{name: "udp flood from one source", n: cfg.UDPFloodSrc,
-			gen: func(i int) *decode.Packet { return udp(attacker, victim, 40000, 9, t0+int64(i)*ms/10, 512) },
-			sig: alert.UDPFloodSrc, subject: attacker, ttl: cfg.FloodBanTTL, detector: "udp_flood", meta: "packets"},
-		{name: "udp flood to a destination", n: cfg.UDPFloodDst,
-			gen: func(i int) *decode.Packet {
-				// Source port incrementing, as hping3 --rand-source: many
-				// sources on one source port would also be a reflection.
-				return udp(nthAddr(100, i%cfg.FloodDstSources), victim, uint16(1024+i), 9, t0+int64(i)*ms/20, 512)
-			},
-			sig: alert.UDPFloodDst, subject: victim, isTarget: true, ttl: 0, detector: "udp_flood", meta: "sources_at_least"},
-		{name: "icmp echo flood from one source", n: cfg.ICMPFloodSrc,
-			gen: func(i int) *decode.Packet { return icmp(attacker, victim, 8, 0, 1, t0+int64(i)*ms) },
-			sig: alert.ICMPFloodSrc, subject: attacker, ttl: cfg.FloodBanTTL, detector: "icmp_flood", meta: "packets"},
-		{name: "icmpv6 echo flood from one source", n: cfg.ICMPFloodSrc,
-			gen: func(i int) *decode.Packet {
-				return icmp(netip.MustParseAddr("2001:db8:bad::1"), netip.MustParseAddr("2001:db8::10"), 128, 0, 1, t0+int64(i)*ms)
-			},
-			sig: alert.ICMPFloodSrc, subject: netip.MustParseAddr("2001:db8:bad::1"), ttl: cfg.FloodBanTTL, detector: "icmp_flood", meta: "packets"},
-		{name: "icmp error flood needs 10x", n: 10 * cfg.ICMPFloodSrc,
-			gen: func(i int) *decode.Packet { return icmp(attacker, victim, 3, 1, 0, t0+int64(i)*ms/10) },
-			sig: alert.ICMPFloodSrc, subject: attacker, ttl: cfg.FloodBanTTL, detector: "icmp_flood", meta: "packets"},
-		{name: "icmpv6 error flood needs 10x", n: 10 * cfg.ICMPFloodSrc,
-			gen: func(i int) *decode.Packet {
-				return icmp(netip.MustParseAddr("2001:db8:bad::1"), netip.MustParseAddr("2001:db8::10"), 1, 4, 0, t0+int64(i)*ms/10)
-			},
-			sig: alert.ICMPFloodSrc, subject: netip.MustParseAddr("2001:db8:bad::1"), ttl: cfg.FloodBanTTL, detector: "icmp_flood", meta: "packets"},
-		{name: "icmp flood to a destination", n: cfg.ICMPFloodDst,
-			gen: func(i int) *decode.Packet {
-				return icmp(nthAddr(100, i%cfg.FloodDstSources), victim, 8, 0, uint16(i), t0+int64(i)*ms/4)
-			},
-			sig: alert.ICMPFloodDst, subject: victim, isTarget: true, ttl: 0, detector: "icmp_flood", meta: "sources_at_least"},
-		{name: "syn-ack reflection", n: cfg.SynAckReflect,
-			gen: func(i int) *decode.Packet {
-				return tcp(nthAddr(100, i%37), victim, 80, uint16(1024+i), fSYN|fACK, t0+int64(i)*ms)
-			},
-			sig: alert.SynAckReflect, subject: victim, isTarget: true, ttl: 0, detector: "synack_reflection", meta: "unsolicited_synacks"},
-		{name: "fragment flood", n: cfg.AmpFragments,
-			gen: func(i int) *decode.Packet {
-				return laterFrag(nthAddr(100, i%cfg.AmpReflectors), victim, t0+int64(i)*10*ms)
-			},
-			sig: alert.AmpFragments, subject: victim, isTarget: true, ttl: 0, detector: "amplification", meta: "fragments"},
-		{name: "dhcp flood", n: cfg.DHCPFlood,
-			gen: func(i int) *decode.Packet {
-				p := udp(netip.IPv4Unspecified(), netip.MustParseAddr("255.255.255.255"), 68, 67, t0+int64(i)*ms*10, 300)
-				return p
-			},
-			sig: alert.DHCPFlood, subject: netip.Addr{}, isTarget: true, ttl: 0, detector: "dhcp_flood", meta: "messages"},
-	}
-}
-
-func TestFloodThresholds(t *testing.T) {
-	cfg := DefaultConfig()
-	for _, fc := range floods(cfg) {
+// testFloods runs a detector's flood table: each row fires once at its
+// threshold, stays one (suppressed) alert as the flood goes on, and never
+// fires with its packets spaced wider than the windows.
+func testFloods(t *testing.T, cfg Config, rows []flood) {
+	for _, fc := range rows {
 		t.Run(fc.name, func(t *testing.T) {
 			h := newHarness(t, cfg)
 			for i := 0; i < fc.n-1; i++ {
@@ -118,14 +55,8 @@ func TestFloodThresholds(t *testing.T) {
 				t.Fatalf("%d alerts for one flood", n)
 			}
 		})
-	}
-}
-
-func TestFloodWindowsRollWithPacketTime(t *testing.T) {
-	// The same packets spaced wider than each window never fire.
-	cfg := DefaultConfig()
-	for _, fc := range floods(cfg) {
-		t.Run(fc.name, func(t *testing.T) {
+		t.Run(fc.name+" spaced out", func(t *testing.T) {
+			// The same packets spaced wider than each window never fire.
 			h := newHarness(t, cfg)
 			spacing := 2 * int64(cfg.SynFloodDstWindow) // wider than every flood window
 			if fc.sig == alert.AmpFragments || fc.sig == alert.DHCPFlood {

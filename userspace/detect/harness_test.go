@@ -85,12 +85,29 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	h := &harness{t: t, cfg: cfg, tb: flows.NewTable(1<<17, flows.DefaultTimeouts)}
+	var owner map[uint32]string
 	h.e = New(cfg, func(a *alert.Alert) {
+		// Every alert comes from the detector that describes its sid.
+		if owner[a.SID] != a.Detector {
+			t.Errorf("sid %d fired by %q, described by %q", a.SID, a.Detector, owner[a.SID])
+		}
 		c := *a
 		c.Payload = append([]byte(nil), a.Payload...)
 		h.alerts = append(h.alerts, c)
 	})
+	owner = sidOwners(h.e)
 	return h
+}
+
+// sidOwners maps each sid to the detector describing it.
+func sidOwners(e *Engine) map[uint32]string {
+	m := map[uint32]string{}
+	for _, d := range e.Detectors() {
+		for _, s := range d.Signatures {
+			m[s.SID] = d.Name
+		}
+	}
+	return m
 }
 
 // unitOf is e's detector of type T.

@@ -2,6 +2,10 @@ package detect
 
 import (
 	"testing"
+	"time"
+
+	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
 )
 
 func TestSynFloodCompletedHandshakes(t *testing.T) {
@@ -42,4 +46,29 @@ func TestSynFloodCompletedHandshakes(t *testing.T) {
 	if len(h.alerts) != 0 {
 		t.Fatalf("alerts for a busy server: %s", h.sids())
 	}
+}
+
+// synFloods is syn_flood's flood table.
+func synFloods(cfg Config) []flood {
+	ms := int64(time.Millisecond)
+	return []flood{
+		{name: "syn flood from one source", n: cfg.SynFloodSrc,
+			gen: func(i int) *decode.Packet {
+				return tcp(attacker, victim, uint16(1024+i), 80, fSYN, t0+int64(i)*ms*int64(cfg.FloodWindow/time.Second)*900/int64(cfg.SynFloodSrc))
+			},
+			sig: alert.SynFloodSrc, subject: attacker, ttl: cfg.FloodBanTTL, detector: "syn_flood", meta: "syns"},
+		{name: "syn flood, one source port", n: cfg.SynFloodSrc,
+			gen: func(i int) *decode.Packet { return tcp(attacker, victim, 1024, 80, fSYN, t0+int64(i)*ms) },
+			sig: alert.SynFloodSrc, subject: attacker, ttl: cfg.FloodBanTTL, detector: "syn_flood", meta: "completed"},
+		{name: "spoofed syn flood to a destination", n: cfg.SynFloodDst,
+			gen: func(i int) *decode.Packet {
+				return tcp(nthAddr(100, i%cfg.SynFloodSources), victim, uint16(1024+i), 443, fSYN, t0+int64(i)*ms)
+			},
+			sig: alert.SynFloodDst, subject: victim, isTarget: true, ttl: 0, detector: "syn_flood", meta: "sources_at_least"},
+	}
+}
+
+func TestSynFlood(t *testing.T) {
+	cfg := DefaultConfig()
+	testFloods(t, cfg, synFloods(cfg))
 }
