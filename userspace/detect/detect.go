@@ -14,6 +14,7 @@ package detect
 
 import (
 	"math/bits"
+	"reflect"
 	"sync"
 
 	"github.com/xdpids/xdpids/bpf"
@@ -117,11 +118,21 @@ func New(cfg Config, emit func(*alert.Alert)) *Engine {
 	return e
 }
 
-// Detectors describes the detectors, in the order they see a packet.
+// Detectors describes the detectors, in the order they see a packet. Each
+// Description.Config is a copy of the section in force (a pointer to it).
 func (e *Engine) Detectors() []Description {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	out := make([]Description, len(e.units))
 	for i, u := range e.units {
-		out[i] = u.d.Describe()
+		d := u.d.Describe()
+		if d.Config != nil {
+			v := reflect.ValueOf(d.Config).Elem()
+			c := reflect.New(v.Type())
+			c.Elem().Set(v)
+			d.Config = c.Interface()
+		}
+		out[i] = d
 	}
 	return out
 }

@@ -1,9 +1,12 @@
 package detect
 
 import (
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/flow/flows"
 )
 
 // A threshold lowered on a running engine applies to the state it already
@@ -71,8 +74,24 @@ func TestReconfigureProbePartition(t *testing.T) {
 	if h.count(alert.ScanVerticalTCP) == 0 {
 		t.Fatalf("real scan not detected after the reload: %s", h.sids())
 	}
-	if err := h.e.Reconfigure(Config{}); err == nil {
-		t.Fatal("max_keys 0 accepted")
+	for _, bad := range []func(*Config){
+		func(c *Config) { c.MaxKeys = 0 },
+		func(c *Config) { c.FloodWindow = 0 },
+		func(c *Config) { c.ScanWindow = -time.Second },
+		func(c *Config) { c.AmpReflectors = 0 },
+	} {
+		c := cfg
+		bad(&c)
+		if err := h.e.Reconfigure(c); err == nil {
+			t.Errorf("%+v accepted", c.SharedConfig)
+		}
+	}
+	// A refused config leaves the engine as it was.
+	if got := h.e.Detectors()[0].Config; got == nil {
+		t.Fatal("no config described")
+	}
+	if h.e.cfg.MaxProbeKeys != 100 || h.e.cfg.FloodWindow != cfg.FloodWindow {
+		t.Errorf("refused config applied: %+v", h.e.cfg.SharedConfig)
 	}
 }
 
@@ -101,5 +120,48 @@ func TestReconfigureReflectors(t *testing.T) {
 	send(t0+40e9, 8)
 	if h.count(alert.AmpOther) != 2 {
 		t.Fatalf("no alert from 8 reflectors: %s", h.sids())
+	}
+}
+
+// Reconfigure while workers observe (run with -race): every packet sees
+// one config or the other, and the engine's counters stay whole.
+func TestReconfigureConcurrent(t *testing.T) {
+	e := New(DefaultConfig(), func(*alert.Alert) {})
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tb := flows.NewTable(4096, flows.DefaultTimeouts)
+			for i := range 3000 {
+				p := tcp(nthAddr(100, w), victim, 40000, uint16(i%200), fSYN, t0+int64(i)*1e5)
+				in := Input{P: p}
+				in.F, in.FromOrig, in.Ev = tb.Track(p)
+				e.Observe(&in)
+			}
+		}()
+	}
+	cfg := DefaultConfig()
+	for i := range 50 {
+		cfg.ScanVerticalPorts = 15 + i%10
+		cfg.MaxProbeKeys = 1000 + 100*(i%5)
+		if err := e.Reconfigure(cfg); err != nil {
+			t.Fatal(err)
+		}
+		_ = e.Detectors()
+	}
+	wg.Wait()
+	if st := e.Stats(); st.Alerts != 2 {
+		t.Errorf("stats %+v, want one vertical scan alert per source", st)
+	}
+	// Descriptions are copies: changing one changes nothing.
+	d := e.Detectors()
+	for _, x := range d {
+		if c, ok := x.Config.(*PortScanConfig); ok {
+			c.ScanVerticalPorts = 1
+		}
+	}
+	if e.cfg.ScanVerticalPorts == 1 {
+		t.Error("Detectors handed out the engine's own config")
 	}
 }
