@@ -56,7 +56,7 @@ func newAmplification(st *state, cfg *Config) Detector {
 }
 
 func (d *amplification) Name() string   { return "amplification" }
-func (d *amplification) Classes() Class { return ClassUDP | ClassFragment }
+func (d *amplification) Classes() Class { return AnyUDP | ClassFragment }
 
 func (d *amplification) Describe() Description {
 	sigs := []alert.Signature{alert.AmpFragments, alert.AmpOther}

@@ -44,7 +44,7 @@ func newBruteForce(st *state, cfg *Config) Detector {
 }
 
 func (d *bruteForce) Name() string   { return "brute_force" }
-func (d *bruteForce) Classes() Class { return ClassTCP }
+func (d *bruteForce) Classes() Class { return ClassTCPHandshake }
 
 func (d *bruteForce) Describe() Description {
 	return Description{Name: d.Name(), Config: &d.cfg.BruteForceConfig,

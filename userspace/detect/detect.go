@@ -91,8 +91,11 @@ type Engine struct {
 	emit  func(*alert.Alert)
 	st    *state
 	units []unit
-	by    [numClasses][]unit // the detectors of each class, in registry order
-	ctx   Ctx                // reused: Observe runs under mu
+	// by holds the detectors of each class in registry order, and names
+	// their names (read when one fires).
+	by    [numClasses][]Detector
+	names [numClasses][]string
+	ctx   Ctx // reused: Observe runs under mu
 	// in is the input being observed, copied: a pointer handed to the
 	// detectors (interface calls) would make every caller's Input escape
 	// to the heap.
@@ -111,8 +114,9 @@ func New(cfg Config, emit func(*alert.Alert)) *Engine {
 		u := unit{d, d.Name()}
 		e.units = append(e.units, u)
 		for c := d.Classes(); c != 0; c &= c - 1 {
-			i := bits.TrailingZeros8(uint8(c))
-			e.by[i] = append(e.by[i], u)
+			i := bits.TrailingZeros16(uint16(c))
+			e.by[i] = append(e.by[i], d)
+			e.names[i] = append(e.names[i], u.name)
 		}
 	}
 	return e
@@ -159,9 +163,8 @@ func (e *Engine) Observe(in *Input) {
 	if now-e.lastGC >= int64(10e9) || now < e.lastGC {
 		e.gc(now)
 	}
-	e.ctx = Ctx{e: e}
+	e.ctx.Facts = Facts{}
 	e.in = *in
-	defer func() { e.in = Input{} }() // keep no packet past the call
 	if p.Reason >= bpf.ReasonRateSYN && p.Reason <= bpf.ReasonRateICMP && p.Verdict != bpf.VerdictPass {
 		e.dispatch(ClassRateLimit, &e.in)
 	}
@@ -174,8 +177,14 @@ func (e *Engine) Observe(in *Input) {
 			return
 		}
 		c = ClassTCP
+		if in.Ev&(flows.EvNew|flows.EvEstablished) != 0 || isSyn(p.TCPFlags) {
+			c = ClassTCPHandshake
+		}
 	case p.Proto == decode.ProtoUDP:
 		c = ClassUDP
+		if in.Ev&flows.EvNew != 0 {
+			c = ClassUDPNew
+		}
 	case p.Proto == decode.ProtoICMP || p.Proto == decode.ProtoICMPv6:
 		c = ClassICMP
 	default:
@@ -188,18 +197,18 @@ func (e *Engine) Observe(in *Input) {
 func (e *Engine) ObserveARP(p *decode.Packet) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.ctx = Ctx{e: e}
+	e.ctx.Facts = Facts{}
 	e.in = Input{P: p}
 	e.dispatch(ClassARP, &e.in)
-	e.in = Input{}
 }
 
 // dispatch calls the detectors of class c in registry order.
 func (e *Engine) dispatch(c Class, in *Input) {
-	e.ctx.Class = c
-	for _, u := range e.by[bits.TrailingZeros8(uint8(c))] {
-		e.ctx.name = u.name
-		u.d.Observe(in, &e.ctx)
+	ci := bits.TrailingZeros16(uint16(c))
+	e.ctx.Class, e.ctx.ci = c, ci
+	for i, d := range e.by[ci] {
+		e.ctx.idx = i
+		d.Observe(in, &e.ctx)
 	}
 }
 

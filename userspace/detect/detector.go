@@ -37,21 +37,30 @@ type Description struct {
 }
 
 // Class is a set of packet classes.
-type Class uint8
+type Class uint16
 
 // Packet classes. A packet is in one of ClassFragment, ClassTCP,
-// ClassUDP, ClassICMP, ClassOtherIP or ClassARP, and also in
-// ClassRateLimit when the kernel rate-limited its source; the rate-limit
-// pass runs first.
+// ClassTCPHandshake, ClassUDP, ClassUDPNew, ClassICMP, ClassOtherIP or
+// ClassARP, and also in ClassRateLimit when the kernel rate-limited its
+// source; the rate-limit pass runs first. The TCP and UDP classes are
+// split so that the detectors counting flows are not called for every
+// packet of a flow.
 const (
 	// ClassRateLimit: a sample the kernel dropped because its source
 	// emptied a token bucket (bpf.ReasonRateSYN..ReasonRateICMP).
 	ClassRateLimit Class = 1 << iota
 	// ClassFragment: a later IP fragment (no L4 header).
 	ClassFragment
-	// ClassTCP: TCP with its header (a cut header has unknown flags).
+	// ClassTCP: TCP with its header (a cut header has unknown flags),
+	// neither a SYN nor a flow event.
 	ClassTCP
+	// ClassTCPHandshake: TCP that opens a flow or completes its
+	// handshake (flows.EvNew, flows.EvEstablished), or a SYN.
+	ClassTCPHandshake
+	// ClassUDP: UDP on a flow already seen.
 	ClassUDP
+	// ClassUDPNew: UDP that opens a flow (flows.EvNew).
+	ClassUDPNew
 	// ClassICMP: ICMP and ICMPv6.
 	ClassICMP
 	// ClassOtherIP: any other IP protocol.
@@ -60,14 +69,28 @@ const (
 	ClassARP
 
 	numClasses = iota
+
+	// AnyTCP and AnyUDP are every TCP and UDP packet.
+	AnyTCP = ClassTCP | ClassTCPHandshake
+	AnyUDP = ClassUDP | ClassUDPNew
 )
 
 // Ctx is what a detector gets with each packet: the way to fire alerts,
 // and facts the detectors before it (in registry order) found out about
-// the packet. It is reset for every packet.
+// the packet.
 type Ctx struct {
 	// Class is the class Observe is called for.
 	Class Class
+	Facts
+
+	e   *Engine
+	ci  int // class index in Engine.by
+	idx int // the detector being called, in Engine.by[ci], for its alerts' name
+}
+
+// Facts are what a detector tells the ones after it about a packet; the
+// engine clears them for every packet.
+type Facts struct {
 	// Response: an earlier detector counted the packet as an
 	// unsolicited response from a service (amplification): it is no
 	// DHCP message and no probe.
@@ -75,7 +98,7 @@ type Ctx struct {
 	// NotProbe: an earlier detector explained the packet (a recognised
 	// reflection, a DHCP message): scan detectors do not count it.
 	NotProbe bool
-
-	e    *Engine
-	name string // the detector being called, for its alerts
 }
+
+// name is the name of the detector being called.
+func (c *Ctx) name() string { return c.e.names[c.ci][c.idx] }

@@ -8,8 +8,8 @@ import (
 )
 
 // DHCPFloodConfig is dhcp_flood's section: 100 DHCP messages (to port 67
-// or 68) on the segment within 10 s. A starvation tool forges a client
-// per message; real clients renew every few hours.
+// or 68) on the segment within 10 s: starvation tools forge a client per
+// message.
 type DHCPFloodConfig struct {
 	DHCPFlood  int           `yaml:"dhcp_flood"`
 	DHCPWindow time.Duration `yaml:"dhcp_window"`
@@ -26,7 +26,7 @@ type dhcpFlood struct {
 func newDHCPFlood(_ *state, cfg *Config) Detector { return &dhcpFlood{cfg: cfg} }
 
 func (d *dhcpFlood) Name() string   { return "dhcp_flood" }
-func (d *dhcpFlood) Classes() Class { return ClassUDP }
+func (d *dhcpFlood) Classes() Class { return AnyUDP }
 func (d *dhcpFlood) Expire(int64)   {}
 
 func (d *dhcpFlood) Describe() Description {

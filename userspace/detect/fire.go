@@ -53,7 +53,7 @@ func (c *Ctx) firePort(in *Input, sig alert.Signature, subject netip.Addr, port 
 	a := &alert.Alert{
 		TsNs: now, Ifindex: p.Ifindex, Src: p.Src, Dst: p.Dst, SrcPort: p.SrcPort, DstPort: p.DstPort,
 		Proto: p.Proto, VLAN: p.VLAN, Subject: subject, SubjectIsTarget: isTarget, BanTTLNs: banTTL,
-		Detector: c.name, Metadata: meta(), PcapCnt: p.PcapCnt,
+		Detector: c.name(), Metadata: meta(), PcapCnt: p.PcapCnt,
 	}
 	if p.Proto == decode.ProtoICMP || p.Proto == decode.ProtoICMPv6 {
 		a.SrcPort, a.DstPort = uint16(p.ICMPType), uint16(p.ICMPCode)

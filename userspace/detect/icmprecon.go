@@ -6,8 +6,8 @@ import (
 )
 
 // icmpRecon alerts on ICMP timestamp (13), information (15) and address
-// mask (17) requests: obsolete queries (RFC 6918) that only
-// reconnaissance tools still send. One packet is enough; no config.
+// mask (17) requests, as OS fingerprinting tools (xprobe2, nmap) send
+// them. One packet is enough; no config.
 type icmpRecon struct{}
 
 func newICMPRecon(*state, *Config) Detector { return icmpRecon{} }

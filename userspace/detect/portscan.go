@@ -36,7 +36,7 @@ func newPortScan(st *state, cfg *Config) Detector {
 }
 
 func (d *portScan) Name() string   { return "port_scan" }
-func (d *portScan) Classes() Class { return ClassTCP | ClassUDP }
+func (d *portScan) Classes() Class { return ClassTCPHandshake | ClassUDPNew }
 
 func (d *portScan) Describe() Description {
 	return Description{Name: d.Name(), Config: &d.cfg.PortScanConfig,
@@ -44,7 +44,7 @@ func (d *portScan) Describe() Description {
 }
 
 func (d *portScan) Observe(in *Input, c *Ctx) {
-	if c.Class == ClassUDP {
+	if c.Class == ClassUDPNew {
 		if in.Ev&flows.EvNew != 0 && in.FromOrig && !c.Response && !c.NotProbe {
 			d.attempt(in, c, true)
 		}

@@ -59,7 +59,11 @@ func (t *windowTable[K]) count(k K, now int64, weight int) (window, bool) {
 	}
 	w.roll(now, int64(t.st.cfg.FloodWindow))
 	w.n += weight
-	t.put(k, w)
+	if ok {
+		t.m[k] = w // an entry already counted in the partition
+	} else {
+		t.put(k, w)
+	}
 	return w, true
 }
 

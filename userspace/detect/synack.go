@@ -27,7 +27,7 @@ func newSynAck(st *state, cfg *Config) Detector {
 }
 
 func (d *synAck) Name() string   { return "synack_reflection" }
-func (d *synAck) Classes() Class { return ClassTCP }
+func (d *synAck) Classes() Class { return ClassTCPHandshake }
 
 func (d *synAck) Describe() Description {
 	return Description{Name: d.Name(), Config: &d.cfg.SynAckConfig, Signatures: []alert.Signature{alert.SynAckReflect}}

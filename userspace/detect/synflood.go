@@ -39,7 +39,7 @@ func newSynFlood(st *state, cfg *Config) Detector {
 }
 
 func (d *synFlood) Name() string   { return "syn_flood" }
-func (d *synFlood) Classes() Class { return ClassRateLimit | ClassTCP }
+func (d *synFlood) Classes() Class { return ClassRateLimit | ClassTCPHandshake }
 
 func (d *synFlood) Describe() Description {
 	return Description{Name: d.Name(), Config: &d.cfg.SynFloodConfig, Signatures: []alert.Signature{alert.SynFloodSrc, alert.SynFloodDst}}

@@ -24,7 +24,7 @@ type tcpFlags struct{ cfg *Config }
 func newTCPFlags(_ *state, cfg *Config) Detector { return &tcpFlags{cfg} }
 
 func (d *tcpFlags) Name() string   { return "tcp_flags" }
-func (d *tcpFlags) Classes() Class { return ClassTCP }
+func (d *tcpFlags) Classes() Class { return AnyTCP }
 func (d *tcpFlags) Expire(int64)   {}
 
 func (d *tcpFlags) Describe() Description {

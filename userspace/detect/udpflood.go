@@ -30,7 +30,7 @@ func newUDPFlood(st *state, cfg *Config) Detector {
 }
 
 func (d *udpFlood) Name() string   { return "udp_flood" }
-func (d *udpFlood) Classes() Class { return ClassRateLimit | ClassUDP }
+func (d *udpFlood) Classes() Class { return ClassRateLimit | AnyUDP }
 
 func (d *udpFlood) Describe() Description {
 	return Description{Name: d.Name(), Config: &d.cfg.UDPFloodConfig, Signatures: []alert.Signature{alert.UDPFloodSrc, alert.UDPFloodDst}}
