@@ -18,11 +18,11 @@ func (c *ARPSweepConfig) setDefaults() { c.ARPSweepHosts = 50 }
 // arpSweep counts the distinct targets of each sender's ARP requests.
 type arpSweep struct {
 	cfg     *Config
-	senders *setTable[netip.Addr]
+	senders *setTable[addrKey, netip.Addr]
 }
 
 func newARPSweep(st *state, cfg *Config) Detector {
-	return &arpSweep{cfg: cfg, senders: newSetTable[netip.Addr](st)}
+	return &arpSweep{cfg: cfg, senders: newSetTable[addrKey, netip.Addr](st)}
 }
 
 func (d *arpSweep) Name() string   { return "arp_sweep" }
@@ -37,7 +37,7 @@ func (d *arpSweep) Observe(in *Input, c *Ctx) {
 	if p.ARPOp != 1 || !p.ARPSender.IsValid() || !p.ARPTarget.IsValid() || p.ARPSender == p.ARPTarget {
 		return // replies, gratuitous ARP and probes (sender 0.0.0.0 is valid but never banned) pass
 	}
-	h := d.senders.entry(key{a: p.ARPSender}, p.TsNs, int64(d.cfg.ScanWindow))
+	h := d.senders.entry(addrKey{p.ARPSender}, p.TsNs, int64(d.cfg.ScanWindow))
 	if h.alerted || !d.senders.add(h, p.ARPTarget) {
 		return
 	}

@@ -25,14 +25,14 @@ func (c *PortScanConfig) setDefaults() { c.ScanVerticalPorts, c.ScanHorizontalHo
 // distinct destinations per port (horizontal).
 type portScan struct {
 	cfg        *Config
-	vertical   *setTable[uint16] // src, dst: TCP ports
-	verticalU  *setTable[uint16] // src, dst: UDP ports
-	horizontal *setTable[netip.Addr]
+	vertical   *setTable[pairKey, uint16] // src, dst: TCP ports
+	verticalU  *setTable[pairKey, uint16] // src, dst: UDP ports
+	horizontal *setTable[portKey, netip.Addr]
 }
 
 func newPortScan(st *state, cfg *Config) Detector {
-	return &portScan{cfg: cfg, vertical: newSetTable[uint16](st), verticalU: newSetTable[uint16](st),
-		horizontal: newSetTable[netip.Addr](st)}
+	return &portScan{cfg: cfg, vertical: newSetTable[pairKey, uint16](st), verticalU: newSetTable[pairKey, uint16](st),
+		horizontal: newSetTable[portKey, netip.Addr](st)}
 }
 
 func (d *portScan) Name() string   { return "port_scan" }
@@ -59,10 +59,10 @@ func (d *portScan) Observe(in *Input, c *Ctx) {
 		// A completed handshake: not a failed attempt.
 		orig, _ := in.F.Orig()
 		resp, rport := in.F.Resp()
-		if s := d.vertical.lookup(key{a: orig, b: resp}); s != nil && !s.alerted {
+		if s := d.vertical.lookup(pairKey{orig, resp}); s != nil && !s.alerted {
 			delete(s.items, rport)
 		}
-		if h := d.horizontal.lookup(key{a: orig, port: rport}); h != nil && !h.alerted {
+		if h := d.horizontal.lookup(portKey{a: orig, port: rport}); h != nil && !h.alerted {
 			delete(h.items, resp)
 		}
 	}
@@ -78,7 +78,7 @@ func (d *portScan) attempt(in *Input, c *Ctx, udp bool) {
 	if udp {
 		vt, vsig, hsig = d.verticalU, alert.ScanVerticalUDP, alert.ScanHorizontalUDP
 	}
-	s := vt.entry(key{a: p.Src, b: p.Dst}, now, win)
+	s := vt.entry(pairKey{p.Src, p.Dst}, now, win)
 	if !s.alerted && vt.add(s, p.DstPort) {
 		if len(s.items) >= d.cfg.ScanVerticalPorts {
 			s.alerted = true
@@ -88,7 +88,7 @@ func (d *portScan) attempt(in *Input, c *Ctx, udp bool) {
 				})
 		}
 	}
-	h := d.horizontal.entry(key{a: p.Src, port: p.DstPort, udp: udp}, now, win)
+	h := d.horizontal.entry(portKey{p.Src, p.DstPort, udp}, now, win)
 	if !h.alerted && d.horizontal.add(h, p.Dst) {
 		if len(h.items) >= d.cfg.ScanHorizontalHosts {
 			h.alerted = true

@@ -17,11 +17,11 @@ func (c *ProtocolScanConfig) setDefaults() { c.ScanIPProtos = 10 }
 // protocolScan counts distinct IP protocols per source and destination.
 type protocolScan struct {
 	cfg    *Config
-	protos *setTable[uint16]
+	protos *setTable[pairKey, uint16]
 }
 
 func newProtocolScan(st *state, cfg *Config) Detector {
-	return &protocolScan{cfg: cfg, protos: newSetTable[uint16](st)}
+	return &protocolScan{cfg: cfg, protos: newSetTable[pairKey, uint16](st)}
 }
 
 func (d *protocolScan) Name() string   { return "protocol_scan" }
@@ -36,7 +36,7 @@ func (d *protocolScan) Observe(in *Input, c *Ctx) {
 		return
 	}
 	p := in.P
-	s := d.protos.entry(key{a: p.Src, b: p.Dst}, p.TsNs, int64(d.cfg.ScanWindow))
+	s := d.protos.entry(pairKey{p.Src, p.Dst}, p.TsNs, int64(d.cfg.ScanWindow))
 	if s.alerted || !d.protos.add(s, uint16(p.Proto)) {
 		return
 	}

@@ -42,9 +42,9 @@ func newState(cfg *Config) *state {
 	return st
 }
 
-// key is the subject of a scan or brute force entry: the fields its
-// table uses (source and destination, source and port, ...). One type for
-// every such table, so that the probe ring can name any entry.
+// key is the record of a probe entry's subject in the probe ring: any
+// probe table's key converts to it and back (probeKey). Brute force
+// windows are keyed by it directly (source, destination, port).
 type key struct {
 	a, b netip.Addr
 	port uint16

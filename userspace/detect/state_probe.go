@@ -1,5 +1,7 @@
 package detect
 
+import "net/netip"
+
 // State bounds: why probe entries have a partition of their own.
 //
 // A scan entry created by one packet (a SYN, ACK, FIN or UDP probe, or an
@@ -118,9 +120,37 @@ func (s *set[T]) evidence() int {
 // maxFree bounds each table's free list.
 const maxFree = 256
 
+// probeKey is the key type of a table holding probe entries: a subject
+// as small as the table needs (map slots are what a forged probe flood
+// fills), and its record in the probe ring and back.
+type probeKey[K any] interface {
+	comparable
+	rec() key
+	fromRec(key) K // the receiver is ignored
+}
+
+// Probe table keys: a pair of addresses, an address and a port, an
+// address.
+type (
+	pairKey struct{ a, b netip.Addr }
+	portKey struct {
+		a    netip.Addr
+		port uint16
+		udp  bool
+	}
+	addrKey struct{ a netip.Addr }
+)
+
+func (k pairKey) rec() key            { return key{a: k.a, b: k.b} }
+func (pairKey) fromRec(r key) pairKey { return pairKey{r.a, r.b} }
+func (k portKey) rec() key            { return key{a: k.a, port: k.port, udp: k.udp} }
+func (portKey) fromRec(r key) portKey { return portKey{r.a, r.port, r.udp} }
+func (k addrKey) rec() key            { return key{a: k.a} }
+func (addrKey) fromRec(r key) addrKey { return addrKey{r.a} }
+
 // setTable holds the sets of one scan detector, keyed by subject.
-type setTable[T comparable] struct {
-	table[key, *set[T]]
+type setTable[K probeKey[K], T comparable] struct {
+	table[K, *set[T]]
 	id uint8
 	// Sets of evicted probe entries, reused for new ones: under a forged
 	// probe flood every packet evicts one entry and admits another, with
@@ -128,19 +158,19 @@ type setTable[T comparable] struct {
 	free []*set[T]
 }
 
-func newSetTable[T comparable](st *state) *setTable[T] {
-	t := &setTable[T]{table: newTable[key, *set[T]](st, false), free: make([]*set[T], 0, maxFree)}
+func newSetTable[K probeKey[K], T comparable](st *state) *setTable[K, T] {
+	t := &setTable[K, T]{table: newTable[K, *set[T]](st, false), free: make([]*set[T], 0, maxFree)}
 	t.id = st.addProbeTable(t)
 	return t
 }
 
 // lookup returns k's set, nil if none.
-func (t *setTable[T]) lookup(k key) *set[T] { return t.m[k] }
+func (t *setTable[K, T]) lookup(k K) *set[T] { return t.m[k] }
 
 // entry returns k's set in its current window of length win: a new entry
 // is a probe entry, and so is one whose window rolled while it still was
 // one.
-func (t *setTable[T]) entry(k key, now, win int64) *set[T] {
+func (t *setTable[K, T]) entry(k K, now, win int64) *set[T] {
 	s := t.m[k]
 	if s != nil && now-s.start < win && now >= s.start {
 		return s
@@ -161,14 +191,14 @@ func (t *setTable[T]) entry(k key, now, win int64) *set[T] {
 	s.start, s.alerted = now, false
 	clear(s.items)
 	if s.probe {
-		st.admitProbe(probeRec{start: now, k: k, table: t.id})
+		st.admitProbe(probeRec{start: now, k: k.rec(), table: t.id})
 	}
 	return s
 }
 
 // add adds item to s, which first leaves the probe partition if item is
 // its second: false when there was no room for that (item not added).
-func (t *setTable[T]) add(s *set[T], item T) bool {
+func (t *setTable[K, T]) add(s *set[T], item T) bool {
 	if _, ok := s.items[item]; ok {
 		return true
 	}
@@ -184,10 +214,10 @@ func (t *setTable[T]) add(s *set[T], item T) bool {
 // (the oldest of equals) among up to 8 sampled. It reports false (counted
 // as refused) when there is no room: s stays a probe entry and the caller
 // does not add the second probe.
-func (t *setTable[T]) promote(s *set[T]) bool {
+func (t *setTable[K, T]) promote(s *set[T]) bool {
 	st := t.st
 	if st.evidenceFull() {
-		var victim key
+		var victim K
 		found, bestN, bestStart, seen := false, 0, int64(0), 0
 		for k, v := range t.m {
 			if seen++; seen > 8 {
@@ -212,7 +242,9 @@ func (t *setTable[T]) promote(s *set[T]) bool {
 	return true
 }
 
-func (t *setTable[T]) dropProbe(k key, start int64) bool {
+func (t *setTable[K, T]) dropProbe(r key, start int64) bool {
+	var zero K
+	k := zero.fromRec(r)
 	s := t.m[k]
 	if s == nil || !s.probe || s.start != start {
 		return false
@@ -227,7 +259,7 @@ func (t *setTable[T]) dropProbe(k key, start int64) bool {
 
 // expire drops entries twice the window win old, and probe entries
 // ProbeIdle old (their records in the probe ring go stale).
-func (t *setTable[T]) expire(now, win int64) {
+func (t *setTable[K, T]) expire(now, win int64) {
 	st := t.st
 	idle := min(st.probeIdle(), win)
 	for k, s := range t.m {

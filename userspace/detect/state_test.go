@@ -138,7 +138,7 @@ func TestProbeEntriesExpire(t *testing.T) {
 	if st.ProbeKeys > 4 || st.StateExpiredProbe < 2000 {
 		t.Fatalf("probe entries not expired: %+v", st)
 	}
-	if unitOf[*portScan](h.e).vertical.lookup(key{a: attacker, b: victim}) == nil {
+	if unitOf[*portScan](h.e).vertical.lookup(pairKey{attacker, victim}) == nil {
 		t.Fatalf("entry with evidence expired with the probes")
 	}
 }
