@@ -119,6 +119,7 @@ type portSet struct {
 	ports   map[uint16]struct{}
 	alerted bool
 	probe   bool // in the probe partition: created by one probe, no second yet
+	again   moreEvidence
 }
 
 type hostSet struct {
@@ -126,6 +127,37 @@ type hostSet struct {
 	hosts   map[netip.Addr]struct{}
 	alerted bool
 	probe   bool
+	again   moreEvidence
+}
+
+// moreEvidence is a scan entry's count past its alert, kept while the
+// responder asks for more evidence (Alert.MoreEvidence: the forgeable
+// share refused the ban): the entry alerts again each time its evidence
+// has doubled, so a real scanner is told apart from forged sources that
+// stop just past the threshold. A count of attempts (new flows), not a
+// set: an entry past its alert holds no more memory than at it.
+type moreEvidence struct {
+	more int // attempts since the alert
+	next int // evidence (alert's set size + more) to alert again at; 0: never
+}
+
+// attempt counts one more attempt and reports whether the entry is due
+// to alert again, with its evidence.
+func (m *moreEvidence) attempt(set int) (int, bool) {
+	if m.next == 0 {
+		return 0, false
+	}
+	m.more++
+	n := set + m.more
+	return n, n >= m.next
+}
+
+// after sets when to alert again after an alert on evidence n.
+func (m *moreEvidence) after(a *alert.Alert, n int) {
+	m.next = 0
+	if a != nil && a.MoreEvidence {
+		m.next = 2 * n
+	}
 }
 
 // evidence is how much an entry has seen, for eviction: an entry that
@@ -578,12 +610,21 @@ func (e *Engine) fire(in *Input, sig alert.Signature, subject netip.Addr, isTarg
 // signature covers several attacks on one subject (reflection from
 // different source ports) that each deserve their alert.
 func (e *Engine) firePort(in *Input, sig alert.Signature, subject netip.Addr, port uint16, isTarget bool, banTTL int64, detector string, meta func() map[string]string) {
+	e.fireEvidence(in, sig, subject, port, isTarget, banTTL, detector, meta, 0, false)
+}
+
+// fireEvidence is firePort with the evidence's strength against the
+// threshold (Alert.Evidence), returning the alert as the responder left
+// it (nil when suppressed; its payload aliases the sample). again is an alert on
+// grown evidence the responder asked for: not suppressed.
+func (e *Engine) fireEvidence(in *Input, sig alert.Signature, subject netip.Addr, port uint16, isTarget bool, banTTL int64, detector string,
+	meta func() map[string]string, evidence float64, again bool) *alert.Alert {
 	now := in.P.TsNs
 	k := suppressKey{sig.SID, subject, port}
 	last, ok := e.suppress[k]
-	if ok && now-last < int64(e.cfg.Suppress) && now >= last {
+	if !again && ok && now-last < int64(e.cfg.Suppress) && now >= last {
 		e.stats.Suppressed++
-		return
+		return nil
 	}
 	if !ok && e.full() {
 		// Bounded state: take over another subject's entry (it may alert
@@ -602,7 +643,7 @@ func (e *Engine) firePort(in *Input, sig alert.Signature, subject netip.Addr, po
 	a := &alert.Alert{
 		TsNs: now, Ifindex: p.Ifindex, Src: p.Src, Dst: p.Dst, SrcPort: p.SrcPort, DstPort: p.DstPort,
 		Proto: p.Proto, VLAN: p.VLAN, Subject: subject, SubjectIsTarget: isTarget, BanTTLNs: banTTL,
-		Detector: detector, Metadata: meta(), PcapCnt: p.PcapCnt,
+		Detector: detector, Metadata: meta(), PcapCnt: p.PcapCnt, Evidence: evidence,
 	}
 	if p.Proto == decode.ProtoICMP || p.Proto == decode.ProtoICMPv6 {
 		a.SrcPort, a.DstPort = uint16(p.ICMPType), uint16(p.ICMPCode)
@@ -626,6 +667,7 @@ func (e *Engine) firePort(in *Input, sig alert.Signature, subject netip.Addr, po
 		}
 	}
 	e.emit(a)
+	return a
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -736,26 +778,54 @@ func (e *Engine) scanAttempt(in *Input, udp bool) {
 		kind = probeVerticalU
 	}
 	s := e.portEntry(vmap, pk, now, win, probeRec{a: p.Src, b: p.Dst, kind: kind})
+	vmeta := func(n int) func() map[string]string {
+		return func() map[string]string {
+			m := map[string]string{"distinct_ports": itoa(len(s.ports)), "window": e.cfg.ScanWindow.String()}
+			if n > len(s.ports) {
+				m["probes"] = itoa(n)
+			}
+			return m
+		}
+	}
 	if !s.alerted && e.addPort(vmap, s, p.DstPort) {
-		if len(s.ports) >= e.cfg.ScanVerticalPorts {
+		if n := len(s.ports); n >= e.cfg.ScanVerticalPorts {
 			s.alerted = true
-			e.fire(in, vsig, p.Src, false, int64(e.cfg.ScanBanTTL), "port_scan",
-				func() map[string]string {
-					return map[string]string{"distinct_ports": itoa(len(s.ports)), "window": e.cfg.ScanWindow.String()}
-				})
+			e.scanAlert(in, vsig, &s.again, n, e.cfg.ScanVerticalPorts, false, vmeta(n))
+		}
+	} else if s.alerted {
+		if n, due := s.again.attempt(len(s.ports)); due {
+			e.scanAlert(in, vsig, &s.again, n, e.cfg.ScanVerticalPorts, true, vmeta(n))
 		}
 	}
 	hk := srcPort{p.Src, p.DstPort, udp}
 	h := hostEntry(e, e.horizontal, hk, now, win, probeRec{a: p.Src, port: p.DstPort, udp: udp, kind: probeHorizontal})
-	if !h.alerted && addHost(e, e.horizontal, h, p.Dst) {
-		if len(h.hosts) >= e.cfg.ScanHorizontalHosts {
-			h.alerted = true
-			e.fire(in, hsig, p.Src, false, int64(e.cfg.ScanBanTTL), "port_scan",
-				func() map[string]string {
-					return map[string]string{"distinct_hosts": itoa(len(h.hosts)), "port": itoa(int(p.DstPort)), "window": e.cfg.ScanWindow.String()}
-				})
+	hmeta := func(n int) func() map[string]string {
+		return func() map[string]string {
+			m := map[string]string{"distinct_hosts": itoa(len(h.hosts)), "port": itoa(int(p.DstPort)), "window": e.cfg.ScanWindow.String()}
+			if n > len(h.hosts) {
+				m["probes"] = itoa(n)
+			}
+			return m
 		}
 	}
+	if !h.alerted && addHost(e, e.horizontal, h, p.Dst) {
+		if n := len(h.hosts); n >= e.cfg.ScanHorizontalHosts {
+			h.alerted = true
+			e.scanAlert(in, hsig, &h.again, n, e.cfg.ScanHorizontalHosts, false, hmeta(n))
+		}
+	} else if h.alerted {
+		if n, due := h.again.attempt(len(h.hosts)); due {
+			e.scanAlert(in, hsig, &h.again, n, e.cfg.ScanHorizontalHosts, true, hmeta(n))
+		}
+	}
+}
+
+// scanAlert fires a scan alert on evidence n against threshold thr (again:
+// the alert the responder asked for once the evidence doubled), and sets
+// when the entry alerts again.
+func (e *Engine) scanAlert(in *Input, sig alert.Signature, m *moreEvidence, n, thr int, again bool, meta func() map[string]string) {
+	a := e.fireEvidence(in, sig, in.P.Src, 0, false, int64(e.cfg.ScanBanTTL), "port_scan", meta, float64(n)/float64(max(thr, 1)), again)
+	m.after(a, n)
 }
 
 // portEntry returns m[k] in its current window: a new entry is a probe
@@ -778,7 +848,7 @@ func (e *Engine) portEntry(m map[pair]*portSet, k pair, now, win int64, r probeR
 	} else if s.probe {
 		e.probeLive-- // re-admitted below under its new start
 	}
-	s.start, s.alerted = now, false
+	s.start, s.alerted, s.again = now, false, moreEvidence{}
 	clear(s.ports)
 	if s.probe {
 		r.start = now
@@ -818,7 +888,7 @@ func hostEntry[K comparable](e *Engine, m map[K]*hostSet, k K, now, win int64, r
 	} else if h.probe {
 		e.probeLive--
 	}
-	h.start, h.alerted = now, false
+	h.start, h.alerted, h.again = now, false, moreEvidence{}
 	clear(h.hosts)
 	if h.probe {
 		r.start = now
