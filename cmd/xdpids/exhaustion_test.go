@@ -51,13 +51,15 @@ func TestExhaustionEndToEnd(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		span time.Duration // the forged load's length
-		lead time.Duration // the load before nmap starts (where the capture's real scan starts)
+		// the share of the load replayed before nmap starts: where the
+		// capture's real scan starts (20 s of 25, 8 s of 12)
+		lead float64
 		// bans the forged sources may get: none, or half the share at
 		// once and its refill while the load runs
 		forgedBans func(d time.Duration) int
 	}{
-		{"exhaust_ack_scan", 3 * time.Second, 2400 * time.Millisecond, func(time.Duration) int { return 0 }},
-		{"exhaust_forged_scanners", 3 * time.Second, 2 * time.Second, func(d time.Duration) int {
+		{"exhaust_ack_scan", 3 * time.Second, 20.0 / 25, func(time.Duration) int { return 0 }},
+		{"exhaust_forged_scanners", 3 * time.Second, 8.0 / 12, func(d time.Duration) int {
 			return int(share/2 + share*d.Seconds()/60 + 1)
 		}},
 	} {
@@ -94,7 +96,22 @@ func TestExhaustionEndToEnd(t *testing.T) {
 				}
 				_ = replayWait()
 			}()
-			time.Sleep(tc.lead)
+			// nmap starts when S has seen the frames before the lead
+			// point (tcpreplay keeps the timing only as well as the
+			// machine lets it).
+			first, last := frames[0].Time, frames[len(frames)-1].Time
+			cut := first.Add(time.Duration(tc.lead * float64(last.Sub(first))))
+			lead := 0
+			for lead < len(frames) && frames[lead].Time.Before(cut) {
+				lead++
+			}
+			for deadline := time.Now().Add(30 * time.Second); l.stats(t)[se.Name].Packets < uint64(lead); {
+				if time.Now().After(deadline) {
+					t.Fatalf("S saw %d packets of the load in 30 s, want %d", l.stats(t)[se.Name].Packets, lead)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			leadTook := time.Since(loadStart)
 
 			c := l.clientEnds["c"].IP()
 			start := time.Now()
@@ -152,11 +169,16 @@ func TestExhaustionEndToEnd(t *testing.T) {
 				sent += s.Samples["sent"]
 				lost += s.Samples["lost"] + s.Samples["over_budget"]
 			}
-			t.Logf("%d forged frames replayed in %s; nmap -sS from C banned %s after it started (%d scan alerts); "+
+			t.Logf("%d forged frames replayed in %s, nmap started after %d of them (%s); nmap -sS from C banned %s after it started (%d scan alerts); "+
 				"forged sources: %d alerts, %d challenge bans (%d packets seen, %d samples sent, %d lost or over budget)",
-				len(frames), loadTook.Round(time.Millisecond), took, cAlerts, forgedAlerts, forged, pkts, sent, lost)
+				len(frames), loadTook.Round(time.Millisecond), lead, leadTook.Round(time.Millisecond), took, cAlerts, forgedAlerts, forged, pkts, sent, lost)
 			if cAlerts == 0 {
 				t.Error("no scan alert about C in EVE")
+			}
+			// A forged load past the threshold hits the share's reserve:
+			// logged (once a minute per cap).
+			if n := strings.Count(d.log.String(), "forgeable_reserve"); (forgedAlerts > 0) != (n > 0) || n > 1 {
+				t.Errorf("%d log lines for the forgeable reserve, %d forged alerts:\n%s", n, forgedAlerts, d.log)
 			}
 		})
 	}
