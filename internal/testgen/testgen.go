@@ -222,6 +222,9 @@ type builder struct {
 	rnd    rng
 	ipid   uint16
 	err    error
+	// srcMAC and dstMAC, when set, are every frame's (a live replay's
+	// link), not the capture's per-host ones.
+	srcMAC, dstMAC net.HardwareAddr
 }
 
 var (
@@ -280,6 +283,9 @@ func (b *builder) put(at time.Duration, src, dst netip.Addr, nl gopacket.Network
 		et = layers.EthernetTypeIPv6
 	}
 	eth := &layers.Ethernet{SrcMAC: macOf(src), DstMAC: macOf(dst), EthernetType: et}
+	if b.srcMAC != nil {
+		eth.SrcMAC, eth.DstMAC = b.srcMAC, b.dstMAC
+	}
 	ls := append([]gopacket.SerializableLayer{eth, nl.(gopacket.SerializableLayer)}, rest...)
 	data, err := serialize(ls...)
 	if err != nil {

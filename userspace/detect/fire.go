@@ -28,13 +28,22 @@ func (c *Ctx) fire(in *Input, sig alert.Signature, subject netip.Addr, isTarget 
 // signature covers several attacks on one subject (reflection from
 // different source ports) that each deserve their alert.
 func (c *Ctx) firePort(in *Input, sig alert.Signature, subject netip.Addr, port uint16, isTarget bool, banTTL int64, meta func() map[string]string) {
+	c.fireEvidence(in, sig, subject, port, isTarget, banTTL, meta, 0, false)
+}
+
+// fireEvidence is firePort with the evidence's strength against the
+// threshold (Alert.Evidence), returning the alert as the responder left
+// it (nil when suppressed; its payload aliases the sample). again is an
+// alert on grown evidence the responder asked for: not suppressed.
+func (c *Ctx) fireEvidence(in *Input, sig alert.Signature, subject netip.Addr, port uint16, isTarget bool, banTTL int64,
+	meta func() map[string]string, evidence float64, again bool) *alert.Alert {
 	st := c.e.st
 	now := in.P.TsNs
 	k := suppressKey{sig.SID, subject, port}
 	last, ok := st.suppress.m[k]
-	if ok && now-last < int64(st.cfg.Suppress) && now >= last {
+	if !again && ok && now-last < int64(st.cfg.Suppress) && now >= last {
 		st.stats.Suppressed++
-		return
+		return nil
 	}
 	if !ok && st.full() {
 		// Bounded state: take over another subject's entry (it may alert
@@ -53,7 +62,7 @@ func (c *Ctx) firePort(in *Input, sig alert.Signature, subject netip.Addr, port 
 	a := &alert.Alert{
 		TsNs: now, Ifindex: p.Ifindex, Src: p.Src, Dst: p.Dst, SrcPort: p.SrcPort, DstPort: p.DstPort,
 		Proto: p.Proto, VLAN: p.VLAN, Subject: subject, SubjectIsTarget: isTarget, BanTTLNs: banTTL,
-		Detector: c.name(), Metadata: meta(), PcapCnt: p.PcapCnt,
+		Detector: c.name(), Metadata: meta(), PcapCnt: p.PcapCnt, Evidence: evidence,
 	}
 	if p.Proto == decode.ProtoICMP || p.Proto == decode.ProtoICMPv6 {
 		a.SrcPort, a.DstPort = uint16(p.ICMPType), uint16(p.ICMPCode)
@@ -77,6 +86,7 @@ func (c *Ctx) firePort(in *Input, sig alert.Signature, subject netip.Addr, port 
 		}
 	}
 	c.e.emit(a)
+	return a
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

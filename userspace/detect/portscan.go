@@ -79,25 +79,53 @@ func (d *portScan) attempt(in *Input, c *Ctx, udp bool) {
 		vt, vsig, hsig = d.verticalU, alert.ScanVerticalUDP, alert.ScanHorizontalUDP
 	}
 	s := vt.entry(pairKey{p.Src, p.Dst}, now, win)
+	vmeta := func(n int) func() map[string]string {
+		return func() map[string]string {
+			m := map[string]string{"distinct_ports": itoa(len(s.items)), "window": d.cfg.ScanWindow.String()}
+			if n > len(s.items) {
+				m["probes"] = itoa(n)
+			}
+			return m
+		}
+	}
 	if !s.alerted && vt.add(s, p.DstPort) {
-		if len(s.items) >= d.cfg.ScanVerticalPorts {
+		if n := len(s.items); n >= d.cfg.ScanVerticalPorts {
 			s.alerted = true
-			c.fire(in, vsig, p.Src, false, int64(d.cfg.ScanBanTTL),
-				func() map[string]string {
-					return map[string]string{"distinct_ports": itoa(len(s.items)), "window": d.cfg.ScanWindow.String()}
-				})
+			d.alert(in, c, vsig, &s.again, n, d.cfg.ScanVerticalPorts, false, vmeta(n))
+		}
+	} else if s.alerted {
+		if n, due := s.again.attempt(len(s.items)); due {
+			d.alert(in, c, vsig, &s.again, n, d.cfg.ScanVerticalPorts, true, vmeta(n))
 		}
 	}
 	h := d.horizontal.entry(portKey{p.Src, p.DstPort, udp}, now, win)
-	if !h.alerted && d.horizontal.add(h, p.Dst) {
-		if len(h.items) >= d.cfg.ScanHorizontalHosts {
-			h.alerted = true
-			c.fire(in, hsig, p.Src, false, int64(d.cfg.ScanBanTTL),
-				func() map[string]string {
-					return map[string]string{"distinct_hosts": itoa(len(h.items)), "port": itoa(int(p.DstPort)), "window": d.cfg.ScanWindow.String()}
-				})
+	hmeta := func(n int) func() map[string]string {
+		return func() map[string]string {
+			m := map[string]string{"distinct_hosts": itoa(len(h.items)), "port": itoa(int(p.DstPort)), "window": d.cfg.ScanWindow.String()}
+			if n > len(h.items) {
+				m["probes"] = itoa(n)
+			}
+			return m
 		}
 	}
+	if !h.alerted && d.horizontal.add(h, p.Dst) {
+		if n := len(h.items); n >= d.cfg.ScanHorizontalHosts {
+			h.alerted = true
+			d.alert(in, c, hsig, &h.again, n, d.cfg.ScanHorizontalHosts, false, hmeta(n))
+		}
+	} else if h.alerted {
+		if n, due := h.again.attempt(len(h.items)); due {
+			d.alert(in, c, hsig, &h.again, n, d.cfg.ScanHorizontalHosts, true, hmeta(n))
+		}
+	}
+}
+
+// alert fires a scan alert on evidence n against threshold thr (again:
+// the alert the responder asked for once the evidence doubled), and sets
+// when the entry alerts again.
+func (d *portScan) alert(in *Input, c *Ctx, sig alert.Signature, m *moreEvidence, n, thr int, again bool, meta func() map[string]string) {
+	a := c.fireEvidence(in, sig, in.P.Src, 0, false, int64(d.cfg.ScanBanTTL), meta, float64(n)/float64(max(thr, 1)), again)
+	m.after(a, n)
 }
 
 func (d *portScan) Expire(now int64) {
@@ -105,4 +133,34 @@ func (d *portScan) Expire(now int64) {
 	d.vertical.expire(now, win)
 	d.verticalU.expire(now, win)
 	d.horizontal.expire(now, win)
+}
+
+// moreEvidence is a scan entry's count past its alert, kept while the
+// responder asks for more evidence (Alert.MoreEvidence: the forgeable
+// share refused the ban): the entry alerts again each time its evidence
+// has doubled, so a real scanner is told apart from forged sources that
+// stop just past the threshold. A count of attempts (new flows), not a
+// set: an entry past its alert holds no more memory than at it.
+type moreEvidence struct {
+	more int // attempts since the alert
+	next int // evidence (alert's set size + more) to alert again at; 0: never
+}
+
+// attempt counts one more attempt and reports whether the entry is due
+// to alert again, with its evidence.
+func (m *moreEvidence) attempt(set int) (int, bool) {
+	if m.next == 0 {
+		return 0, false
+	}
+	m.more++
+	n := set + m.more
+	return n, n >= m.next
+}
+
+// after sets when to alert again after an alert on evidence n.
+func (m *moreEvidence) after(a *alert.Alert, n int) {
+	m.next = 0
+	if a != nil && a.MoreEvidence {
+		m.next = 2 * n
+	}
 }

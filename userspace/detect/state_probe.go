@@ -106,6 +106,7 @@ type set[T comparable] struct {
 	items   map[T]struct{}
 	alerted bool
 	probe   bool // in the probe partition: created by one probe, no second yet
+	again   moreEvidence
 }
 
 // evidence is how much an entry has seen, for eviction: an entry that
@@ -188,7 +189,7 @@ func (t *setTable[K, T]) entry(k K, now, win int64) *set[T] {
 	} else if s.probe {
 		st.probeLive-- // re-admitted below under its new start
 	}
-	s.start, s.alerted = now, false
+	s.start, s.alerted, s.again = now, false, moreEvidence{}
 	clear(s.items)
 	if s.probe {
 		st.admitProbe(probeRec{start: now, k: k.rec(), table: t.id})

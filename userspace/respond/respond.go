@@ -38,10 +38,13 @@ type Config struct {
 	Escalation    []time.Duration `yaml:"escalation"`      // TTL by offence: the detector's TTL, then these
 	ForgetAfter   time.Duration   `yaml:"forget_after"`    // offences older than this are forgotten
 	MaxActiveBans int             `yaml:"max_active_bans"` // bans made and not yet expired
-	MaxBansPerMin int             `yaml:"max_bans_per_minute"`
+	// MaxBansPerMin is the ban rate: a token bucket of this many bans,
+	// refilled at this many a minute.
+	MaxBansPerMin int `yaml:"max_bans_per_minute"`
 	// ForgeableShare is the share of MaxBansPerMin that bans on forgeable
 	// evidence may take: forged sources cannot spend the budget real
-	// scanners need.
+	// scanners need. Inside it, stronger evidence may drain more of it
+	// (see budget).
 	ForgeableShare float64  `yaml:"forgeable_ban_share"`
 	IPv6PrefixLen  int      `yaml:"ipv6_prefix_len"` // IPv6 bans cover this prefix (attackers rotate inside a /64)
 	Protect        []string `yaml:"protect"`         // never ban these prefixes
@@ -71,8 +74,11 @@ type Stats struct {
 	// max_active_bans and max_bans_per_minute.
 	CappedActive, CappedRate uint64
 	// CappedForgeable counts bans on forgeable evidence refused because
-	// they had spent their share of max_bans_per_minute.
-	CappedForgeable uint64
+	// they had spent their share of max_bans_per_minute; CappedReserve
+	// those refused because the share held only the tokens it keeps for
+	// stronger evidence (the alert asks its detector for more, and it may
+	// alert again with it). Capped counts both.
+	CappedForgeable, CappedReserve uint64
 	// SpoofAllowed counts forgeable evidence against a verified source,
 	// reported and not banned; ChallengeLifted the challenge bans lifted
 	// because their source proved itself through the SYN cookie path.
@@ -101,9 +107,7 @@ type Responder struct {
 	protected []netip.Prefix
 	offences  map[netip.Prefix]*offence // by ban prefix: an IPv6 attacker rotating inside its /64 is one offender
 	active    map[netip.Prefix]int64    // ban -> expiry (packet time ns)
-	minute    int64
-	inMinute  int
-	inForged  int                         // bans on forgeable evidence this minute
+	budget    budget
 	challenge map[netip.Prefix]netip.Addr // challenge bans -> the subject to look up in the verified map
 	capLogNs  map[string]int64            // when each cap was last logged (rate-limited)
 	stats     Stats
@@ -119,7 +123,7 @@ type Responder struct {
 // New returns a responder writing bans through b (nil: never bans).
 func New(cfg Config, b Banner) (*Responder, error) {
 	r := &Responder{cfg: cfg, banner: b, offences: map[netip.Prefix]*offence{}, active: map[netip.Prefix]int64{},
-		challenge: map[netip.Prefix]netip.Addr{}, capLogNs: map[string]int64{}}
+		challenge: map[netip.Prefix]netip.Addr{}, capLogNs: map[string]int64{}, budget: newBudget(cfg.MaxBansPerMin, cfg.ForgeableShare)}
 	for _, s := range cfg.Protect {
 		p, err := loader.ParsePrefix(s)
 		if err != nil {
@@ -290,19 +294,7 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 		r.logCap("active", nowNs, "subject", subj, "active", len(r.active))
 		return
 	}
-	if nowNs/60e9 != r.minute {
-		r.minute, r.inMinute, r.inForged = nowNs/60e9, 0, 0
-	}
-	if r.inMinute >= r.cfg.MaxBansPerMin {
-		r.stats.Capped++
-		r.stats.CappedRate++
-		r.logCap("rate", nowNs, "subject", subj, "max_bans_per_minute", r.cfg.MaxBansPerMin)
-		return
-	}
-	if forged && r.inForged >= r.forgedBudget() {
-		r.stats.Capped++
-		r.stats.CappedForgeable++
-		r.logCap("rate_forgeable", nowNs, "subject", subj, "budget", r.forgedBudget())
+	if !r.takeBudget(a, subj, forged, nowNs) {
 		return
 	}
 	var ttl int64
@@ -329,7 +321,7 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 		}
 		a.Metadata["dry_run_ban"] = fmt.Sprintf("%s for %s", prefix, time.Duration(ttl))
 		r.active[prefix] = nowNs + ttl
-		r.count(prefix, subj, forged)
+		r.book(prefix, subj, forged)
 		return
 	}
 	comment := a.Detector
@@ -349,7 +341,7 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 		r.stats.BansBy = map[string]uint64{}
 	}
 	r.stats.BansBy[a.Detector]++
-	r.count(prefix, subj, forged)
+	r.book(prefix, subj, forged)
 	r.active[prefix] = nowNs + ttl
 	a.Action = "blocked"
 	if r.OnBan != nil {
@@ -357,24 +349,50 @@ func (r *Responder) Handle(a *alert.Alert, nowNs int64) {
 	}
 }
 
-// count books a ban (made or, dry run, reported) against the minute's
-// budgets.
-func (r *Responder) count(prefix netip.Prefix, subj netip.Addr, forged bool) {
-	r.inMinute++
+// book records a ban (made or, dry run, reported) as a challenge ban or
+// a plain one.
+func (r *Responder) book(prefix netip.Prefix, subj netip.Addr, forged bool) {
 	if forged {
-		r.inForged++
 		r.challenge[prefix] = subj
 	} else {
 		delete(r.challenge, prefix)
 	}
 }
 
-// forgedBudget is how many bans a minute forgeable evidence may make.
-func (r *Responder) forgedBudget() int {
-	if r.cfg.ForgeableShare <= 0 {
-		return 0
+// takeBudget books a ban against the ban rate (see budget), or counts and
+// logs the cap that refused it. A ban the forgeable share refused, on
+// evidence that could yet grow past what the share keeps back, asks the
+// detector for more (a.MoreEvidence).
+func (r *Responder) takeBudget(a *alert.Alert, subj netip.Addr, forged bool, nowNs int64) bool {
+	strength := max(a.Evidence, 1)
+	switch r.budget.take(nowNs, forged, strength) {
+	case budgetOK:
+		return true
+	case budgetRate:
+		r.stats.CappedRate++
+		r.logCap("rate", nowNs, "subject", subj, "max_bans_per_minute", r.cfg.MaxBansPerMin)
+	case budgetForgeable:
+		r.stats.CappedForgeable++
+		r.askMore(a, strength)
+		r.logCap("rate_forgeable", nowNs, "subject", subj, "detector", a.Detector, "evidence", strength,
+			"share_per_minute", forgedPerMin(r.cfg.MaxBansPerMin, r.cfg.ForgeableShare))
+	case budgetReserve:
+		r.stats.CappedReserve++
+		r.askMore(a, strength)
+		r.logCap("forgeable_reserve", nowNs, "subject", subj, "detector", a.Detector, "evidence", strength,
+			"tokens_left", int(r.budget.forgedLeft(nowNs)), "kept_for_evidence_above", strength)
 	}
-	return max(1, int(r.cfg.ForgeableShare*float64(r.cfg.MaxBansPerMin)))
+	r.stats.Capped++
+	return false
+}
+
+// askMore marks a ban the forgeable share refused as one that stronger
+// evidence could get (now from the reserve, later as tokens come back),
+// unless the evidence is in the top tier already.
+func (r *Responder) askMore(a *alert.Alert, strength float64) {
+	if r.budget.forged != nil && strength < 1<<EvidenceTiers {
+		a.MoreEvidence = true
+	}
 }
 
 // logCap logs a cap that refused a ban, at most once a minute per cap.

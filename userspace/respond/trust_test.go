@@ -1,8 +1,11 @@
 package respond
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,17 +207,15 @@ func TestBudgetShares(t *testing.T) {
 	cfg.MaxBansPerMin, cfg.ForgeableShare = 100, 0.2
 	f := newTrustFake()
 	r := newResponder(t, cfg, f)
-	minute := int64(60e9)
-	start := (now0/minute + 1) * minute
-	now := start
+	now := now0
 	forged := 0
-	for i := range 650 { // 650 forged scanners
+	for i := range 650 { // 650 forged scanners, far past the threshold
 		a := trustAlert(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), alert.TrustForgeable)
+		a.Evidence = 1 << EvidenceTiers
 		r.Handle(a, now)
 		if a.Action == "blocked" {
 			forged++
 		}
-		now += 1e6
 	}
 	if forged != 20 {
 		t.Fatalf("forged bans %d, want 20 (20%% of 100)", forged)
@@ -231,22 +232,133 @@ func TestBudgetShares(t *testing.T) {
 		t.Fatalf("verified bans after the forged load: %d, want 80", real)
 	}
 	st := r.Stats()
-	if st.CappedForgeable != 630 || st.CappedRate != 0 {
+	if st.CappedForgeable != 630 || st.CappedRate != 0 || st.CappedReserve != 0 || st.Capped != 630 {
 		t.Fatalf("stats %+v", st)
 	}
 	// The whole budget spent: verified evidence is capped by the rate.
 	a := trustAlert(netip.MustParseAddr("203.0.113.200"), alert.TrustVerified)
 	r.Handle(a, now)
-	if a.Action != "allowed" || r.Stats().CappedRate != 1 {
-		t.Fatalf("past the rate: %q %+v", a.Action, r.Stats())
+	if a.Action != "allowed" || r.Stats().CappedRate != 1 || a.MoreEvidence {
+		t.Fatalf("past the rate: %q %+v more evidence %v", a.Action, r.Stats(), a.MoreEvidence)
 	}
-	// Share 0: forgeable evidence never bans.
+	// Tokens come back at the rate: 100 a minute, 20 of them forgeable.
+	now += int64(3 * time.Second)
+	b := trustAlert(netip.MustParseAddr("203.0.113.201"), alert.TrustVerified)
+	r.Handle(b, now)
+	c := trustAlert(netip.MustParseAddr("198.18.9.9"), alert.TrustForgeable)
+	c.Evidence = 1 << EvidenceTiers
+	r.Handle(c, now)
+	if b.Action != "blocked" || c.Action != "blocked" {
+		t.Fatalf("3 s later: verified %q, forgeable %q", b.Action, c.Action)
+	}
+	// Share 0: forgeable evidence never bans, and more of it would not.
 	cfg.ForgeableShare = 0
 	r0 := newResponder(t, cfg, newTrustFake())
-	b := trustAlert(attacker, alert.TrustForgeable)
-	r0.Handle(b, now)
-	if b.Action != "allowed" {
-		t.Fatalf("share 0: %q", b.Action)
+	d := trustAlert(attacker, alert.TrustForgeable)
+	r0.Handle(d, now)
+	if d.Action != "allowed" || d.MoreEvidence {
+		t.Fatalf("share 0: %q more evidence %v", d.Action, d.MoreEvidence)
+	}
+}
+
+// TestForgeableShareByEvidence: inside the forgeable share, a forged load
+// at some strength of evidence leaves what the share keeps for stronger
+// evidence; a real scanner whose evidence doubles at each refused alert
+// (as the scan detectors alert again) is banned once it beats the load.
+// A load as strong as the top tier spends everything: that is the limit
+// of forgeable evidence, which a real scanner then only gets as tokens
+// come back.
+func TestForgeableShareByEvidence(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		forgedN       int
+		forgedEv      float64 // the forged load's evidence (0: at the threshold)
+		wantForged    int     // forged bans made (the default share: 120 of 600)
+		wantReserve   uint64  // forged refused by the reserve
+		wantExhausted uint64  // forged refused by an empty share
+		wantRealAt    float64 // the real scanner's evidence when banned (0: never)
+	}{
+		{"forged at the threshold", 650, 0, 60, 590, 0, 2},
+		{"forged at 1.9x (same tier)", 650, 1.9, 60, 590, 0, 2},
+		{"forged at twice the threshold", 650, 2, 90, 560, 0, 4},
+		{"forged at 8x", 650, 8, 113, 537, 0, 16},
+		{"forged at 32x", 650, 32, 119, 531, 0, 1 << EvidenceTiers},
+		{"forged at the top tier", 650, 1 << EvidenceTiers, 120, 0, 530, 0},
+		{"few forged: the real scanner is banned at once", 5, 0, 5, 0, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newTrustFake()
+			r := newResponder(t, testConfig(), f)
+			forged := 0
+			for i := range tc.forgedN {
+				a := trustAlert(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), alert.TrustForgeable)
+				a.Evidence = tc.forgedEv
+				r.Handle(a, now0)
+				if a.Action == "blocked" {
+					forged++
+					if !f.last().o.Challenge {
+						t.Fatal("a ban on forgeable evidence that is not a challenge ban")
+					}
+				} else if !a.MoreEvidence && tc.forgedEv < 1<<EvidenceTiers {
+					t.Fatalf("refused forged alert at %v without MoreEvidence", tc.forgedEv)
+				}
+			}
+			st := r.Stats()
+			if forged != tc.wantForged || st.CappedReserve != tc.wantReserve || st.CappedForgeable != tc.wantExhausted {
+				t.Fatalf("forged bans %d reserve %d exhausted %d, want %d %d %d", forged, st.CappedReserve, st.CappedForgeable,
+					tc.wantForged, tc.wantReserve, tc.wantExhausted)
+			}
+			// The real scanner: alerts at the threshold, and again at each
+			// doubling while the responder asks for more, 1 ms apart.
+			var bannedAt float64
+			now := now0
+			for ev := 1.0; ; ev *= 2 {
+				a := trustAlert(attacker, alert.TrustForgeable)
+				a.Evidence = ev
+				r.Handle(a, now)
+				if a.Action == "blocked" {
+					bannedAt = ev
+					break
+				}
+				if !a.MoreEvidence {
+					break
+				}
+				now += 1e6
+			}
+			if bannedAt != tc.wantRealAt {
+				t.Fatalf("real scanner banned at evidence %v, want %v", bannedAt, tc.wantRealAt)
+			}
+			// Verified evidence is never starved by the forged load.
+			v := trustAlert(netip.MustParseAddr("203.0.113.9"), alert.TrustVerified)
+			r.Handle(v, now)
+			if v.Action != "blocked" {
+				t.Fatalf("verified evidence after the forged load: %q", v.Action)
+			}
+		})
+	}
+}
+
+// TestForgeableTopTierWaitsForTokens: against a forged load at the top
+// tier the real scanner gets the next token that comes back (20 a minute:
+// one each 3 s) if it asks before the load does.
+func TestForgeableTopTierWaitsForTokens(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxBansPerMin, cfg.ForgeableShare = 100, 0.2
+	r := newResponder(t, cfg, newTrustFake())
+	for i := range 40 {
+		a := trustAlert(netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}), alert.TrustForgeable)
+		a.Evidence = 1 << EvidenceTiers
+		r.Handle(a, now0)
+	}
+	a := trustAlert(attacker, alert.TrustForgeable)
+	a.Evidence = 1 << EvidenceTiers
+	r.Handle(a, now0+int64(2*time.Second))
+	if a.Action != "allowed" || a.MoreEvidence {
+		t.Fatalf("2 s later: %q more evidence %v", a.Action, a.MoreEvidence)
+	}
+	r.Handle(a, now0+int64(3*time.Second))
+	if a.Action != "blocked" {
+		t.Fatalf("3 s later: %q", a.Action)
 	}
 }
 
@@ -272,5 +384,30 @@ func TestClearAllowed(t *testing.T) {
 	}
 	if _, err := f.LookupBlock(netip.MustParsePrefix("192.0.2.0/24")); err != nil {
 		t.Fatal("a ban wider than the allow entry was removed")
+	}
+}
+
+// TestBudgetCapLogged: a forged load refused by the forgeable share is
+// logged once a minute per cap, and counted.
+func TestBudgetCapLogged(t *testing.T) {
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	r := newResponder(t, testConfig(), newTrustFake())
+	now := now0
+	for i := range 3000 { // 3000 forged scanners in 150 s
+		a := trustAlert(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), alert.TrustForgeable)
+		r.Handle(a, now)
+		now += int64(50 * time.Millisecond)
+	}
+	lines := strings.Count(buf.String(), "cap=forgeable_reserve")
+	if lines != 3 {
+		t.Fatalf("%d log lines for the reserve in 150 s, want 3:\n%s", lines, buf.String())
+	}
+	// 60 at once, then the share's refill (2 a second) above the reserve.
+	st := r.Stats()
+	if st.Bans < 340 || st.Bans > 362 || st.CappedReserve != 3000-st.Bans {
+		t.Fatalf("stats %+v", st)
 	}
 }

@@ -54,6 +54,14 @@ type Alert struct {
 	// (a hop count unlike the verified source's, forgeable evidence
 	// against a verified source).
 	SpoofSuspected string
+	// Evidence is how strong the evidence is against the detector's
+	// threshold: 1 at the threshold, 2 at twice it (0 is taken as 1). The
+	// responder's forgeable share lets stronger evidence take more of it.
+	Evidence float64
+	// MoreEvidence, set by the responder: the forgeable share refused the
+	// ban, and evidence twice as strong could get it. A detector whose
+	// evidence keeps growing may alert again when it has doubled.
+	MoreEvidence bool
 
 	Detector string            // which detector fired
 	Metadata map[string]string // detector facts (ports seen, rate, ...)

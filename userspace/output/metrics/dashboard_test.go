@@ -80,6 +80,8 @@ func TestDaemonMetrics(t *testing.T) {
 		"xdpids_bans_total{detector=port_scan}":                             1,
 		"xdpids_ban_cap_hits_total{cap=active}":                             0,
 		"xdpids_ban_cap_hits_total{cap=rate}":                               0,
+		"xdpids_ban_cap_hits_total{cap=rate_forgeable}":                     0,
+		"xdpids_ban_cap_hits_total{cap=forgeable_reserve}":                  0,
 		"xdpids_ban_decisions_total{outcome=failed}":                        0,
 		"xdpids_reloads_total{result=success}":                              1,
 		"xdpids_reloads_total{result=failure}":                              1,

@@ -71,7 +71,7 @@ var (
 	descBans = prometheus.NewDesc("xdpids_bans_total",
 		"Bans the responder wrote to the block list, by the detector that asked for them.", []string{"detector"}, nil)
 	descBanCap = prometheus.NewDesc("xdpids_ban_cap_hits_total",
-		"Bans not made because a cap was reached, by cap (active: max_active_bans, rate: max_bans_per_minute, rate_forgeable: the share of it bans on forgeable evidence may take).", []string{"cap"}, nil)
+		"Bans not made because a cap was reached, by cap (active: max_active_bans, rate: max_bans_per_minute, rate_forgeable: the share of it bans on forgeable evidence may take, forgeable_reserve: what that share keeps for stronger evidence).", []string{"cap"}, nil)
 	descBanOther = prometheus.NewDesc("xdpids_ban_decisions_total",
 		"Ban requests that made no ban, by outcome (dry_run: monitor mode, protected: allow list or own address, failed: map write failed, spoof_allowed: forgeable evidence against a verified source, challenge_lifted: a challenge ban lifted when its source verified).", []string{"outcome"}, nil)
 	descRingPending = prometheus.NewDesc("xdpids_ring_buffer_pending_bytes",
@@ -315,6 +315,7 @@ func (c *Collector) collectDaemon(ch chan<- prometheus.Metric, counter func(*pro
 		counter(descBanCap, st.CappedActive, "active")
 		counter(descBanCap, st.CappedRate, "rate")
 		counter(descBanCap, st.CappedForgeable, "rate_forgeable")
+		counter(descBanCap, st.CappedReserve, "forgeable_reserve")
 		counter(descBanOther, st.DryRun, "dry_run")
 		counter(descBanOther, st.Protected, "protected")
 		counter(descBanOther, st.Failed, "failed")
