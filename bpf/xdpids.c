@@ -1028,11 +1028,18 @@ static __always_inline void mark_verified(__u64 *counter, struct pkt *p, __u64 n
 {
 	struct verified_key k = {};
 	verified_key_of(&k, p);
-	struct verified_src v = {.verified_ns = now, .last_ns = now, .ttl = p->ttl};
 	struct verified_src *old = bpf_map_lookup_elem(&verified, &k);
-	if (old)
-		v.spoofed = old->spoofed;
-	bpf_map_update_elem(&verified, &k, &v, BPF_ANY);
+	if (old) {
+		/* in place: an LRU update allocates a new element each time, and
+		 * a client verifies again on each connection. Another CPU may
+		 * read the fields half written: a packet's trust bits then lag. */
+		old->verified_ns = now;
+		old->last_ns = now;
+		old->ttl = p->ttl;
+	} else {
+		struct verified_src v = {.verified_ns = now, .last_ns = now, .ttl = p->ttl};
+		bpf_map_update_elem(&verified, &k, &v, BPF_ANY);
+	}
 	(*counter)++;
 	__u32 hk = HINT_VERIFIED;
 	__u32 *hint = bpf_map_lookup_elem(&list_hints, &hk);
