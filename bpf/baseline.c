@@ -25,3 +25,11 @@ int bare_tx(struct xdp_md *ctx)
 {
 	return XDP_TX;
 }
+
+/* bare_tcx_next is the bare tcx egress program: TCX_NEXT (-1), the packet
+ * goes on untouched, as xdpids_egress always lets it. */
+SEC("tcx/egress")
+int bare_tcx_next(struct __sk_buff *skb)
+{
+	return -1;
+}

@@ -16,9 +16,10 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	BaselineProgBareDrop = "bare_drop"
-	BaselineProgBarePass = "bare_pass"
-	BaselineProgBareTx   = "bare_tx"
+	BaselineProgBareDrop    = "bare_drop"
+	BaselineProgBarePass    = "bare_pass"
+	BaselineProgBareTcxNext = "bare_tcx_next"
+	BaselineProgBareTx      = "bare_tx"
 )
 
 // LoadBaseline returns the embedded CollectionSpec for Baseline.
@@ -63,9 +64,10 @@ type BaselineSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type BaselineProgramSpecs struct {
-	BareDrop *ebpf.ProgramSpec `ebpf:"bare_drop"`
-	BarePass *ebpf.ProgramSpec `ebpf:"bare_pass"`
-	BareTx   *ebpf.ProgramSpec `ebpf:"bare_tx"`
+	BareDrop    *ebpf.ProgramSpec `ebpf:"bare_drop"`
+	BarePass    *ebpf.ProgramSpec `ebpf:"bare_pass"`
+	BareTcxNext *ebpf.ProgramSpec `ebpf:"bare_tcx_next"`
+	BareTx      *ebpf.ProgramSpec `ebpf:"bare_tx"`
 }
 
 // BaselineMapSpecs contains maps before they are loaded into the kernel.
@@ -116,15 +118,17 @@ type BaselineVariables struct {
 //
 // It can be passed to LoadBaselineObjects or ebpf.CollectionSpec.LoadAndAssign.
 type BaselinePrograms struct {
-	BareDrop *ebpf.Program `ebpf:"bare_drop"`
-	BarePass *ebpf.Program `ebpf:"bare_pass"`
-	BareTx   *ebpf.Program `ebpf:"bare_tx"`
+	BareDrop    *ebpf.Program `ebpf:"bare_drop"`
+	BarePass    *ebpf.Program `ebpf:"bare_pass"`
+	BareTcxNext *ebpf.Program `ebpf:"bare_tcx_next"`
+	BareTx      *ebpf.Program `ebpf:"bare_tx"`
 }
 
 func (p *BaselinePrograms) Close() error {
 	return _BaselineClose(
 		p.BareDrop,
 		p.BarePass,
+		p.BareTcxNext,
 		p.BareTx,
 	)
 }

@@ -84,8 +84,9 @@ const (
 
 // Trust bits of a sample (Sample.Trust): what the program knows of the source.
 const (
-	TrustVerified    = 1 << 0 // the source completed a SYN cookie handshake
+	TrustVerified    = 1 << 0 // the source completed a handshake: a SYN cookie, or the host's own SYN-ACK
 	TrustHopMismatch = 1 << 1 // but this packet's hop count differs: spoof suspected
+	TrustHandshake   = 1 << 2 // this packet is the final ACK of a handshake checked against the host's SYN-ACK
 )
 
 // Block entry origins.

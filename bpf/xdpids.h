@@ -92,6 +92,9 @@ enum trust_flag {
 	TRUST_HOP_MISMATCH = 1 << 1, /* but this packet's TTL / hop limit differs from the one the
 				      * handshake arrived with by more than config.hop_tolerance:
 				      * spoof suspected (Jin, Wang and Shin, CCS 2003) */
+	TRUST_HANDSHAKE = 1 << 2,    /* this packet is the final ACK of a handshake checked against
+				      * the SYN-ACK the host sent (the egress program's record):
+				      * it verified its source */
 };
 
 /* Verdict userspace sets on a flow table entry. */
@@ -133,6 +136,9 @@ struct if_stats {
 	__u64 samples_over_budget; /* wanted but over the per-CPU sample budget */
 	__u64 verified_new;        /* handshake ACKs with a valid SYN cookie: source verified */
 	__u64 hop_mismatch;        /* packets claiming a verified source with another hop count */
+	__u64 synacks_recorded;    /* SYN-ACKs the host sent, recorded by the egress program */
+	__u64 verified_handshake;  /* final ACKs acknowledging a recorded SYN-ACK: source verified */
+	__u64 handshake_bad_ack;   /* ACKs of a recorded handshake with another ack number */
 };
 
 struct bucket_config {
@@ -280,6 +286,26 @@ struct verified_src {
 	__u64 spoofed;     /* packets with its address and another hop count */
 	__u8 ttl;          /* TTL or hop limit the handshake ACK arrived with */
 	__u8 pad[7];
+};
+
+/* Key of the handshakes map: a TCP connection the host answered with a
+ * SYN-ACK, in the client's direction (src is the client, as in the XDP
+ * program's flow key of its ACK). No VLAN: a tag may be in the frame or in
+ * the skb's metadata on egress, and the ISN alone is the proof. */
+struct handshake_key {
+	__u8 src[16];  /* client; IPv4 in the first 4 bytes */
+	__u8 dst[16];  /* server (the host) */
+	__u16 sport;   /* client port, network byte order */
+	__u16 dport;   /* server port */
+	__u8 family;   /* 4 or 6 */
+	__u8 pad[3];
+};
+
+/* Value of the handshakes map: what the client's final ACK must carry. */
+struct handshake {
+	__u64 sent_ns;  /* program clock when the SYN-ACK left */
+	__u32 ack_want; /* the server's ISN + 1, host byte order */
+	__u32 pad;
 };
 
 /* Slot table entry: which interface owns a stats slot. */

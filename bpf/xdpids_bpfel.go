@@ -116,6 +116,23 @@ type XdpidsFlowStats struct {
 	Pad      uint32
 }
 
+type XdpidsHandshake struct {
+	_       structs.HostLayout
+	SentNs  uint64
+	AckWant uint32
+	Pad     uint32
+}
+
+type XdpidsHandshakeKey struct {
+	_      structs.HostLayout
+	Src    [16]uint8
+	Dst    [16]uint8
+	Sport  uint16
+	Dport  uint16
+	Family uint8
+	Pad    [3]uint8
+}
+
 type XdpidsHintIndex uint32
 
 const (
@@ -147,6 +164,9 @@ type XdpidsIfStats struct {
 	SamplesOverBudget uint64
 	VerifiedNew       uint64
 	HopMismatch       uint64
+	SynacksRecorded   uint64
+	VerifiedHandshake uint64
+	HandshakeBadAck   uint64
 }
 
 type XdpidsIfaceSlot struct {
@@ -288,6 +308,7 @@ type XdpidsTrustFlag uint32
 const (
 	XdpidsTrustFlagTRUST_VERIFIED     XdpidsTrustFlag = 1
 	XdpidsTrustFlagTRUST_HOP_MISMATCH XdpidsTrustFlag = 2
+	XdpidsTrustFlagTRUST_HANDSHAKE    XdpidsTrustFlag = 4
 )
 
 type XdpidsVerdict uint32
@@ -320,42 +341,46 @@ type XdpidsVerifiedSrc struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	XdpidsMapAllowV4           = "allow_v4"
-	XdpidsMapAllowV6           = "allow_v6"
-	XdpidsMapBlockHostV4       = "block_host_v4"
-	XdpidsMapBlockHostV6       = "block_host_v6"
-	XdpidsMapBlockV4           = "block_v4"
-	XdpidsMapBlockV6           = "block_v6"
-	XdpidsMapConfigMap         = "config_map"
-	XdpidsMapCookieScratch     = "cookie_scratch"
-	XdpidsMapFlows             = "flows"
-	XdpidsMapIfSlots           = "if_slots"
-	XdpidsMapLimits            = "limits"
-	XdpidsMapListHints         = "list_hints"
-	XdpidsMapSampleBudget      = "sample_budget"
-	XdpidsMapSampleScratch     = "sample_scratch"
-	XdpidsMapSamples           = "samples"
-	XdpidsMapSlotIfaces        = "slot_ifaces"
-	XdpidsMapStats             = "stats"
-	XdpidsMapSynPorts          = "syn_ports"
-	XdpidsMapVerified          = "verified"
-	XdpidsProgXdpids           = "xdpids"
-	XdpidsVarReplayClockNs     = "replay_clock_ns"
-	XdpidsVarUnusedBlockFlag   = "unused_block_flag"
-	XdpidsVarUnusedBlockOrigin = "unused_block_origin"
-	XdpidsVarUnusedFlowAction  = "unused_flow_action"
-	XdpidsVarUnusedHintIndex   = "unused_hint_index"
-	XdpidsVarUnusedIfaceSlot   = "unused_iface_slot"
-	XdpidsVarUnusedLimitKind   = "unused_limit_kind"
-	XdpidsVarUnusedParseLimit  = "unused_parse_limit"
-	XdpidsVarUnusedProto       = "unused_proto"
-	XdpidsVarUnusedReason      = "unused_reason"
-	XdpidsVarUnusedSampleFlag  = "unused_sample_flag"
-	XdpidsVarUnusedSampleHdr   = "unused_sample_hdr"
-	XdpidsVarUnusedTrustFlag   = "unused_trust_flag"
-	XdpidsVarUnusedVerdict     = "unused_verdict"
-	XdpidsVarUnusedVerifiedKey = "unused_verified_key"
-	XdpidsVarUnusedVerifiedSrc = "unused_verified_src"
+	XdpidsMapAllowV4            = "allow_v4"
+	XdpidsMapAllowV6            = "allow_v6"
+	XdpidsMapBlockHostV4        = "block_host_v4"
+	XdpidsMapBlockHostV6        = "block_host_v6"
+	XdpidsMapBlockV4            = "block_v4"
+	XdpidsMapBlockV6            = "block_v6"
+	XdpidsMapConfigMap          = "config_map"
+	XdpidsMapCookieScratch      = "cookie_scratch"
+	XdpidsMapFlows              = "flows"
+	XdpidsMapHandshakes         = "handshakes"
+	XdpidsMapIfSlots            = "if_slots"
+	XdpidsMapLimits             = "limits"
+	XdpidsMapListHints          = "list_hints"
+	XdpidsMapSampleBudget       = "sample_budget"
+	XdpidsMapSampleScratch      = "sample_scratch"
+	XdpidsMapSamples            = "samples"
+	XdpidsMapSlotIfaces         = "slot_ifaces"
+	XdpidsMapStats              = "stats"
+	XdpidsMapSynPorts           = "syn_ports"
+	XdpidsMapVerified           = "verified"
+	XdpidsProgXdpids            = "xdpids"
+	XdpidsProgXdpidsEgress      = "xdpids_egress"
+	XdpidsVarReplayClockNs      = "replay_clock_ns"
+	XdpidsVarUnusedBlockFlag    = "unused_block_flag"
+	XdpidsVarUnusedBlockOrigin  = "unused_block_origin"
+	XdpidsVarUnusedFlowAction   = "unused_flow_action"
+	XdpidsVarUnusedHandshake    = "unused_handshake"
+	XdpidsVarUnusedHandshakeKey = "unused_handshake_key"
+	XdpidsVarUnusedHintIndex    = "unused_hint_index"
+	XdpidsVarUnusedIfaceSlot    = "unused_iface_slot"
+	XdpidsVarUnusedLimitKind    = "unused_limit_kind"
+	XdpidsVarUnusedParseLimit   = "unused_parse_limit"
+	XdpidsVarUnusedProto        = "unused_proto"
+	XdpidsVarUnusedReason       = "unused_reason"
+	XdpidsVarUnusedSampleFlag   = "unused_sample_flag"
+	XdpidsVarUnusedSampleHdr    = "unused_sample_hdr"
+	XdpidsVarUnusedTrustFlag    = "unused_trust_flag"
+	XdpidsVarUnusedVerdict      = "unused_verdict"
+	XdpidsVarUnusedVerifiedKey  = "unused_verified_key"
+	XdpidsVarUnusedVerifiedSrc  = "unused_verified_src"
 )
 
 // LoadXdpids returns the embedded CollectionSpec for Xdpids.
@@ -400,7 +425,8 @@ type XdpidsSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XdpidsProgramSpecs struct {
-	Xdpids *ebpf.ProgramSpec `ebpf:"xdpids"`
+	Xdpids       *ebpf.ProgramSpec `ebpf:"xdpids"`
+	XdpidsEgress *ebpf.ProgramSpec `ebpf:"xdpids_egress"`
 }
 
 // XdpidsMapSpecs contains maps before they are loaded into the kernel.
@@ -416,6 +442,7 @@ type XdpidsMapSpecs struct {
 	ConfigMap     *ebpf.MapSpec `ebpf:"config_map"`
 	CookieScratch *ebpf.MapSpec `ebpf:"cookie_scratch"`
 	Flows         *ebpf.MapSpec `ebpf:"flows"`
+	Handshakes    *ebpf.MapSpec `ebpf:"handshakes"`
 	IfSlots       *ebpf.MapSpec `ebpf:"if_slots"`
 	Limits        *ebpf.MapSpec `ebpf:"limits"`
 	ListHints     *ebpf.MapSpec `ebpf:"list_hints"`
@@ -432,22 +459,24 @@ type XdpidsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XdpidsVariableSpecs struct {
-	ReplayClockNs     *ebpf.VariableSpec `ebpf:"replay_clock_ns"`
-	UnusedBlockFlag   *ebpf.VariableSpec `ebpf:"unused_block_flag"`
-	UnusedBlockOrigin *ebpf.VariableSpec `ebpf:"unused_block_origin"`
-	UnusedFlowAction  *ebpf.VariableSpec `ebpf:"unused_flow_action"`
-	UnusedHintIndex   *ebpf.VariableSpec `ebpf:"unused_hint_index"`
-	UnusedIfaceSlot   *ebpf.VariableSpec `ebpf:"unused_iface_slot"`
-	UnusedLimitKind   *ebpf.VariableSpec `ebpf:"unused_limit_kind"`
-	UnusedParseLimit  *ebpf.VariableSpec `ebpf:"unused_parse_limit"`
-	UnusedProto       *ebpf.VariableSpec `ebpf:"unused_proto"`
-	UnusedReason      *ebpf.VariableSpec `ebpf:"unused_reason"`
-	UnusedSampleFlag  *ebpf.VariableSpec `ebpf:"unused_sample_flag"`
-	UnusedSampleHdr   *ebpf.VariableSpec `ebpf:"unused_sample_hdr"`
-	UnusedTrustFlag   *ebpf.VariableSpec `ebpf:"unused_trust_flag"`
-	UnusedVerdict     *ebpf.VariableSpec `ebpf:"unused_verdict"`
-	UnusedVerifiedKey *ebpf.VariableSpec `ebpf:"unused_verified_key"`
-	UnusedVerifiedSrc *ebpf.VariableSpec `ebpf:"unused_verified_src"`
+	ReplayClockNs      *ebpf.VariableSpec `ebpf:"replay_clock_ns"`
+	UnusedBlockFlag    *ebpf.VariableSpec `ebpf:"unused_block_flag"`
+	UnusedBlockOrigin  *ebpf.VariableSpec `ebpf:"unused_block_origin"`
+	UnusedFlowAction   *ebpf.VariableSpec `ebpf:"unused_flow_action"`
+	UnusedHandshake    *ebpf.VariableSpec `ebpf:"unused_handshake"`
+	UnusedHandshakeKey *ebpf.VariableSpec `ebpf:"unused_handshake_key"`
+	UnusedHintIndex    *ebpf.VariableSpec `ebpf:"unused_hint_index"`
+	UnusedIfaceSlot    *ebpf.VariableSpec `ebpf:"unused_iface_slot"`
+	UnusedLimitKind    *ebpf.VariableSpec `ebpf:"unused_limit_kind"`
+	UnusedParseLimit   *ebpf.VariableSpec `ebpf:"unused_parse_limit"`
+	UnusedProto        *ebpf.VariableSpec `ebpf:"unused_proto"`
+	UnusedReason       *ebpf.VariableSpec `ebpf:"unused_reason"`
+	UnusedSampleFlag   *ebpf.VariableSpec `ebpf:"unused_sample_flag"`
+	UnusedSampleHdr    *ebpf.VariableSpec `ebpf:"unused_sample_hdr"`
+	UnusedTrustFlag    *ebpf.VariableSpec `ebpf:"unused_trust_flag"`
+	UnusedVerdict      *ebpf.VariableSpec `ebpf:"unused_verdict"`
+	UnusedVerifiedKey  *ebpf.VariableSpec `ebpf:"unused_verified_key"`
+	UnusedVerifiedSrc  *ebpf.VariableSpec `ebpf:"unused_verified_src"`
 }
 
 // XdpidsObjects contains all objects after they have been loaded into the kernel.
@@ -479,6 +508,7 @@ type XdpidsMaps struct {
 	ConfigMap     *ebpf.Map `ebpf:"config_map"`
 	CookieScratch *ebpf.Map `ebpf:"cookie_scratch"`
 	Flows         *ebpf.Map `ebpf:"flows"`
+	Handshakes    *ebpf.Map `ebpf:"handshakes"`
 	IfSlots       *ebpf.Map `ebpf:"if_slots"`
 	Limits        *ebpf.Map `ebpf:"limits"`
 	ListHints     *ebpf.Map `ebpf:"list_hints"`
@@ -502,6 +532,7 @@ func (m *XdpidsMaps) Close() error {
 		m.ConfigMap,
 		m.CookieScratch,
 		m.Flows,
+		m.Handshakes,
 		m.IfSlots,
 		m.Limits,
 		m.ListHints,
@@ -519,34 +550,38 @@ func (m *XdpidsMaps) Close() error {
 //
 // It can be passed to LoadXdpidsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XdpidsVariables struct {
-	ReplayClockNs     *ebpf.Variable `ebpf:"replay_clock_ns"`
-	UnusedBlockFlag   *ebpf.Variable `ebpf:"unused_block_flag"`
-	UnusedBlockOrigin *ebpf.Variable `ebpf:"unused_block_origin"`
-	UnusedFlowAction  *ebpf.Variable `ebpf:"unused_flow_action"`
-	UnusedHintIndex   *ebpf.Variable `ebpf:"unused_hint_index"`
-	UnusedIfaceSlot   *ebpf.Variable `ebpf:"unused_iface_slot"`
-	UnusedLimitKind   *ebpf.Variable `ebpf:"unused_limit_kind"`
-	UnusedParseLimit  *ebpf.Variable `ebpf:"unused_parse_limit"`
-	UnusedProto       *ebpf.Variable `ebpf:"unused_proto"`
-	UnusedReason      *ebpf.Variable `ebpf:"unused_reason"`
-	UnusedSampleFlag  *ebpf.Variable `ebpf:"unused_sample_flag"`
-	UnusedSampleHdr   *ebpf.Variable `ebpf:"unused_sample_hdr"`
-	UnusedTrustFlag   *ebpf.Variable `ebpf:"unused_trust_flag"`
-	UnusedVerdict     *ebpf.Variable `ebpf:"unused_verdict"`
-	UnusedVerifiedKey *ebpf.Variable `ebpf:"unused_verified_key"`
-	UnusedVerifiedSrc *ebpf.Variable `ebpf:"unused_verified_src"`
+	ReplayClockNs      *ebpf.Variable `ebpf:"replay_clock_ns"`
+	UnusedBlockFlag    *ebpf.Variable `ebpf:"unused_block_flag"`
+	UnusedBlockOrigin  *ebpf.Variable `ebpf:"unused_block_origin"`
+	UnusedFlowAction   *ebpf.Variable `ebpf:"unused_flow_action"`
+	UnusedHandshake    *ebpf.Variable `ebpf:"unused_handshake"`
+	UnusedHandshakeKey *ebpf.Variable `ebpf:"unused_handshake_key"`
+	UnusedHintIndex    *ebpf.Variable `ebpf:"unused_hint_index"`
+	UnusedIfaceSlot    *ebpf.Variable `ebpf:"unused_iface_slot"`
+	UnusedLimitKind    *ebpf.Variable `ebpf:"unused_limit_kind"`
+	UnusedParseLimit   *ebpf.Variable `ebpf:"unused_parse_limit"`
+	UnusedProto        *ebpf.Variable `ebpf:"unused_proto"`
+	UnusedReason       *ebpf.Variable `ebpf:"unused_reason"`
+	UnusedSampleFlag   *ebpf.Variable `ebpf:"unused_sample_flag"`
+	UnusedSampleHdr    *ebpf.Variable `ebpf:"unused_sample_hdr"`
+	UnusedTrustFlag    *ebpf.Variable `ebpf:"unused_trust_flag"`
+	UnusedVerdict      *ebpf.Variable `ebpf:"unused_verdict"`
+	UnusedVerifiedKey  *ebpf.Variable `ebpf:"unused_verified_key"`
+	UnusedVerifiedSrc  *ebpf.Variable `ebpf:"unused_verified_src"`
 }
 
 // XdpidsPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to LoadXdpidsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XdpidsPrograms struct {
-	Xdpids *ebpf.Program `ebpf:"xdpids"`
+	Xdpids       *ebpf.Program `ebpf:"xdpids"`
+	XdpidsEgress *ebpf.Program `ebpf:"xdpids_egress"`
 }
 
 func (p *XdpidsPrograms) Close() error {
 	return _XdpidsClose(
 		p.Xdpids,
+		p.XdpidsEgress,
 	)
 }
 

@@ -54,7 +54,7 @@ func Load(opts Options) (*Datapath, error) {
 		if err := ensurePinDir(opts.PinPath); err != nil {
 			return nil, err
 		}
-		for _, name := range pinnedMaps {
+		for _, name := range pinnedMapNames() {
 			spec.Maps[name].Pinning = ebpf.PinByName
 		}
 		copts.Maps.PinPath = opts.PinPath
@@ -63,7 +63,7 @@ func Load(opts Options) (*Datapath, error) {
 	if err := spec.LoadAndAssign(&d.objs, &copts); err != nil {
 		return nil, explainLoadError(err, opts.PinPath)
 	}
-	d.maps = mapsFromObjects(&d.objs.XdpidsMaps)
+	d.maps = &Maps{XdpidsMaps: d.objs.XdpidsMaps}
 	d.replayClock = d.objs.ReplayClockNs
 	if d.replayClock.ReadOnly() {
 		d.objs.Close()
@@ -106,6 +106,10 @@ func (d *Datapath) Maps() *Maps { return d.maps }
 // Program is the XDP program (for BPF_PROG_TEST_RUN).
 func (d *Datapath) Program() *ebpf.Program { return d.objs.Xdpids }
 
+// EgressProgram is the tcx egress program that records the SYN-ACKs the
+// host sends (for BPF_PROG_TEST_RUN).
+func (d *Datapath) EgressProgram() *ebpf.Program { return d.objs.XdpidsEgress }
+
 // SamplesMap is the ring buffer of samples.
 func (d *Datapath) SamplesMap() *ebpf.Map { return d.objs.Samples }
 
@@ -131,13 +135,32 @@ func ParseXDPMode(s string) (XDPMode, error) {
 	return "", fmt.Errorf("bad xdp mode %q: want auto, driver or generic", s)
 }
 
-// Attachment is the program attached to one interface.
+// Attachment is the programs attached to one interface: XDP on ingress
+// and, where the kernel has tcx (6.6+), the egress program beside it.
 type Attachment struct {
 	Iface   string
 	Ifindex int
 	Mode    XDPMode // driver or generic, as attached
 	Slot    int     // stats slot
-	link    link.Link
+	// Egress is whether the tcx egress program is attached: without it
+	// (a kernel without tcx) only the SYN cookie path verifies sources.
+	Egress bool
+	link   link.Link
+	egress link.Link // nil when Egress is false
+}
+
+// close detaches both programs.
+func (a *Attachment) close() error {
+	var errs []error
+	if a.egress != nil {
+		if err := a.egress.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detach egress from %s: %w", a.Iface, err))
+		}
+	}
+	if err := a.link.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("detach from %s: %w", a.Iface, err))
+	}
+	return errors.Join(errs...)
 }
 
 // Attach attaches the program to the named interface.
@@ -183,8 +206,29 @@ func (d *Datapath) Attach(ifname string, mode XDPMode) (*Attachment, error) {
 		}
 		return nil, fmt.Errorf("attach to %s in %s mode: %w", ifname, mode, err)
 	}
+	if err := d.attachEgress(a); err != nil {
+		_ = a.link.Close()
+		return nil, err
+	}
 	d.links[ifi.Index] = a
 	return a, nil
+}
+
+// attachEgress attaches the egress program beside the XDP one with tcx.
+// A kernel without tcx is not an error: verification falls back to the
+// SYN cookie path alone, which a warning says. Any other failure is.
+func (d *Datapath) attachEgress(a *Attachment) error {
+	l, err := link.AttachTCX(link.TCXOptions{Program: d.objs.XdpidsEgress, Interface: a.Ifindex, Attach: ebpf.AttachTCXEgress})
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		slog.Warn("tcx unavailable (kernel older than 6.6): no egress program, sources are verified only through SYN cookies",
+			"iface", a.Iface, "err", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("attach egress program to %s with tcx: %w", a.Iface, err)
+	}
+	a.egress, a.Egress = l, true
+	return nil
 }
 
 // Lost lists the interfaces whose attachment is gone: its bpf_link was
@@ -196,6 +240,14 @@ func (d *Datapath) Lost() []string {
 	for _, a := range d.links {
 		info, err := a.link.Info()
 		if err != nil || info.XDP() == nil || info.XDP().Ifindex == 0 {
+			out = append(out, a.Iface)
+			continue
+		}
+		if a.egress == nil {
+			continue
+		}
+		// xdpids detach removes both programs; either gone is lost
+		if info, err := a.egress.Info(); err != nil || info.TCX() == nil || info.TCX().Ifindex == 0 {
 			out = append(out, a.Iface)
 		}
 	}
@@ -220,10 +272,7 @@ func (d *Datapath) Detach(ifname string) error {
 	for idx, a := range d.links {
 		if a.Iface == ifname {
 			delete(d.links, idx)
-			if err := a.link.Close(); err != nil {
-				return fmt.Errorf("detach from %s: %w", ifname, err)
-			}
-			return nil
+			return a.close()
 		}
 	}
 	return fmt.Errorf("detach from %s: not attached", ifname)
@@ -235,9 +284,7 @@ func (d *Datapath) Close() error {
 	d.mu.Lock()
 	var errs []error
 	for idx, a := range d.links {
-		if err := a.link.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("detach from %s: %w", a.Iface, err))
-		}
+		errs = append(errs, a.close())
 		delete(d.links, idx)
 	}
 	d.mu.Unlock()

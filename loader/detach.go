@@ -14,6 +14,9 @@ import (
 // ProgramName is the kernel name of the xdpids XDP program.
 const ProgramName = "xdpids"
 
+// EgressProgramName is the kernel name of its tcx egress program.
+const EgressProgramName = "xdpids_egress"
+
 func isBusy(err error) bool { return errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) }
 
 // Attached describes an XDP program found on an interface.
@@ -82,7 +85,8 @@ func xdpModeName(m uint32) string {
 // DetachOrphans removes xdpids programs from ifname ("" = every interface)
 // of the calling thread's network namespace: bpf_links are detached (also
 // when another process holds them, or they are pinned), netlink
-// attachments removed. It returns the interfaces cleaned.
+// attachments removed, and the tcx egress program beside each goes too.
+// It returns the interfaces cleaned, each once.
 func DetachOrphans(ifname string) ([]string, error) {
 	want := 0
 	if ifname != "" {
@@ -132,9 +136,14 @@ func DetachOrphans(ifname string) ([]string, error) {
 	if err := it.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("iterate bpf links: %w", err))
 	}
+	egress, err := detachEgress(here, want)
+	cleaned = append(cleaned, egress...)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	left, err := FindAttached(ifname)
 	if err != nil {
-		return cleaned, errors.Join(append(errs, err)...)
+		return uniq(cleaned), errors.Join(append(errs, err)...)
 	}
 	for _, a := range left {
 		l, err := netlink.LinkByName(a.Iface)
@@ -155,5 +164,59 @@ func DetachOrphans(ifname string) ([]string, error) {
 		}
 		cleaned = append(cleaned, a.Iface)
 	}
+	return uniq(cleaned), errors.Join(errs...)
+}
+
+// detachEgress detaches the xdpids egress programs from the tcx egress of
+// the interfaces (of this namespace: the query is by ifindex here) in
+// links, or only of ifindex want when it is not 0. A kernel without tcx
+// has none.
+func detachEgress(links []netlink.Link, want int) ([]string, error) {
+	var cleaned []string
+	var errs []error
+	for _, l := range links {
+		attrs := l.Attrs()
+		if want != 0 && attrs.Index != want {
+			continue
+		}
+		res, err := link.QueryPrograms(link.QueryOptions{Target: attrs.Index, Attach: ebpf.AttachTCXEgress})
+		if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EINVAL) {
+			return nil, nil // no tcx here
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("query tcx egress of %s: %w", attrs.Name, err))
+			continue
+		}
+		for _, p := range res.Programs {
+			id, ok := p.LinkID()
+			if !ok || programName(p.ID) != EgressProgramName {
+				continue
+			}
+			lk, err := link.NewFromID(id)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("open tcx link %d on %s: %w", id, attrs.Name, err))
+				continue
+			}
+			if err := lk.Detach(); err != nil {
+				errs = append(errs, fmt.Errorf("detach tcx link %d from %s: %w", id, attrs.Name, err))
+			} else {
+				cleaned = append(cleaned, attrs.Name)
+			}
+			lk.Close()
+		}
+	}
 	return cleaned, errors.Join(errs...)
+}
+
+// uniq drops repeated names, keeping the first.
+func uniq(names []string) []string {
+	seen := map[string]bool{}
+	out := names[:0]
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -1,10 +1,39 @@
 package loader
 
 import (
+	"net"
 	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 
 	"github.com/xdpids/xdpids/internal/testenv"
 )
+
+// egressOn counts the xdpids egress programs on ifname's tcx egress in ns.
+func egressOn(t *testing.T, ns *testenv.Netns, ifname string) int {
+	t.Helper()
+	n := 0
+	if err := ns.Do(func() error {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		res, err := link.QueryPrograms(link.QueryOptions{Target: ifi.Index, Attach: ebpf.AttachTCXEgress})
+		if err != nil {
+			return err
+		}
+		for _, p := range res.Programs {
+			if programName(p.ID) == EgressProgramName {
+				n++
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
 
 // TestDetachStaysInItsNamespace: two namespaces each have an interface of
 // the same ifindex, and an xdpids program attached there; `detach` run in
@@ -57,6 +86,13 @@ func TestDetachStaysInItsNamespace(t *testing.T) {
 	}
 	if len(inB) != 1 {
 		t.Errorf("B's program was detached from A: %+v", inB)
+	}
+	// The egress programs: A's went with its XDP program, B's stays.
+	if n := egressOn(t, nsA, "v0"); n != 0 {
+		t.Errorf("%d xdpids egress programs left on A's v0 after detach, want 0", n)
+	}
+	if n := egressOn(t, nsB, "v0"); n != 1 {
+		t.Errorf("%d xdpids egress programs on B's v0, want 1", n)
 	}
 	// The daemon that held A's link notices; B's does not.
 	if lost := a.Lost(); len(lost) != 1 || lost[0] != "v0" {

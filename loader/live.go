@@ -8,14 +8,16 @@ import (
 	"github.com/cilium/ebpf/link"
 )
 
-// LiveLink is an XDP bpf_link whose program uses these maps.
+// LiveLink is a bpf_link whose program uses these maps: the XDP program
+// (Egress false) or the tcx egress program beside it (Egress true).
 type LiveLink struct {
 	LinkID  link.ID
 	ProgID  ebpf.ProgramID
 	Ifindex uint32
+	Egress  bool
 }
 
-// LiveLinks lists the XDP bpf_links, in any network namespace, whose
+// LiveLinks lists the XDP and tcx bpf_links, in any network namespace, whose
 // program uses this pin path's maps: the attachments of a daemon running
 // on them. The daemon attaches only through bpf_links it does not pin, so
 // a link lives exactly as long as the daemon holding it; maps pinned by a
@@ -24,7 +26,7 @@ type LiveLink struct {
 // A link whose interface was deleted (ifindex 0) is not an attachment.
 // Iterating links needs CAP_SYS_ADMIN (root).
 func (m *Maps) LiveLinks() ([]LiveLink, error) {
-	mi, err := m.Config.Info()
+	mi, err := m.ConfigMap.Info()
 	if err != nil {
 		return nil, fmt.Errorf("config map info: %w", err)
 	}
@@ -39,14 +41,24 @@ func (m *Maps) LiveLinks() ([]LiveLink, error) {
 		l := it.Take()
 		info, err := l.Info()
 		l.Close()
-		if err != nil || info.Type != link.XDPType {
+		if err != nil {
 			continue
 		}
-		xi := info.XDP()
-		if xi == nil || xi.Ifindex == 0 || !programUsesMap(info.Program, want) {
+		var ifindex uint32
+		switch info.Type {
+		case link.XDPType:
+			if xi := info.XDP(); xi != nil {
+				ifindex = xi.Ifindex
+			}
+		case link.TCXType:
+			if ti := info.TCX(); ti != nil {
+				ifindex = ti.Ifindex
+			}
+		}
+		if ifindex == 0 || !programUsesMap(info.Program, want) {
 			continue
 		}
-		out = append(out, LiveLink{LinkID: info.ID, ProgID: info.Program, Ifindex: xi.Ifindex})
+		out = append(out, LiveLink{LinkID: info.ID, ProgID: info.Program, Ifindex: ifindex, Egress: info.Type == link.TCXType})
 	}
 	if err := it.Err(); err != nil {
 		return out, fmt.Errorf("iterate bpf links: %w", err)

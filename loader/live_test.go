@@ -18,6 +18,7 @@ func TestLiveLinks(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(pin); os.RemoveAll(pin2) })
 	ns := testenv.NewNetns(t, "xlive-"+testenv.UniqueID())
 
+	// count counts the live links, and checks they are XDP and egress in pairs.
 	count := func(dir string) int {
 		t.Helper()
 		m, err := OpenPinned(dir)
@@ -28,6 +29,15 @@ func TestLiveLinks(t *testing.T) {
 		ls, err := m.LiveLinks()
 		if err != nil {
 			t.Fatal(err)
+		}
+		egress := 0
+		for _, l := range ls {
+			if l.Egress {
+				egress++
+			}
+		}
+		if 2*egress != len(ls) {
+			t.Errorf("live links %+v: want an egress link beside each XDP one", ls)
 		}
 		return len(ls)
 	}
@@ -57,8 +67,8 @@ func TestLiveLinks(t *testing.T) {
 	if err := ns.Do(func() error { _, err := dp.Attach("lo", ModeGeneric); return err }); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(pin); n != 1 {
-		t.Errorf("attached in a namespace: %d live links, want 1", n)
+	if n := count(pin); n != 2 {
+		t.Errorf("attached in a namespace: %d live links, want 2 (XDP and tcx egress)", n)
 	}
 	dp.Close()
 	if n := count(pin); n != 0 {

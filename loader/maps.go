@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -15,43 +16,52 @@ import (
 	"github.com/xdpids/xdpids/bpf"
 )
 
-// pinnedMaps are the maps shared through bpffs: everything a second process
-// (the CLI) reads or edits, and what must survive a daemon restart. The ring
-// buffer and per-CPU scratch space belong to one daemon and are not pinned.
-var pinnedMaps = []string{
-	bpf.XdpidsMapConfigMap, bpf.XdpidsMapIfSlots, bpf.XdpidsMapSlotIfaces, bpf.XdpidsMapStats,
-	bpf.XdpidsMapAllowV4, bpf.XdpidsMapAllowV6, bpf.XdpidsMapBlockV4, bpf.XdpidsMapBlockV6,
-	bpf.XdpidsMapLimits, bpf.XdpidsMapFlows, bpf.XdpidsMapBlockHostV4, bpf.XdpidsMapBlockHostV6,
-	bpf.XdpidsMapListHints, bpf.XdpidsMapVerified,
+// daemonMaps are the maps of XdpidsMaps that belong to one daemon and are
+// not pinned: the ring buffer, per-CPU scratch space and sample budget, the
+// SYN rate per port and the handshakes in flight. Every other map of the
+// object is pinned: what a second process (the CLI) reads or edits, and
+// what must survive a daemon restart. The set of maps itself is bpf2go's
+// XdpidsMaps, declared once by the object.
+var daemonMaps = map[string]bool{
+	bpf.XdpidsMapSamples: true, bpf.XdpidsMapSampleScratch: true, bpf.XdpidsMapSampleBudget: true,
+	bpf.XdpidsMapCookieScratch: true, bpf.XdpidsMapSynPorts: true, bpf.XdpidsMapHandshakes: true,
+}
+
+// eachMap calls fn with the object name and field of every map in o, in
+// the order of the struct (its `ebpf` tags, which bpf2go writes).
+func eachMap(o *bpf.XdpidsMaps, fn func(name string, mp **ebpf.Map) error) error {
+	v := reflect.ValueOf(o).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		name := v.Type().Field(i).Tag.Get("ebpf")
+		mp, ok := v.Field(i).Addr().Interface().(**ebpf.Map)
+		if !ok || name == "" {
+			return fmt.Errorf("bpf.XdpidsMaps field %s is not a tagged map", v.Type().Field(i).Name)
+		}
+		if err := fn(name, mp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pinnedMapNames lists the pinned maps (XdpidsMaps less daemonMaps).
+func pinnedMapNames() []string {
+	var out []string
+	_ = eachMap(&bpf.XdpidsMaps{}, func(name string, _ **ebpf.Map) error {
+		if !daemonMaps[name] {
+			out = append(out, name)
+		}
+		return nil
+	})
+	return out
 }
 
 // Maps gives typed access to the xdpids maps, whether loaded by this process
-// (Datapath.Maps) or opened from their pins (OpenPinned).
+// (Datapath.Maps) or opened from their pins (OpenPinned: then the
+// daemonMaps are nil).
 type Maps struct {
-	Config      *ebpf.Map
-	IfSlots     *ebpf.Map
-	SlotIfaces  *ebpf.Map
-	Stats       *ebpf.Map
-	AllowV4     *ebpf.Map
-	AllowV6     *ebpf.Map
-	BlockV4     *ebpf.Map
-	BlockV6     *ebpf.Map
-	Limits      *ebpf.Map
-	Flows       *ebpf.Map
-	BlockHostV4 *ebpf.Map
-	BlockHostV6 *ebpf.Map
-	ListHints   *ebpf.Map
-	Verified    *ebpf.Map // sources that completed a SYN cookie handshake
-	owned       bool      // Close closes the maps (opened from pins)
-}
-
-func mapsFromObjects(o *bpf.XdpidsMaps) *Maps {
-	return &Maps{
-		Config: o.ConfigMap, IfSlots: o.IfSlots, SlotIfaces: o.SlotIfaces, Stats: o.Stats,
-		AllowV4: o.AllowV4, AllowV6: o.AllowV6, BlockV4: o.BlockV4, BlockV6: o.BlockV6,
-		Limits: o.Limits, Flows: o.Flows, BlockHostV4: o.BlockHostV4, BlockHostV6: o.BlockHostV6, ListHints: o.ListHints,
-		Verified: o.Verified,
-	}
+	bpf.XdpidsMaps
+	owned bool // Close closes the maps (opened from pins)
 }
 
 // OpenPinned opens the maps a daemon pinned under dir.
@@ -60,26 +70,23 @@ func OpenPinned(dir string) (*Maps, error) {
 		return nil, err
 	}
 	m := &Maps{owned: true}
-	targets := map[string]**ebpf.Map{
-		bpf.XdpidsMapConfigMap: &m.Config, bpf.XdpidsMapIfSlots: &m.IfSlots,
-		bpf.XdpidsMapSlotIfaces: &m.SlotIfaces, bpf.XdpidsMapStats: &m.Stats,
-		bpf.XdpidsMapAllowV4: &m.AllowV4, bpf.XdpidsMapAllowV6: &m.AllowV6,
-		bpf.XdpidsMapBlockV4: &m.BlockV4, bpf.XdpidsMapBlockV6: &m.BlockV6,
-		bpf.XdpidsMapLimits: &m.Limits, bpf.XdpidsMapFlows: &m.Flows,
-		bpf.XdpidsMapBlockHostV4: &m.BlockHostV4, bpf.XdpidsMapBlockHostV6: &m.BlockHostV6, bpf.XdpidsMapListHints: &m.ListHints,
-		bpf.XdpidsMapVerified: &m.Verified,
-	}
-	for _, name := range pinnedMaps {
-		mp, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), nil)
+	err := eachMap(&m.XdpidsMaps, func(name string, mp **ebpf.Map) error {
+		if daemonMaps[name] {
+			return nil
+		}
+		p, err := ebpf.LoadPinnedMap(filepath.Join(dir, name), nil)
 		if errors.Is(err, os.ErrPermission) {
-			m.Close()
-			return nil, fmt.Errorf("open pinned map %s: permission denied: run as root, or as a member of the daemon's pin_group", filepath.Join(dir, name))
+			return fmt.Errorf("open pinned map %s: permission denied: run as root, or as a member of the daemon's pin_group", filepath.Join(dir, name))
 		}
 		if err != nil {
-			m.Close()
-			return nil, fmt.Errorf("open pinned map %s: %w (is the daemon running, or was it started with another --pin-path?)", filepath.Join(dir, name), err)
+			return fmt.Errorf("open pinned map %s: %w (is the daemon running, or was it started with another --pin-path?)", filepath.Join(dir, name), err)
 		}
-		*targets[name] = mp
+		*mp = p
+		return nil
+	})
+	if err != nil {
+		m.Close()
+		return nil, err
 	}
 	return m, nil
 }
@@ -89,14 +96,7 @@ func (m *Maps) Close() error {
 	if !m.owned {
 		return nil
 	}
-	var errs []error
-	for _, mp := range []*ebpf.Map{m.Config, m.IfSlots, m.SlotIfaces, m.Stats, m.AllowV4, m.AllowV6, m.BlockV4, m.BlockV6,
-		m.Limits, m.Flows, m.BlockHostV4, m.BlockHostV6, m.ListHints, m.Verified} {
-		if mp != nil {
-			errs = append(errs, mp.Close())
-		}
-	}
-	return errors.Join(errs...)
+	return m.XdpidsMaps.Close()
 }
 
 // SetConfig validates c and writes it; the program uses it from the next packet.
@@ -105,7 +105,7 @@ func (m *Maps) SetConfig(c Config) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	raw := c.raw()
-	if err := m.Config.Update(uint32(0), &raw, ebpf.UpdateAny); err != nil {
+	if err := m.ConfigMap.Update(uint32(0), &raw, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("write config map: %w", err)
 	}
 	return nil
@@ -114,7 +114,7 @@ func (m *Maps) SetConfig(c Config) error {
 // ReadConfig reads the configuration the program runs with.
 func (m *Maps) ReadConfig() (Config, error) {
 	var raw bpf.XdpidsConfig
-	if err := m.Config.Lookup(uint32(0), &raw); err != nil {
+	if err := m.ConfigMap.Lookup(uint32(0), &raw); err != nil {
 		return Config{}, fmt.Errorf("read config map: %w", err)
 	}
 	return configFromRaw(raw), nil
@@ -142,6 +142,9 @@ type IfaceStats struct {
 	SamplesOverBudget uint64
 	VerifiedNew       uint64 // handshake ACKs with a valid SYN cookie
 	HopMismatch       uint64 // packets claiming a verified source with another hop count
+	SynAcksRecorded   uint64 // SYN-ACKs the host sent, recorded by the egress program
+	VerifiedHandshake uint64 // final ACKs acknowledging a recorded SYN-ACK: source verified
+	HandshakeBadAck   uint64 // ACKs of a recorded handshake with another ack number
 }
 
 // Total is the sum over every verdict and reason: the packets seen.
@@ -180,6 +183,9 @@ func (s *IfaceStats) Add(o *IfaceStats) {
 	s.SamplesOverBudget += o.SamplesOverBudget
 	s.VerifiedNew += o.VerifiedNew
 	s.HopMismatch += o.HopMismatch
+	s.SynAcksRecorded += o.SynAcksRecorded
+	s.VerifiedHandshake += o.VerifiedHandshake
+	s.HandshakeBadAck += o.HandshakeBadAck
 }
 
 // SlotStats reads one stats slot summed over CPUs.
@@ -205,6 +211,9 @@ func (m *Maps) SlotStats(slot int) (IfaceStats, error) {
 		s.SamplesOverBudget += c.SamplesOverBudget
 		s.VerifiedNew += c.VerifiedNew
 		s.HopMismatch += c.HopMismatch
+		s.SynAcksRecorded += c.SynacksRecorded
+		s.VerifiedHandshake += c.VerifiedHandshake
+		s.HandshakeBadAck += c.HandshakeBadAck
 	}
 	return s, nil
 }

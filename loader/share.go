@@ -25,7 +25,7 @@ func ShareWithGroup(dir string, gid int) (warning string, err error) {
 	if err := os.Chmod(dir, 0o750); err != nil {
 		return "", fmt.Errorf("share %s: %w", dir, err)
 	}
-	for _, name := range pinnedMaps {
+	for _, name := range pinnedMapNames() {
 		path := filepath.Join(dir, name)
 		if err := os.Lchown(path, -1, gid); err != nil {
 			return "", fmt.Errorf("share %s with gid %d: %w", path, gid, err)

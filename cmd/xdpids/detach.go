@@ -15,9 +15,9 @@ func newDetachCommand() *cobra.Command {
 		Use:   "detach [-i IFACE]",
 		Short: "Remove xdpids programs left on interfaces (all interfaces without -i)",
 		Long: "detach removes xdpids XDP programs from IFACE (or every interface), whether attached\n" +
-			"through a bpf_link held by a running or stuck process, a pinned link, or netlink. Other\n" +
-			"XDP programs are left alone. Pinned maps (bans, counters) stay; remove the pin\n" +
-			"directory by hand to reset them.",
+			"through a bpf_link held by a running or stuck process, a pinned link, or netlink, and\n" +
+			"the xdpids tcx egress program beside each. Other XDP and tcx programs are left alone.\n" +
+			"Pinned maps (bans, counters) stay; remove the pin directory by hand to reset them.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if os.Geteuid() != 0 {

@@ -45,6 +45,10 @@ func newReadCommand() *cobra.Command {
 			"error. As root, each frame first runs through the real XDP program\n" +
 			"(BPF_PROG_TEST_RUN) with packet time as its clock, so verdicts, rate limits, bans and\n" +
 			"samples match the live path; elsewhere frames go straight to userspace (--mode).\n" +
+			"Replay has no egress: the host's SYN-ACKs are not recorded, so no source is verified\n" +
+			"by its handshake (live, the tcx egress program does that), nor by SYN cookies (no\n" +
+			"one receives a replayed SYN-ACK); a capture's SYN-ACKs still make signature hits on\n" +
+			"answered handshakes verified evidence in userspace.\n" +
 			"Alerts, flow, anomaly and drop events and a closing stats event are written as EVE\n" +
 			"JSON (--eve, default stdout; pcap_cnt numbers the packet); a summary goes to stderr.\n" +
 			"A damaged capture: the packets before the damage are analysed, then one error.\n\n" +

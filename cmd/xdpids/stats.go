@@ -97,6 +97,10 @@ type ifaceJSON struct {
 	Protocols map[string]counterJSON `json:"protocols"`
 	FlowsNew  uint64                 `json:"flows_new"`
 	Samples   map[string]uint64      `json:"samples"`
+	// Verification: sources the kernel verified, by how (cookie,
+	// handshake), the SYN-ACKs the egress program recorded, ACKs with a
+	// wrong ack number and hop count mismatches.
+	Verification map[string]uint64 `json:"verification"`
 }
 
 type statsJSON struct {
@@ -113,7 +117,8 @@ func statsReport(stats []loader.IfaceStats) statsJSON {
 		t := s.Total()
 		j := ifaceJSON{Iface: metrics.IfaceLabel(s), Ifindex: s.Ifindex, Packets: t.Packets, Bytes: t.Bytes,
 			Verdicts: map[string]verdictJSON{}, Protocols: map[string]counterJSON{}, FlowsNew: s.FlowsNew,
-			Samples: map[string]uint64{"sent": s.SamplesSent, "lost": s.SamplesLost, "over_budget": s.SamplesOverBudget}}
+			Samples:      map[string]uint64{"sent": s.SamplesSent, "lost": s.SamplesLost, "over_budget": s.SamplesOverBudget},
+			Verification: verification(s)}
 		for v := range s.Verdicts {
 			vj := verdictJSON{counterJSON: s.Verdict(v), Reasons: map[string]counterJSON{}}
 			for r, c := range s.Verdicts[v] {
@@ -163,7 +168,16 @@ func printStats(w io.Writer, stats []loader.IfaceStats) {
 			}
 		}
 		fmt.Fprintf(w, "\n  samples: sent=%d lost=%d over_budget=%d\n", s.SamplesSent, s.SamplesLost, s.SamplesOverBudget)
+		fmt.Fprintf(w, "  verification: cookie=%d handshake=%d synack_recorded=%d bad_ack=%d hop_mismatch=%d\n",
+			s.VerifiedNew, s.VerifiedHandshake, s.SynAcksRecorded, s.HandshakeBadAck, s.HopMismatch)
 	}
+}
+
+// verification is the interface's verification counters by name (the
+// events of the xdpids_verification_total metric).
+func verification(s *loader.IfaceStats) map[string]uint64 {
+	return map[string]uint64{"cookie": s.VerifiedNew, "handshake": s.VerifiedHandshake,
+		"synack_recorded": s.SynAcksRecorded, "bad_ack": s.HandshakeBadAck, "hop_mismatch": s.HopMismatch}
 }
 
 // printUserspace prints the daemon's own losses: samples the kernel sent

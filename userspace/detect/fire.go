@@ -76,8 +76,11 @@ func (c *Ctx) fireEvidence(in *Input, sig alert.Signature, subject netip.Addr, p
 	sig.Fill(a)
 	// Every behavioural detector here counts packets a forged source can
 	// send: probes and floods, and brute force too (it counts SYNs to the
-	// service, not completed sessions).
+	// service, not completed sessions), unless the source is verified.
 	a.Trust = alert.TrustForgeable
+	if a.Detector == "brute_force" && verifiedSource(in.Trust) {
+		a.Trust = alert.TrustVerified
+	}
 	if subject == p.Src && !isTarget {
 		a.SourceVerified = in.Trust&bpf.TrustVerified != 0
 		if in.Trust&bpf.TrustHopMismatch != 0 {

@@ -34,6 +34,8 @@ var (
 		"Flows inserted in the kernel flow table.", []string{"iface"}, nil)
 	descSamples = prometheus.NewDesc("xdpids_samples_total",
 		"Samples the XDP program wanted to send, by outcome (sent, lost: ring buffer full, over_budget).", []string{"iface", "outcome"}, nil)
+	descVerify = prometheus.NewDesc("xdpids_verification_total",
+		"Source verification in the kernel, by event (cookie: an ACK with a valid SYN cookie verified its source; handshake: a final ACK acknowledging a SYN-ACK the host sent verified its source; synack_recorded: SYN-ACKs the egress program recorded; bad_ack: ACKs of a recorded handshake with another ack number; hop_mismatch: packets claiming a verified source with another hop count).", []string{"iface", "event"}, nil)
 	descBlocks = prometheus.NewDesc("xdpids_block_entries",
 		"Entries in the block list, by state.", []string{"state"}, nil)
 	descAllows = prometheus.NewDesc("xdpids_allow_entries",
@@ -188,7 +190,7 @@ func NewCollector(maps *loader.Maps, daemon *Daemon) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descBlocks, descAllows,
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descVerify, descBlocks, descAllows,
 		descSamplesRead, descSamplesBad, descOverflow, descDecodeErrors, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descDetectState, descDetectEntries, descScrapeErrors,
 		descBuildInfo, descBans, descBanCap, descBanOther, descRingPending, descRingSize} {
 		ch <- d
@@ -241,6 +243,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descSamples, s.SamplesSent, iface, "sent")
 		counter(descSamples, s.SamplesLost, iface, "lost")
 		counter(descSamples, s.SamplesOverBudget, iface, "over_budget")
+		counter(descVerify, s.VerifiedNew, iface, "cookie")
+		counter(descVerify, s.VerifiedHandshake, iface, "handshake")
+		counter(descVerify, s.SynAcksRecorded, iface, "synack_recorded")
+		counter(descVerify, s.HandshakeBadAck, iface, "bad_ack")
+		counter(descVerify, s.HopMismatch, iface, "hop_mismatch")
 	}
 	if blocks, err := c.maps.Blocks(); err == nil {
 		now := loader.KernelNow()

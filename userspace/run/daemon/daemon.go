@@ -61,6 +61,10 @@ type ReadyIface struct {
 	Name    string `json:"name"`
 	Ifindex int    `json:"ifindex"`
 	Mode    string `json:"xdp_mode"`
+	// Egress is whether the tcx egress program that verifies sources
+	// through the host's handshakes is attached beside XDP (false on a
+	// kernel without tcx: only SYN cookies verify).
+	Egress bool `json:"egress"`
 }
 
 // Run attaches and serves until ctx is done, then detaches cleanly.
@@ -367,8 +371,8 @@ func attach(dp *loader.Datapath, ifaces []string, mode loader.XDPMode, cfg *conf
 			}
 			return ready, err
 		}
-		slog.Info("attached", "iface", a.Iface, "ifindex", a.Ifindex, "xdp_mode", a.Mode, "mode", cfg.Mode)
-		ready.Interfaces = append(ready.Interfaces, ReadyIface{a.Iface, a.Ifindex, string(a.Mode)})
+		slog.Info("attached", "iface", a.Iface, "ifindex", a.Ifindex, "xdp_mode", a.Mode, "egress", a.Egress, "mode", cfg.Mode)
+		ready.Interfaces = append(ready.Interfaces, ReadyIface{a.Iface, a.Ifindex, string(a.Mode), a.Egress})
 	}
 	return ready, nil
 }

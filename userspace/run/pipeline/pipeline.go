@@ -718,10 +718,11 @@ func (w *Worker) setTrust(a *alert.Alert) {
 // originator proved a return path: its handshake completed and either the
 // server's SYN-ACK was seen (captures and mirrors see both directions) or
 // the kernel verified the source (its handshake ACK carried a valid SYN
-// cookie) and this packet has the verified source's hop count. XDP sees
-// ingress only: a handshake completed in the flow table alone could be a
-// forged SYN and a blind ACK, which the flow table cannot tell from a real
-// one without the SYN-ACK.
+// cookie, or acknowledged the SYN-ACK the host sent, which the tcx egress
+// program recorded) and this packet has the verified source's hop count.
+// XDP sees ingress only: a handshake completed in the flow table alone
+// could be a forged SYN and a blind ACK, which the flow table cannot tell
+// from a real one without the SYN-ACK.
 func handshakeAnswered(f *flows.Flow, trust uint32) bool {
 	if f.Proto != decode.ProtoTCP {
 		return false
