@@ -36,7 +36,13 @@ func xdpidsBinary(t testing.TB) string {
 		}
 		_ = os.Chmod(dir, 0o755) // TestCLIErrors runs it as nobody too
 		binPath = filepath.Join(dir, "xdpids")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		args := []string{"build", "-o", binPath}
+		if testenv.Race {
+			// go test -race: the daemon the e2e tests run is checked too
+			// (a race makes it exit 66, which stop reports).
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			buildErr = err
 			t.Logf("go build: %s", out)
