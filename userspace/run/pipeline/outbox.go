@@ -6,13 +6,16 @@ import (
 	"sync/atomic"
 
 	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/flow/flows"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
 )
 
 // outbox takes alerts from where they are made (the detectors, under
 // their lock; the signature matcher, on a worker) to the alert callback
-// (the responder's map syscalls, the EVE sinks), which never runs there.
+// (the responder's map syscalls, the EVE sinks), which never runs there;
+// and the drop events of rule verdicts after their alerts (OnDrop).
 //
-// While Run runs, alerts go into one bounded channel that one goroutine
+// While Run runs, they go into one bounded channel that one goroutine
 // drains: a worker's alerts stay in the order it made them (one
 // channel, one reader), no worker waits for a syscall or a file write,
 // and when the channel is full the alert is dropped and counted
@@ -26,7 +29,7 @@ import (
 // every time.
 type outbox struct {
 	async   atomic.Bool
-	ch      chan *alert.Alert
+	ch      chan outItem
 	done    chan struct{}
 	dropped atomic.Uint64
 
@@ -56,7 +59,7 @@ func (p *Pipeline) alert(a *alert.Alert) {
 			a.Payload = nil
 		}
 		select {
-		case o.ch <- a:
+		case o.ch <- outItem{a: a}:
 		default:
 			o.dropped.Add(1)
 		}
@@ -93,12 +96,16 @@ func (p *Pipeline) deliver() {
 // start switches to the channel and its draining goroutine (Run).
 func (o *outbox) start(p *Pipeline) {
 	p.deliver()
-	o.ch = make(chan *alert.Alert, p.cfg.OutboxLen)
+	o.ch = make(chan outItem, p.cfg.OutboxLen)
 	o.done = make(chan struct{})
 	go func() {
 		defer close(o.done)
-		for a := range o.ch {
-			p.onAlert(a)
+		for it := range o.ch {
+			if it.a != nil {
+				p.onAlert(it.a)
+			} else {
+				p.OnDrop(it.p, it.f)
+			}
 		}
 	}()
 	o.async.Store(true)
@@ -113,4 +120,30 @@ func (o *outbox) stop() {
 	o.async.Store(false)
 	close(o.ch)
 	<-o.done
+}
+
+// outItem is an alert, or the drop event of a flow (packet and flow
+// copied: the worker's are valid only during the packet).
+type outItem struct {
+	a *alert.Alert
+	p *decode.Packet
+	f *flows.Flow
+}
+
+// drop reports the drop event of flow f, whose verdict fell on packet pk,
+// after the alert that caused it.
+func (p *Pipeline) drop(pk *decode.Packet, f *flows.Flow) {
+	o := &p.out
+	if !o.async.Load() {
+		p.OnDrop(pk, f)
+		return
+	}
+	// Once per dropped flow: two copies are cheap there.
+	cp, cf := *pk, *f
+	cp.Payload = nil
+	select {
+	case o.ch <- outItem{p: &cp, f: &cf}:
+	default:
+		o.dropped.Add(1)
+	}
 }

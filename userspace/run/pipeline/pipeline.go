@@ -144,7 +144,9 @@ type Pipeline struct {
 	OnAnomaly func(a *eve.Anomaly)
 	// OnDrop, when set before Run, receives the packet whose verdict
 	// dropped its flow (a drop or reject rule in prevent mode), once per
-	// flow. It runs on the worker; p and f are valid during the call only.
+	// flow, after the alert that dropped it: through the outbox while Run
+	// runs (on its goroutine, with copies of p and f), else on the
+	// worker. p and f are valid during the call only.
 	OnDrop func(p *decode.Packet, f *flows.Flow)
 
 	sig atomic.Pointer[signature.Engine]
@@ -614,7 +616,7 @@ func (w *Worker) emit(a *alert.Alert) {
 	// The drop event after the alert that caused it, as Suricata logs
 	// them: once per flow, for the packet the verdict fell on.
 	if dropped != nil && w.p.OnDrop != nil && w.cur != nil {
-		w.p.OnDrop(w.cur, dropped)
+		w.p.drop(w.cur, dropped)
 	}
 }
 
