@@ -60,11 +60,12 @@ generate:
 check-generated: generate
 	git diff --exit-code -- bpf/ || { echo "generated BPF objects are stale: run make generate and commit"; exit 1; }
 
-# Every test, then the userspace packages (where the goroutines are) again
-# under the race detector; allocation counts are asserted in the first run.
+# Every test, then every test again under the race detector (the e2e
+# tests then run a daemon built with -race too); allocation counts are
+# asserted in the first run.
 test:
 	$(GO) test -count=1 ./...
-	$(GO) test -race -count=1 ./userspace/... ./internal/...
+	$(GO) test -race -count=1 ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./...

@@ -36,7 +36,13 @@ func xdpidsBinary(t testing.TB) string {
 		}
 		_ = os.Chmod(dir, 0o755) // TestCLIErrors runs it as nobody too
 		binPath = filepath.Join(dir, "xdpids")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		args := []string{"build", "-o", binPath}
+		if testenv.Race {
+			// go test -race: the daemon the e2e tests run is checked too
+			// (a race makes it exit 66, which stop reports).
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			buildErr = err
 			t.Logf("go build: %s", out)
@@ -87,7 +93,8 @@ func newLab(t *testing.T) *lab {
 // daemonProc is a running `xdpids run`.
 type daemonProc struct {
 	cmd       *exec.Cmd
-	log       *strings.Builder
+	log       *logBuf
+	config    string // the config file it was started with (rewrite it, then SIGHUP)
 	done      chan error
 	pcap      string
 	eve       string
@@ -106,7 +113,7 @@ func (l *lab) start(t *testing.T, configYAML string, extra ...string) *daemonPro
 		t.Fatal(err)
 	}
 	ready := filepath.Join(dir, "ready.json")
-	d := &daemonProc{readyPath: ready, log: &strings.Builder{}, done: make(chan error, 1), pcap: filepath.Join(dir, "samples.pcap"), eve: filepath.Join(dir, "eve.json")}
+	d := &daemonProc{readyPath: ready, log: &logBuf{}, config: cfg, done: make(chan error, 1), pcap: filepath.Join(dir, "samples.pcap"), eve: filepath.Join(dir, "eve.json")}
 	args := []string{"run", "--config", cfg, "--pin-path", l.pin, "--ready-file", ready, "--sample-pcap", d.pcap, "--eve", d.eve}
 	for _, name := range []string{"a", "b", "c"} {
 		args = append(args, "-i", l.serverEnds[name].Name)
@@ -137,6 +144,24 @@ func (l *lab) start(t *testing.T, configYAML string, extra ...string) *daemonPro
 			t.Fatalf("daemon not ready after 15s:\n%s", d.log)
 		}
 	}
+}
+
+// logBuf is the daemon's output, safe to read while it runs.
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // stop sends SIGTERM and waits for a clean exit.

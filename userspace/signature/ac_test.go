@@ -126,7 +126,7 @@ func FuzzACAuto(f *testing.F) {
 // benchPatterns returns the fast patterns of the TCP rules of set (as
 // one pattern set) and the payloads of the benchmark traffic.
 func benchPatterns(tb testing.TB, set *rules.Set) (pats [][]byte, payloads [][]byte) {
-	e := &Engine{bits: map[string]int{}, hbits: map[string]int{}}
+	e := &Engine{st: NewState()}
 	var ps patSet
 	for i, r := range set.Rules {
 		if cr := e.compileRule(r); cr.fp != nil && ruleInGroup(r, gTCP) {

@@ -17,9 +17,11 @@
 // dns.query, tls.sni) is one more Buffer value with a producer filling
 // it: the rule chains, the prefilter and the inspection do not change.
 //
-// State: flowbits and pass verdicts per flow, keyed by flow ID (FlowEnd
-// frees them); threshold and detection_filter counters keyed by what
-// they track, timed by packet time, never the wall clock.
+// State (State): flowbits and pass verdicts on each flow (FlowEnd frees
+// them); host bits, threshold and detection_filter counters keyed by
+// what they track, timed by packet time, never the wall clock. The
+// compiled rules never change once built; the state outlives them, so a
+// reload swaps in new rules and keeps what the old ones learnt.
 package signature
 
 import (
@@ -79,11 +81,12 @@ type Options struct {
 	// Midstream treats TCP flows picked up without a handshake as
 	// established (Suricata's stream.midstream).
 	Midstream bool
-	// MaxFlowState bounds the flows with state kept (flowbits, the stream
-	// window of up to 2 x StreamWindow bytes: default 1<<17 flows, at
-	// most ~256 MiB with the default window);
-	// past it the oldest entries are dropped.
-	MaxFlowState int
+	// State is the state to match with: a reload passes the running
+	// engine's (Engine.State), so flowbits, host bits and thresholds
+	// survive it. nil: a new one. Per-flow state (flowbits, the stream
+	// window of up to 2 x StreamWindow bytes) lives on the flows, bounded
+	// by the flow tables.
+	State *State
 	// MaxThresholdKeys bounds threshold counters (default 1<<20).
 	MaxThresholdKeys int
 	// StreamWindow is how many bytes of each direction of a stream are
@@ -99,36 +102,29 @@ type Stats struct {
 	Matches          uint64 // rules that matched
 	Alerts           uint64
 	Suppressed       uint64 // matches a threshold or noalert kept quiet
-	FlowStates       int
+	FlowStates       int    // flows with state (all engines on the State)
 	ThresholdKeys    int
 }
 
-// Engine is a compiled rule set. MatchPacket, MatchStream and FlowEnd
-// are safe for concurrent use; a flow must be matched by one goroutine
-// at a time (the pipeline shards flows to workers).
+// Engine is a compiled rule set: immutable once compiled, matching with
+// its State. MatchPacket, MatchStream and FlowEnd are safe for
+// concurrent use; a flow must be matched by one goroutine at a time (the
+// pipeline shards flows to workers), and by one engine at a time (a
+// reload swaps engines between two packets of a worker).
 type Engine struct {
 	rules  []*crule
 	groups [numGroups]group
 	opts   Options
-	bits   map[string]int // flowbit name -> bit
-	nbits  int
-	hbits  map[string]int // hostbit / xbit name -> bit
+	st     *State
 	// nPatterns counts the fast patterns of all patSets (ids for
 	// scratch.pseen)
 	nPatterns int32
-
-	mu     sync.Mutex
-	flows  map[uint64]*flowState
-	thresh map[threshKey]*threshState
-	// flowThresh lists the backoff counters of a flow (they have no time
-	// window), dropped with the flow by FlowEnd or a reused flow id.
-	flowThresh map[uint64][]threshKey
 	// streamSize: a rule uses stream_size, so TCP flows track their
 	// sequence spaces (flowState.seq).
 	streamSize bool
-	hosts      map[hostKey]*hostState
-	lastGC     int64
-	stats      Stats
+	// backoffByFlow: a rule has a backoff threshold tracked by flow,
+	// whose counters a new connection on a flow id drops.
+	backoffByFlow bool
 
 	pool sync.Pool
 }
@@ -251,17 +247,16 @@ func Compile(set *rules.Set) (*Engine, error) {
 
 // CompileWith builds an engine from set.
 func CompileWith(set *rules.Set, opts Options) (*Engine, error) {
-	if opts.MaxFlowState <= 0 {
-		opts.MaxFlowState = 1 << 17
-	}
 	if opts.MaxThresholdKeys <= 0 {
 		opts.MaxThresholdKeys = 1 << 20
 	}
 	if opts.StreamWindow == 0 {
 		opts.StreamWindow = DefaultStreamWindow
 	}
-	e := &Engine{opts: opts, bits: map[string]int{}, hbits: map[string]int{}, flows: map[uint64]*flowState{},
-		thresh: map[threshKey]*threshState{}, flowThresh: map[uint64][]threshKey{}, hosts: map[hostKey]*hostState{}}
+	if opts.State == nil {
+		opts.State = NewState()
+	}
+	e := &Engine{opts: opts, st: opts.State}
 	var rs []*rules.Rule
 	if set != nil {
 		rs = set.Rules
@@ -271,6 +266,9 @@ func CompileWith(set *rules.Set, opts Options) (*Engine, error) {
 		cr.order = int32(i)
 		e.rules = append(e.rules, cr)
 		e.streamSize = e.streamSize || len(r.StreamSize) > 0
+		if t := r.Threshold; t != nil && t.Type == rules.TypeBackoff && t.Track == rules.TrackByFlow {
+			e.backoffByFlow = true
+		}
 	}
 	// Evaluation order, as Suricata's: pass, drop, reject, alert; then
 	// flowbit setters before readers; then priority; then file order.
@@ -320,14 +318,7 @@ func flowbitRank(c *crule) int {
 	return 3
 }
 
-func (e *Engine) bit(name string) int {
-	if b, ok := e.bits[name]; ok {
-		return b
-	}
-	e.bits[name] = e.nbits
-	e.nbits++
-	return e.nbits - 1
-}
+func (e *Engine) bit(name string) int { return e.st.bit(name) }
 
 func (e *Engine) compileRule(r *rules.Rule) *crule {
 	cr := &crule{r: r, meta: r.MetadataMap()}
@@ -616,11 +607,15 @@ func (x *prefixIndex) has(a netip.Addr) bool {
 func (e *Engine) Len() int { return len(e.rules) }
 
 // Stats returns the engine's counters.
+// The counters are the State's: they keep counting across reloads.
 func (e *Engine) Stats() Stats {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.stats
-	s.FlowStates, s.ThresholdKeys = len(e.flows), len(e.thresh)
+	st := e.st
+	s := Stats{Packets: st.packets.Load(), Streams: st.streams.Load(), Candidates: st.candidates.Load(),
+		Matches: st.matches.Load(), Alerts: st.alerts.Load(), Suppressed: st.suppressed.Load(),
+		FlowStates: int(st.flowStates.Load())}
+	st.mu.Lock()
+	s.ThresholdKeys = len(st.thresh)
+	st.mu.Unlock()
 	return s
 }
 

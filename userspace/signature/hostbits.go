@@ -25,13 +25,7 @@ type hostState struct {
 // maxHosts bounds the host bit table.
 const maxHosts = 1 << 18
 
-func (e *Engine) hostBit(name string) int {
-	if b, ok := e.hbits[name]; ok {
-		return b
-	}
-	e.hbits[name] = len(e.hbits)
-	return len(e.hbits) - 1
-}
+func (e *Engine) hostBit(name string) int { return e.st.hostBit(name) }
 
 func hostKeyOf(t rules.Track, c *mctx) hostKey {
 	switch t {
@@ -59,10 +53,10 @@ func (e *Engine) hostbitsRead(cr *crule, c *mctx) bool {
 	if len(cr.hreads) == 0 {
 		return true
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.st.mu.Lock()
+	defer e.st.mu.Unlock()
 	for _, rd := range cr.hreads {
-		h := e.hosts[hostKeyOf(rd.track, c)]
+		h := e.st.hosts[hostKeyOf(rd.track, c)]
 		want := rd.cmd == rules.FBIsSet
 		any, all := false, true
 		for _, b := range rd.bits {
@@ -81,20 +75,21 @@ func (e *Engine) hostbitsRead(cr *crule, c *mctx) bool {
 
 // hostbitsWrite applies the rule's set/unset/toggle host bits.
 func (e *Engine) hostbitsWrite(cr *crule, c *mctx) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.st.mu.Lock()
+	defer e.st.mu.Unlock()
+	hosts := e.st.hosts
 	for _, w := range cr.hwrites {
 		k := hostKeyOf(w.track, c)
-		h := e.hosts[k]
+		h := hosts[k]
 		if h == nil {
-			if len(e.hosts) >= maxHosts {
-				for old := range e.hosts {
-					delete(e.hosts, old)
+			if len(hosts) >= maxHosts {
+				for old := range hosts {
+					delete(hosts, old)
 					break
 				}
 			}
 			h = &hostState{}
-			e.hosts[k] = h
+			hosts[k] = h
 		}
 		for _, b := range w.bits {
 			for len(h.expires) <= b {

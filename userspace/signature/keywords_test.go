@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/xdpids/xdpids/userspace/flow/flows"
 	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
@@ -181,7 +182,7 @@ alert tcp any any -> any any (content:"chk"; flowbits:isset,auth|f; sid:6;)`, tr
 alert tcp any any -> any any (content:"b"; flowbits:isset,x; sid:2;)`, Options{})
 	h.handshake(cli, srv, 40000, 80)
 	h.send(frame(t, req("a")))
-	h.eng.FlowEnd(h.lastFlow(t).ID)
+	h.eng.FlowEnd(h.lastFlow(t))
 	if got := h.send(frame(t, req("b"))); len(got) != 0 {
 		t.Errorf("after FlowEnd: %v", got)
 	}
@@ -300,15 +301,15 @@ func TestThresholdBackoff(t *testing.T) {
 			}
 			// FlowEnd drops the flow's counter
 			k := threshKey{gid: 1, sid: 1}
-			for key := range h.eng.thresh {
+			for key := range h.eng.st.thresh {
 				if key.flow != 0 {
 					k = key
 				}
 			}
-			before := len(h.eng.thresh)
-			h.eng.FlowEnd(k.flow)
-			if len(h.eng.thresh) != before-1 || len(h.eng.flowThresh) != 1 {
-				t.Errorf("after FlowEnd: %d counters (was %d), %d flows", len(h.eng.thresh), before, len(h.eng.flowThresh))
+			before := len(h.eng.st.thresh)
+			h.eng.FlowEnd(&flows.Flow{ID: k.flow})
+			if len(h.eng.st.thresh) != before-1 || len(h.eng.st.flowThresh) != 1 {
+				t.Errorf("after FlowEnd: %d counters (was %d), %d flows", len(h.eng.st.thresh), before, len(h.eng.st.flowThresh))
 			}
 		})
 	}

@@ -23,6 +23,9 @@ type Spec struct {
 	// Midstream: TCP flows picked up without a handshake count as
 	// established (Options.Midstream).
 	Midstream bool
+	// State, when set, is the state to compile on (Options.State): a
+	// reload passes the running one.
+	State *State
 }
 
 // Active reports whether any rule is asked for.
@@ -62,7 +65,7 @@ func Load(s Spec) (Loaded, error) {
 	if set.Len() == 0 {
 		return res, nil
 	}
-	e, err := CompileWith(set, Options{Midstream: s.Midstream})
+	e, err := CompileWith(set, Options{Midstream: s.Midstream, State: s.State})
 	if err != nil {
 		return Loaded{}, fmt.Errorf("compile rules: %w", err)
 	}

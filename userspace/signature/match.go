@@ -65,7 +65,7 @@ func (e *Engine) MatchPacket(in *Input, emit func(*alert.Alert)) {
 		e.addPktOnlyPayloadRules(s, &c)
 	}
 	e.run(s, &c, emit)
-	e.count(func(st *Stats) { st.Packets++ })
+	e.st.packets.Add(1)
 }
 
 // addPktOnlyPayloadRules adds the tcp-pkt payload rules whose pattern
@@ -136,13 +136,7 @@ func (e *Engine) MatchStream(si *StreamInput, emit func(*alert.Alert)) {
 	e.trackSeq(&c, f, si.P) // the stream runs before the packet's own rules
 	e.prefilter(s, gTCP, c.data, src, dst, sport, dport)
 	e.run(s, &c, emit)
-	e.count(func(st *Stats) { st.Streams++ })
-}
-
-func (e *Engine) count(fn func(*Stats)) {
-	e.mu.Lock()
-	fn(&e.stats)
-	e.mu.Unlock()
+	e.st.streams.Add(1)
 }
 
 // run tries the candidates in evaluation order.
@@ -171,12 +165,13 @@ func (e *Engine) run(s *scratch, c *mctx, emit func(*alert.Alert)) {
 		}
 	}
 	if cands > 0 {
-		e.mu.Lock()
-		e.stats.Candidates += cands
-		e.stats.Matches += matches
-		e.stats.Alerts += alerts
-		e.stats.Suppressed += quiet
-		e.mu.Unlock()
+		st := e.st
+		st.candidates.Add(cands)
+		if matches > 0 {
+			st.matches.Add(matches)
+			st.alerts.Add(alerts)
+			st.suppressed.Add(quiet)
+		}
 	}
 }
 
@@ -608,10 +603,7 @@ func (e *Engine) trackSeq(c *mctx, f *flows.Flow, p *decode.Packet) {
 	if p.Src == a && p.SrcPort == port {
 		dir = 0
 	}
-	fs := e.ensureFlowState(c)
-	e.mu.Lock()
-	fs.seq[dir].add(p)
-	e.mu.Unlock()
+	e.ensureFlowState(c).seq[dir].add(p)
 }
 
 // matchStreamSize is stream_size against the flow's sequence spaces.
@@ -619,9 +611,7 @@ func (e *Engine) matchStreamSize(ss *rules.StreamSize, c *mctx) bool {
 	if c.f == nil || c.f.Proto != decode.ProtoTCP || c.fs == nil {
 		return false
 	}
-	e.mu.Lock()
 	client, server := c.fs.seq[0].size(), c.fs.seq[1].size()
-	e.mu.Unlock()
 	switch ss.Dir {
 	case rules.StreamServer:
 		return ss.N.Match(server)
@@ -675,86 +665,6 @@ func (e *Engine) flowbitsRead(cr *crule, c *mctx) bool {
 	return true
 }
 
-// flowStateOf returns the state kept for flow f (nil: none). State of
-// an earlier connection on the same flow id (port reuse: another
-// FirstNs) is dropped, and so is anything kept for the id when the
-// packet opens a new flow (fresh), unless the state is this
-// connection's: the stream rules of the packet that opened it (data on
-// a SYN) run before its packet rules and may have set flowbits or a
-// pass verdict already.
-func (e *Engine) flowStateOf(f *flows.Flow, fresh bool) *flowState {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	fs := e.flows[f.ID]
-	if fs != nil && fs.start == f.FirstNs {
-		return fs
-	}
-	if fresh || fs != nil {
-		delete(e.flows, f.ID)
-		e.dropFlowThresh(f.ID)
-	}
-	return nil
-}
-
-// Passed reports whether a pass rule matched flow f: the engine inspects
-// it no more.
-func (e *Engine) Passed(f *flows.Flow) bool {
-	if f == nil {
-		return false
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	fs := e.flows[f.ID]
-	return fs != nil && fs.start == f.FirstNs && fs.pass
-}
-
-func (e *Engine) ensureFlowState(c *mctx) *flowState {
-	if c.fs != nil {
-		return c.fs
-	}
-	e.mu.Lock()
-	fs := e.flows[c.f.ID]
-	if fs != nil && fs.start != c.f.FirstNs {
-		// an earlier connection's (see flowStateOf)
-		delete(e.flows, c.f.ID)
-		e.dropFlowThresh(c.f.ID)
-		fs = nil
-	}
-	if fs == nil {
-		if len(e.flows) >= e.opts.MaxFlowState {
-			// Bounded: drop an arbitrary entry (flows should be ended
-			// through FlowEnd as they expire; this is the backstop).
-			for k := range e.flows {
-				delete(e.flows, k)
-				break
-			}
-		}
-		fs = &flowState{start: c.f.FirstNs}
-		e.flows[c.f.ID] = fs
-	}
-	fs.seen = c.ts
-	e.mu.Unlock()
-	c.fs = fs
-	return fs
-}
-
-// FlowEnd frees what the engine keeps for a flow (flowbits, pass). The
-// pipeline calls it when the flow table expires or evicts the flow.
-func (e *Engine) FlowEnd(flowID uint64) {
-	e.mu.Lock()
-	delete(e.flows, flowID)
-	e.dropFlowThresh(flowID)
-	e.mu.Unlock()
-}
-
-// dropFlowThresh drops the backoff counters of a flow; e.mu held.
-func (e *Engine) dropFlowThresh(id uint64) {
-	for _, k := range e.flowThresh[id] {
-		delete(e.thresh, k)
-	}
-	delete(e.flowThresh, id)
-}
-
 type threshKey struct {
 	gid, sid uint32
 	filter   bool
@@ -777,8 +687,8 @@ const noWindow = int64(1<<63 - 1)
 
 // thresholdAllows runs detection_filter then threshold for a match.
 func (e *Engine) thresholdAllows(r *rules.Rule, c *mctx) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.st.mu.Lock()
+	defer e.st.mu.Unlock()
 	e.gcThresholds(c.ts)
 	if r.Filter != nil && !e.tick(r, r.Filter, true, c) {
 		return false
@@ -807,25 +717,26 @@ func (e *Engine) tick(r *rules.Rule, t *rules.Threshold, filter bool, c *mctx) b
 	if t.Type == rules.TypeBackoff {
 		win = noWindow
 	}
-	st := e.thresh[k]
+	ss := e.st
+	st := ss.thresh[k]
 	switch {
 	case st == nil:
-		if len(e.thresh) >= e.opts.MaxThresholdKeys {
-			for old := range e.thresh {
-				delete(e.thresh, old)
+		if len(ss.thresh) >= e.opts.MaxThresholdKeys {
+			for old := range ss.thresh {
+				delete(ss.thresh, old)
 				break
 			}
 		}
 		st = &threshState{first: c.ts, win: win}
-		e.thresh[k] = st
+		ss.thresh[k] = st
 		if t.Type == rules.TypeBackoff && k.flow != 0 {
-			if len(e.flowThresh) >= e.opts.MaxThresholdKeys {
-				for old := range e.flowThresh {
-					delete(e.flowThresh, old)
+			if len(ss.flowThresh) >= e.opts.MaxThresholdKeys {
+				for old := range ss.flowThresh {
+					delete(ss.flowThresh, old)
 					break
 				}
 			}
-			e.flowThresh[k.flow] = append(e.flowThresh[k.flow], k)
+			ss.flowThresh[k.flow] = append(ss.flowThresh[k.flow], k)
 		}
 	case c.ts-st.first >= win || c.ts < st.first:
 		st.first, st.count, st.seen = c.ts, 0, nil
@@ -888,13 +799,14 @@ func backoffTick(st *threshState, t *rules.Threshold) bool {
 // gcThresholds drops counters whose window ended, once a minute of
 // packet time.
 func (e *Engine) gcThresholds(now int64) {
-	if now-e.lastGC < 60e9 && now >= e.lastGC {
+	ss := e.st
+	if now-ss.lastGC < 60e9 && now >= ss.lastGC {
 		return
 	}
-	e.lastGC = now
-	for k, st := range e.thresh {
+	ss.lastGC = now
+	for k, st := range ss.thresh {
 		if now-st.first >= st.win {
-			delete(e.thresh, k)
+			delete(ss.thresh, k)
 		}
 	}
 }

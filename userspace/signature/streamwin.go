@@ -80,9 +80,7 @@ func (e *Engine) StreamBytes(f *flows.Flow, toServer bool, off uint64, n int) []
 	if f == nil || n <= 0 {
 		return nil
 	}
-	e.mu.Lock()
-	fs := e.flows[f.ID]
-	e.mu.Unlock()
+	fs, _ := f.Sig.(*flowState)
 	if fs == nil || fs.start != f.FirstNs {
 		return nil
 	}

@@ -131,6 +131,11 @@ type Flow struct {
 	// buffer or worker queue): the flow's inspection had gaps.
 	InspectGaps uint64
 	EndNs       int64
+	// Sig is the signature engine's state for the flow (flowbits, pass
+	// verdict, stream windows): it lives with the flow, on the worker
+	// that owns it, and outlives a rule reload; the engine frees it when
+	// the flow ends (nil: none).
+	Sig any
 }
 
 // IsBypassed reports whether userspace bypassed a direction of f in the

@@ -46,6 +46,8 @@ var (
 		"Ring buffer records the daemon could not decode.", nil, nil)
 	descOverflow = prometheus.NewDesc("xdpids_samples_overflow_total",
 		"Samples dropped because a pipeline worker's queue was full.", nil, nil)
+	descAlertsDropped = prometheus.NewDesc("xdpids_alerts_dropped_total",
+		"Alerts lost because the alert outbox (to the responder and EVE) was full.", nil, nil)
 	descDecodeErrors = prometheus.NewDesc("xdpids_decode_errors_total",
 		"Samples the decoder could not fully decode, by kind.", []string{"kind"}, nil)
 	descFlowsActive = prometheus.NewDesc("xdpids_flows_active",
@@ -191,7 +193,7 @@ func NewCollector(maps *loader.Maps, daemon *Daemon) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descVerify, descBlocks, descAllows,
-		descSamplesRead, descSamplesBad, descOverflow, descDecodeErrors, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descDetectState, descDetectEntries, descScrapeErrors,
+		descSamplesRead, descSamplesBad, descOverflow, descAlertsDropped, descDecodeErrors, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descDetectState, descDetectEntries, descScrapeErrors,
 		descBuildInfo, descBans, descBanCap, descBanOther, descRingPending, descRingSize} {
 		ch <- d
 	}
@@ -274,6 +276,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descSamplesRead, ps.Samples)
 		counter(descSamplesBad, ps.Malformed)
 		counter(descOverflow, ps.Overflow)
+		counter(descAlertsDropped, ps.AlertsDropped)
 		counter(descDecodeErrors, ps.Truncated, "truncated")
 		counter(descDecodeErrors, ps.NotIP, "not_ip")
 		ch <- prometheus.MustNewConstMetric(descFlowsActive, prometheus.GaugeValue, float64(ps.FlowsActive))

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +33,6 @@ import (
 	"github.com/xdpids/xdpids/userspace/respond"
 	"github.com/xdpids/xdpids/userspace/respond/hostaddrs"
 	"github.com/xdpids/xdpids/userspace/run/pipeline"
-	"github.com/xdpids/xdpids/userspace/signature"
 )
 
 // Options configure Run.
@@ -157,11 +157,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	for _, r := range ready.Interfaces {
 		ifnames[uint32(r.Ifindex)] = r.Name
 	}
+	// The alert callback runs on the pipeline's outbox goroutine, never
+	// under the detector lock nor on a worker: the responder's map
+	// syscalls and the EVE write happen here. (The pipeline drops the
+	// payload unless eve.payload asks for it.)
 	pipe := pipeline.New(cfg.PipelineConfig(), func(a *alert.Alert) {
 		a.Iface = ifnames[a.Ifindex]
-		if !cfg.EVE.Payload {
-			a.Payload = nil
-		}
 		resp.Handle(a, int64(loader.KernelNow()))
 		counters.ObserveAlert(a)
 		if err := sink.Write(a); err != nil {
@@ -172,16 +173,20 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	})
 	pipe.KernelOffset.Store(kernelOffset())
-	wireEVE(pipe, sink, ifnames, cfg.EVE.Flows)
+	var flowsOn atomic.Bool // eve.flows, which a reload may change
+	flowsOn.Store(cfg.EVE.Flows)
+	wireEVE(pipe, sink, ifnames, &flowsOn)
 	pipe.OnFlowAction = func(src, dst netip.Addr, sport, dport uint16, proto uint8, vlan uint16, action uint32) {
 		slog.Debug("flow action", "src", src, "dst", dst, "sport", sport, "dport", dport, "proto", proto, "action", action)
 		if err := dp.Maps().SetFlowAction(loader.FlowKey(src, dst, sport, dport, proto, vlan), action, 0); err != nil {
 			slog.Warn("flow action", "err", err)
 		}
 	}
-	if err := loadRules(pipe, cfg); err != nil {
+	rs, err := compileRules(pipe, cfg)
+	if err != nil {
 		return err
 	}
+	installRules(pipe, rs)
 	rd, err := samples.NewReader(dp.SamplesMap())
 	if err != nil {
 		return err
@@ -267,12 +272,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	// Flow and anomaly events are buffered: out within a second.
 	flush := time.NewTicker(time.Second)
 	defer flush.Stop()
-	var statsC <-chan time.Time
-	if cfg.EVE.StatsInterval > 0 {
-		t := time.NewTicker(cfg.EVE.StatsInterval)
-		defer t.Stop()
-		statsC = t.C
-	}
+	var stats ticker
+	defer stats.stop()
+	stats.set(cfg.EVE.StatsInterval)
+	r := &reloader{o: &o, boot: cfg, dp: dp, pipe: pipe, resp: resp, sink: sink, counters: counters, flowsOn: &flowsOn}
 	for {
 		select {
 		case <-ctx.Done():
@@ -290,7 +293,7 @@ func Run(ctx context.Context, o Options) (err error) {
 				slog.Error("the xdp program was detached from outside", "ifaces", lost)
 				return fmt.Errorf("xdp program detached from %v by another process", lost)
 			}
-		case <-statsC:
+		case <-stats.c:
 			writeStats(sink, pipe, dp.Maps(), start)
 		case <-sweep.C:
 			pipe.KernelOffset.Store(kernelOffset())
@@ -301,39 +304,11 @@ func Run(ctx context.Context, o Options) (err error) {
 			}
 			resp.SweepVerified()
 		case <-o.Reload:
-			if err := sink.Reopen(); err != nil {
-				slog.Error("reopen eve log", "err", err)
+			if next := r.reload(); next != nil {
+				cfg = next
+				sweep.Reset(cfg.SweepInterval)
+				stats.set(cfg.EVE.StatsInterval)
 			}
-			next, err := config.Load(o.ConfigPath)
-			if err == nil && o.Overlay != nil {
-				o.Overlay(next)
-				err = next.Revalidate()
-			}
-			if err != nil {
-				slog.Error("reload config: keeping the running configuration", "err", err)
-				counters.Reloaded(false, time.Now())
-				continue
-			}
-			if next.PinPath != cfg.PinPath || next.XDPMode != cfg.XDPMode {
-				slog.Warn("reload: pin_path and xdp_mode changes need a restart; other settings applied")
-			}
-			if err := applyConfig(dp.Maps(), next); err != nil {
-				slog.Error("reload config", "err", err)
-				counters.Reloaded(false, time.Now())
-				continue
-			}
-			clearAllowed(dp.Maps())
-			// New rules swap in atomically: samples keep flowing meanwhile.
-			if err := loadRules(pipe, next); err != nil {
-				slog.Error("reload rules: keeping the running rule set", "err", err)
-				counters.Reloaded(false, time.Now())
-			} else {
-				counters.Reloaded(true, time.Now())
-			}
-			next.PinPath, next.XDPMode = cfg.PinPath, cfg.XDPMode
-			cfg = next
-			sweep.Reset(cfg.SweepInterval)
-			slog.Info("configuration reloaded", "mode", cfg.Mode)
 		}
 	}
 }
@@ -428,22 +403,6 @@ func applyConfig(m *loader.Maps, cfg *config.File) error {
 	return nil
 }
 
-// loadRules compiles the configured signatures into the pipeline.
-func loadRules(pipe *pipeline.Pipeline, cfg *config.File) error {
-	spec := cfg.RuleSpec()
-	if !spec.Active() {
-		pipe.SetRules(nil)
-		return nil
-	}
-	res, err := signature.Load(spec)
-	if err != nil {
-		return err
-	}
-	res.Log()
-	pipe.SetRules(res.Engine)
-	return nil
-}
-
 // kernelOffset is Unix time minus CLOCK_MONOTONIC, in ns.
 func kernelOffset() int64 {
 	return time.Now().UnixNano() - int64(loader.KernelNow())
@@ -477,11 +436,14 @@ func writeReady(path string, r Ready) error {
 }
 
 // wireEVE sends the pipeline's flow, anomaly and drop events to sink
-// (flow events unless withFlows is false). Write errors stick in the writer:
+// (flow events while flowsOn is true). Write errors stick in the writer:
 // the flush ticker logs them.
-func wireEVE(pipe *pipeline.Pipeline, sink *eve.Writer, ifnames map[uint32]string, withFlows bool) {
-	sink.NoFlows = !withFlows
-	pipe.OnFlowEnd = func(f *flows.Flow) { _ = sink.WriteFlow(f, ifnames[f.Ifindex]) }
+func wireEVE(pipe *pipeline.Pipeline, sink *eve.Writer, ifnames map[uint32]string, flowsOn *atomic.Bool) {
+	pipe.OnFlowEnd = func(f *flows.Flow) {
+		if flowsOn.Load() {
+			_ = sink.WriteFlow(f, ifnames[f.Ifindex])
+		}
+	}
 	pipe.OnAnomaly = func(a *eve.Anomaly) {
 		var ifx uint32
 		if a.P != nil {

@@ -55,7 +55,14 @@ type Config struct {
 	// second of packet time (0: no bound); the rest are counted in
 	// Stats.AnomaliesSuppressed.
 	AnomalyRate int
+	// OutboxLen bounds the alerts waiting for the alert callback while
+	// Run runs (0: DefaultOutboxLen); past it alerts are dropped and
+	// counted in Stats.AlertsDropped.
+	OutboxLen int
 }
+
+// DefaultOutboxLen is the live alert outbox's default capacity.
+const DefaultOutboxLen = 4096
 
 // DefaultConfig is what the daemon runs with.
 func DefaultConfig() Config {
@@ -85,6 +92,8 @@ type Stats struct {
 	Stream              stream.Stats
 	Anomalies           uint64 // anomaly events reported
 	AnomaliesSuppressed uint64 // anomaly events over Config.AnomalyRate
+	AlertsDropped       uint64 // alerts lost because the outbox was full
+	Reconfigured        uint64 // settings applied by Reconfigure
 }
 
 // Decoded counts the packets the workers decoded, by layer (Suricata's
@@ -103,13 +112,17 @@ type FlowsByProto struct {
 // for one direction of a flow: from src:sport to dst:dport.
 type FlowActionFunc func(src, dst netip.Addr, sport, dport uint16, proto uint8, vlan uint16, action uint32)
 
-// AlertFunc receives each alert (already numbered with flow and subject);
-// it runs on a worker goroutine under the detector lock.
+// AlertFunc receives each alert (already numbered with flow and subject),
+// never under the detector lock: while Run runs, on the one goroutine
+// that drains the alert outbox, in the order each worker made them;
+// offline, on the worker, right after the detectors (or the rule) that
+// made it. The alert is the callback's to keep.
 type AlertFunc func(*alert.Alert)
 
 // Pipeline is the userspace inspection path.
 type Pipeline struct {
-	cfg     Config
+	cfg     Config                 // as built: the sizes (workers, queues, flow tables)
+	live    atomic.Pointer[Config] // the settings in force (Reconfigure swaps them)
 	engine  *detect.Engine
 	onAlert AlertFunc
 	workers []*Worker
@@ -131,16 +144,22 @@ type Pipeline struct {
 	OnAnomaly func(a *eve.Anomaly)
 	// OnDrop, when set before Run, receives the packet whose verdict
 	// dropped its flow (a drop or reject rule in prevent mode), once per
-	// flow. It runs on the worker; p and f are valid during the call only.
+	// flow, after the alert that dropped it: through the outbox while Run
+	// runs (on its goroutine, with copies of p and f), else on the
+	// worker. p and f are valid during the call only.
 	OnDrop func(p *decode.Packet, f *flows.Flow)
 
 	sig atomic.Pointer[signature.Engine]
+	// ruleState is the signature state the daemon compiles every rule set
+	// on (RuleState): flowbits, host bits and thresholds outlive a reload.
+	ruleState *signature.State
 
 	// KernelOffset converts the program's CLOCK_MONOTONIC stamps to Unix time
 	// (0 offline, where the program's clock is packet time already).
 	KernelOffset atomic.Int64
 
-	alertMu   sync.Mutex // serialises signature alerts from workers (detector alerts hold the detector lock)
+	out       outbox
+	reconfs   atomic.Uint64
 	samples   atomic.Uint64
 	overflow  atomic.Uint64
 	malformed atomic.Uint64
@@ -155,7 +174,12 @@ func New(cfg Config, onAlert AlertFunc) *Pipeline {
 	if cfg.QueueLen < 1 {
 		cfg.QueueLen = 1
 	}
-	p := &Pipeline{cfg: cfg, onAlert: onAlert}
+	if cfg.OutboxLen < 1 {
+		cfg.OutboxLen = DefaultOutboxLen
+	}
+	p := &Pipeline{cfg: cfg, onAlert: onAlert, ruleState: signature.NewState()}
+	live := cfg
+	p.live.Store(&live)
 	p.engine = detect.New(cfg.Detect, p.alert)
 	for i := 0; i < cfg.Workers; i++ {
 		p.workers = append(p.workers, newWorker(p))
@@ -163,16 +187,14 @@ func New(cfg Config, onAlert AlertFunc) *Pipeline {
 	return p
 }
 
-func (p *Pipeline) alert(a *alert.Alert) {
-	p.alerts.Add(1)
-	if p.onAlert != nil {
-		p.onAlert(a)
-	}
-}
-
 // SetRules installs a compiled signature engine (nil: none). Safe while
 // running: workers pick it up at their next sample (SIGHUP reload).
 func (p *Pipeline) SetRules(e *signature.Engine) { p.sig.Store(e) }
+
+// RuleState is the state to compile rule sets on (signature.Options.State,
+// signature.Spec.State) so that a swap keeps flowbits, host bits and
+// thresholds.
+func (p *Pipeline) RuleState() *signature.State { return p.ruleState }
 
 // Rules is the signature engine in use, or nil.
 func (p *Pipeline) Rules() *signature.Engine { return p.sig.Load() }
@@ -188,7 +210,8 @@ func (p *Pipeline) Worker(i int) *Worker { return p.workers[i] }
 // second of packet time); call Flush first, with the workers idle, for
 // exact figures.
 func (p *Pipeline) Stats() Stats {
-	s := Stats{Samples: p.samples.Load(), Overflow: p.overflow.Load(), Malformed: p.malformed.Load(), Alerts: p.alerts.Load()}
+	s := Stats{Samples: p.samples.Load(), Overflow: p.overflow.Load(), Malformed: p.malformed.Load(), Alerts: p.alerts.Load(),
+		AlertsDropped: p.out.dropped.Load(), Reconfigured: p.reconfs.Load()}
 	for _, w := range p.workers {
 		s.NotIP += w.notIP.Load()
 		s.Truncated += w.truncated.Load()
@@ -217,6 +240,7 @@ func (p *Pipeline) Stats() Stats {
 // Worker decodes, tracks flows and runs the detectors for its shard.
 type Worker struct {
 	p       *Pipeline
+	cfg     *Config // the settings of the sample being processed (Pipeline.live)
 	dec     *decode.Decoder
 	table   *flows.Table
 	pkt     decode.Packet
@@ -325,7 +349,7 @@ func addStream(t, s *stream.Stats) {
 }
 
 func newWorker(p *Pipeline) *Worker {
-	w := &Worker{p: p, dec: decode.NewDecoder(), table: flows.NewTable(p.cfg.FlowsPerWorker, p.cfg.Timeouts)}
+	w := &Worker{p: p, cfg: p.live.Load(), dec: decode.NewDecoder(), table: flows.NewTable(p.cfg.FlowsPerWorker, p.cfg.Timeouts)}
 	sc := stream.DefaultConfig()
 	if p.cfg.StreamDepth > 0 {
 		sc.Depth = p.cfg.StreamDepth
@@ -340,7 +364,9 @@ func newWorker(p *Pipeline) *Worker {
 		// rules, whose alerts the flow record then counts.
 		w.stream.FlowEnd(f.ID)
 		if e := p.sig.Load(); e != nil {
-			e.FlowEnd(f.ID)
+			e.FlowEnd(f)
+		} else {
+			p.ruleState.FlowEnd(f)
 		}
 		if p.OnFlowEnd != nil {
 			p.OnFlowEnd(f)
@@ -376,7 +402,7 @@ func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.I
 	if tcp {
 		w.stream.Feed(pk, in.F, in.FromOrig)
 		w.curFlow = in.F
-		if w.p.cfg.Prevent {
+		if w.cfg.Prevent {
 			w.normalise(e, pk, in)
 		}
 	}
@@ -523,7 +549,7 @@ func (w *Worker) anomaly(p *decode.Packet, f *flows.Flow, tsNs int64, typ, event
 	if w.p.OnAnomaly == nil {
 		return
 	}
-	if r := w.p.cfg.AnomalyRate; r > 0 {
+	if r := w.cfg.AnomalyRate; r > 0 {
 		if sec := tsNs / 1e9; sec != w.anomSec {
 			w.anomSec, w.anomInSec = sec, 0
 		}
@@ -548,7 +574,7 @@ func (w *Worker) emit(a *alert.Alert) {
 		if w.curFlow != nil {
 			firstNs = w.curFlow.FirstNs
 		}
-		if w.p.cfg.IncludePayload && len(a.Payload) > 0 {
+		if w.cfg.IncludePayload && len(a.Payload) > 0 {
 			// the payload aliases buffers valid only during the callback
 			a.Payload = append([]byte(nil), a.Payload...)
 		}
@@ -557,7 +583,7 @@ func (w *Worker) emit(a *alert.Alert) {
 	}
 	var dropped *flows.Flow // the flow this alert's verdict drops, the first time
 	if a.RuleAction == "drop" || a.RuleAction == "reject" {
-		if w.p.cfg.Prevent {
+		if w.cfg.Prevent {
 			a.Action = "blocked"
 			if f := w.curFlow; f != nil && w.p.OnFlowAction != nil && (f.Proto == decode.ProtoTCP || f.Proto == decode.ProtoUDP) {
 				o, op := f.Orig()
@@ -569,14 +595,14 @@ func (w *Worker) emit(a *alert.Alert) {
 					dropped = f
 				}
 			}
-			if w.p.cfg.DropBanTTL > 0 {
-				a.BanTTLNs = w.p.cfg.DropBanTTL
+			if w.cfg.DropBanTTL > 0 {
+				a.BanTTLNs = w.cfg.DropBanTTL
 			}
 		} else {
 			a.Action = "allowed"
 		}
 	}
-	if !w.p.cfg.IncludePayload {
+	if !w.cfg.IncludePayload {
 		a.Payload = nil
 	}
 	if w.curFlow != nil {
@@ -585,13 +611,12 @@ func (w *Worker) emit(a *alert.Alert) {
 	if w.cur != nil {
 		a.PcapCnt = w.cur.PcapCnt
 	}
-	w.p.alertMu.Lock()
 	w.p.alert(a)
-	w.p.alertMu.Unlock()
+	w.p.deliver()
 	// The drop event after the alert that caused it, as Suricata logs
 	// them: once per flow, for the packet the verdict fell on.
 	if dropped != nil && w.p.OnDrop != nil && w.cur != nil {
-		w.p.OnDrop(w.cur, dropped)
+		w.p.drop(w.cur, dropped)
 	}
 }
 
@@ -633,6 +658,9 @@ func (w *Worker) ProcessDecoded(s *samples.Sample, pk *decode.Packet, err error)
 }
 
 func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error) {
+	if c := w.p.live.Load(); c != w.cfg {
+		w.reconfigure(c)
+	}
 	// The XDP program keys flows on the outer headers: the kernel's count
 	// of a tunnel says nothing of the inner flow decode found (and the
 	// kernel cannot bypass that inner flow either).
@@ -648,6 +676,7 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 		w.notIP.Add(1)
 		if pk.ARPOp != 0 {
 			w.p.engine.ObserveARP(pk)
+			w.p.deliver()
 		}
 		return
 	case err != nil:
@@ -668,6 +697,7 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 		}
 	}
 	w.p.engine.Observe(in)
+	w.p.deliver() // the detectors' alerts, now that their lock is released
 	e := w.p.sig.Load()
 	if e != nil && in.F != nil && s.Action == bpf.FlowInspect {
 		w.inspection(e, in)
@@ -772,7 +802,7 @@ func (w *Worker) inspection(e *signature.Engine, in *detect.Input) {
 		f.InspectGaps += uint64(in.Packets - 1)
 		w.gapPackets.Add(uint64(in.Packets - 1))
 	}
-	depth := w.p.cfg.DetectDepth
+	depth := w.cfg.DetectDepth
 	if depth == 0 {
 		depth = 4
 	}
@@ -964,11 +994,13 @@ func (p *Pipeline) Run(rd *samples.Reader) error {
 			}
 		}()
 	}
+	p.out.start(p)
 	defer func() {
 		for _, w := range p.workers {
 			close(w.full)
 		}
 		wg.Wait()
+		p.out.stop()
 		p.Flush()
 	}()
 	n := uint32(len(p.workers))
@@ -1022,5 +1054,9 @@ func (s Stats) EVE(tsNs, uptimeSec int64) *eve.Stats {
 		"xdpids.anomalies":            s.Anomalies,
 		"xdpids.anomalies_suppressed": s.AnomaliesSuppressed,
 	}}
+	if s.AlertsDropped > 0 {
+		// only live, where the outbox can fill (offline output stays as it was)
+		st.Extra["xdpids.alerts_dropped"] = s.AlertsDropped
+	}
 	return st
 }

@@ -301,15 +301,21 @@ func TestRunOverflow(t *testing.T) {
 	if err := dp.Maps().SetConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	// A rule that fires on every UDP packet: its alert blocks the worker.
-	res := loadRules(t, false, `alert udp any any -> any any (msg:"any udp"; sid:1; rev:1;)`+"\n")
+	// A drop rule that fires on every UDP packet: its flow verdict, which
+	// the worker itself writes to the kernel, blocks the worker. (An
+	// alert callback that blocks does not: alerts go through the outbox,
+	// see TestOutboxOverflow.)
+	res := loadRules(t, false, `drop udp any any -> any any (msg:"any udp"; sid:1; rev:1;)`+"\n")
 	release := make(chan struct{})
-	var alerts atomic.Int64
-	p := New(testConfig(), func(*alert.Alert) {
-		if alerts.Add(1) == 1 {
+	var actions atomic.Int64
+	pc := testConfig()
+	pc.Prevent = true
+	p := New(pc, func(*alert.Alert) {})
+	p.OnFlowAction = func(_, _ netip.Addr, _, _ uint16, _ uint8, _ uint16, _ uint32) {
+		if actions.Add(1) == 1 {
 			<-release
 		}
-	})
+	}
 	p.SetRules(res.Engine)
 	var tapped atomic.Uint64
 	p.Tap = func([]byte) { tapped.Add(1) }
