@@ -90,7 +90,14 @@ func (f *File) noNegativeDurations(v reflect.Value, prefix string) error {
 	t := v.Type()
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		tag, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if sf.IsExported() && tag == "" && opts == "inline" && v.Field(i).Kind() == reflect.Struct {
+			// A detector's section, laid inline into detectors:.
+			if err := f.noNegativeDurations(v.Field(i), prefix); err != nil {
+				return err
+			}
+			continue
+		}
 		if !sf.IsExported() || tag == "" || tag == "-" {
 			continue
 		}
