@@ -439,6 +439,9 @@ func (e *Engine) buildGroups() error {
 	}
 	for _, cr := range e.rules {
 		r := cr.r
+		if isAppRule(r) {
+			continue // inspected on transactions (MatchTx), never on packets
+		}
 		for g := range e.groups {
 			if !ruleInGroup(r, g) {
 				continue
