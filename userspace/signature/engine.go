@@ -95,6 +95,7 @@ type Options struct {
 // Stats count engine activity.
 type Stats struct {
 	Packets, Streams uint64
+	Transactions     uint64 // MatchTx calls
 	Candidates       uint64 // rules inspected in full
 	Matches          uint64 // rules that matched
 	Alerts           uint64
@@ -127,8 +128,11 @@ type Engine struct {
 	// sequence spaces (flowState.seq).
 	streamSize bool
 	hosts      map[hostKey]*hostState
-	lastGC     int64
-	stats      Stats
+	// app rules (txmatch.go): per rule order, nil for packet rules
+	txr    []*txRule
+	txi    *txIndex
+	lastGC int64
+	stats  Stats
 
 	pool sync.Pool
 }
@@ -289,6 +293,7 @@ func CompileWith(set *rules.Set, opts Options) (*Engine, error) {
 	if err := e.buildGroups(); err != nil {
 		return nil, err
 	}
+	e.compileTx()
 	e.pool.New = func() any {
 		return &scratch{seen: make([]uint32, len(e.rules)), pseen: make([]uint32, e.nPatterns)}
 	}
@@ -347,7 +352,7 @@ func (e *Engine) compileRule(r *rules.Rule) *crule {
 		cr.chains[k].m = append(cr.chains[k].m, m)
 		if b == rules.BufPayload {
 			cr.payload = true
-		} else {
+		} else if !b.App() {
 			cr.headers = true
 		}
 	}
@@ -638,6 +643,7 @@ type scratch struct {
 	hdr   headers
 	hdrs  bool
 	insp  inspector
+	xf    transformer // app buffers after their transforms (MatchTx)
 }
 
 func (s *scratch) begin() {

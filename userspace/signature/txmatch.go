@@ -1,6 +1,452 @@
 package signature
 
-import "github.com/xdpids/xdpids/userspace/signature/rules"
+import (
+	"slices"
+
+	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/flow/flows"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
+)
+
+// TxSource is what MatchTx reads a transaction through: an adapter over
+// the app-layer parsers (the pipeline's). Buffers that exist in both
+// directions (http.header, tls.cert_subject) take the side: a rule
+// mixing request and response buffers reads each from its own side.
+type TxSource interface {
+	// Buffer returns item i (0 for a single buffer) of b on the request
+	// (toServer) or response side; ok false when absent or past the last
+	// item of a multi-buffer.
+	Buffer(b rules.Buffer, toServer bool, i int) ([]byte, bool)
+	// Field returns value i (0 unless the field is multi-valued) of a
+	// field keyword's field; ok false when absent.
+	Field(f rules.Field, i int) (uint64, bool)
+}
+
+// TxInput is one progress point of an app-layer transaction.
+type TxInput struct {
+	F *flows.Flow // required
+	// P is the packet that completed the progress point (for the alert's
+	// pcap_cnt, interface and VLAN, and packet keywords); may be nil.
+	P *decode.Packet
+	// ToServer: the request side of the transaction is complete (request
+	// rules run); false: the response side is (response rules and rules
+	// mixing both sides run).
+	ToServer bool
+	// Detected: the call is the one made when the app protocol of the
+	// flow was detected in this direction, not a transaction: rules with
+	// app-layer-protocol (or an app header) and no app buffer run here,
+	// once per direction, as Suricata's app-layer-protocol matches on the
+	// packet that completed detection.
+	Detected bool
+	App      string   // the flow's app protocol (Suricata's name), "failed" or ""
+	Src      TxSource // nil with Detected
+	TsNs     int64
+	// Record is the transaction's app-layer record, attached to the
+	// alerts (alert.Alert.App, under the key App).
+	Record any
+}
+
+// Rule sides on a transaction.
+const (
+	sideReq  uint8 = 1 // inspected when the request is complete
+	sideResp uint8 = 2 // inspected when the response is (reads request buffers too)
+	sideEach uint8 = 3 // inspected on each side, on that side's buffers
+)
+
+// txRule is what MatchTx knows of an app rule.
+type txRule struct {
+	side     uint8
+	detect   bool   // no app buffer or field: runs at detection points
+	chainDir []bool // per chain of crule.chains: read from the request side (sideResp/sideReq rules)
+	fpBuf    rules.Buffer
+	fpOK     bool
+	xf       [][]rules.Transform // per chain: transforms (nil: none)
+}
+
+// txIndex holds the app rules of each app protocol.
+type txIndex struct {
+	byApp map[string]*txGroup
+	any   *txGroup // rules on a negated app-layer-protocol or no app name: every protocol
+}
+
+type txGroup struct {
+	pats   map[rules.Buffer]*patSet // fast patterns per buffer
+	bufs   []rules.Buffer           // keys of pats, in order
+	always []int32                  // rules without a fast pattern
+	detect []int32                  // rules run at detection points
+}
+
+func (g *txGroup) add(cr *crule, tr *txRule, fp []byte) {
+	idx := cr.order
+	switch {
+	case tr.detect:
+		g.detect = append(g.detect, idx)
+	case tr.fpOK:
+		ps := g.pats[tr.fpBuf]
+		if ps == nil {
+			ps = &patSet{}
+			g.pats[tr.fpBuf] = ps
+			g.bufs = append(g.bufs, tr.fpBuf)
+		}
+		ps.add(fp, idx)
+	default:
+		g.always = append(g.always, idx)
+	}
+}
+
+// fieldDir is the side a field keyword reads.
+func fieldDir(f rules.Field) rules.Dir {
+	switch f {
+	case rules.FieldDNSRcode, rules.FieldCertNotBefore, rules.FieldCertNotAfter, rules.FieldCertExpired, rules.FieldCertValid:
+		return rules.DirToClient
+	}
+	return rules.DirBoth
+}
+
+// compileTx classifies the app rules and builds their prefilter; the
+// rules are already in evaluation order.
+func (e *Engine) compileTx() {
+	e.txr = make([]*txRule, len(e.rules))
+	e.txi = &txIndex{byApp: map[string]*txGroup{}}
+	newGroup := func() *txGroup { return &txGroup{pats: map[rules.Buffer]*patSet{}} }
+	e.txi.any = newGroup()
+	for _, cr := range e.rules {
+		r := cr.r
+		if !isAppRule(r) {
+			continue
+		}
+		tr := &txRule{detect: !r.IsApp()}
+		var ts, tc bool
+		for _, ch := range cr.chains {
+			switch ch.buf.Info().Dir {
+			case rules.DirToServer:
+				ts = true
+			case rules.DirToClient:
+				tc = true
+			}
+		}
+		for _, f := range r.Fields {
+			if fieldDir(f.Field) == rules.DirToClient {
+				tc = true
+			}
+		}
+		switch {
+		case r.Flow.ToServer:
+			tr.side = sideReq
+		case r.Flow.ToClient || tc:
+			tr.side = sideResp
+		case ts:
+			tr.side = sideReq
+		default:
+			tr.side = sideEach
+		}
+		for _, ch := range cr.chains {
+			d := ch.buf.Info().Dir
+			// a both-direction buffer of a one-side rule is read on that side
+			tr.chainDir = append(tr.chainDir, d == rules.DirToServer || d == rules.DirBoth && tr.side == sideReq)
+			tr.xf = append(tr.xf, r.TransformsOf(ch.buf))
+		}
+		var fp []byte
+		fp, tr.fpBuf, tr.fpOK = txFastPattern(r)
+		e.txr[cr.order] = tr
+		app := r.Proto.App
+		for _, a := range r.AppLayer {
+			if !a.Negated && app == "" {
+				app = a.Name
+			}
+		}
+		g := e.txi.any
+		if app != "" {
+			if g = e.txi.byApp[app]; g == nil {
+				g = newGroup()
+				e.txi.byApp[app] = g
+			}
+		}
+		g.add(cr, tr, fp)
+	}
+	for _, g := range append(mapValues(e.txi.byApp), e.txi.any) {
+		for _, b := range g.bufs {
+			e.nPatterns = g.pats[b].build(e.nPatterns)
+		}
+	}
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// txFastPattern picks an app rule's prefilter pattern: the content marked
+// fast_pattern, else the longest positive content of an app buffer. A
+// buffer with transforms the pattern cannot be checked against before
+// transforming is passed over (dotprefix alone is fine: the pattern
+// without its leading dot occurs in the raw buffer).
+func txFastPattern(r *rules.Rule) ([]byte, rules.Buffer, bool) {
+	var best *rules.Content
+	for _, m := range r.Matches {
+		c, ok := m.(*rules.Content)
+		if !ok || !c.Buffer.App() || c.Negated || !fpSafe(r.TransformsOf(c.Buffer)) {
+			continue
+		}
+		if c.FastPattern {
+			best = c
+			break
+		}
+		if best == nil || len(c.Pattern) > len(best.Pattern) {
+			best = c
+		}
+	}
+	if best == nil {
+		return nil, 0, false
+	}
+	p := best.Pattern
+	if best.FastPattern && best.FPChopLen > 0 {
+		p = p[best.FPChopOff : best.FPChopOff+best.FPChopLen]
+	}
+	if len(r.TransformsOf(best.Buffer)) > 0 && len(p) > 0 && p[0] == '.' {
+		p = p[1:]
+	}
+	if len(p) == 0 {
+		return nil, 0, false
+	}
+	return lower(p), best.Buffer, true
+}
+
+func fpSafe(xf []rules.Transform) bool {
+	for _, t := range xf {
+		switch t.Kind {
+		case rules.XfDotPrefix, rules.XfToLower, rules.XfToUpper, rules.XfHeaderLowercase:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// MatchTx matches the app rules of in.App at one progress point of a
+// transaction (or at a detection point, in.Detected) and calls emit for
+// each alert, with the transaction's record attached. A rule fires at
+// most once per call; the pipeline calls once per side of a transaction,
+// so a rule fires once per transaction (per side for rules that read
+// either side). Packet and stream rules are not run here.
+func (e *Engine) MatchTx(in *TxInput, emit func(*alert.Alert)) {
+	f := in.F
+	if f == nil || e.txi == nil || (!in.Detected && in.Src == nil) {
+		return
+	}
+	src, sport := f.Orig()
+	dst, dport := f.Resp()
+	if !in.ToServer {
+		src, dst, sport, dport = dst, src, dport, sport
+	}
+	c := mctx{
+		ts: in.TsNs, src: src, dst: dst, sport: sport, dport: dport, proto: f.Proto, family: 4,
+		ports: f.Proto == decode.ProtoTCP || f.Proto == decode.ProtoUDP,
+		f:     f, toServer: in.ToServer, p: in.P, stream: true,
+	}
+	if src.Unmap().Is6() {
+		c.family = 6
+	}
+	if in.P != nil {
+		c.ifindex, c.vlan = in.P.Ifindex, in.P.VLAN
+		c.data = in.P.Payload
+		c.in = Input{P: in.P, F: f, FromOrig: in.ToServer}
+		// packet keywords (dsize, flags...) of app rules read this packet
+		c.stream = false
+	}
+	c.fs = e.flowStateOf(f, false)
+	if c.fs != nil && c.fs.pass {
+		return
+	}
+	s := e.pool.Get().(*scratch)
+	defer e.pool.Put(s)
+	s.begin()
+	groups := [2]*txGroup{e.txi.byApp[in.App], e.txi.any}
+	for _, g := range groups {
+		if g == nil {
+			continue
+		}
+		if in.Detected {
+			s.add(g.detect)
+			continue
+		}
+		for _, b := range g.bufs {
+			e.txPrefilter(s, g.pats[b], b, in)
+		}
+		s.add(g.always)
+	}
+	slices.Sort(s.cand)
+	wrapped := func(a *alert.Alert) {
+		a.AppProto, a.App = in.App, in.Record
+		a.Payload = nil
+		emit(a)
+	}
+	e.runTx(s, &c, in, wrapped)
+	e.count(func(st *Stats) { st.Transactions++ })
+}
+
+// txPrefilter scans the items of buffer b a call may read.
+func (e *Engine) txPrefilter(s *scratch, ps *patSet, b rules.Buffer, in *TxInput) {
+	d := b.Info().Dir
+	for _, side := range [2]bool{true, false} {
+		// the request side is read at both points (mixed rules); the
+		// response side only at the response point
+		if side && d&rules.DirToServer == 0 || !side && (d&rules.DirToClient == 0 || in.ToServer) {
+			continue
+		}
+		for i := 0; ; i++ {
+			data, ok := in.Src.Buffer(b, side, i)
+			if !ok {
+				break
+			}
+			ps.scan(s, data)
+			if !b.Info().Multi {
+				break
+			}
+		}
+	}
+}
+
+func (e *Engine) runTx(s *scratch, c *mctx, in *TxInput, emit func(*alert.Alert)) {
+	var cands, matches, alerts, quiet uint64
+	for _, i := range s.cand {
+		cr := e.rules[i]
+		tr := e.txr[i]
+		if tr == nil || !txSideOK(tr, in) || !appLayerOK(cr.r, in) {
+			continue
+		}
+		if !e.matchHeader(cr, c, s) || !e.flowbitsRead(cr, c) || !e.hostbitsRead(cr, c) {
+			continue
+		}
+		cands++
+		if !in.Detected && (!e.txFields(cr.r, in) || !e.txChains(cr, tr, c, in, s)) {
+			continue
+		}
+		matches++
+		if e.onMatch(cr, c, emit) {
+			alerts++
+		} else {
+			quiet++
+		}
+		if cr.r.Action == rules.ActionPass {
+			e.ensureFlowState(c).pass = true
+			break
+		}
+	}
+	if cands > 0 {
+		e.mu.Lock()
+		e.stats.Candidates += cands
+		e.stats.Matches += matches
+		e.stats.Alerts += alerts
+		e.stats.Suppressed += quiet
+		e.mu.Unlock()
+	}
+}
+
+func txSideOK(tr *txRule, in *TxInput) bool {
+	if in.Detected {
+		return tr.detect
+	}
+	if tr.detect {
+		return false
+	}
+	switch tr.side {
+	case sideReq:
+		return in.ToServer
+	case sideResp:
+		return !in.ToServer
+	}
+	return true
+}
+
+// appLayerOK checks the header's app protocol and app-layer-protocol
+// keywords against the flow's.
+func appLayerOK(r *rules.Rule, in *TxInput) bool {
+	if r.Proto.App != "" && r.Proto.App != in.App {
+		return false
+	}
+	for _, a := range r.AppLayer {
+		if (a.Name == in.App) == a.Negated {
+			return false
+		}
+	}
+	return true
+}
+
+// txFields matches the rule's field keywords.
+func (e *Engine) txFields(r *rules.Rule, in *TxInput) bool {
+	for i := range r.Fields {
+		fm := &r.Fields[i]
+		ok := false
+		for j := 0; ; j++ {
+			v, has := in.Src.Field(fm.Field, j)
+			if !has {
+				break
+			}
+			if fm.Match(v) {
+				ok = true
+				break
+			}
+			if !fm.Field.Multi() {
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// txChains runs each chain of the rule over its buffer (every item of a
+// multi-buffer until one matches), transformed first when the rule says.
+func (e *Engine) txChains(cr *crule, tr *txRule, c *mctx, in *TxInput, s *scratch) bool {
+	s.insp.vars = s.insp.vars[:0]
+	for k, ch := range cr.chains {
+		if ch.buf == rules.BufPayload || !ch.buf.App() {
+			buf, ok := e.buffer(ch.buf, c, s)
+			if !ok {
+				return false
+			}
+			s.insp.reset(buf)
+			if !s.insp.run(ch.m, 0, 0) {
+				return false
+			}
+			continue
+		}
+		side := tr.chainDir[k]
+		if tr.side == sideEach && ch.buf.Info().Dir == rules.DirBoth {
+			side = in.ToServer
+		}
+		multi := ch.buf.Info().Multi
+		matched := false
+		for i := 0; ; i++ {
+			buf, ok := in.Src.Buffer(ch.buf, side, i)
+			if !ok {
+				break
+			}
+			if len(tr.xf[k]) > 0 {
+				buf = s.xf.apply(tr.xf[k], buf)
+			}
+			s.insp.reset(buf)
+			if s.insp.run(ch.m, 0, 0) {
+				matched = true
+				break
+			}
+			if !multi {
+				break
+			}
+		}
+		if !matched {
+			return false
+		}
+	}
+	return true
+}
 
 // isAppRule reports whether r is inspected on app-layer transactions
 // (MatchTx) instead of packets and streams: it names an app-layer

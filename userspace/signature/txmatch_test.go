@@ -1,0 +1,169 @@
+package signature
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/signature/rules"
+)
+
+// txData is a transaction held in maps: the buffers of each side by
+// name (several items for a multi-buffer) and the field values.
+type txData struct {
+	req, resp map[string][]string
+	fields    map[rules.Field][]uint64
+}
+
+func (d *txData) Buffer(b rules.Buffer, toServer bool, i int) ([]byte, bool) {
+	m := d.resp
+	if toServer {
+		m = d.req
+	}
+	items := m[b.String()]
+	if i >= len(items) {
+		return nil, false
+	}
+	return []byte(items[i]), true
+}
+
+func (d *txData) Field(f rules.Field, i int) (uint64, bool) {
+	v := d.fields[f]
+	if i >= len(v) {
+		return 0, false
+	}
+	return v[i], true
+}
+
+type httpRecord struct{ URL string }
+
+// txRun matches one side of a transaction on the harness's last flow.
+func (h *harness) txRun(in TxInput) []uint32 {
+	h.t.Helper()
+	f := h.lastFlow(h.t.(*testing.T))
+	in.F, in.TsNs = f, h.ts
+	var sids []uint32
+	h.eng.MatchTx(&in, func(a *alert.Alert) {
+		h.got = append(h.got, *a)
+		sids = append(sids, a.SID)
+	})
+	slices.Sort(sids)
+	return sids
+}
+
+func TestMatchTxHTTP(t *testing.T) {
+	const c, s = "192.0.2.1", "198.51.100.2"
+	h := newHarness(t, `
+alert http any any -> any any (msg:"uri"; flow:established,to_server; http.uri; content:"/evil"; startswith; sid:1;)
+alert http any any -> any any (msg:"legacy"; content:"GET"; http_method; content:"evil"; http_uri; pcre:"/^Mozilla/V"; sid:2;)
+alert http any any -> any any (msg:"mixed"; http.uri; content:"/evil"; http.stat_code; content:"404"; sid:3;)
+alert http any any -> any any (msg:"header either side"; http.header; content:"X-Bad|3a|"; sid:4;)
+alert http any any -> any any (msg:"body"; flow:to_client; file_data; content:"payload"; sid:5;)
+alert http any any -> any any (msg:"urilen"; urilen:>100; sid:6;)
+alert tcp any any -> any any (msg:"packet rule"; content:"evil"; sid:7;)
+alert http any any -> any any (msg:"transform"; http.uri; to_uppercase; content:"/EVIL"; sid:8;)
+alert dns any any -> any any (msg:"dns"; dns.query; content:"evil"; sid:9;)
+`, Options{})
+	h.handshake(c, s, 40000, 8080)
+	tx := &txData{
+		req:  map[string][]string{"http.uri": {"/evil.php"}, "http.method": {"GET"}, "http.user_agent": {"Mozilla/5.0"}, "http.header": {"Host: x\r\nX-Bad: 1\r\n"}},
+		resp: map[string][]string{"http.stat_code": {"404"}, "http.header": {"Server: y\r\n"}, "file.data": {"the payload"}},
+	}
+	rec := &httpRecord{URL: "/evil.php"}
+	if got := h.txRun(TxInput{ToServer: true, App: "http", Src: tx, Record: rec}); !slices.Equal(got, []uint32{1, 2, 4, 8}) {
+		t.Errorf("request alerts %v, want [1 2 4 8]", got)
+	}
+	a := h.got[0]
+	if a.AppProto != "http" || a.App != rec || a.Src.String() != c || a.DstPort != 8080 {
+		t.Errorf("alert app %q %v from %v to port %d", a.AppProto, a.App, a.Src, a.DstPort)
+	}
+	if got := h.txRun(TxInput{ToServer: false, App: "http", Src: tx, Record: rec}); !slices.Equal(got, []uint32{3, 5}) {
+		t.Errorf("response alerts %v, want [3 5]", got)
+	}
+	// the same buffers on a flow detected as another protocol: nothing
+	if got := h.txRun(TxInput{ToServer: true, App: "tls", Src: tx}); len(got) != 0 {
+		t.Errorf("http rules on a tls flow: %v", got)
+	}
+	// app rules never run on packets
+	if got := h.send(frame(t, pkt{src: c, dst: s, sport: 40000, dport: 8080, flags: "PA", seq: 101, ack: 501, payload: "GET /evil.php HTTP/1.1\r\n\r\n"})); !slices.Equal(got, []uint32{7}) {
+		t.Errorf("packet alerts %v, want [7]", got)
+	}
+}
+
+func TestMatchTxDNSAndTLS(t *testing.T) {
+	const c, s = "192.0.2.1", "198.51.100.2"
+	h := newHarness(t, `
+alert dns any any -> any any (msg:"query"; dns.query; dotprefix; content:".example.com"; endswith; sid:1;)
+alert dns any any -> any any (msg:"nxdomain"; dns.rcode:3; sid:2;)
+alert dns any any -> any any (msg:"aaaa"; dns.rrtype:AAAA; dns.opcode:0; sid:3;)
+alert tls any any -> any any (msg:"sni"; tls.sni; content:"bad.test"; bsize:8; sid:4;)
+alert tls any any -> any any (msg:"old"; ssl_version:sslv3,tls1.0; sid:5;)
+alert tls any any -> any any (msg:"certs"; tls.certs; content:"EVILCA"; sid:6;)
+alert tls any any -> any any (msg:"expired"; tls_cert_expired; sid:7;)
+alert tcp any any -> any any (msg:"not tls"; app-layer-protocol:!tls; sid:8;)
+alert tcp any any -> any any (msg:"is tls"; flow:to_server; app-layer-protocol:tls; sid:9;)
+`, Options{})
+	h.handshake(c, s, 40000, 443)
+	dns := &txData{
+		req:    map[string][]string{"dns.query": {"other.org", "www.example.com"}},
+		fields: map[rules.Field][]uint64{rules.FieldDNSRRType: {1, 28}, rules.FieldDNSOpcode: {0}, rules.FieldDNSRcode: {3}},
+	}
+	if got := h.txRun(TxInput{ToServer: true, App: "dns", Src: dns}); !slices.Equal(got, []uint32{1, 3}) {
+		t.Errorf("dns request alerts %v, want [1 3]", got)
+	}
+	if got := h.txRun(TxInput{ToServer: false, App: "dns", Src: dns}); !slices.Equal(got, []uint32{2, 3}) {
+		t.Errorf("dns response alerts %v, want [2 3]", got)
+	}
+	dns.req["dns.query"] = []string{"example.com.evil"}
+	if got := h.txRun(TxInput{ToServer: true, App: "dns", Src: dns}); !slices.Equal(got, []uint32{3}) {
+		t.Errorf("dns request alerts %v, want [3]", got)
+	}
+	tls := &txData{
+		req:    map[string][]string{"tls.sni": {"bad.test"}},
+		resp:   map[string][]string{"tls.certs": {"leaf", "EVILCA root"}},
+		fields: map[rules.Field][]uint64{rules.FieldSSLVersion: {rules.SSLVersionBit(0x0301)}, rules.FieldCertExpired: {0}},
+	}
+	if got := h.txRun(TxInput{ToServer: true, App: "tls", Src: tls}); !slices.Equal(got, []uint32{4, 5}) {
+		t.Errorf("tls client alerts %v, want [4 5]", got)
+	}
+	if got := h.txRun(TxInput{ToServer: false, App: "tls", Src: tls}); !slices.Equal(got, []uint32{5, 6}) {
+		t.Errorf("tls server alerts %v, want [5 6]", got)
+	}
+	if got := h.txRun(TxInput{ToServer: true, App: "tls", Detected: true}); !slices.Equal(got, []uint32{9}) {
+		t.Errorf("tls detection alerts %v, want [9]", got)
+	}
+	if got := h.txRun(TxInput{ToServer: false, App: "ssh", Detected: true}); !slices.Equal(got, []uint32{8}) {
+		t.Errorf("ssh detection alerts %v, want [8]", got)
+	}
+}
+
+func TestTransforms(t *testing.T) {
+	var x transformer
+	for _, c := range []struct {
+		kinds []rules.TransformKind
+		in    string
+		want  string
+	}{
+		{[]rules.TransformKind{rules.XfDotPrefix}, "a.com", ".a.com"},
+		{[]rules.TransformKind{rules.XfStripWhitespace}, " a \tb\r\n", "ab"},
+		{[]rules.TransformKind{rules.XfCompressWhitespace}, "a  \t b", "a b"},
+		{[]rules.TransformKind{rules.XfURLDecode, rules.XfToLower}, "%41b+%2", "ab %2"},
+		{[]rules.TransformKind{rules.XfHeaderLowercase}, "Host: A\r\nX-Y: B\r\n", "host: A\r\nx-y: B\r\n"},
+		{[]rules.TransformKind{rules.XfStripPseudoHeaders}, ":path: /\r\nA: b\r\n", "A: b\r\n"},
+		{[]rules.TransformKind{rules.XfMD5, rules.XfToUpper}, "", "\xd4\x1d\x8c\xd9\x8f\x00\xb2\x04\xe9\x80\t\x98\xec\xf8B~"},
+	} {
+		var xf []rules.Transform
+		for _, k := range c.kinds {
+			xf = append(xf, rules.Transform{Kind: k})
+		}
+		if got := string(x.apply(xf, []byte(c.in))); got != c.want {
+			t.Errorf("%v(%q) = %q, want %q", c.kinds, c.in, got, c.want)
+		}
+	}
+	xf := []rules.Transform{{Kind: rules.XfDotPrefix}, {Kind: rules.XfToLower}, {Kind: rules.XfXor, Key: []byte{1}}}
+	in := []byte("A.B")
+	x.apply(xf, in)
+	if n := testing.AllocsPerRun(100, func() { x.apply(xf, in) }); n != 0 {
+		t.Errorf("apply allocates %.0f times", n)
+	}
+}
