@@ -1,0 +1,152 @@
+package appdns
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+// eveSchema compiles the repository's Suricata EVE schema
+// (testdata/suricata/schema.json, Suricata 7's) with the version 3 DNS
+// fields Suricata 8 added (8.0-dns-logging-changes.rst): "queries"
+// ({rrname, rrtype}), "opcode", "tc", and "soa" in answers. The stored
+// schema forbids keys it does not list, so without them no v3 record
+// validates; the additions are the only change, made in memory.
+func eveSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no module root")
+		}
+		dir = parent
+	}
+	path := filepath.Join(dir, "testdata", "suricata", "schema.json")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns := doc.(map[string]any)["properties"].(map[string]any)["dns"].(map[string]any)["properties"].(map[string]any)
+	if _, ok := dns["queries"]; !ok {
+		dns["queries"] = map[string]any{"type": "array", "items": map[string]any{
+			"type": "object", "additionalProperties": false,
+			"properties": map[string]any{"rrname": map[string]any{"type": "string"}, "rrtype": map[string]any{"type": "string"}},
+		}}
+	}
+	if _, ok := dns["opcode"]; !ok {
+		dns["opcode"] = map[string]any{"type": "integer"}
+	}
+	if _, ok := dns["tc"]; !ok {
+		dns["tc"] = map[string]any{"type": "boolean"}
+	}
+	ans := dns["answers"].(map[string]any)["items"].(map[string]any)["properties"].(map[string]any)
+	if _, ok := ans["soa"]; !ok {
+		ans["soa"] = dns["authorities"].(map[string]any)["items"].(map[string]any)["properties"].(map[string]any)["soa"]
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2019)
+	if err := c.AddResource(path, doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+// TestSchema validates dns events and alerts carrying records of every
+// kind this package writes: the table messages and the corpus captures.
+func TestSchema(t *testing.T) {
+	sch := eveSchema(t)
+	var msgs [][]byte
+	msgs = append(msgs, query(t), response(t))
+	msgs = append(msgs, build(t, dnsmessage.Header{ID: 7, Response: true, Truncated: true, RCode: dnsmessage.RCodeNameError},
+		[]dnsmessage.Question{{Name: mustName("_sip._tcp.example.org."), Type: dnsmessage.TypeSRV, Class: dnsmessage.ClassINET}},
+		[]dnsmessage.Resource{
+			rr("_sip._tcp.example.org.", 60, &dnsmessage.SRVResource{Priority: 10, Weight: 20, Port: 5060, Target: mustName("sip.example.org.")}),
+			rr("example.org.", 60, &dnsmessage.TXTResource{TXT: []string{"\xff\x00bin"}}),
+			rr("example.org.", 60, &dnsmessage.SOAResource{NS: mustName("ns.example.org."), MBox: mustName("h.example.org.")}),
+		}, nil, nil))
+	if dir := corpusDirOrEmpty("suricata-verify-app"); dir != "" {
+		for _, p := range []string{"dns__dns-forward-pointer/input.pcap", "dns-opcode/dns-notify.pcap", "issues__issue-4759/tcpdns.pcap", "dns__dns-rrtype-index/input.pcap"} {
+			for _, c := range dnsMessages(t, filepath.Join(dir, p)) {
+				var r Record
+				c.m.Record(&r)
+				validate(t, sch, p, &r)
+			}
+		}
+	}
+	for i, b := range msgs {
+		var m Message
+		if err := m.Parse(b); err != nil {
+			t.Fatal(err)
+		}
+		var r Record
+		m.Record(&r)
+		validate(t, sch, "table "+string(rune('0'+i)), &r)
+	}
+}
+
+func validate(t *testing.T, sch *jsonschema.Schema, name string, r *Record) {
+	t.Helper()
+	for _, ev := range []string{"dns", "alert"} {
+		e := map[string]any{
+			"timestamp": "2026-12-01T21:00:00.000000+0000", "event_type": ev, "src_ip": "192.0.2.1", "src_port": 53,
+			"dest_ip": "198.51.100.2", "dest_port": 40000, "proto": "UDP", "app_proto": "dns", "dns": r,
+		}
+		if ev == "alert" {
+			e["alert"] = map[string]any{"action": "allowed", "gid": 1, "signature_id": 1, "rev": 1, "signature": "t", "category": "", "severity": 3}
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(v); err != nil {
+			t.Errorf("%s %s: %v\n%s", name, ev, err, b)
+		}
+	}
+}
+
+// corpusDirOrEmpty is corpusDir without the skip, for tests that use the
+// corpus when it is there.
+func corpusDirOrEmpty(sub string) string {
+	dir, _ := os.Getwd()
+	base := os.Getenv("XDPIDS_CORPUS")
+	if base == "" {
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				break
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				return ""
+			}
+			dir = parent
+		}
+		base = filepath.Join(dir, "..", "shared", "corpus")
+	}
+	d := filepath.Join(base, sub)
+	if st, err := os.Stat(d); err == nil && st.IsDir() {
+		return d
+	}
+	return ""
+}
