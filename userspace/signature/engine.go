@@ -589,7 +589,7 @@ func (x *prefixIndex) lookup(a netip.Addr, fn func([]int32)) {
 func (e *Engine) MayMatch(proto uint8, a, b netip.Addr, ap, bp uint16) bool {
 	g := groupOf(proto)
 	gr := &e.groups[g]
-	if len(gr.any.pat) > 0 || len(gr.always) > 0 {
+	if len(gr.any.pat) > 0 || len(gr.always) > 0 || e.mayMatchTx(proto) {
 		return true
 	}
 	if g == gTCP || g == gUDP {

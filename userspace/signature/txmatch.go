@@ -68,6 +68,7 @@ type txRule struct {
 type txIndex struct {
 	byApp map[string]*txGroup
 	any   *txGroup // rules on a negated app-layer-protocol or no app name: every protocol
+	n     int      // app rules
 }
 
 type txGroup struct {
@@ -150,6 +151,7 @@ func (e *Engine) compileTx() {
 		var fp []byte
 		fp, tr.fpBuf, tr.fpOK = txFastPattern(r)
 		e.txr[cr.order] = tr
+		e.txi.n++
 		app := r.Proto.App
 		for _, a := range r.AppLayer {
 			if !a.Negated && app == "" {
@@ -453,4 +455,17 @@ func (e *Engine) txChains(cr *crule, tr *txRule, c *mctx, in *TxInput, s *scratc
 // buffer, field or protocol.
 func isAppRule(r *rules.Rule) bool {
 	return r.Proto.App != "" || len(r.AppLayer) > 0 || r.IsApp()
+}
+
+// mayMatchTx reports whether app rules could inspect a flow of IP
+// protocol proto: its app protocol is known only once its payload is
+// read, so any app rule keeps TCP and UDP flows under inspection.
+func (e *Engine) mayMatchTx(proto uint8) bool {
+	return e.HasAppRules() && (proto == decode.ProtoTCP || proto == decode.ProtoUDP)
+}
+
+// HasAppRules reports whether the engine has rules MatchTx inspects:
+// the pipeline parses app-layer protocols for them.
+func (e *Engine) HasAppRules() bool {
+	return e != nil && e.txi != nil && e.txi.n > 0
 }

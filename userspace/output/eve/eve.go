@@ -46,7 +46,16 @@ type Record struct {
 	ICMPType    *uint16        `json:"icmp_type,omitempty"`
 	ICMPCode    *uint16        `json:"icmp_code,omitempty"`
 	CommunityID string         `json:"community_id,omitempty"`
-	Alert       *AlertRecord   `json:"alert,omitempty"`
+	// TxID is the app-layer transaction of an app event (http, dns...).
+	TxID     *uint64      `json:"tx_id,omitempty"`
+	Alert    *AlertRecord `json:"alert,omitempty"`
+	AppProto string       `json:"app_proto,omitempty"`
+	// The app-layer record of an app event, or of the transaction an
+	// alert matched (app.go).
+	HTTP    json.RawMessage `json:"http,omitempty"`
+	DNS     json.RawMessage `json:"dns,omitempty"`
+	TLS     json.RawMessage `json:"tls,omitempty"`
+	SSH     json.RawMessage `json:"ssh,omitempty"`
 	Anomaly     *AnomalyRecord `json:"anomaly,omitempty"`
 	Drop        *DropRecord    `json:"drop,omitempty"`
 	Flow        *FlowRecord    `json:"flow,omitempty"`
@@ -156,6 +165,8 @@ func RecordOf(a *alert.Alert, loc *time.Location) Record {
 			}
 		}
 	}
+	r.AppProto = a.AppProto
+	r.setApp(a.AppProto, a.App)
 	if len(a.Payload) > 0 {
 		r.Payload = base64.StdEncoding.EncodeToString(a.Payload)
 	}
@@ -268,6 +279,7 @@ func FlowRecordOf(f *flows.Flow, iface string, loc *time.Location) Record {
 		r.tuple(src, dst, sp, dp, f.Proto, f.VLAN)
 		r.CommunityID = flows.CommunityID(src, dst, sp, dp, f.Proto)
 	}
+	r.AppProto = appProtoName(f.App)
 	fr := &FlowRecord{
 		PktsToServer: f.Pkts[0], PktsToClient: f.Pkts[1], BytesToServer: f.Bytes[0], BytesToClient: f.Bytes[1],
 		Start: stamp(f.FirstNs, loc), End: stamp(f.LastNs, loc),
@@ -659,6 +671,11 @@ func appendFlow(b []byte, f *flows.Flow, iface string, loc *time.Location) []byt
 	if !isICMP(f.Proto) {
 		b = append(b, `,"community_id":"`...)
 		b = flows.AppendCommunityID(b, src, dst, sp, dp, f.Proto)
+		b = append(b, '"')
+	}
+	if n := appProtoName(f.App); n != "" {
+		b = append(b, `,"app_proto":"`...)
+		b = append(b, n...)
 		b = append(b, '"')
 	}
 	b = append(b, `,"flow":{"pkts_toserver":`...)

@@ -1,0 +1,484 @@
+package pipeline
+
+import (
+	"encoding/json"
+
+	"github.com/xdpids/xdpids/userspace/app/appdns"
+	"github.com/xdpids/xdpids/userspace/app/apphttp"
+	"github.com/xdpids/xdpids/userspace/app/appproto"
+	"github.com/xdpids/xdpids/userspace/app/appssh"
+	"github.com/xdpids/xdpids/userspace/app/apptls"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/flow/flows"
+	"github.com/xdpids/xdpids/userspace/output/eve"
+	"github.com/xdpids/xdpids/userspace/packet/decode"
+	"github.com/xdpids/xdpids/userspace/signature"
+)
+
+// The app layer of a worker: per TCP flow, the protocol is detected from
+// the first reassembled bytes of either direction (appproto, by content,
+// not port), then both directions feed that protocol's parser, whose
+// transactions go to the signature engine (MatchTx) and to EVE (OnApp).
+// UDP datagrams are detected and parsed one by one (DNS). A TLS or SSH
+// session that turns encrypted is bypassed, reason "encrypted".
+
+// maxDetect bounds the bytes kept per direction while the protocol is
+// undecided (what detection reads, and what is replayed to the parser
+// once it is decided); past it detection gives up on the direction.
+const maxDetect = 4096
+
+// appFlow is the app-layer state of one TCP flow.
+type appFlow struct {
+	firstNs  int64 // the connection (flow ids are reused)
+	proto    appproto.Proto
+	pend     [2][]byte // bytes of each direction before the decision ([0] to server)
+	next     [2]uint64 // stream offset expected next per direction
+	failed   [2]bool
+	detected [2]bool // the detection point of the direction was matched
+
+	http   *apphttp.Conn
+	tls    *apptls.Conn
+	ssh    *appssh.Conn
+	dnsTCP *appdns.TCPConn
+
+	tlsPoint  [2]bool // TLS: the client's (ClientHello) and server's progress points were matched
+	tlsLogged bool
+	sshPoint  [2]bool
+	sshLogged bool
+	dnsTx     uint64
+}
+
+// appLayer is the worker's app-layer state.
+type appLayer struct {
+	flows   map[uint64]*appFlow
+	free    []*appFlow
+	udpMsg  appdns.Message
+	httpRec apphttp.Record
+	txIn    signature.TxInput
+	ev      eve.AppEvent
+	lazy    lazyRecord
+	srcHTTP httpSrc
+	srcDNS  dnsSrc
+	srcTLS  tlsSrc
+	srcSSH  sshSrc
+}
+
+// lazyRecord is the app record an alert carries: encoded only when a
+// rule fires (the parser's state it reads is valid during the callback
+// only).
+type lazyRecord struct {
+	fill func() any
+}
+
+func dirIdx(toServer bool) int {
+	if toServer {
+		return 0
+	}
+	return 1
+}
+
+// appOn reports whether the app layer runs: some rule inspects
+// transactions, or app records are logged.
+func (w *Worker) appOn(e *signature.Engine) bool {
+	return e.HasAppRules() || w.p.OnApp != nil
+}
+
+func (w *Worker) appFlowOf(f *flows.Flow) *appFlow {
+	a := &w.app
+	if a.flows == nil {
+		a.flows = map[uint64]*appFlow{}
+	}
+	af := a.flows[f.ID]
+	if af != nil && af.firstNs == f.FirstNs {
+		return af
+	}
+	if af == nil {
+		if n := len(a.free); n > 0 {
+			af, a.free = a.free[n-1], a.free[:n-1]
+		} else {
+			af = &appFlow{}
+		}
+		a.flows[f.ID] = af
+	}
+	af.reset(f.FirstNs)
+	return af
+}
+
+func (af *appFlow) reset(firstNs int64) {
+	p0, p1 := af.pend[0][:0], af.pend[1][:0]
+	h, t, s, d := af.http, af.tls, af.ssh, af.dnsTCP
+	*af = appFlow{firstNs: firstNs, pend: [2][]byte{p0, p1}, http: h, tls: t, ssh: s, dnsTCP: d}
+}
+
+// appData takes newly reassembled bytes of a TCP flow. handled is false
+// while (and when) no parser follows the flow, for the caller's own TLS
+// record follower; encrypted says the direction has nothing readable
+// left.
+func (w *Worker) appData(e *signature.Engine, f *flows.Flow, toServer bool, data []byte, offset uint64) (handled, encrypted bool) {
+	if !w.appOn(e) {
+		return false, false
+	}
+	af := w.appFlowOf(f)
+	d := dirIdx(toServer)
+	if af.proto == appproto.Unknown {
+		if af.failed[d] || offset != af.next[d] {
+			af.next[d] = offset + uint64(len(data))
+			af.failed[d] = true // a hole before detection: give up on the direction
+			w.appFailed(af, f)
+			return false, false
+		}
+		af.next[d] = offset + uint64(len(data))
+		if len(af.pend[d])+len(data) > maxDetect {
+			data = data[:maxDetect-len(af.pend[d])]
+		}
+		af.pend[d] = append(af.pend[d], data...)
+		p, more := appproto.DetectTCP(toServer, af.pend[d])
+		switch {
+		case p.Decided():
+			w.appStart(e, af, f, p, toServer)
+		case !more || len(af.pend[d]) >= maxDetect:
+			af.failed[d] = true
+			w.appFailed(af, f)
+		}
+		if af.proto == appproto.Unknown || af.proto == appproto.Failed {
+			return false, false
+		}
+		return true, w.appEncrypted(af, toServer)
+	}
+	if af.proto == appproto.Failed {
+		return false, false
+	}
+	if offset > af.next[d] {
+		w.appGap(af, toServer, int(offset-af.next[d]))
+	}
+	af.next[d] = offset + uint64(len(data))
+	if !af.detected[d] {
+		af.detected[d] = true
+		w.appDetected(e, af, f, toServer)
+	}
+	w.appFeed(e, af, f, toServer, data)
+	return true, w.appEncrypted(af, toServer)
+}
+
+func (w *Worker) appFailed(af *appFlow, f *flows.Flow) {
+	if af.failed[0] && af.failed[1] {
+		af.proto = appproto.Failed
+		f.App = uint8(appproto.Failed)
+	}
+}
+
+// appStart creates the parser of p and replays what detection kept,
+// request side first.
+func (w *Worker) appStart(e *signature.Engine, af *appFlow, f *flows.Flow, p appproto.Proto, toServer bool) {
+	af.proto = p
+	f.App = uint8(p)
+	switch p {
+	case appproto.HTTP1:
+		if af.http == nil {
+			af.http = apphttp.NewConn(apphttp.DefaultLimits())
+		} else {
+			af.http.Reset()
+		}
+	case appproto.TLS:
+		if af.tls == nil {
+			af.tls = apptls.NewConn(apptls.DefaultLimits())
+		} else {
+			af.tls.Reset()
+		}
+	case appproto.SSH:
+		if af.ssh == nil {
+			af.ssh = &appssh.Conn{}
+		} else {
+			af.ssh.Reset()
+		}
+	case appproto.DNS:
+		if af.dnsTCP == nil {
+			af.dnsTCP = &appdns.TCPConn{}
+		} else {
+			af.dnsTCP.Reset()
+		}
+	}
+	af.detected[dirIdx(toServer)] = true
+	w.appDetected(e, af, f, toServer)
+	for _, ts := range [2]bool{true, false} {
+		d := dirIdx(ts)
+		if len(af.pend[d]) == 0 {
+			continue
+		}
+		if !af.detected[d] {
+			af.detected[d] = true
+			w.appDetected(e, af, f, ts)
+		}
+		w.appFeed(e, af, f, ts, af.pend[d])
+		af.pend[d] = af.pend[d][:0]
+	}
+}
+
+// appDetected runs the rules of the detection point of a direction.
+func (w *Worker) appDetected(e *signature.Engine, af *appFlow, f *flows.Flow, toServer bool) {
+	w.appMatch(e, f, toServer, true, nil, nil)
+}
+
+// appMatch runs MatchTx on a progress point.
+func (w *Worker) appMatch(e *signature.Engine, f *flows.Flow, toServer, detected bool, src signature.TxSource, fill func() any) {
+	if e == nil || !e.HasAppRules() {
+		return
+	}
+	a := &w.app
+	a.lazy.fill = fill
+	in := &a.txIn
+	ts := f.LastNs
+	if w.cur != nil {
+		ts = w.cur.TsNs
+	}
+	*in = signature.TxInput{F: f, P: w.cur, ToServer: toServer, Detected: detected, App: appproto.Proto(f.App).String(), Src: src, TsNs: ts}
+	if fill != nil {
+		in.Record = &a.lazy
+	}
+	prev := w.curFlow
+	w.curFlow = f
+	e.MatchTx(in, w.emitTx)
+	w.curFlow = prev
+}
+
+// emitTx snapshots an alert's app record (the parser reuses what it
+// points into) before the alert goes the way of the others.
+func (w *Worker) emitTx(a *alert.Alert) {
+	if l, ok := a.App.(*lazyRecord); ok {
+		a.App = nil
+		if l.fill != nil {
+			if raw, err := json.Marshal(l.fill()); err == nil {
+				a.App = json.RawMessage(raw)
+			}
+		}
+	}
+	w.emit(a)
+}
+
+// appLog sends an app record to OnApp.
+func (w *Worker) appLog(f *flows.Flow, toServer bool, proto string, txID uint64, rec any) {
+	if w.p.OnApp == nil {
+		return
+	}
+	ts := f.LastNs
+	if w.cur != nil {
+		ts = w.cur.TsNs
+	}
+	w.app.ev = eve.AppEvent{TsNs: ts, F: f, P: w.cur, ToServer: toServer, Proto: proto, TxID: txID, Record: rec}
+	w.p.OnApp(&w.app.ev)
+}
+
+func (w *Worker) appGap(af *appFlow, toServer bool, n int) {
+	switch af.proto {
+	case appproto.HTTP1:
+		af.http.Gap(toServer, n)
+	case appproto.TLS:
+		af.tls.Gap(toServer, n)
+	case appproto.SSH:
+		af.ssh.Gap(toServer, n)
+	case appproto.DNS:
+		af.dnsTCP.Gap(toServer, n)
+	}
+}
+
+func (w *Worker) appEncrypted(af *appFlow, toServer bool) bool {
+	switch af.proto {
+	case appproto.TLS:
+		return af.tls.Encrypted(toServer)
+	case appproto.SSH:
+		return af.ssh.Encrypted()
+	}
+	return false
+}
+
+// appFeed gives the parser of the flow the next bytes of a direction.
+func (w *Worker) appFeed(e *signature.Engine, af *appFlow, f *flows.Flow, toServer bool, data []byte) {
+	switch af.proto {
+	case appproto.HTTP1:
+		ts := f.LastNs
+		if w.cur != nil {
+			ts = w.cur.TsNs
+		}
+		af.http.Feed(toServer, data, ts, func(tx *apphttp.Tx, p apphttp.Progress) { w.httpTx(e, f, tx, p) })
+	case appproto.TLS:
+		af.tls.Feed(toServer, data, func(ev apptls.Event) { w.tlsEvent(e, af, f, ev) })
+	case appproto.SSH:
+		af.ssh.Feed(toServer, data)
+		w.sshProgress(e, af, f, false)
+	case appproto.DNS:
+		af.dnsTCP.Feed(toServer, data, func(m *appdns.Message, ts bool) { w.dnsMessage(e, af, f, m, ts) })
+	}
+}
+
+func (w *Worker) httpRecord(tx *apphttp.Tx) func() any {
+	return func() any {
+		tx.Record(&w.app.httpRec)
+		return &w.app.httpRec
+	}
+}
+
+func (w *Worker) httpTx(e *signature.Engine, f *flows.Flow, tx *apphttp.Tx, p apphttp.Progress) {
+	switch p {
+	case apphttp.ReqBody:
+		w.app.srcHTTP.tx = tx
+		w.appMatch(e, f, true, false, &w.app.srcHTTP, w.httpRecord(tx))
+	case apphttp.RespBody:
+		w.app.srcHTTP.tx = tx
+		w.appMatch(e, f, false, false, &w.app.srcHTTP, w.httpRecord(tx))
+		if w.p.OnApp != nil {
+			tx.Record(&w.app.httpRec)
+			w.appLog(f, true, "http", tx.ID, &w.app.httpRec)
+		}
+	}
+	w.app.srcHTTP.tx = nil
+}
+
+func (w *Worker) dnsMessage(e *signature.Engine, af *appFlow, f *flows.Flow, m *appdns.Message, toServer bool) {
+	w.app.srcDNS.m = m
+	txID := af.dnsTx
+	af.dnsTx++
+	rec := func() any {
+		var r appdns.Record
+		m.Record(&r)
+		r.TxID = txID
+		return &r
+	}
+	w.appMatch(e, f, toServer, false, &w.app.srcDNS, rec)
+	if w.p.OnApp != nil {
+		w.appLog(f, toServer, "dns", txID, rec())
+	}
+	w.app.srcDNS.m = nil
+}
+
+func (w *Worker) tlsRecord(c *apptls.Conn) func() any {
+	return func() any {
+		var r apptls.Record
+		c.Record(&r)
+		return &r
+	}
+}
+
+// tlsEvent runs the client's point at the ClientHello, the server's once
+// its certificate (or, without one in the clear, its encrypted data) is
+// seen, and logs the handshake once Suricata would.
+func (w *Worker) tlsEvent(e *signature.Engine, af *appFlow, f *flows.Flow, ev apptls.Event) {
+	switch {
+	case ev.Kind == apptls.EvClientHello && ev.ToServer:
+		w.tlsPoint(e, af, f, true)
+	case !ev.ToServer && (ev.Kind == apptls.EvCertificate || ev.Kind == apptls.EvEncrypted):
+		w.tlsPoint(e, af, f, false)
+	case ev.ToServer && ev.Kind == apptls.EvEncrypted && af.tls.ServerHello().Seen:
+		w.tlsPoint(e, af, f, false)
+	}
+	if !af.tlsLogged && af.tls.Loggable() {
+		af.tlsLogged = true
+		if w.p.OnApp != nil {
+			w.appLog(f, true, "tls", 0, w.tlsRecord(af.tls)())
+		}
+	}
+}
+
+func (w *Worker) tlsPoint(e *signature.Engine, af *appFlow, f *flows.Flow, toServer bool) {
+	d := dirIdx(toServer)
+	if af.tlsPoint[d] {
+		return
+	}
+	af.tlsPoint[d] = true
+	now := f.LastNs
+	if w.cur != nil {
+		now = w.cur.TsNs
+	}
+	w.app.srcTLS = tlsSrc{c: af.tls, now: now / 1e9, toServer: toServer}
+	w.appMatch(e, f, toServer, false, &w.app.srcTLS, w.tlsRecord(af.tls))
+}
+
+// sshProgress runs a side's point once its banner and key exchange are
+// read (or the session is done); at the end, whatever banner there is.
+func (w *Worker) sshProgress(e *signature.Engine, af *appFlow, f *flows.Flow, end bool) {
+	c := af.ssh
+	rec := func() any {
+		var r appssh.Record
+		c.Record(&r)
+		return &r
+	}
+	for _, ts := range [2]bool{true, false} {
+		d := dirIdx(ts)
+		if af.sshPoint[d] || !c.BannerDone(ts) {
+			continue
+		}
+		hassh := c.Buffer(appssh.HASSH, true)
+		if !ts {
+			hassh = c.Buffer(appssh.HASSHServer, false)
+		}
+		if hassh == nil && !c.Done() && !c.Encrypted() && !end {
+			continue
+		}
+		af.sshPoint[d] = true
+		w.app.srcSSH.c = c
+		w.appMatch(e, f, ts, false, &w.app.srcSSH, rec)
+	}
+	if !af.sshLogged && (c.Encrypted() || c.Done() || end) {
+		var r appssh.Record
+		if c.Record(&r) {
+			af.sshLogged = true
+			w.appLog(f, true, "ssh", 0, &r)
+		}
+	}
+}
+
+// appFlowEnd completes what the flow's parser holds (a response cut by
+// the close, a handshake without its server's certificate) and frees
+// the flow's app state.
+func (w *Worker) appFlowEnd(f *flows.Flow) {
+	af := w.app.flows[f.ID]
+	if af == nil {
+		return
+	}
+	delete(w.app.flows, f.ID)
+	if af.firstNs == f.FirstNs {
+		e := w.p.sig.Load()
+		switch af.proto {
+		case appproto.HTTP1:
+			emit := func(tx *apphttp.Tx, p apphttp.Progress) { w.httpTx(e, f, tx, p) }
+			af.http.End(true, emit)
+			af.http.End(false, emit)
+		case appproto.TLS:
+			if af.tls.ServerHello().Seen {
+				w.tlsPoint(e, af, f, false)
+			}
+			if !af.tlsLogged && af.tls.ClientHello().Seen && w.p.OnApp != nil {
+				af.tlsLogged = true
+				w.appLog(f, true, "tls", 0, w.tlsRecord(af.tls)())
+			}
+		case appproto.SSH:
+			w.sshProgress(e, af, f, true)
+		}
+	}
+	if len(w.app.free) < 1024 {
+		w.app.free = append(w.app.free, af)
+	}
+}
+
+// appUDP detects and parses one UDP datagram (DNS).
+func (w *Worker) appUDP(e *signature.Engine, pk *decode.Packet, f *flows.Flow, fromOrig bool) {
+	if !w.appOn(e) || len(pk.Payload) == 0 {
+		return
+	}
+	if f.App == 0 {
+		if appproto.DetectUDP(pk.SrcPort, pk.DstPort, pk.Payload) != appproto.DNS {
+			return
+		}
+		f.App = uint8(appproto.DNS)
+		w.appDetected(e, nil, f, fromOrig)
+	}
+	if appproto.Proto(f.App) != appproto.DNS {
+		return
+	}
+	m := &w.app.udpMsg
+	if err := m.Parse(pk.Payload); err != nil {
+		return
+	}
+	af := w.appFlowOf(f)
+	af.proto = appproto.DNS
+	w.dnsMessage(e, af, f, m, fromOrig)
+}
