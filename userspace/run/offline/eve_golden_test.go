@@ -78,6 +78,7 @@ func eveSchema(t testing.TB) *jsonschema.Schema {
 	if err != nil {
 		t.Fatalf("schema: %v", err)
 	}
+	addSuricata8Fields(doc)
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2019)
 	if err := c.AddResource(path, doc); err != nil {
@@ -88,6 +89,41 @@ func eveSchema(t testing.TB) *jsonschema.Schema {
 		t.Fatalf("compile schema: %v", err)
 	}
 	return sch
+}
+
+// addSuricata8Fields adds to the stored schema (Suricata 7's, which
+// forbids keys it does not list) the app-layer fields Suricata 8 writes
+// and xdpids does: DNS version 3's "queries" ({rrname, rrtype}),
+// "opcode", "tc" and "soa" in answers (8.0-dns-logging-changes.rst), and
+// TLS's "ja4", "client_alpns" and "server_alpns". In memory only, as the
+// appdns and apptls schema tests do.
+func addSuricata8Fields(doc any) {
+	props := doc.(map[string]any)["properties"].(map[string]any)
+	dns := props["dns"].(map[string]any)["properties"].(map[string]any)
+	str := map[string]any{"type": "string"}
+	if _, ok := dns["queries"]; !ok {
+		dns["queries"] = map[string]any{"type": "array", "items": map[string]any{
+			"type": "object", "additionalProperties": false,
+			"properties": map[string]any{"rrname": str, "rrtype": str},
+		}}
+	}
+	if _, ok := dns["opcode"]; !ok {
+		dns["opcode"] = map[string]any{"type": "integer"}
+	}
+	if _, ok := dns["tc"]; !ok {
+		dns["tc"] = map[string]any{"type": "boolean"}
+	}
+	ans := dns["answers"].(map[string]any)["items"].(map[string]any)["properties"].(map[string]any)
+	if _, ok := ans["soa"]; !ok {
+		ans["soa"] = dns["authorities"].(map[string]any)["items"].(map[string]any)["properties"].(map[string]any)["soa"]
+	}
+	tls := props["tls"].(map[string]any)["properties"].(map[string]any)
+	strs := map[string]any{"type": "array", "items": str}
+	for k, v := range map[string]any{"ja4": str, "client_alpns": strs, "server_alpns": strs} {
+		if _, ok := tls[k]; !ok {
+			tls[k] = v
+		}
+	}
 }
 
 // validateEVE checks every line of out against the schema and returns

@@ -16,8 +16,8 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/xdpids/xdpids/bpf"
-	"github.com/xdpids/xdpids/userspace/capture/samples"
 	"github.com/xdpids/xdpids/userspace/app/appproto"
+	"github.com/xdpids/xdpids/userspace/capture/samples"
 	"github.com/xdpids/xdpids/userspace/detect"
 	"github.com/xdpids/xdpids/userspace/detect/alert"
 	"github.com/xdpids/xdpids/userspace/flow/flows"
