@@ -45,6 +45,33 @@ type TxInput struct {
 	// Record is the transaction's app-layer record, attached to the
 	// alerts (alert.Alert.App, under the key App).
 	Record any
+	// Fired, when set, remembers the rules that fired on this
+	// transaction: a transaction matched at several progress points (a
+	// TLS handshake at the ClientHello, then at the client's certificate)
+	// alerts once per rule and side. Nil: each call stands alone.
+	Fired *TxFired
+}
+
+// TxFired is the rules that fired on one transaction (see
+// TxInput.Fired). The zero value is ready; Reset reuses it for the next
+// transaction.
+type TxFired struct {
+	eng *Engine
+	ids []int32 // rule order*2 + side (1: the response side of a rule read on either)
+}
+
+// Reset forgets what fired.
+func (t *TxFired) Reset() { t.eng, t.ids = nil, t.ids[:0] }
+
+func (t *TxFired) key(e *Engine, i int32, tr *txRule, toServer bool) int32 {
+	if t.eng != e {
+		t.eng, t.ids = e, t.ids[:0] // a rule reload renumbers the rules
+	}
+	k := i * 2
+	if tr.side == sideEach && !toServer {
+		k++
+	}
+	return k
 }
 
 // Rule sides on a transaction.
@@ -324,11 +351,20 @@ func (e *Engine) runTx(s *scratch, c *mctx, in *TxInput, emit func(*alert.Alert)
 		if !e.matchHeader(cr, c, s) || !e.flowbitsRead(cr, c) || !e.hostbitsRead(cr, c) {
 			continue
 		}
+		var fk int32
+		if in.Fired != nil {
+			if fk = in.Fired.key(e, i, tr, in.ToServer); slices.Contains(in.Fired.ids, fk) {
+				continue
+			}
+		}
 		cands++
 		if !in.Detected && (!e.txFields(cr.r, in) || !e.txChains(cr, tr, c, in, s)) {
 			continue
 		}
 		matches++
+		if in.Fired != nil {
+			in.Fired.ids = append(in.Fired.ids, fk)
+		}
 		if e.onMatch(cr, c, emit) {
 			alerts++
 		} else {

@@ -167,3 +167,25 @@ func TestTransforms(t *testing.T) {
 		t.Errorf("apply allocates %.0f times", n)
 	}
 }
+
+func TestMatchTxFiredOnce(t *testing.T) {
+	const c, s = "192.0.2.1", "198.51.100.2"
+	h := newHarness(t, `
+alert tls any any -> any any (msg:"sni"; tls.sni; content:"a.test"; sid:1;)
+alert tls any any -> any any (msg:"client cert"; tls.cert_subject; content:"CN=client"; sid:2;)
+`, Options{})
+	h.handshake(c, s, 40000, 443)
+	tls := &txData{req: map[string][]string{"tls.sni": {"a.test"}}}
+	var fired TxFired
+	if got := h.txRun(TxInput{ToServer: true, App: "tls", Src: tls, Fired: &fired}); !slices.Equal(got, []uint32{1}) {
+		t.Errorf("client hello alerts %v, want [1]", got)
+	}
+	tls.req["tls.cert_subject"] = []string{"CN=client"}
+	if got := h.txRun(TxInput{ToServer: true, App: "tls", Src: tls, Fired: &fired}); !slices.Equal(got, []uint32{2}) {
+		t.Errorf("client certificate alerts %v, want [2] (1 fired already)", got)
+	}
+	fired.Reset()
+	if got := h.txRun(TxInput{ToServer: true, App: "tls", Src: tls, Fired: &fired}); !slices.Equal(got, []uint32{1, 2}) {
+		t.Errorf("after Reset %v, want [1 2]", got)
+	}
+}

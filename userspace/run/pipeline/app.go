@@ -41,11 +41,48 @@ type appFlow struct {
 	ssh    *appssh.Conn
 	dnsTCP *appdns.TCPConn
 
-	tlsPoint  [2]bool // TLS: the client's (ClientHello) and server's progress points were matched
+	// fired: what fired on the flow's one transaction (TLS, SSH), matched
+	// at each message; httpFired the same for the HTTP transactions in
+	// flight (pipelining), by transaction id.
+	fired     signature.TxFired
+	httpFired [4]httpFired
 	tlsLogged bool
-	sshPoint  [2]bool
+	sshDone   [2]bool // the side's last point (done or encrypted) was matched
 	sshLogged bool
 	dnsTx     uint64
+}
+
+type httpFired struct {
+	id   uint64
+	used bool
+	f    signature.TxFired
+}
+
+// firedOf returns the fired set of HTTP transaction id (the oldest slot
+// is reused when every slot is taken).
+func (af *appFlow) firedOf(id uint64) *signature.TxFired {
+	old := 0
+	for i := range af.httpFired {
+		h := &af.httpFired[i]
+		if h.used && h.id == id {
+			return &h.f
+		}
+		if !h.used || af.httpFired[old].used && h.id < af.httpFired[old].id {
+			old = i
+		}
+	}
+	h := &af.httpFired[old]
+	h.id, h.used = id, true
+	h.f.Reset()
+	return &h.f
+}
+
+func (af *appFlow) httpDone(id uint64) {
+	for i := range af.httpFired {
+		if h := &af.httpFired[i]; h.used && h.id == id {
+			h.used = false
+		}
+	}
 }
 
 // appLayer is the worker's app-layer state.
@@ -107,7 +144,12 @@ func (w *Worker) appFlowOf(f *flows.Flow) *appFlow {
 func (af *appFlow) reset(firstNs int64) {
 	p0, p1 := af.pend[0][:0], af.pend[1][:0]
 	h, t, s, d := af.http, af.tls, af.ssh, af.dnsTCP
-	*af = appFlow{firstNs: firstNs, pend: [2][]byte{p0, p1}, http: h, tls: t, ssh: s, dnsTCP: d}
+	fired, hf := af.fired, af.httpFired
+	fired.Reset()
+	for i := range hf {
+		hf[i].used = false
+	}
+	*af = appFlow{firstNs: firstNs, pend: [2][]byte{p0, p1}, http: h, tls: t, ssh: s, dnsTCP: d, fired: fired, httpFired: hf}
 }
 
 // appData takes newly reassembled bytes of a TCP flow. handled is false
@@ -216,11 +258,11 @@ func (w *Worker) appStart(e *signature.Engine, af *appFlow, f *flows.Flow, p app
 
 // appDetected runs the rules of the detection point of a direction.
 func (w *Worker) appDetected(e *signature.Engine, af *appFlow, f *flows.Flow, toServer bool) {
-	w.appMatch(e, f, toServer, true, nil, nil)
+	w.appMatch(e, f, toServer, true, nil, nil, nil)
 }
 
 // appMatch runs MatchTx on a progress point.
-func (w *Worker) appMatch(e *signature.Engine, f *flows.Flow, toServer, detected bool, src signature.TxSource, fill func() any) {
+func (w *Worker) appMatch(e *signature.Engine, f *flows.Flow, toServer, detected bool, src signature.TxSource, fill func() any, fired *signature.TxFired) {
 	if e == nil || !e.HasAppRules() {
 		return
 	}
@@ -231,7 +273,7 @@ func (w *Worker) appMatch(e *signature.Engine, f *flows.Flow, toServer, detected
 	if w.cur != nil {
 		ts = w.cur.TsNs
 	}
-	*in = signature.TxInput{F: f, P: w.cur, ToServer: toServer, Detected: detected, App: appproto.Proto(f.App).String(), Src: src, TsNs: ts}
+	*in = signature.TxInput{F: f, P: w.cur, ToServer: toServer, Detected: detected, App: appproto.Proto(f.App).String(), Src: src, TsNs: ts, Fired: fired}
 	if fill != nil {
 		in.Record = &a.lazy
 	}
@@ -299,7 +341,7 @@ func (w *Worker) appFeed(e *signature.Engine, af *appFlow, f *flows.Flow, toServ
 		if w.cur != nil {
 			ts = w.cur.TsNs
 		}
-		af.http.Feed(toServer, data, ts, func(tx *apphttp.Tx, p apphttp.Progress) { w.httpTx(e, f, tx, p) })
+		af.http.Feed(toServer, data, ts, func(tx *apphttp.Tx, p apphttp.Progress) { w.httpTx(e, af, f, tx, p) })
 	case appproto.TLS:
 		af.tls.Feed(toServer, data, func(ev apptls.Event) { w.tlsEvent(e, af, f, ev) })
 	case appproto.SSH:
@@ -317,14 +359,15 @@ func (w *Worker) httpRecord(tx *apphttp.Tx) func() any {
 	}
 }
 
-func (w *Worker) httpTx(e *signature.Engine, f *flows.Flow, tx *apphttp.Tx, p apphttp.Progress) {
-	switch p {
-	case apphttp.ReqBody:
-		w.app.srcHTTP.tx = tx
-		w.appMatch(e, f, true, false, &w.app.srcHTTP, w.httpRecord(tx))
-	case apphttp.RespBody:
-		w.app.srcHTTP.tx = tx
-		w.appMatch(e, f, false, false, &w.app.srcHTTP, w.httpRecord(tx))
+// httpTx matches a transaction at each of its progress points (a rule
+// fires at the first one its buffers match, once per transaction) and
+// logs it when the response is complete.
+func (w *Worker) httpTx(e *signature.Engine, af *appFlow, f *flows.Flow, tx *apphttp.Tx, p apphttp.Progress) {
+	w.app.srcHTTP.tx = tx
+	toServer := p == apphttp.ReqHeaders || p == apphttp.ReqBody
+	w.appMatch(e, f, toServer, false, &w.app.srcHTTP, w.httpRecord(tx), af.firedOf(tx.ID))
+	if p == apphttp.RespBody {
+		af.httpDone(tx.ID)
 		if w.p.OnApp != nil {
 			tx.Record(&w.app.httpRec)
 			w.appLog(f, true, "http", tx.ID, &w.app.httpRec)
@@ -343,7 +386,7 @@ func (w *Worker) dnsMessage(e *signature.Engine, af *appFlow, f *flows.Flow, m *
 		r.TxID = txID
 		return &r
 	}
-	w.appMatch(e, f, toServer, false, &w.app.srcDNS, rec)
+	w.appMatch(e, f, toServer, false, &w.app.srcDNS, rec, nil)
 	if w.p.OnApp != nil {
 		w.appLog(f, toServer, "dns", txID, rec())
 	}
@@ -358,18 +401,12 @@ func (w *Worker) tlsRecord(c *apptls.Conn) func() any {
 	}
 }
 
-// tlsEvent runs the client's point at the ClientHello, the server's once
-// its certificate (or, without one in the clear, its encrypted data) is
-// seen, and logs the handshake once Suricata would.
+// tlsEvent matches the handshake at each message of a side (ClientHello,
+// the client's certificate, ServerHello, the server's certificate, the
+// turn to encrypted): a rule fires at the first one its buffers match,
+// once per flow and side. The handshake is logged once Suricata would.
 func (w *Worker) tlsEvent(e *signature.Engine, af *appFlow, f *flows.Flow, ev apptls.Event) {
-	switch {
-	case ev.Kind == apptls.EvClientHello && ev.ToServer:
-		w.tlsPoint(e, af, f, true)
-	case !ev.ToServer && (ev.Kind == apptls.EvCertificate || ev.Kind == apptls.EvEncrypted):
-		w.tlsPoint(e, af, f, false)
-	case ev.ToServer && ev.Kind == apptls.EvEncrypted && af.tls.ServerHello().Seen:
-		w.tlsPoint(e, af, f, false)
-	}
+	w.tlsPoint(e, af, f, ev.ToServer)
 	if !af.tlsLogged && af.tls.Loggable() {
 		af.tlsLogged = true
 		if w.p.OnApp != nil {
@@ -379,21 +416,17 @@ func (w *Worker) tlsEvent(e *signature.Engine, af *appFlow, f *flows.Flow, ev ap
 }
 
 func (w *Worker) tlsPoint(e *signature.Engine, af *appFlow, f *flows.Flow, toServer bool) {
-	d := dirIdx(toServer)
-	if af.tlsPoint[d] {
-		return
-	}
-	af.tlsPoint[d] = true
 	now := f.LastNs
 	if w.cur != nil {
 		now = w.cur.TsNs
 	}
 	w.app.srcTLS = tlsSrc{c: af.tls, now: now / 1e9, toServer: toServer}
-	w.appMatch(e, f, toServer, false, &w.app.srcTLS, w.tlsRecord(af.tls))
+	w.appMatch(e, f, toServer, false, &w.app.srcTLS, w.tlsRecord(af.tls), &af.fired)
 }
 
-// sshProgress runs a side's point once its banner and key exchange are
-// read (or the session is done); at the end, whatever banner there is.
+// sshProgress matches each side once its banner is read, again as its
+// key exchange is (the HASSH buffers), until the session is done or
+// encrypted; a rule fires once per flow and side.
 func (w *Worker) sshProgress(e *signature.Engine, af *appFlow, f *flows.Flow, end bool) {
 	c := af.ssh
 	rec := func() any {
@@ -401,23 +434,17 @@ func (w *Worker) sshProgress(e *signature.Engine, af *appFlow, f *flows.Flow, en
 		c.Record(&r)
 		return &r
 	}
+	last := c.Done() || c.Encrypted() || end
 	for _, ts := range [2]bool{true, false} {
 		d := dirIdx(ts)
-		if af.sshPoint[d] || !c.BannerDone(ts) {
+		if af.sshDone[d] || !c.BannerDone(ts) {
 			continue
 		}
-		hassh := c.Buffer(appssh.HASSH, true)
-		if !ts {
-			hassh = c.Buffer(appssh.HASSHServer, false)
-		}
-		if hassh == nil && !c.Done() && !c.Encrypted() && !end {
-			continue
-		}
-		af.sshPoint[d] = true
+		af.sshDone[d] = last
 		w.app.srcSSH.c = c
-		w.appMatch(e, f, ts, false, &w.app.srcSSH, rec)
+		w.appMatch(e, f, ts, false, &w.app.srcSSH, rec, &af.fired)
 	}
-	if !af.sshLogged && (c.Encrypted() || c.Done() || end) {
+	if !af.sshLogged && last {
 		var r appssh.Record
 		if c.Record(&r) {
 			af.sshLogged = true
@@ -439,13 +466,10 @@ func (w *Worker) appFlowEnd(f *flows.Flow) {
 		e := w.p.sig.Load()
 		switch af.proto {
 		case appproto.HTTP1:
-			emit := func(tx *apphttp.Tx, p apphttp.Progress) { w.httpTx(e, f, tx, p) }
+			emit := func(tx *apphttp.Tx, p apphttp.Progress) { w.httpTx(e, af, f, tx, p) }
 			af.http.End(true, emit)
 			af.http.End(false, emit)
 		case appproto.TLS:
-			if af.tls.ServerHello().Seen {
-				w.tlsPoint(e, af, f, false)
-			}
 			if !af.tlsLogged && af.tls.ClientHello().Seen && w.p.OnApp != nil {
 				af.tlsLogged = true
 				w.appLog(f, true, "tls", 0, w.tlsRecord(af.tls)())
