@@ -419,25 +419,55 @@ func appLayerOK(r *rules.Rule, in *TxInput) bool {
 func (e *Engine) txFields(r *rules.Rule, in *TxInput) bool {
 	for i := range r.Fields {
 		fm := &r.Fields[i]
-		ok := false
-		for j := 0; ; j++ {
-			v, has := in.Src.Field(fm.Field, j)
-			if !has {
-				break
-			}
-			if fm.Match(v) {
-				ok = true
-				break
-			}
-			if !fm.Field.Multi() {
-				break
-			}
-		}
-		if !ok {
+		if !fieldMatch(fm, in.Src) {
 			return false
 		}
 	}
 	return true
+}
+
+// fieldMatch matches one field keyword: a multi-valued field by its
+// index mode (any value, all of them, or the one at an index).
+func fieldMatch(fm *rules.FieldMatch, src TxSource) bool {
+	if !fm.Field.Multi() {
+		v, ok := src.Field(fm.Field, 0)
+		return ok && fm.Match(v)
+	}
+	switch idx := fm.Index; idx {
+	case rules.IndexAny, rules.IndexAll:
+		n := 0
+		for j := 0; ; j++ {
+			v, ok := src.Field(fm.Field, j)
+			if !ok {
+				break
+			}
+			n++
+			m := fm.Match(v)
+			if m && idx == rules.IndexAny {
+				return true
+			}
+			if !m && idx == rules.IndexAll {
+				return false
+			}
+		}
+		return idx == rules.IndexAll && n > 0
+	default:
+		if idx < 0 {
+			n := 0
+			for {
+				if _, ok := src.Field(fm.Field, n); !ok {
+					break
+				}
+				n++
+			}
+			idx += n
+		}
+		if idx < 0 {
+			return false
+		}
+		v, ok := src.Field(fm.Field, idx)
+		return ok && fm.Match(v)
+	}
 }
 
 // txChains runs each chain of the rule over its buffer (every item of a

@@ -189,3 +189,24 @@ alert tls any any -> any any (msg:"client cert"; tls.cert_subject; content:"CN=c
 		t.Errorf("after Reset %v, want [1 2]", got)
 	}
 }
+
+func TestFieldIndex(t *testing.T) {
+	src := &txData{fields: map[rules.Field][]uint64{rules.FieldDNSRRType: {5, 1}}}
+	for _, c := range []struct {
+		index int
+		val   uint64
+		want  bool
+	}{
+		{rules.IndexAny, 1, true}, {rules.IndexAll, 1, false}, {rules.IndexAll, 5, false}, {0, 5, true}, {0, 1, false},
+		{1, 1, true}, {-1, 1, true}, {-2, 5, true}, {-3, 5, false}, {2, 1, false},
+	} {
+		fm := rules.FieldMatch{Field: rules.FieldDNSRRType, N: rules.Num{A: c.val}, Index: c.index}
+		if got := fieldMatch(&fm, src); got != c.want {
+			t.Errorf("index %d value %d: %v, want %v", c.index, c.val, got, c.want)
+		}
+	}
+	one := &txData{fields: map[rules.Field][]uint64{rules.FieldDNSRRType: {1, 1}}}
+	if fm := (rules.FieldMatch{Field: rules.FieldDNSRRType, N: rules.Num{A: 1}, Index: rules.IndexAll}); !fieldMatch(&fm, one) {
+		t.Error("all of [1 1] is not 1")
+	}
+}

@@ -51,17 +51,42 @@ func init() {
 		}
 	}
 	dnsQuery, _ = rules.BufferByName("dns.query")
+	reqHeader, _ = rules.BufferByName("http.request_header")
+	respHeader, _ = rules.BufferByName("http.response_header")
 }
 
+// the HTTP multi-buffers the adapter builds from Tx.Headers
+var reqHeader, respHeader rules.Buffer
+
 // httpSrc is an HTTP transaction.
-type httpSrc struct{ tx *apphttp.Tx }
+type httpSrc struct {
+	tx  *apphttp.Tx
+	hdr []byte // http.request_header / http.response_header item
+}
 
 func (s *httpSrc) Buffer(b rules.Buffer, toServer bool, i int) ([]byte, bool) {
+	if b == reqHeader || b == respHeader {
+		return s.header(b == reqHeader, i)
+	}
 	if i > 0 || !httpBufs.ok[b] {
 		return nil, false
 	}
 	d := s.tx.Buffer(httpBufs.b[b], toServer)
 	return d, d != nil
+}
+
+// header is item i of http.request_header (toServer) or
+// http.response_header: "Name: Value" of the i-th header.
+func (s *httpSrc) header(toServer bool, i int) ([]byte, bool) {
+	n, ok := 0, false
+	s.tx.Headers(toServer, func(name, value []byte) {
+		if n == i {
+			s.hdr = append(append(append(s.hdr[:0], name...), ": "...), value...)
+			ok = true
+		}
+		n++
+	})
+	return s.hdr, ok
 }
 
 func (s *httpSrc) Field(rules.Field, int) (uint64, bool) { return 0, false }
@@ -146,6 +171,9 @@ func (s *tlsSrc) Field(f rules.Field, i int) (uint64, bool) {
 			}
 		}
 		return bits, true
+	case rules.FieldCertChainLen:
+		cs := c.Certs(s.toServer)
+		return uint64(cs.ChainLen), cs.Seen
 	case rules.FieldCertNotBefore, rules.FieldCertNotAfter, rules.FieldCertExpired, rules.FieldCertValid:
 		cs := c.Certs(s.toServer)
 		if !cs.Parsed {

@@ -51,8 +51,17 @@ var appBuffers = []BufferInfo{
 	{"http.server", "http", DirToClient, false},
 	{"http.location", "http", DirToClient, false},
 	{"file.data", "http", DirBoth, false},
+	{"http.request_header", "http", DirToServer, true},  // "Name: Value" per header
+	{"http.response_header", "http", DirToClient, true}, // "Name: Value" per header
 
 	{"dns.query", "dns", DirToServer, true},
+	{"dns.query.name", "dns", DirBoth, true},
+	{"dns.queries.rrname", "dns", DirBoth, true},
+	{"dns.answer.name", "dns", DirToClient, true},
+	{"dns.answers.rrname", "dns", DirToClient, true},
+	{"dns.authorities.rrname", "dns", DirToClient, true},
+	{"dns.additionals.rrname", "dns", DirToClient, true},
+	{"dns.response.rrname", "dns", DirToClient, true},
 
 	{"tls.sni", "tls", DirToServer, false},
 	{"tls.cert_subject", "tls", DirBoth, false},

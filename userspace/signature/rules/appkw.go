@@ -30,9 +30,10 @@ const (
 	FieldCertNotAfter               // tls_cert_notafter: unix seconds
 	FieldCertExpired                // tls_cert_expired: 1 when notAfter is before the packet time
 	FieldCertValid                  // tls_cert_valid: 1 when the packet time is within the validity
+	FieldCertChainLen               // tls.cert_chain_len: certificates in the chain
 )
 
-var fieldApps = [...]string{"dns", "dns", "dns", "tls", "tls", "tls", "tls", "tls", "tls", "tls"}
+var fieldApps = [...]string{"dns", "dns", "dns", "tls", "tls", "tls", "tls", "tls", "tls", "tls", "tls"}
 
 // App is the app-layer protocol of the field.
 func (f Field) App() string {
@@ -53,10 +54,21 @@ func (f Field) Bits() bool { return f == FieldSSLVersion || f == FieldSSLState }
 type FieldMatch struct {
 	Field Field
 	N     Num // numeric fields
+	// Index of a multi-valued field (Suricata 8's "value,index"):
+	// IndexAny (the default: some value matches), IndexAll (every value
+	// does, and there is one), else the value at Index (negative: from the
+	// end).
+	Index int
 	// Bit fields: some bit of Any set (Any 0: no requirement) and no bit
 	// of None.
 	Any, None uint64
 }
+
+// Multi-value index modes (FieldMatch.Index).
+const (
+	IndexAny = 1 << 30
+	IndexAll = IndexAny + 1
+)
 
 // Match reports whether value v satisfies m.
 func (m *FieldMatch) Match(v uint64) bool {
@@ -257,10 +269,37 @@ func (p *parser) appKeyword(r *Rule, st *optState, k, v string) (bool, *ruleErro
 			r.Fields = append(r.Fields, FieldMatch{Field: f, N: *n})
 		}
 	case "dns.rrtype":
+		val, idx, _ := strings.Cut(v, ",")
 		var n *Num
-		if n, err = parseRRType(v); err == nil {
-			r.Fields = append(r.Fields, FieldMatch{Field: FieldDNSRRType, N: *n})
+		if n, err = parseRRType(val); err == nil {
+			m := FieldMatch{Field: FieldDNSRRType, N: *n, Index: IndexAny}
+			if m.Index, err = parseIndex(idx); err == nil {
+				r.Fields = append(r.Fields, m)
+			}
 		}
+	case "tls.cert_chain_len":
+		var n *Num
+		if n, err = parseNum(v, 65535); err == nil {
+			r.Fields = append(r.Fields, FieldMatch{Field: FieldCertChainLen, N: *n})
+		}
+	case "tls.subject", "tls.issuerdn", "tls.fingerprint":
+		// legacy value keywords: inclusion in the certificate's field
+		// (case-sensitive, '!' negates), as a content on its buffer
+		b, _ := BufferByName(map[string]string{"tls.subject": "tls.cert_subject", "tls.issuerdn": "tls.cert_issuer", "tls.fingerprint": "tls.cert_fingerprint"}[k])
+		s := strings.TrimSpace(v)
+		c := &Content{Buffer: b}
+		if strings.HasPrefix(s, "!") {
+			c.Negated, s = true, strings.TrimSpace(s[1:])
+		}
+		if q, ok := unquote(s); ok {
+			s = q
+		}
+		if s == "" {
+			return true, malformed("%s: empty value", k)
+		}
+		c.Pattern = []byte(unescape(s))
+		r.Matches = append(r.Matches, c)
+		st.lastContent, st.lastMatch = nil, c
 	case "tls.version":
 		var n uint64
 		if n, err = parseTLSVersion(v); err == nil {
@@ -362,6 +401,22 @@ func parseRRType(v string) (*Num, error) {
 		return &Num{A: n}, nil
 	}
 	return parseNum(v, 65535)
+}
+
+// parseIndex reads the index of a multi-value keyword: "" (any), "all",
+// "any" or a number (negative: from the end).
+func parseIndex(s string) (int, error) {
+	switch s = strings.TrimSpace(s); s {
+	case "", "any":
+		return IndexAny, nil
+	case "all", "all1":
+		return IndexAll, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < -65535 || n > 65535 {
+		return 0, fmt.Errorf("bad index %q", trunc(s))
+	}
+	return n, nil
 }
 
 func parseTLSVersion(v string) (uint64, error) {

@@ -130,3 +130,23 @@ func TestFieldKeywords(t *testing.T) {
 		}
 	}
 }
+
+func TestLegacyTLSAndIndexedFields(t *testing.T) {
+	r := parseOne(t, `alert tls any any -> any any (tls.issuerdn:!"CN=Evil"; tls.subject:"CN=a"; tls.cert_chain_len:>2; sid:1;)`)
+	c := r.Matches[0].(*Content)
+	if c.Buffer != buf(t, "tls.cert_issuer") || !c.Negated || string(c.Pattern) != "CN=Evil" {
+		t.Errorf("tls.issuerdn %+v", c)
+	}
+	if c := r.Matches[1].(*Content); c.Buffer != buf(t, "tls.cert_subject") || c.Negated {
+		t.Errorf("tls.subject %+v", c)
+	}
+	if f := r.Fields[0]; f.Field != FieldCertChainLen || f.N.Op != NumGt || f.N.A != 2 {
+		t.Errorf("chain len %+v", f)
+	}
+	r = parseOne(t, `alert dns any any -> any any (dns.rrtype:1,0; dns.rrtype:A,all; dns.rrtype:28,-1; dns.rrtype:5; sid:1;)`)
+	for i, want := range []int{0, IndexAll, -1, IndexAny} {
+		if r.Fields[i].Index != want {
+			t.Errorf("rrtype %d index %d, want %d", i, r.Fields[i].Index, want)
+		}
+	}
+}
