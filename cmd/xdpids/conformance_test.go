@@ -31,9 +31,10 @@ var (
 // normalised checks passes.
 const minCheckRatio = 0.97
 
-// minAppCheckRatio is the target of the app-layer run
-// (../shared/corpus/suricata-verify-app).
-const minAppCheckRatio = 0.90
+// minAppCheckRatio is the share of the app-layer run
+// (../shared/corpus/suricata-verify-app) that must pass: 758/785
+// (96.6%) measured, the target 90%.
+const minAppCheckRatio = 0.96
 
 // svCheck is one check of expected.json (see the corpus README).
 type svCheck struct {

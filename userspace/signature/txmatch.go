@@ -275,7 +275,7 @@ func (e *Engine) MatchTx(in *TxInput, emit func(*alert.Alert)) {
 	c := mctx{
 		ts: in.TsNs, src: src, dst: dst, sport: sport, dport: dport, proto: f.Proto, family: 4,
 		ports: f.Proto == decode.ProtoTCP || f.Proto == decode.ProtoUDP,
-		f:     f, toServer: in.ToServer, p: in.P, stream: true,
+		f:     f, toServer: in.ToServer, p: in.P, stream: true, app: in.App, rec: in.Record,
 	}
 	if src.Unmap().Is6() {
 		c.family = 6
@@ -309,12 +309,7 @@ func (e *Engine) MatchTx(in *TxInput, emit func(*alert.Alert)) {
 		s.add(g.always)
 	}
 	slices.Sort(s.cand)
-	wrapped := func(a *alert.Alert) {
-		a.AppProto, a.App = in.App, in.Record
-		a.Payload = nil
-		emit(a)
-	}
-	e.runTx(s, &c, in, wrapped)
+	e.runTx(s, &c, in, emit)
 	e.count(func(st *Stats) { st.Transactions++ })
 }
 

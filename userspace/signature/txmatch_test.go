@@ -210,3 +210,40 @@ func TestFieldIndex(t *testing.T) {
 		t.Error("all of [1 1] is not 1")
 	}
 }
+
+// TestMatchTxAllocs: a transaction that matches no rule costs no
+// allocation (the engine's per-call state is pooled).
+func TestMatchTxAllocs(t *testing.T) {
+	h := newHarness(t, `
+alert http any any -> any any (msg:"uri"; flow:to_server; http.uri; content:"/evil"; sid:1;)
+alert dns any any -> any any (msg:"q"; dns.query; dotprefix; content:".bad.test"; endswith; sid:2;)
+alert http any any -> any any (msg:"ua"; http.user_agent; pcre:"/^curl/i"; sid:3;)
+`, Options{})
+	h.handshake("192.0.2.1", "198.51.100.2", 40000, 80)
+	f := h.lastFlow(t)
+	src := &staticSrc{uri: []byte("/index.html"), ua: []byte("Mozilla/5.0")}
+	in := &TxInput{F: f, ToServer: true, App: "http", Src: src, TsNs: h.ts}
+	emit := func(*alert.Alert) { t.Error("alert") }
+	h.eng.MatchTx(in, emit)
+	if n := testing.AllocsPerRun(200, func() { h.eng.MatchTx(in, emit) }); n != 0 {
+		t.Errorf("MatchTx allocates %.1f times per call", n)
+	}
+}
+
+// staticSrc is an HTTP request with a URI and a user agent.
+type staticSrc struct{ uri, ua []byte }
+
+func (s *staticSrc) Buffer(b rules.Buffer, toServer bool, i int) ([]byte, bool) {
+	if i > 0 || !toServer {
+		return nil, false
+	}
+	switch b.String() {
+	case "http.uri":
+		return s.uri, true
+	case "http.user_agent":
+		return s.ua, true
+	}
+	return nil, false
+}
+
+func (s *staticSrc) Field(rules.Field, int) (uint64, bool) { return 0, false }

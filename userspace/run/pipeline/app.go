@@ -98,13 +98,67 @@ type appLayer struct {
 	srcDNS  dnsSrc
 	srcTLS  tlsSrc
 	srcSSH  sshSrc
+
+	// the flow being fed, for the parser callbacks below (made once:
+	// closures over it would allocate per chunk)
+	ce       *signature.Engine
+	caf      *appFlow
+	cf       *flows.Flow
+	httpEmit func(*apphttp.Tx, apphttp.Progress)
+	tlsEmit  func(apptls.Event)
+	dnsEmit  func(*appdns.Message, bool)
+	emitTx   func(*alert.Alert)
+}
+
+// feeding sets the flow the parser callbacks report on.
+func (w *Worker) feeding(e *signature.Engine, af *appFlow, f *flows.Flow) {
+	a := &w.app
+	a.ce, a.caf, a.cf = e, af, f
+	if a.httpEmit == nil {
+		a.httpEmit = func(tx *apphttp.Tx, p apphttp.Progress) { w.httpTx(a.ce, a.caf, a.cf, tx, p) }
+		a.tlsEmit = func(ev apptls.Event) { w.tlsEvent(a.ce, a.caf, a.cf, ev) }
+		a.dnsEmit = func(m *appdns.Message, ts bool) { w.dnsMessage(a.ce, a.caf, a.cf, m, ts) }
+	}
 }
 
 // lazyRecord is the app record an alert carries: encoded only when a
 // rule fires (the parser's state it reads is valid during the callback
 // only).
 type lazyRecord struct {
-	fill func() any
+	http  *apphttp.Tx
+	dns   *appdns.Message
+	dnsTx uint64
+	tls   *apptls.Conn
+	ssh   *appssh.Conn
+	w     *Worker
+}
+
+func (l *lazyRecord) empty() bool {
+	return l.http == nil && l.dns == nil && l.tls == nil && l.ssh == nil
+}
+
+// record builds the record (it allocates: alerts and logged
+// transactions only).
+func (l *lazyRecord) record() any {
+	switch {
+	case l.http != nil:
+		l.http.Record(&l.w.app.httpRec)
+		return &l.w.app.httpRec
+	case l.dns != nil:
+		var r appdns.Record
+		l.dns.Record(&r)
+		r.TxID = l.dnsTx
+		return &r
+	case l.tls != nil:
+		var r apptls.Record
+		l.tls.Record(&r)
+		return &r
+	case l.ssh != nil:
+		var r appssh.Record
+		l.ssh.Record(&r)
+		return &r
+	}
+	return nil
 }
 
 func dirIdx(toServer bool) int {
@@ -258,28 +312,32 @@ func (w *Worker) appStart(e *signature.Engine, af *appFlow, f *flows.Flow, p app
 
 // appDetected runs the rules of the detection point of a direction.
 func (w *Worker) appDetected(e *signature.Engine, af *appFlow, f *flows.Flow, toServer bool) {
-	w.appMatch(e, f, toServer, true, nil, nil, nil)
+	w.appMatch(e, f, toServer, true, nil, lazyRecord{}, nil)
 }
 
 // appMatch runs MatchTx on a progress point.
-func (w *Worker) appMatch(e *signature.Engine, f *flows.Flow, toServer, detected bool, src signature.TxSource, fill func() any, fired *signature.TxFired) {
+func (w *Worker) appMatch(e *signature.Engine, f *flows.Flow, toServer, detected bool, src signature.TxSource, rec lazyRecord, fired *signature.TxFired) {
 	if e == nil || !e.HasAppRules() {
 		return
 	}
 	a := &w.app
-	a.lazy.fill = fill
+	rec.w = w
+	a.lazy = rec
 	in := &a.txIn
 	ts := f.LastNs
 	if w.cur != nil {
 		ts = w.cur.TsNs
 	}
 	*in = signature.TxInput{F: f, P: w.cur, ToServer: toServer, Detected: detected, App: appproto.Proto(f.App).String(), Src: src, TsNs: ts, Fired: fired}
-	if fill != nil {
+	if !rec.empty() {
 		in.Record = &a.lazy
 	}
 	prev := w.curFlow
 	w.curFlow = f
-	e.MatchTx(in, w.emitTx)
+	if a.emitTx == nil {
+		a.emitTx = w.emitTx
+	}
+	e.MatchTx(in, a.emitTx)
 	w.curFlow = prev
 }
 
@@ -288,8 +346,8 @@ func (w *Worker) appMatch(e *signature.Engine, f *flows.Flow, toServer, detected
 func (w *Worker) emitTx(a *alert.Alert) {
 	if l, ok := a.App.(*lazyRecord); ok {
 		a.App = nil
-		if l.fill != nil {
-			if raw, err := json.Marshal(l.fill()); err == nil {
+		if !l.empty() {
+			if raw, err := json.Marshal(l.record()); err == nil {
 				a.App = json.RawMessage(raw)
 			}
 		}
@@ -341,21 +399,17 @@ func (w *Worker) appFeed(e *signature.Engine, af *appFlow, f *flows.Flow, toServ
 		if w.cur != nil {
 			ts = w.cur.TsNs
 		}
-		af.http.Feed(toServer, data, ts, func(tx *apphttp.Tx, p apphttp.Progress) { w.httpTx(e, af, f, tx, p) })
+		w.feeding(e, af, f)
+		af.http.Feed(toServer, data, ts, w.app.httpEmit)
 	case appproto.TLS:
-		af.tls.Feed(toServer, data, func(ev apptls.Event) { w.tlsEvent(e, af, f, ev) })
+		w.feeding(e, af, f)
+		af.tls.Feed(toServer, data, w.app.tlsEmit)
 	case appproto.SSH:
 		af.ssh.Feed(toServer, data)
 		w.sshProgress(e, af, f, false)
 	case appproto.DNS:
-		af.dnsTCP.Feed(toServer, data, func(m *appdns.Message, ts bool) { w.dnsMessage(e, af, f, m, ts) })
-	}
-}
-
-func (w *Worker) httpRecord(tx *apphttp.Tx) func() any {
-	return func() any {
-		tx.Record(&w.app.httpRec)
-		return &w.app.httpRec
+		w.feeding(e, af, f)
+		af.dnsTCP.Feed(toServer, data, w.app.dnsEmit)
 	}
 }
 
@@ -365,7 +419,7 @@ func (w *Worker) httpRecord(tx *apphttp.Tx) func() any {
 func (w *Worker) httpTx(e *signature.Engine, af *appFlow, f *flows.Flow, tx *apphttp.Tx, p apphttp.Progress) {
 	w.app.srcHTTP.tx = tx
 	toServer := p == apphttp.ReqHeaders || p == apphttp.ReqBody
-	w.appMatch(e, f, toServer, false, &w.app.srcHTTP, w.httpRecord(tx), af.firedOf(tx.ID))
+	w.appMatch(e, f, toServer, false, &w.app.srcHTTP, lazyRecord{http: tx}, af.firedOf(tx.ID))
 	if p == apphttp.RespBody {
 		af.httpDone(tx.ID)
 		if w.p.OnApp != nil {
@@ -380,25 +434,17 @@ func (w *Worker) dnsMessage(e *signature.Engine, af *appFlow, f *flows.Flow, m *
 	w.app.srcDNS.m = m
 	txID := af.dnsTx
 	af.dnsTx++
-	rec := func() any {
-		var r appdns.Record
-		m.Record(&r)
-		r.TxID = txID
-		return &r
-	}
+	rec := lazyRecord{dns: m, dnsTx: txID, w: w}
 	w.appMatch(e, f, toServer, false, &w.app.srcDNS, rec, nil)
 	if w.p.OnApp != nil {
-		w.appLog(f, toServer, "dns", txID, rec())
+		w.appLog(f, toServer, "dns", txID, rec.record())
 	}
 	w.app.srcDNS.m = nil
 }
 
-func (w *Worker) tlsRecord(c *apptls.Conn) func() any {
-	return func() any {
-		var r apptls.Record
-		c.Record(&r)
-		return &r
-	}
+func (w *Worker) tlsRecord(c *apptls.Conn) any {
+	l := lazyRecord{tls: c, w: w}
+	return l.record()
 }
 
 // tlsEvent matches the handshake at each message of a side (ClientHello,
@@ -410,7 +456,7 @@ func (w *Worker) tlsEvent(e *signature.Engine, af *appFlow, f *flows.Flow, ev ap
 	if !af.tlsLogged && af.tls.Loggable() {
 		af.tlsLogged = true
 		if w.p.OnApp != nil {
-			w.appLog(f, true, "tls", 0, w.tlsRecord(af.tls)())
+			w.appLog(f, true, "tls", 0, w.tlsRecord(af.tls))
 		}
 	}
 }
@@ -421,7 +467,7 @@ func (w *Worker) tlsPoint(e *signature.Engine, af *appFlow, f *flows.Flow, toSer
 		now = w.cur.TsNs
 	}
 	w.app.srcTLS = tlsSrc{c: af.tls, now: now / 1e9, toServer: toServer}
-	w.appMatch(e, f, toServer, false, &w.app.srcTLS, w.tlsRecord(af.tls), &af.fired)
+	w.appMatch(e, f, toServer, false, &w.app.srcTLS, lazyRecord{tls: af.tls}, &af.fired)
 }
 
 // sshProgress matches each side once its banner is read, again as its
@@ -429,11 +475,6 @@ func (w *Worker) tlsPoint(e *signature.Engine, af *appFlow, f *flows.Flow, toSer
 // encrypted; a rule fires once per flow and side.
 func (w *Worker) sshProgress(e *signature.Engine, af *appFlow, f *flows.Flow, end bool) {
 	c := af.ssh
-	rec := func() any {
-		var r appssh.Record
-		c.Record(&r)
-		return &r
-	}
 	last := c.Done() || c.Encrypted() || end
 	for _, ts := range [2]bool{true, false} {
 		d := dirIdx(ts)
@@ -442,7 +483,7 @@ func (w *Worker) sshProgress(e *signature.Engine, af *appFlow, f *flows.Flow, en
 		}
 		af.sshDone[d] = last
 		w.app.srcSSH.c = c
-		w.appMatch(e, f, ts, false, &w.app.srcSSH, rec, &af.fired)
+		w.appMatch(e, f, ts, false, &w.app.srcSSH, lazyRecord{ssh: c}, &af.fired)
 	}
 	if !af.sshLogged && last {
 		var r appssh.Record
@@ -466,13 +507,13 @@ func (w *Worker) appFlowEnd(f *flows.Flow) {
 		e := w.p.sig.Load()
 		switch af.proto {
 		case appproto.HTTP1:
-			emit := func(tx *apphttp.Tx, p apphttp.Progress) { w.httpTx(e, af, f, tx, p) }
-			af.http.End(true, emit)
-			af.http.End(false, emit)
+			w.feeding(e, af, f)
+			af.http.End(true, w.app.httpEmit)
+			af.http.End(false, w.app.httpEmit)
 		case appproto.TLS:
 			if !af.tlsLogged && af.tls.ClientHello().Seen && w.p.OnApp != nil {
 				af.tlsLogged = true
-				w.appLog(f, true, "tls", 0, w.tlsRecord(af.tls)())
+				w.appLog(f, true, "tls", 0, w.tlsRecord(af.tls))
 			}
 		case appproto.SSH:
 			w.sshProgress(e, af, f, true)
