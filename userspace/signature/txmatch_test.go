@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"regexp"
 	"slices"
 	"testing"
 
@@ -247,3 +248,30 @@ func (s *staticSrc) Buffer(b rules.Buffer, toServer bool, i int) ([]byte, bool) 
 }
 
 func (s *staticSrc) Field(rules.Field, int) (uint64, bool) { return 0, false }
+
+// FuzzTransforms: any buffer through any transform chain, no panic, and
+// a bounded result (at most a dot plus the input, or a digest).
+func FuzzTransforms(f *testing.F) {
+	f.Fuzz(func(t *testing.T, kinds []byte, key, data []byte) {
+		var xf []rules.Transform
+		re := regexp.MustCompile(`a(b*)`)
+		for _, k := range kinds {
+			x := rules.Transform{Kind: rules.TransformKind(k % (uint8(rules.XfPcrexform) + 1))}
+			switch x.Kind {
+			case rules.XfXor:
+				if len(key) == 0 {
+					continue
+				}
+				x.Key = key
+			case rules.XfPcrexform:
+				x.Re = re
+			}
+			xf = append(xf, x)
+		}
+		var tr transformer
+		out := tr.apply(xf, data)
+		if len(out) > len(data)+len(xf)+64 {
+			t.Fatalf("%d bytes out of %d", len(out), len(data))
+		}
+	})
+}
