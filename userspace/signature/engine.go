@@ -98,6 +98,7 @@ type Options struct {
 // Stats count engine activity.
 type Stats struct {
 	Packets, Streams uint64
+	Transactions     uint64 // MatchTx calls
 	Candidates       uint64 // rules inspected in full
 	Matches          uint64 // rules that matched
 	Alerts           uint64
@@ -125,6 +126,9 @@ type Engine struct {
 	// backoffByFlow: a rule has a backoff threshold tracked by flow,
 	// whose counters a new connection on a flow id drops.
 	backoffByFlow bool
+	// app rules (txmatch.go): per rule order, nil for packet rules
+	txr []*txRule
+	txi *txIndex
 
 	pool sync.Pool
 }
@@ -287,6 +291,7 @@ func CompileWith(set *rules.Set, opts Options) (*Engine, error) {
 	if err := e.buildGroups(); err != nil {
 		return nil, err
 	}
+	e.compileTx()
 	e.pool.New = func() any {
 		return &scratch{seen: make([]uint32, len(e.rules)), pseen: make([]uint32, e.nPatterns)}
 	}
@@ -338,7 +343,7 @@ func (e *Engine) compileRule(r *rules.Rule) *crule {
 		cr.chains[k].m = append(cr.chains[k].m, m)
 		if b == rules.BufPayload {
 			cr.payload = true
-		} else {
+		} else if !b.App() {
 			cr.headers = true
 		}
 	}
@@ -430,6 +435,9 @@ func (e *Engine) buildGroups() error {
 	}
 	for _, cr := range e.rules {
 		r := cr.r
+		if isAppRule(r) {
+			continue // inspected on transactions (MatchTx), never on packets
+		}
 		for g := range e.groups {
 			if !ruleInGroup(r, g) {
 				continue
@@ -572,7 +580,7 @@ func (x *prefixIndex) lookup(a netip.Addr, fn func([]int32)) {
 func (e *Engine) MayMatch(proto uint8, a, b netip.Addr, ap, bp uint16) bool {
 	g := groupOf(proto)
 	gr := &e.groups[g]
-	if len(gr.any.pat) > 0 || len(gr.always) > 0 {
+	if len(gr.any.pat) > 0 || len(gr.always) > 0 || e.mayMatchTx(proto) {
 		return true
 	}
 	if g == gTCP || g == gUDP {
@@ -611,7 +619,7 @@ func (e *Engine) Len() int { return len(e.rules) }
 func (e *Engine) Stats() Stats {
 	st := e.st
 	s := Stats{Packets: st.packets.Load(), Streams: st.streams.Load(), Candidates: st.candidates.Load(),
-		Matches: st.matches.Load(), Alerts: st.alerts.Load(), Suppressed: st.suppressed.Load(),
+		Matches: st.matches.Load(), Alerts: st.alerts.Load(), Suppressed: st.suppressed.Load(), Transactions: st.transactions.Load(),
 		FlowStates: int(st.flowStates.Load())}
 	st.mu.Lock()
 	s.ThresholdKeys = len(st.thresh)
@@ -630,6 +638,7 @@ type scratch struct {
 	hdr   headers
 	hdrs  bool
 	insp  inspector
+	xf    transformer // app buffers after their transforms (MatchTx)
 }
 
 func (s *scratch) begin() {

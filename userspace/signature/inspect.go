@@ -25,6 +25,9 @@ type inspector struct {
 	fwd     []int32 // buf offset -> latin offset
 	back    []int32 // latin offset -> buf offset
 	latinOK bool
+	// runes: buf as Latin-1 runes for backtracking pcres (regexp2)
+	runes   []rune
+	runesOK bool
 	vars    []varVal
 	steps   int
 }
@@ -36,7 +39,7 @@ type varVal struct {
 
 func (in *inspector) reset(buf []byte) {
 	in.buf = buf
-	in.lowOK, in.latinOK = false, false
+	in.lowOK, in.latinOK, in.runesOK = false, false, false
 	in.steps = 0
 }
 
@@ -134,7 +137,9 @@ func (in *inspector) run(chain []rules.Match, i, cur int) bool {
 			return m.Negated && in.run(chain, i+1, cur)
 		}
 		var loc []int
-		if m.Latin1 {
+		if m.Backtrack != nil {
+			loc = in.backtrack(m.Backtrack, start)
+		} else if m.Latin1 {
 			in.latin1()
 			ls := int(in.fwd[start])
 			loc = m.Re.FindIndex(in.latin[ls:])
@@ -368,6 +373,9 @@ func (in *inspector) byteOp(b *rules.ByteOp, chain []rules.Match, i, cur int) bo
 	}
 	switch b.Kind {
 	case rules.ByteTest:
+		if n == 0 && b.String && pos >= 0 && pos <= len(in.buf) {
+			n = len(in.buf) - pos // the rest of the buffer (Suricata 7)
+		}
 		v, ok := in.extract(b, pos, n)
 		if !ok {
 			return false

@@ -82,7 +82,11 @@ alert tcp any any -> any any (pcre:"/a b  c/x"; sid:4;)`, false,
 		step{req("GET /index?id=12&x"), []uint32{1, 2, 3}}, step{req("id=a1& x evil"), nil}, step{req("abc"), []uint32{4}})
 	runSteps(t, "bytes above 0x7f", `alert tcp any any -> any any (pcre:"/\xff\x00.\xe0/s"; sid:1;)`, false,
 		step{req("\xff\x00\x80\xe0"), []uint32{1}}, step{req("\xc3\xbf\x00a\xe0"), nil})
-	for _, bad := range []string{`/(a)\1/`, `/a(?=b)/`, `/a++/`, `/(?>a)/`, `/a/U`} {
+	runSteps(t, "backtracking fallback", `alert tcp any any -> any any (pcre:"/(ab)x\1/"; sid:1;)
+alert tcp any any -> any any (content:"k="; pcre:"/^(?!admin)[a-z]++;/R"; sid:2;)
+alert tcp any any -> any any (pcre:"/(?P<q>[\x22\x27])v(?P=q)\xff/"; sid:3;)`, false,
+		step{req("abxab k=bob;"), []uint32{1, 2}}, step{req("abxaa k=admin;"), nil}, step{req("'v'\xff"), []uint32{3}}, step{req("'v\"\xff"), nil})
+	for _, bad := range []string{`/(?R)/`, `/(*UTF)a/`} {
 		_, sk := rules.Parse(`alert tcp any any -> any any (pcre:"`+bad+`"; sid:9;)`, "t.rules", rules.Vars{})
 		if len(sk) != 1 || sk[0].SID != 9 {
 			t.Errorf("pcre %s: skipped %v, want reported", bad, sk)

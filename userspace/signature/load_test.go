@@ -61,7 +61,7 @@ func TestLoadFileWithSkipped(t *testing.T) {
 		"# local rules",
 		`alert udp any any -> any 53 (msg:"good"; content:"evil"; sid:1000001; rev:1;)`,
 		"",
-		`alert tcp any any -> any any (msg:"sni"; flow:established; tls.sni; content:"x"; sid:1000002; rev:1;)`,
+		`alert tcp any any -> any any (msg:"int"; flow:established; flowint:a,+,1; sid:1000002; rev:1;)`,
 	}, "\n"))
 	res, err := signature.Load(signature.Spec{Files: []string{path}})
 	if err != nil {
@@ -77,8 +77,8 @@ func TestLoadFileWithSkipped(t *testing.T) {
 	if sk.File != path || sk.Line != 4 || sk.SID != 1000002 {
 		t.Errorf("skipped at %s:%d sid %d, want %s:4 sid 1000002", sk.File, sk.Line, sk.SID, path)
 	}
-	if !strings.Contains(sk.Reason, "tls.sni") {
-		t.Errorf("reason %q does not name tls.sni", sk.Reason)
+	if !strings.Contains(sk.Reason, "flowint") {
+		t.Errorf("reason %q does not name flowint", sk.Reason)
 	}
 	if !strings.HasPrefix(sk.Error(), path+":4:") {
 		t.Errorf("Error() = %q, want a file:line prefix", sk.Error())
@@ -96,7 +96,7 @@ func TestLoadFileWithSkipped(t *testing.T) {
 }
 
 func TestLoadOnlyUnsupported(t *testing.T) {
-	path := writeRules(t, `alert tcp any any -> any any (flow:established; tls.sni; content:"x"; sid:5;)`+"\n")
+	path := writeRules(t, `alert tcp any any -> any any (flow:established; flowint:a,+,1; sid:5;)`+"\n")
 	res, err := signature.Load(signature.Spec{Files: []string{path}})
 	if err != nil {
 		t.Fatal(err)

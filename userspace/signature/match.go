@@ -30,6 +30,8 @@ type mctx struct {
 	data             []byte // BufPayload
 	old              int    // streams: leading bytes of data already inspected (the window)
 	firstOfDirection bool   // first packet of this flow direction (IP-only rules)
+	app              string // MatchTx: the flow's app protocol and the
+	rec              any    // transaction's record, for the alert
 }
 
 // MatchPacket matches one packet and calls emit for each alert (emit may
@@ -507,7 +509,7 @@ func (e *Engine) onMatch(cr *crule, c *mctx, emit func(*alert.Alert)) bool {
 		Proto: c.proto, VLAN: c.vlan,
 		GID: r.GID, SID: r.SID, Rev: r.Rev, Signature: r.Msg, Classtype: r.Classtype, Category: r.Category,
 		Severity: r.Priority, RuleAction: r.Action.String(), Detector: "signature", Subject: c.src,
-		RuleMetadata: cr.meta,
+		RuleMetadata: cr.meta, AppProto: c.app, App: c.rec,
 	}
 	if r.Action == rules.ActionAlert {
 		a.Action = "allowed"

@@ -30,8 +30,8 @@ type State struct {
 	hosts      map[hostKey]*hostState
 	lastGC     int64
 
-	flowStates                                                atomic.Int64
-	packets, streams, candidates, matches, alerts, suppressed atomic.Uint64
+	flowStates                                                              atomic.Int64
+	packets, streams, candidates, matches, alerts, suppressed, transactions atomic.Uint64
 }
 
 // NewState returns an empty State.

@@ -70,6 +70,13 @@ type Alert struct {
 	// read only.
 	RuleMetadata map[string][]string
 	Payload      []byte // sampled L4 payload; aliases the sample buffer while the alert is being handled
+
+	// AppProto is the flow's app-layer protocol (Suricata's name: http,
+	// dns, tls, ssh) when a transaction rule fired; App is that
+	// transaction's record, written in EVE under AppProto's key
+	// ("http": {...}); it must marshal to a JSON object.
+	AppProto string
+	App      any
 }
 
 // Evidence trust levels (Alert.Trust).

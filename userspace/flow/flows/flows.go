@@ -125,6 +125,9 @@ type Flow struct {
 	// TLS follows each direction's TLS records, to bypass it once it is
 	// encrypted.
 	TLS [2]tlsrec.Dir
+	// App is the app-layer protocol detected on the flow (an
+	// appproto.Proto; 0 unknown), set by the pipeline: EVE app_proto.
+	App uint8
 
 	// InspectGaps counts packets of the flow the kernel saw while it was
 	// under inspection that inspection never got (sample budget, full ring

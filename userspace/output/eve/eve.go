@@ -32,28 +32,37 @@ import (
 
 // Record is one EVE line. Field names and order follow Suricata.
 type Record struct {
-	Timestamp   string         `json:"timestamp"`
-	FlowID      uint64         `json:"flow_id,omitempty"`
-	InIface     string         `json:"in_iface,omitempty"`
-	PcapCnt     uint64         `json:"pcap_cnt,omitempty"`
-	EventType   string         `json:"event_type"`
-	VLAN        []uint16       `json:"vlan,omitempty"`
-	SrcIP       string         `json:"src_ip,omitempty"`
-	SrcPort     *uint16        `json:"src_port,omitempty"`
-	DestIP      string         `json:"dest_ip,omitempty"`
-	DestPort    *uint16        `json:"dest_port,omitempty"`
-	Proto       string         `json:"proto,omitempty"`
-	ICMPType    *uint16        `json:"icmp_type,omitempty"`
-	ICMPCode    *uint16        `json:"icmp_code,omitempty"`
-	CommunityID string         `json:"community_id,omitempty"`
-	Alert       *AlertRecord   `json:"alert,omitempty"`
-	Anomaly     *AnomalyRecord `json:"anomaly,omitempty"`
-	Drop        *DropRecord    `json:"drop,omitempty"`
-	Flow        *FlowRecord    `json:"flow,omitempty"`
-	TCP         *TCPRecord     `json:"tcp,omitempty"`
-	Stats       *StatsRecord   `json:"stats,omitempty"`
-	Payload     string         `json:"payload,omitempty"`
-	Metadata    *Metadata      `json:"metadata,omitempty"`
+	Timestamp   string   `json:"timestamp"`
+	FlowID      uint64   `json:"flow_id,omitempty"`
+	InIface     string   `json:"in_iface,omitempty"`
+	PcapCnt     uint64   `json:"pcap_cnt,omitempty"`
+	EventType   string   `json:"event_type"`
+	VLAN        []uint16 `json:"vlan,omitempty"`
+	SrcIP       string   `json:"src_ip,omitempty"`
+	SrcPort     *uint16  `json:"src_port,omitempty"`
+	DestIP      string   `json:"dest_ip,omitempty"`
+	DestPort    *uint16  `json:"dest_port,omitempty"`
+	Proto       string   `json:"proto,omitempty"`
+	ICMPType    *uint16  `json:"icmp_type,omitempty"`
+	ICMPCode    *uint16  `json:"icmp_code,omitempty"`
+	CommunityID string   `json:"community_id,omitempty"`
+	// TxID is the app-layer transaction of an app event (http, dns...).
+	TxID     *uint64      `json:"tx_id,omitempty"`
+	Alert    *AlertRecord `json:"alert,omitempty"`
+	AppProto string       `json:"app_proto,omitempty"`
+	// The app-layer record of an app event, or of the transaction an
+	// alert matched (app.go).
+	HTTP     json.RawMessage `json:"http,omitempty"`
+	DNS      json.RawMessage `json:"dns,omitempty"`
+	TLS      json.RawMessage `json:"tls,omitempty"`
+	SSH      json.RawMessage `json:"ssh,omitempty"`
+	Anomaly  *AnomalyRecord  `json:"anomaly,omitempty"`
+	Drop     *DropRecord     `json:"drop,omitempty"`
+	Flow     *FlowRecord     `json:"flow,omitempty"`
+	TCP      *TCPRecord      `json:"tcp,omitempty"`
+	Stats    *StatsRecord    `json:"stats,omitempty"`
+	Payload  string          `json:"payload,omitempty"`
+	Metadata *Metadata       `json:"metadata,omitempty"`
 }
 
 // AlertRecord is the "alert" object.
@@ -156,6 +165,8 @@ func RecordOf(a *alert.Alert, loc *time.Location) Record {
 			}
 		}
 	}
+	r.AppProto = a.AppProto
+	r.setApp(a.AppProto, a.App)
 	if len(a.Payload) > 0 {
 		r.Payload = base64.StdEncoding.EncodeToString(a.Payload)
 	}
@@ -268,6 +279,7 @@ func FlowRecordOf(f *flows.Flow, iface string, loc *time.Location) Record {
 		r.tuple(src, dst, sp, dp, f.Proto, f.VLAN)
 		r.CommunityID = flows.CommunityID(src, dst, sp, dp, f.Proto)
 	}
+	r.AppProto = appProtoName(f.App)
 	fr := &FlowRecord{
 		PktsToServer: f.Pkts[0], PktsToClient: f.Pkts[1], BytesToServer: f.Bytes[0], BytesToClient: f.Bytes[1],
 		Start: stamp(f.FirstNs, loc), End: stamp(f.LastNs, loc),
@@ -659,6 +671,11 @@ func appendFlow(b []byte, f *flows.Flow, iface string, loc *time.Location) []byt
 	if !isICMP(f.Proto) {
 		b = append(b, `,"community_id":"`...)
 		b = flows.AppendCommunityID(b, src, dst, sp, dp, f.Proto)
+		b = append(b, '"')
+	}
+	if n := appProtoName(f.App); n != "" {
+		b = append(b, `,"app_proto":"`...)
+		b = append(b, n...)
 		b = append(b, '"')
 	}
 	b = append(b, `,"flow":{"pkts_toserver":`...)

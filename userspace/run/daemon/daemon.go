@@ -454,6 +454,7 @@ func wireEVE(pipe *pipeline.Pipeline, sink *eve.Writer, ifnames map[uint32]strin
 		_ = sink.WriteAnomaly(a, ifnames[ifx])
 	}
 	pipe.OnDrop = func(p *decode.Packet, f *flows.Flow) { _ = sink.WriteDrop(p, f, "rules", ifnames[p.Ifindex]) }
+	pipe.OnApp = func(ev *eve.AppEvent) { _ = sink.WriteApp(ev, ifnames[ev.F.Ifindex]) }
 }
 
 // writeStats writes a stats event: the pipeline's counters and the

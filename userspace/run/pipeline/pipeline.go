@@ -16,6 +16,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/userspace/app/appproto"
 	"github.com/xdpids/xdpids/userspace/capture/samples"
 	"github.com/xdpids/xdpids/userspace/detect"
 	"github.com/xdpids/xdpids/userspace/detect/alert"
@@ -148,6 +149,10 @@ type Pipeline struct {
 	// runs (on its goroutine, with copies of p and f), else on the
 	// worker. p and f are valid during the call only.
 	OnDrop func(p *decode.Packet, f *flows.Flow)
+	// OnApp, when set before Run, receives the app-layer records (EVE
+	// http, dns, tls, ssh; app.go). It runs on the worker; ev and what it
+	// points to are valid during the call only.
+	OnApp func(ev *eve.AppEvent)
 
 	sig atomic.Pointer[signature.Engine]
 	// ruleState is the signature state the daemon compiles every rule set
@@ -269,6 +274,7 @@ type Worker struct {
 	held    []heldAlert
 	holding bool
 	norm    []byte // a packet's payload as the stream accepted it (prevent mode)
+	app     appLayer
 
 	notIP       atomic.Uint64
 	truncated   atomic.Uint64
@@ -363,6 +369,7 @@ func newWorker(p *Pipeline) *Worker {
 		// The stream first: what is left of it goes through the stream
 		// rules, whose alerts the flow record then counts.
 		w.stream.FlowEnd(f.ID)
+		w.appFlowEnd(f)
 		if e := p.sig.Load(); e != nil {
 			e.FlowEnd(f)
 		} else {
@@ -405,6 +412,8 @@ func (w *Worker) signatures(e *signature.Engine, s *samples.Sample, in *detect.I
 		if w.cfg.Prevent {
 			w.normalise(e, pk, in)
 		}
+	} else if pk.Proto == decode.ProtoUDP && pk.HasL4 && in.F != nil {
+		w.appUDP(e, pk, in.F, in.FromOrig)
 	}
 	e.MatchPacket(&w.sigIn, w.emit)
 	w.holding = false
@@ -488,9 +497,12 @@ func (w *Worker) onStreamData(f *flows.Flow, toServer bool, data []byte, offset 
 	w.curFlow = f
 	e.MatchStream(&w.streamIn, w.emit)
 	w.curFlow = prev
-	// A TLS session that turned encrypted carries nothing raw inspection
-	// can see from here on (Suricata's default encryption handling).
-	if f.TLS[d].Feed(offset, data) == tlsrec.Encrypted {
+	// The app layer (app.go) parses what it detects; a TLS or SSH
+	// session that turned encrypted carries nothing inspection can see
+	// from here on (Suricata's encryption-handling: bypass). Flows no
+	// app parser follows keep the TLS record follower.
+	handled, encrypted := w.appData(e, f, toServer, data, offset)
+	if encrypted || !handled && f.TLS[d].Feed(offset, data) == tlsrec.Encrypted {
 		w.bypass(f, d, flows.BypassEncrypted)
 	}
 }
@@ -569,6 +581,9 @@ func (w *Worker) anomaly(p *decode.Packet, f *flows.Flow, tsNs int64, typ, event
 // packet's rules it is held (see signatures).
 func (w *Worker) emit(a *alert.Alert) {
 	w.setTrust(a)
+	if a.AppProto == "" && w.curFlow != nil && w.curFlow.App != 0 {
+		a.AppProto = appproto.Proto(w.curFlow.App).String()
+	}
 	if w.holding {
 		var firstNs int64
 		if w.curFlow != nil {

@@ -76,7 +76,7 @@ func parseByteOp(k, v string, st *optState) (*ByteOp, *ruleError) {
 	switch {
 	case err != nil && isIdent(parts[0]) && b.Kind != ByteExtract && st.vars[parts[0]]:
 		b.BytesVar = parts[0]
-	case err != nil || n < 0 || n > 10 || (n == 0 && b.Kind != ByteJump):
+	case err != nil || n < 0 || n > 10:
 		return bad("bad byte count %q", trunc(parts[0]))
 	}
 	b.Bytes = n
@@ -142,6 +142,10 @@ func parseByteOp(k, v string, st *optState) (*ByteOp, *ruleError) {
 		default:
 			return bad("bad option %q", trunc(o))
 		}
+	}
+	if b.Bytes == 0 && b.BytesVar == "" && b.Kind != ByteJump && !(b.Kind == ByteTest && b.String) {
+		// byte_test:0,...,string reads the rest of the buffer (Suricata 7)
+		return bad("bad byte count %q", trunc(parts[0]))
 	}
 	if !b.String && b.Bytes > 8 {
 		return bad("more than 8 bytes without string")

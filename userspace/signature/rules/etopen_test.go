@@ -18,8 +18,10 @@ func corpusDir(t testing.TB, sub string) string { return testenv.Corpus(t, sub) 
 var sidRe = regexp.MustCompile(`sid\s*:\s*(\d+)`)
 
 // TestETOpenLoads loads every ET Open rule file: each enabled rule loads
-// or is reported with its reason, and 95% or more of the packet-level
-// rules (no app-layer keyword) load.
+// or is reported with its reason; 99% or more of all enabled rules load
+// (99.2% measured: what is left needs smtp, ftp or smb parsers,
+// base64_decode, flowint, tag, asn1 or app-layer-event), and 99% of the
+// packet-level rules (no app-layer keyword).
 func TestETOpenLoads(t *testing.T) {
 	dir := corpusDir(t, "rules/et-open")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.rules"))
@@ -67,8 +69,9 @@ func TestETOpenLoads(t *testing.T) {
 		}
 	}
 	ratio := float64(loadedPkt) / float64(len(pkt))
-	t.Logf("ET Open: %d files, %d enabled rules, %d loaded, %d skipped, %d disabled; packet-level %d/%d loaded (%.1f%%)",
-		len(paths), enabled, set.Len(), len(skipped), set.Disabled, loadedPkt, len(pkt), 100*ratio)
+	all := float64(set.Len()) / float64(enabled)
+	t.Logf("ET Open: %d files, %d enabled rules, %d loaded (%.1f%%), %d skipped, %d disabled; packet-level %d/%d loaded (%.1f%%)",
+		len(paths), enabled, set.Len(), 100*all, len(skipped), set.Disabled, loadedPkt, len(pkt), 100*ratio)
 	type kv struct {
 		k string
 		v int
@@ -90,8 +93,11 @@ func TestETOpenLoads(t *testing.T) {
 		}
 		t.Logf("packet-level skipped: %s", s)
 	}
-	if ratio < 0.95 {
-		t.Errorf("packet-level rules loaded %.1f%%, want >= 95%%", 100*ratio)
+	if ratio < 0.99 {
+		t.Errorf("packet-level rules loaded %.1f%%, want >= 99%%", 100*ratio)
+	}
+	if all < 0.99 {
+		t.Errorf("enabled rules loaded %.1f%%, want >= 99%%", 100*all)
 	}
 }
 

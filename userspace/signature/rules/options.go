@@ -53,6 +53,9 @@ func (p *parser) option(r *Rule, st *optState, o option) *ruleError {
 		st.lastContent, st.lastMatch = nil, nil
 		return nil
 	}
+	if ok, e := p.appKeyword(r, st, k, v); ok {
+		return e
+	}
 	if noops[k] {
 		return nil
 	}
@@ -121,7 +124,9 @@ func (p *parser) option(r *Rule, st *optState, o option) *ruleError {
 		if e != nil {
 			return e
 		}
-		pc.Buffer = st.buf
+		if pc.Buffer == BufPayload {
+			pc.Buffer = st.buf // else bound by an HTTP flag (/U, /H, ...)
+		}
 		r.Matches = append(r.Matches, pc)
 		st.lastContent, st.lastMatch = nil, pc
 	case "byte_test", "byte_jump", "byte_extract", "byte_math":
@@ -729,7 +734,7 @@ func (p *parser) finish(r *Rule) *ruleError {
 	if r.Flow.OnlyStream && r.Proto.Stream == StreamNo {
 		return malformed("flow:only_stream on a tcp-pkt rule")
 	}
-	return nil
+	return finishApp(r)
 }
 
 func parseVLAN(v string) (VLANMatch, error) {

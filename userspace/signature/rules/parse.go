@@ -313,6 +313,10 @@ func parseProto(name string) (Proto, *ruleError) {
 	case "sctp":
 		p.L4 = 132
 	default:
+		if a, ok := appProtoOfHeader[strings.ToLower(name)]; ok {
+			p.L4, p.App = a.l4, a.app
+			return p, nil
+		}
 		if appProtos[strings.ToLower(name)] {
 			return p, unsupported("protocol", name)
 		}

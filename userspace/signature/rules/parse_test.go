@@ -96,8 +96,8 @@ func TestVars(t *testing.T) {
 
 func TestSkippedReasons(t *testing.T) {
 	text := strings.Join([]string{
-		`alert http any any -> any any (msg:"x"; http.uri; content:"a"; sid:1;)`,
-		`alert tcp any any -> any any (msg:"x"; dns.query; content:"a"; sid:2;)`,
+		`alert smtp any any -> any any (msg:"x"; content:"a"; sid:1;)`,
+		`alert tcp any any -> any any (msg:"x"; dns.query; content:"a"; tls.sni; content:"b"; sid:2;)`,
 		`alert tcp any any -> any any (content:"a"; within:0; sid:3;)`,
 		`alert tcp any any -> any any (content:"abc"; depth:2; sid:4;)`,
 		`alert tcp any any -> any (sid:5;)`,
@@ -107,7 +107,7 @@ func TestSkippedReasons(t *testing.T) {
 		`alert tcp any any -> any any (sid:9;)`,
 		`alert tcp any any -> any any (sid:9;)`,
 		`#alert tcp any any -> any any (sid:10;)`,
-		`alert tcp any any -> any any (pcre:"/(a)\1/"; \`,
+		`alert tcp any any -> any any (pcre:"/(?R)/"; \`,
 		`  sid:11;)`,
 	}, "\n")
 	set, sk := Parse(text, "f.rules", Vars{})
@@ -115,9 +115,9 @@ func TestSkippedReasons(t *testing.T) {
 		t.Fatalf("loaded %d disabled %d", set.Len(), set.Disabled)
 	}
 	want := map[uint32]string{
-		1: "unsupported protocol http", 2: "unsupported keyword dns.query", 3: "malformed rule", 4: "malformed rule",
+		1: "unsupported protocol smtp", 2: "unsupported mix of app-layer protocols", 3: "malformed rule", 4: "malformed rule",
 		5: "malformed rule", 6: "malformed rule", 7: "unknown classtype", 0: "malformed rule", 9: "duplicate sid",
-		11: "unsupported pcre backreference",
+		11: "unsupported pcre recursion or conditional",
 	}
 	if len(sk) != len(want) {
 		t.Errorf("%d skipped, want %d: %v", len(sk), len(want), sk)
@@ -174,10 +174,10 @@ func TestNumbersAndFlags(t *testing.T) {
 }
 
 func TestETReasonsAreStable(t *testing.T) {
-	// an app-layer buffer is reported by name, so the check command can
-	// group them (and the next engine step knows what to add)
-	_, sk := Parse(`alert tcp any any -> any any (flow:established; tls.sni; content:"x"; sid:1;)`, "t", Vars{})
-	if len(sk) != 1 || sk[0].Reason != "unsupported keyword tls.sni" {
+	// a keyword the parser does not know is reported by name, so the
+	// check command can group them
+	_, sk := Parse(`alert tcp any any -> any any (flow:established; tls.sni; content:"x"; flowint:a,+,1; sid:1;)`, "t", Vars{})
+	if len(sk) != 1 || sk[0].Reason != "unsupported keyword flowint" {
 		t.Errorf("%v", sk)
 	}
 }

@@ -7,9 +7,12 @@ import (
 )
 
 // parsePCRE translates a pcre option ("[!]"/re/flags"") to Go's RE2
-// regexp. What RE2 cannot express is reported per rule, never
-// approximated: backreferences, lookaround, possessive quantifiers,
-// atomic groups, recursion, conditionals, and the HTTP-buffer flags.
+// regexp. What RE2 cannot express (backreferences, lookaround,
+// possessive quantifiers, atomic groups, repeat counts over 1000) is
+// compiled with regexp2, a backtracking engine, bounded by
+// PCREMatchTimeout as Suricata bounds PCRE with a match limit (see
+// pcre2.go); what neither can (recursion, verbs) is reported per rule.
+// The HTTP flags (/U /H /P ...) bind the pcre to an app-layer buffer.
 //
 // Go's regexp matches UTF-8 text: "\xff" means the rune U+00FF, not the
 // byte. So the pattern is compiled as is when it only names ASCII, and
@@ -62,6 +65,14 @@ func parsePCRE(v string) (*PCRE, *ruleError) {
 			// E: $ only at the very end (Go's $ without m already is);
 			// O: override match limits; B: rawbytes (no decoded buffer).
 		default:
+			if name, ok := pcreBufferFlags[c]; ok {
+				b, _ := BufferByName(name)
+				if p.Buffer != BufPayload && p.Buffer != b {
+					return nil, malformed("pcre: two buffer flags")
+				}
+				p.Buffer = b
+				continue
+			}
 			return nil, unsupported("pcre flag", string(c))
 		}
 	}
@@ -70,6 +81,9 @@ func parsePCRE(v string) (*PCRE, *ruleError) {
 	}
 	tr, e := translatePCRE(re)
 	if e != nil {
+		if backtrackOnly[e.reason] {
+			return compileBacktracking(p, re, flags)
+		}
 		return nil, e
 	}
 	if p.Anchored {
@@ -81,6 +95,9 @@ func parsePCRE(v string) (*PCRE, *ruleError) {
 	tr, latin1 := toLatin1Pattern(tr)
 	compiled, err := regexp.Compile(tr)
 	if err != nil {
+		if strings.Contains(err.Error(), "invalid repeat count") {
+			return compileBacktracking(p, re, flags)
+		}
 		return nil, &ruleError{reason: "unsupported pcre", detail: err.Error()}
 	}
 	p.Re = compiled
@@ -151,6 +168,11 @@ func translatePCRE(re string) (string, *ruleError) {
 			switch {
 			case n >= '1' && n <= '9' && !inClass:
 				return "", unsupported("pcre", "backreference")
+			case n == 'x' && i+2 < len(re) && isHex(re[i+2]) && !(i+3 < len(re) && isHex(re[i+3])):
+				b.WriteString(`\x0`) // PCRE's \xH: one hex digit
+				b.WriteByte(re[i+2])
+				i += 2
+				continue
 			case n == 'k' || n == 'g':
 				return "", unsupported("pcre", "backreference")
 			case n == 'G' || n == 'K' || n == 'R' || n == 'X' || n == 'C':
@@ -219,6 +241,9 @@ func translatePCRE(re string) (string, *ruleError) {
 			if strings.HasPrefix(re[i:], "(?=") || strings.HasPrefix(re[i:], "(?!") ||
 				strings.HasPrefix(re[i:], "(?<=") || strings.HasPrefix(re[i:], "(?<!") {
 				return "", unsupported("pcre", "lookaround")
+			}
+			if strings.HasPrefix(re[i:], "(?P=") {
+				return "", unsupported("pcre", "backreference")
 			}
 			if strings.HasPrefix(re[i:], "(?>") {
 				return "", unsupported("pcre", "atomic group")

@@ -10,6 +10,8 @@ package rules
 import (
 	"fmt"
 	"regexp"
+
+	"github.com/dlclark/regexp2/v2"
 )
 
 // Action is what a rule does when it matches.
@@ -44,6 +46,10 @@ type Proto struct {
 	// StreamNo ("tcp-pkt": packets only) or StreamOnly ("tcp-stream").
 	Stream uint8
 	Name   string // as written in the rule
+	// App is the app-layer protocol the rule inspects (Suricata's name:
+	// http, dns, tls, ssh), from the header, its buffers or keywords; ""
+	// for packet and stream rules.
+	App string
 }
 
 // Proto.Stream values.
@@ -53,13 +59,15 @@ const (
 	StreamOnly
 )
 
-// Buffer identifies what a content, pcre or byte_* match inspects. A
-// sticky buffer keyword (ipv4.hdr; tcp.hdr; ...) switches the buffer of
-// the matches after it; app-layer buffers (http.uri, dns.query, tls.sni)
-// are future Buffer values the parser reports as unsupported for now.
+// Buffer identifies what a content, pcre and byte_* match inspects. A
+// sticky buffer keyword (ipv4.hdr; tcp.hdr; http.uri; ...) switches the
+// buffer of the matches after it; a legacy content modifier (http_uri)
+// moves the content before it. Packet buffers come first; app-layer
+// buffers (appbuf.go) follow, one value per Suricata sticky buffer, with
+// the app protocol and the directions it exists in (BufferInfo).
 type Buffer uint8
 
-// Buffers.
+// Packet buffers.
 const (
 	// BufPayload is the default: the packet's L4 payload when a packet is
 	// matched, the reassembled bytes of one direction when a stream is.
@@ -70,17 +78,20 @@ const (
 	BufUDPHdr
 	BufICMPv4Hdr
 	BufICMPv6Hdr
-	numBuffers
+	numPacketBuffers
 )
 
-// NumBuffers is the number of Buffer values defined.
-const NumBuffers = int(numBuffers)
+// NumBuffers is the number of Buffer values defined (packet and app).
+var NumBuffers = int(numPacketBuffers) + len(appBuffers)
 
 var bufferNames = [...]string{"payload", "ipv4.hdr", "ipv6.hdr", "tcp.hdr", "udp.hdr", "icmpv4.hdr", "icmpv6.hdr"}
 
 func (b Buffer) String() string {
 	if int(b) < len(bufferNames) {
 		return bufferNames[b]
+	}
+	if i := int(b) - int(numPacketBuffers); i < len(appBuffers) {
+		return appBuffers[i].Name
 	}
 	return "unknown"
 }
@@ -130,6 +141,13 @@ type Rule struct {
 	FlowPkts, FlowBytes           []FlowCount
 	StreamSize                    []StreamSize // stream_size keyword
 	Hostbits                      []Hostbit    // hostbits and xbits
+
+	// App layer (appkw.go): the transforms applied to a buffer before
+	// its matches, app-layer-protocol keywords, and the field keywords
+	// of a transaction (dns.opcode, ssl_version, tls_cert_notafter...).
+	Transforms []BufferTransforms
+	AppLayer   []AppLayerProto
+	Fields     []FieldMatch
 }
 
 // VLANMatch is vlan.id: the id of the tag at Layer (0 outermost, -1
@@ -228,12 +246,16 @@ type Value struct {
 
 // PCRE is a pcre match, translated to Go's regexp (RE2) syntax.
 type PCRE struct {
-	Buffer   Buffer
-	Source   string // as written in the rule
-	Re       *regexp.Regexp
-	Negated  bool
-	Relative bool // R flag
-	Anchored bool // A flag
+	Buffer Buffer
+	Source string         // as written in the rule
+	Re     *regexp.Regexp // nil when Backtrack is set
+	// Backtrack is the pattern compiled with regexp2 when RE2 cannot
+	// express it; it matches the buffer as Latin-1 runes (one per byte),
+	// each match bounded by PCREMatchTimeout.
+	Backtrack *regexp2.Regexp
+	Negated   bool
+	Relative  bool // R flag
+	Anchored  bool // A flag
 	// Latin1: match against the buffer decoded as Latin-1 (one rune per
 	// byte) because the pattern names bytes above 0x7f.
 	Latin1 bool
