@@ -14,6 +14,7 @@ package detect
 
 import (
 	"math/bits"
+	"net/netip"
 	"reflect"
 	"sync"
 
@@ -101,7 +102,17 @@ type Engine struct {
 	// to the heap.
 	in     Input
 	lastGC int64
+	// wantMore, when set (SetWantMore), says whether the responder is
+	// waiting on more evidence against a subject.
+	wantMore func(netip.Addr) bool
 }
+
+// SetWantMore gives the engine the responder's WantsMoreEvidence, for
+// pipelines whose alerts reach the responder after the engine's lock is
+// released (the daemon's alert outbox). Call it before Observe runs.
+func (e *Engine) SetWantMore(f func(netip.Addr) bool) { e.wantMore = f }
+
+func (e *Engine) wantsMore(a netip.Addr) bool { return e.wantMore != nil && e.wantMore(a) }
 
 // New returns an engine calling emit for each alert (under the engine's
 // lock: emit must not call back into the engine).

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"net/netip"
 	"strconv"
 	"testing"
 
@@ -8,7 +9,7 @@ import (
 )
 
 // TestScanAlertsAgainOnMoreEvidence: a scan alert whose ban the responder
-// refused for want of evidence (Alert.MoreEvidence) alerts again each time
+// refused for want of evidence (WantsMoreEvidence) alerts again each time
 // the scanner's attempts double, with the evidence against the threshold;
 // a scanner that stops at the threshold (a forged source) or whose ban was
 // made does not.
@@ -31,11 +32,13 @@ func TestScanAlertsAgainOnMoreEvidence(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, cfg)
 			var evidence []float64
+			refused := map[netip.Addr]bool{} // the responder's WantsMoreEvidence
 			h.e = New(cfg, func(a *alert.Alert) {
-				a.MoreEvidence = tc.refuse(a.Evidence)
+				refused[a.Subject] = tc.refuse(a.Evidence)
 				evidence = append(evidence, a.Evidence)
 				h.alerts = append(h.alerts, *a)
 			})
+			h.e.SetWantMore(func(a netip.Addr) bool { return refused[a] })
 			ts := t0
 			for i := 1; i <= tc.attempts; i++ {
 				ts += 1e6
@@ -79,9 +82,9 @@ func TestMoreEvidenceEndsWithTheWindow(t *testing.T) {
 	h := newHarness(t, cfg)
 	var evidence []float64
 	h.e = New(cfg, func(a *alert.Alert) {
-		a.MoreEvidence = true
 		evidence = append(evidence, a.Evidence)
 	})
+	h.e.SetWantMore(func(netip.Addr) bool { return true })
 	ts := t0
 	for i := 1; i <= 20; i++ {
 		ts += 1e6

@@ -95,7 +95,11 @@ func (d *portScan) attempt(in *Input, c *Ctx, udp bool) {
 		}
 	} else if s.alerted {
 		if n, due := s.again.attempt(len(s.items)); due {
-			d.alert(in, c, vsig, &s.again, n, d.cfg.ScanVerticalPorts, true, vmeta(n))
+			if c.e.wantsMore(in.P.Src) {
+				d.alert(in, c, vsig, &s.again, n, d.cfg.ScanVerticalPorts, true, vmeta(n))
+			} else {
+				s.again.later(n, d.cfg.ScanVerticalPorts)
+			}
 		}
 	}
 	h := d.horizontal.entry(portKey{p.Src, p.DstPort, udp}, now, win)
@@ -115,7 +119,11 @@ func (d *portScan) attempt(in *Input, c *Ctx, udp bool) {
 		}
 	} else if h.alerted {
 		if n, due := h.again.attempt(len(h.items)); due {
-			d.alert(in, c, hsig, &h.again, n, d.cfg.ScanHorizontalHosts, true, hmeta(n))
+			if c.e.wantsMore(in.P.Src) {
+				d.alert(in, c, hsig, &h.again, n, d.cfg.ScanHorizontalHosts, true, hmeta(n))
+			} else {
+				h.again.later(n, d.cfg.ScanHorizontalHosts)
+			}
 		}
 	}
 }
@@ -125,7 +133,7 @@ func (d *portScan) attempt(in *Input, c *Ctx, udp bool) {
 // when the entry alerts again.
 func (d *portScan) alert(in *Input, c *Ctx, sig alert.Signature, m *moreEvidence, n, thr int, again bool, meta func() map[string]string) {
 	a := c.fireEvidence(in, sig, in.P.Src, 0, false, int64(d.cfg.ScanBanTTL), meta, float64(n)/float64(max(thr, 1)), again)
-	m.after(a, n)
+	m.after(a, n, thr, c.e.wantMore != nil)
 }
 
 func (d *portScan) Expire(now int64) {
@@ -136,18 +144,22 @@ func (d *portScan) Expire(now int64) {
 }
 
 // moreEvidence is a scan entry's count past its alert, kept while the
-// responder asks for more evidence (Alert.MoreEvidence: the forgeable
+// responder may ask for more evidence (WantsMoreEvidence: the forgeable
 // share refused the ban): the entry alerts again each time its evidence
 // has doubled, so a real scanner is told apart from forged sources that
 // stop just past the threshold. A count of attempts (new flows), not a
 // set: an entry past its alert holds no more memory than at it.
 type moreEvidence struct {
 	more int // attempts since the alert
-	next int // evidence (alert's set size + more) to alert again at; 0: never
+	next int // evidence (alert's set size + more) to look again at; 0: never
 }
 
+// maxEvidence is how far past its threshold a scan keeps counting: the
+// responder's top evidence tier (respond.EvidenceTiers doublings).
+const maxEvidence = 64
+
 // attempt counts one more attempt and reports whether the entry is due
-// to alert again, with its evidence.
+// to look again, with its evidence.
 func (m *moreEvidence) attempt(set int) (int, bool) {
 	if m.next == 0 {
 		return 0, false
@@ -157,10 +169,24 @@ func (m *moreEvidence) attempt(set int) (int, bool) {
 	return n, n >= m.next
 }
 
-// after sets when to alert again after an alert on evidence n.
-func (m *moreEvidence) after(a *alert.Alert, n int) {
+// after sets when to look again after an alert on evidence n against
+// threshold thr: once the evidence has doubled, the entry asks the
+// responder (Engine.wantsMore) whether it refused the ban for want of
+// evidence. The alert reaches the responder after the detectors' lock is
+// released (the pipeline's outbox), so the answer cannot come back on
+// the alert itself; by the time the evidence has doubled it has.
+func (m *moreEvidence) after(a *alert.Alert, n, thr int, asking bool) {
 	m.next = 0
-	if a != nil && a.MoreEvidence {
+	if a != nil && asking && a.Trust == alert.TrustForgeable {
+		m.later(n, thr)
+	}
+}
+
+// later looks again once the evidence has doubled, up to maxEvidence
+// times the threshold.
+func (m *moreEvidence) later(n, thr int) {
+	m.next = 0
+	if n < maxEvidence*max(thr, 1) {
 		m.next = 2 * n
 	}
 }

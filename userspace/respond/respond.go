@@ -109,6 +109,7 @@ type Responder struct {
 	active    map[netip.Prefix]int64    // ban -> expiry (packet time ns)
 	budget    budget
 	challenge map[netip.Prefix]netip.Addr // challenge bans -> the subject to look up in the verified map
+	want      wantMore                     // subjects refused for want of evidence (WantsMoreEvidence)
 	capLogNs  map[string]int64            // when each cap was last logged (rate-limited)
 	stats     Stats
 	// OnBan, when set, is called after a ban's map update returned (with
@@ -367,6 +368,7 @@ func (r *Responder) takeBudget(a *alert.Alert, subj netip.Addr, forged bool, now
 	strength := max(a.Evidence, 1)
 	switch r.budget.take(nowNs, forged, strength) {
 	case budgetOK:
+		r.want.remove(subj)
 		return true
 	case budgetRate:
 		r.stats.CappedRate++
@@ -392,6 +394,7 @@ func (r *Responder) takeBudget(a *alert.Alert, subj netip.Addr, forged bool, now
 func (r *Responder) askMore(a *alert.Alert, strength float64) {
 	if r.budget.forged != nil && strength < 1<<EvidenceTiers {
 		a.MoreEvidence = true
+		r.want.add(a.Subject)
 	}
 }
 

@@ -81,10 +81,13 @@ func (c *Conn) logWithoutCert() bool {
 
 // Loggable reports whether Suricata would have the handshake's tls
 // record ready: the server's certificate was seen, or the handshake is
-// TLS 1.3 (no clear certificate) or resumed, past the ServerHello, or the
-// connection turned encrypted.
+// TLS 1.3 (no clear certificate), past the ServerHello, or the connection
+// turned encrypted (a resumed session).
 func (c *Conn) Loggable() bool {
-	return c.srv.certs.Seen || (c.sh.Seen && (c.logWithoutCert() || c.resumed)) ||
+	// A resumed session (a ticket offered, or the session id echoed) is
+	// not complete at its ServerHello: a server that refuses the ticket
+	// sends its certificate next, often in the same record.
+	return c.srv.certs.Seen || (c.sh.Seen && c.logWithoutCert()) ||
 		c.srv.state == Encrypted || c.cli.state == Encrypted
 }
 

@@ -172,6 +172,8 @@ func Run(ctx context.Context, o Options) (err error) {
 			slog.Info("banned", "subject", a.Subject, "prefix", a.BanPrefix, "ttl", time.Duration(a.BanTTL), "signature", a.Signature)
 		}
 	})
+	// Scans refused a ban for want of evidence alert again as it grows.
+	pipe.Engine().SetWantMore(resp.WantsMoreEvidence)
 	pipe.KernelOffset.Store(kernelOffset())
 	var flowsOn atomic.Bool // eve.flows, which a reload may change
 	flowsOn.Store(cfg.EVE.Flows)

@@ -196,6 +196,7 @@ func (r *runner) setup() error {
 	pc := r.o.Pipeline
 	pc.Workers = 1
 	r.pipe = pipeline.New(pc, r.onAlert)
+	r.pipe.Engine().SetWantMore(resp.WantsMoreEvidence)
 	r.pipe.SetRules(r.o.Rules)
 	r.pipe.OnFlowAction = r.flowAction
 	if w := r.o.EVE; w != nil {
