@@ -20,7 +20,7 @@ import (
 // corpusDir finds a folder of the shared corpus (../shared/corpus beside
 // the checkout; XDPIDS_CORPUS overrides) and skips without it, failing
 // under CI=true. It repeats internal/testenv.Corpus because this package
-// imports no other xdpids package, tests included.
+// imports no other xdpids package; its tests import only internal/testenv (fuzz seeds).
 func corpusDir(t *testing.T, sub string) string {
 	t.Helper()
 	base := os.Getenv("XDPIDS_CORPUS")

@@ -3,6 +3,7 @@ package appdns
 import (
 	"encoding/json"
 	"errors"
+	"github.com/xdpids/xdpids/internal/testenv"
 	"strings"
 	"testing"
 
@@ -283,6 +284,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(query(f))
 	f.Add(response(f))
 	f.Add(append(header(1, 0x0100, 1, 0), 0xc0, 12, 0, 1, 0, 1))
+	for _, p := range testenv.CorpusPayloads(f, "suricata-verify-app", testenv.Golden("app_dns.pcap"), testenv.Ports(53), testenv.UDPOnly()) {
+		f.Add(p.Data)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m Message
 		err := m.Parse(b)

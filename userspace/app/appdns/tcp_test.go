@@ -2,6 +2,7 @@ package appdns
 
 import (
 	"bytes"
+	"github.com/xdpids/xdpids/internal/testenv"
 	"testing"
 )
 
@@ -102,6 +103,9 @@ func TestTCPConnAllocs(t *testing.T) {
 
 func FuzzTCPConn(f *testing.F) {
 	f.Add(true, frame(query(f)), uint16(5))
+	for _, p := range testenv.CorpusPayloads(f, "suricata-verify-app", testenv.Golden("app_dns.pcap"), testenv.Ports(53), testenv.TCPOnly()) {
+		f.Add(p.ToServer, p.Data, uint16(len(p.Data)))
+	}
 	f.Fuzz(func(t *testing.T, toServer bool, data []byte, split uint16) {
 		var whole, parts TCPConn
 		var a, b []string

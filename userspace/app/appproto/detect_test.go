@@ -1,6 +1,7 @@
 package appproto
 
 import (
+	"github.com/xdpids/xdpids/internal/testenv"
 	"testing"
 )
 
@@ -122,6 +123,9 @@ func TestDetectTCPPrefixes(t *testing.T) {
 func FuzzDetectTCP(f *testing.F) {
 	f.Add(true, []byte("GET / HTTP/1.1\r\n"))
 	f.Add(true, tcpDNS(dnsQuery))
+	for _, p := range testenv.CorpusPayloads(f, "suricata-verify-app", testenv.Golden("app_http.pcap", "app_tls.pcap", "app_ssh.pcap", "app_dns.pcap"), testenv.TCPOnly(), testenv.MaxLen(512)) {
+		f.Add(p.ToServer, p.Data)
+	}
 	f.Fuzz(func(t *testing.T, toServer bool, data []byte) {
 		p, more := DetectTCP(toServer, data)
 		if p != Unknown && more {
@@ -136,6 +140,9 @@ func FuzzDetectTCP(f *testing.F) {
 func FuzzDetectUDP(f *testing.F) {
 	f.Add(uint16(40000), uint16(53), dnsQuery)
 	f.Add(uint16(53), uint16(40000), dnsResponse)
+	for _, p := range testenv.CorpusPayloads(f, "suricata-verify-app", testenv.Golden("app_dns.pcap", "dns_three_resolvers.pcap"), testenv.UDPOnly()) {
+		f.Add(p.SrcPort, p.DstPort, p.Data)
+	}
 	f.Fuzz(func(t *testing.T, src, dst uint16, data []byte) {
 		p := DetectUDP(src, dst, data)
 		if p != Unknown && p != DNS {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"github.com/xdpids/xdpids/internal/testenv"
 	"testing"
 )
 
@@ -299,6 +300,9 @@ func TestFeedAllocs(t *testing.T) {
 func FuzzFeed(f *testing.F) {
 	f.Add(true, clientStream(), uint16(7))
 	f.Add(false, serverStream(), uint16(100))
+	for _, p := range testenv.CorpusPayloads(f, "suricata-verify-app", testenv.Golden("app_ssh.pcap"), testenv.Ports(22), testenv.TCPOnly()) {
+		f.Add(p.ToServer, p.Data, uint16(len(p.Data)))
+	}
 	f.Fuzz(func(t *testing.T, toServer bool, data []byte, split uint16) {
 		var whole, parts Conn
 		whole.Feed(toServer, data)
