@@ -2,9 +2,8 @@ package apphttp
 
 import (
 	"fmt"
+	"github.com/xdpids/xdpids/internal/testenv"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -51,6 +50,13 @@ func checkBounds(t *testing.T, c *Conn) {
 func FuzzConn(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), []byte(ka), uint64(1))
 	f.Add([]byte("POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Encoding: gzip, deflate\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n\x1f\x8b\r\n0\r\n\r\n"), uint64(2))
+	// Seeds from the project's own capture, and from the corpus where it
+	// is (never copied into testdata/).
+	for _, p := range testenv.CorpusPayloads(f, "suricata-verify-app", testenv.Golden("app_http.pcap"), testenv.TCPOnly()) {
+		if p.ToServer {
+			f.Add(p.Data, p.Peer, uint64(1))
+		}
+	}
 	lim := Limits{MaxLineBytes: 256, MaxHeaderBytes: 1024, MaxHeaders: 16, RequestBodyInspect: 512, ResponseBodyInspect: 512, MaxDecompressed: 4096, MaxEncodingLayers: 3, MaxTx: 4}
 	c := NewConn(lim)
 	f.Fuzz(func(t *testing.T, req, resp []byte, seed uint64) {
@@ -118,47 +124,4 @@ func FuzzConn(f *testing.F) {
 		c.End(false, emit)
 		checkBounds(t, c)
 	})
-}
-
-// TestWriteFuzzSeeds writes the streams of a few corpus captures into
-// testdata/fuzz/FuzzConn when APPHTTP_WRITE_SEEDS is set.
-func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("APPHTTP_WRITE_SEEDS") == "" {
-		t.Skip("set APPHTTP_WRITE_SEEDS=1 to regenerate the fuzz seeds")
-	}
-	root := corpusDir(t, "suricata-verify-app")
-	names := []string{
-		"http-evader__http-evader-001", "http-evader__http-evader-045", "http-evader__http-evader-131",
-		"http-evader__http-evader-182", "http-evader__http-evader-248", "http-evader__http-evader-266",
-		"http-evader__http-evader-284", "http-evader__http-evader-300", "http-evader__http-evader-347",
-		"http-evader__http-evader-378", "http-evader__http-evader-412", "http-evader__http-evader-485",
-		"http-evader__http-evader-491", "http-encoding-gzip-uncompressed", "http-not09-file",
-	}
-	out := filepath.Join("testdata", "fuzz", "FuzzConn")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for i, n := range names {
-		pcaps, _ := filepath.Glob(filepath.Join(root, n, "*.pcap*"))
-		if len(pcaps) != 1 {
-			continue
-		}
-		streams := tcpStreams(t, pcaps[0])
-		if len(streams) == 0 {
-			continue
-		}
-		var req, resp []byte
-		for _, ch := range streams[0] {
-			if ch.toServer {
-				req = append(req, ch.data...)
-			} else {
-				resp = append(resp, ch.data...)
-			}
-		}
-		req, resp = req[:min(len(req), 2048)], resp[:min(len(resp), 2048)]
-		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n[]byte(%q)\nuint64(%d)\n", req, resp, i+1)
-		if err := os.WriteFile(filepath.Join(out, n), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
