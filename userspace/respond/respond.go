@@ -109,7 +109,7 @@ type Responder struct {
 	active    map[netip.Prefix]int64    // ban -> expiry (packet time ns)
 	budget    budget
 	challenge map[netip.Prefix]netip.Addr // challenge bans -> the subject to look up in the verified map
-	want      wantMore                     // subjects refused for want of evidence (WantsMoreEvidence)
+	want      wantMore                    // subjects refused for want of evidence (WantsMoreEvidence)
 	capLogNs  map[string]int64            // when each cap was last logged (rate-limited)
 	stats     Stats
 	// OnBan, when set, is called after a ban's map update returned (with
