@@ -30,8 +30,8 @@ func TestReadEVEEvents(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "alert drop flow flow stats"},
-		{[]string{"--config", noFlows}, "alert drop stats"},
+		{nil, "alert drop http flow flow stats"},
+		{[]string{"--config", noFlows}, "alert drop http stats"},
 	} {
 		var out bytes.Buffer
 		cmd := newRootCommand()

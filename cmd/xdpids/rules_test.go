@@ -12,8 +12,8 @@ func TestRulesCheck(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "a.rules")
 	os.WriteFile(p, []byte(`alert tcp any any -> any 80 (msg:"ok"; content:"x"; sid:1;)
-alert http any any -> any any (msg:"app"; http.uri; content:"y"; sid:2;)
-alert tcp any any -> any any (msg:"app"; tls.sni; content:"y"; sid:3;)
+alert smtp any any -> any any (msg:"app"; content:"y"; sid:2;)
+alert http any any -> any any (msg:"app"; http.uri; content:"y"; base64_decode; sid:3;)
 alert tcp any any -> any any (msg:"bad"; content:"y"; within:0; sid:4;)
 `), 0o644)
 	vars := filepath.Join(dir, "vars.yaml")
@@ -26,7 +26,7 @@ alert tcp any any -> any any (msg:"bad"; content:"y"; within:0; sid:4;)
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, want := range []string{"loaded 1 rules, skipped 3", "unsupported protocol http", "unsupported keyword tls.sni", "malformed rule", "a.rules:4: sid 4: malformed rule"} {
+	for _, want := range []string{"loaded 1 rules, skipped 3", "unsupported protocol smtp", "unsupported keyword base64_decode", "malformed rule", "a.rules:4: sid 4: malformed rule"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
