@@ -45,6 +45,7 @@ type FeatureRecord struct {
 	Scored bool
 	Score  float64
 	Alert  bool
+	Class  string // the model's class for it (isolation: "anomaly")
 }
 
 // Mark bits per flow (features.Extractor.Mark).
@@ -115,6 +116,7 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 		m.Score(&l.vec, &l.sc, &l.res)
 		l.rec.Scored, l.rec.Score = true, l.res.Score
 		l.rec.Alert = m.Alert(&l.res)
+		l.rec.Class = m.ClassName(&l.res)
 		if l.rec.Alert && *mark&markAlerted == 0 {
 			*mark |= markAlerted
 			gap := w.p.live.Load().Learn.AlertGapNs
