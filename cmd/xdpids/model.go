@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xdpids/xdpids/userspace/config"
 	"github.com/xdpids/xdpids/userspace/learn/dataset"
 	"github.com/xdpids/xdpids/userspace/learn/model"
 	"github.com/xdpids/xdpids/userspace/run/offline"
@@ -29,6 +30,7 @@ type labelFlags struct {
 	mode       string
 	points     string
 	config     string
+	keepGoing  bool
 }
 
 func (l *labelFlags) add(cmd *cobra.Command) {
@@ -39,10 +41,17 @@ func (l *labelFlags) add(cmd *cobra.Command) {
 	f.StringVar(&l.mode, "mode", "userspace", "how frames reach the pipeline: userspace, xdp or auto (as read)")
 	f.StringVar(&l.points, "points", "all", "feature points to keep: all, packet or end")
 	f.StringVar(&l.config, "config", "", "YAML configuration (default: built-in)")
+	f.BoolVar(&l.keepGoing, "keep-going", false, "warn about a damaged capture and go on (its records before the damage are kept)")
 }
 
 func (l *labelFlags) options() (dataset.Options, error) {
 	o := dataset.Options{Labels: dataset.Labels{Default: l.def}, Mode: offline.Mode(l.mode), Points: l.points, Config: l.config}
+	if l.keepGoing {
+		o.OnError = func(_ string, err error) error {
+			fmt.Fprintln(os.Stderr, "xdpids: warning:", err)
+			return nil
+		}
+	}
 	switch o.Points {
 	case "all", "packet", "end":
 	default:
@@ -235,7 +244,7 @@ func newModelEvalCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if o.Model, err = loadModel(path); err != nil {
+			if o.Model, err = config.LoadModel(path); err != nil {
 				return err
 			}
 			rows, err := dataset.Collect(args, o, nil)
@@ -250,16 +259,4 @@ func newModelEvalCommand() *cobra.Command {
 	cmd.Flags().StringVar(&path, "model", "builtin", `model file ("builtin": the embedded default)`)
 	lf.add(cmd)
 	return cmd
-}
-
-// loadModel loads a model by its flag or config value: "builtin" (or
-// empty) the embedded default, "none" no model, else a file.
-func loadModel(v string) (*model.Model, error) {
-	switch v {
-	case "", "builtin":
-		return model.Default(), nil
-	case "none", "off":
-		return nil, nil
-	}
-	return model.Load(v)
 }

@@ -43,6 +43,9 @@ type Options struct {
 	Points string
 	Model  *model.Model // also score each record
 	Config string       // YAML configuration ("" built in)
+	// OnError, when set, sees a capture's error (a damaged capture: its
+	// records before the damage are kept); nil from it goes on.
+	OnError func(capture string, err error) error
 }
 
 // Collect runs captures through the offline pipeline and returns their
@@ -79,7 +82,13 @@ func Collect(captures []string, o Options, fn func(*Row) error) ([]Row, error) {
 		_, err := offline.Run(offline.Options{Path: c, Mode: o.Mode, Datapath: cfg.DatapathConfig(), Pipeline: pc,
 			Respond: cfg.ResponseConfig(), Model: o.Model})
 		if err != nil {
-			return rows, fmt.Errorf("features of %s: %w", c, err)
+			err = fmt.Errorf("features of %s: %w", c, err)
+			if o.OnError == nil {
+				return rows, err
+			}
+			if err = o.OnError(c, err); err != nil {
+				return rows, err
+			}
 		}
 		if werr != nil {
 			return rows, werr

@@ -213,7 +213,7 @@ func (x *Extractor) Fill(f *flows.Flow, nowNs int64, v *Vector) {
 	orig, _ := f.Orig()
 	if src := x.hosts.lookup(orig); src != nil {
 		for k, h := range Scales {
-			b := SrcBase + k*srcLen
+			b := SrcBase + k*SrcLen
 			v[b+SrcFlows] = src.Flows[k].at(nowNs, h)
 			v[b+SrcPorts] = src.Ports[k].estimate(nowNs, h)
 			v[b+SrcPeers] = src.Peers[k].estimate(nowNs, h)
@@ -229,7 +229,7 @@ func (x *Extractor) Fill(f *flows.Flow, nowNs int64, v *Vector) {
 	resp, _ := f.Resp()
 	if dst := x.hosts.lookup(resp); dst != nil {
 		for k, h := range Scales {
-			b := DstBase + k*dstLen
+			b := DstBase + k*DstLen
 			v[b+DstFlows] = dst.InFlows[k].at(nowNs, h)
 			v[b+DstSrcs] = dst.Srcs[k].estimate(nowNs, h)
 		}

@@ -108,7 +108,7 @@ func TestFeaturesHandComputed(t *testing.T) {
 	approx("bwd_win_max", v[Bwd+DirWinMax], 65160)
 	approx("src_flows_1s", v[SrcBase+SrcFlows], math.Exp2(-0.080))
 	approx("src_ports_1s", v[SrcBase+SrcPorts], -128*math.Log(127.0/128))
-	approx("dst_srcs_60s", v[DstBase+2*dstLen+DstSrcs], -128*math.Log(127.0/128))
+	approx("dst_srcs_60s", v[DstBase+2*DstLen+DstSrcs], -128*math.Log(127.0/128))
 	if x.Failed(f) {
 		t.Error("a completed session counted as failed")
 	}
@@ -139,13 +139,13 @@ func TestFeaturesScanSource(t *testing.T) {
 	}
 	var v Vector
 	x.Fill(last, last.LastNs, &v)
-	if got := v[SrcBase+2*srcLen+SrcPorts]; got < 150 {
+	if got := v[SrcBase+2*SrcLen+SrcPorts]; got < 150 {
 		t.Errorf("distinct ports at 60 s = %v, want about 200 (at least 150)", got)
 	}
-	if got := v[SrcBase+2*srcLen+SrcFailShare]; math.Abs(got-1) > 1e-9 {
+	if got := v[SrcBase+2*SrcLen+SrcFailShare]; math.Abs(got-1) > 1e-9 {
 		t.Errorf("fail share = %v, want 1", got)
 	}
-	if got := v[SrcBase+2*srcLen+SrcPeers]; got > 2 {
+	if got := v[SrcBase+2*SrcLen+SrcPeers]; got > 2 {
 		t.Errorf("distinct peers = %v, want 1", got)
 	}
 }

@@ -39,22 +39,22 @@ const (
 	dirLen
 )
 
-// Per-source offsets at each scale (from SrcBase + scale*srcLen), and per
-// destination (from DstBase + scale*dstLen).
+// Per-source offsets at each scale (from SrcBase + scale*SrcLen), and per
+// destination (from DstBase + scale*DstLen).
 const (
 	SrcFlows     = iota // new flows it opened (damped count)
 	SrcPorts            // distinct destination ports
 	SrcPeers            // distinct destination hosts
 	SrcFailShare        // failed share of its ended flows
 	SrcOutShare         // its share of the bytes of its flows
-	srcLen
+	SrcLen
 )
 
 // Per-destination offsets.
 const (
 	DstFlows = iota // new flows opened to it
 	DstSrcs         // distinct sources opening them
-	dstLen
+	DstLen
 )
 
 // Block starts and the vector length.
@@ -62,8 +62,8 @@ const (
 	Fwd         = dirBase
 	Bwd         = dirBase + dirLen
 	SrcBase     = dirBase + 2*dirLen
-	DstBase     = SrcBase + NumScales*srcLen
-	NumFeatures = DstBase + NumScales*dstLen
+	DstBase     = SrcBase + NumScales*SrcLen
+	NumFeatures = DstBase + NumScales*DstLen
 )
 
 // Vector is one flow's features (see Names).
@@ -87,10 +87,10 @@ func names() []string {
 	for k, h := range Scales {
 		sfx := "_" + strconv.FormatFloat(h, 'f', -1, 64) + "s"
 		for i, s := range src {
-			n[SrcBase+k*srcLen+i] = "src_" + s + sfx
+			n[SrcBase+k*SrcLen+i] = "src_" + s + sfx
 		}
 		for i, s := range dst {
-			n[DstBase+k*dstLen+i] = "dst_" + s + sfx
+			n[DstBase+k*DstLen+i] = "dst_" + s + sfx
 		}
 	}
 	return n

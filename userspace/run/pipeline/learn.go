@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"net/netip"
 	"strconv"
 
 	"github.com/xdpids/xdpids/userspace/detect"
@@ -117,14 +118,23 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 		l.rec.Scored, l.rec.Score = true, l.res.Score
 		l.rec.Alert = m.Alert(&l.res)
 		l.rec.Class = m.ClassName(&l.res)
-		if l.rec.Alert && *mark&markAlerted == 0 {
+		if l.rec.Alert && *mark&markAlerted == 0 && !answerOnly(&l.vec) {
 			*mark |= markAlerted
 			gap := w.p.live.Load().Learn.AlertGapNs
 			if gap <= 0 {
 				gap = 60e9
 			}
-			if orig, _ := f.Orig(); l.x.AlertGate(orig, now, gap) {
-				w.modelAlert(m, l, f, now)
+			// One alert per source per gap; a source seen in one flow only
+			// (a forged flood's) and a denial of service (from forged
+			// sources or reflectors) are gated, and reported, by target.
+			subject, _ := f.Orig()
+			isTarget := false
+			if l.vec[features.SrcBase+(features.NumScales-1)*features.SrcLen+features.SrcFlows] < 2 || l.rec.Class == "dos" {
+				subject, _ = f.Resp()
+				isTarget = true
+			}
+			if l.x.AlertGate(subject, now, gap) {
+				w.modelAlert(m, l, f, now, subject, isTarget)
 			}
 		}
 	}
@@ -135,12 +145,12 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 
 // modelAlert raises the alert of a flow the model marked. It allocates
 // (the alert and its metadata), as every alert does; alerts are rare.
-func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64) {
+func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64, subject netip.Addr, isTarget bool) {
 	orig, op := f.Orig()
 	resp, rp := f.Resp()
 	a := &alert.Alert{
 		TsNs: now, Ifindex: f.Ifindex, FlowID: f.ID, Src: orig, Dst: resp, SrcPort: op, DstPort: rp,
-		Proto: f.Proto, VLAN: f.VLAN, Subject: orig, BanTTLNs: w.p.live.Load().Learn.BanTTLNs,
+		Proto: f.Proto, VLAN: f.VLAN, Subject: subject, SubjectIsTarget: isTarget, BanTTLNs: w.p.live.Load().Learn.BanTTLNs,
 		Detector: "model", Evidence: l.res.Score / m.Threshold,
 		Community: flows.CommunityID(orig, resp, op, rp, f.Proto),
 	}
@@ -178,4 +188,11 @@ func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64
 	f.Alerted = true
 	w.p.alert(a)
 	w.p.deliver()
+}
+
+// answerOnly reports whether the flow's originator sent nothing but TCP
+// resets: an answer to a flow the table no longer had (a probe answered
+// late), never an attack by the host that sent it.
+func answerOnly(v *features.Vector) bool {
+	return v[features.Proto] == 6 && v[features.Fwd+features.DirPkts] > 0 && v[features.Fwd+features.DirRST] == v[features.Fwd+features.DirPkts]
 }
