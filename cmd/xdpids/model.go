@@ -223,8 +223,8 @@ func newModelLearnCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&out, "output", "o", "model.json", "model file to write")
 	cmd.Flags().IntVar(&opts.Trees, "trees", 100, "trees in the forest")
 	cmd.Flags().IntVar(&opts.SampleSize, "sample-size", 256, "records each tree is grown on")
-	cmd.Flags().Float64Var(&opts.Quantile, "quantile", 0.999, "quantile of the training scores the threshold is set at")
-	cmd.Flags().Float64Var(&opts.Margin, "margin", 1.05, "the threshold is the quantile's score times this")
+	cmd.Flags().Float64Var(&opts.Quantile, "quantile", 0.99, "quantile of the training scores the threshold is set at")
+	cmd.Flags().Float64Var(&opts.Margin, "margin", 1.0, "the threshold is the quantile's score times this")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed")
 	lf.add(cmd)
 	return cmd

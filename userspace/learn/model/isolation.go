@@ -14,7 +14,7 @@ type IsolationOptions struct {
 	Trees      int // default 100
 	SampleSize int // default 256 (Liu et al.)
 	// Quantile of the training scores the threshold is set at (default
-	// 0.999), times Margin (default 1.05): normal traffic alerts about
+	// 0.99), times Margin (default 1): normal traffic alerts about
 	// (1-Quantile) of the time, less with the margin.
 	Quantile, Margin float64
 	Seed             uint64
@@ -36,10 +36,10 @@ func TrainIsolation(x []features.Vector, o IsolationOptions) (*Model, error) {
 	}
 	o.SampleSize = min(o.SampleSize, len(x))
 	if o.Quantile <= 0 || o.Quantile >= 1 {
-		o.Quantile = 0.999
+		o.Quantile = 0.99
 	}
 	if o.Margin <= 0 {
-		o.Margin = 1.05
+		o.Margin = 1
 	}
 	sq := make([]features.Vector, len(x))
 	for i := range x {
@@ -50,6 +50,15 @@ func TrainIsolation(x []features.Vector, o IsolationOptions) (*Model, error) {
 	rng := rand.New(rand.NewPCG(o.Seed, 0x2545f4914f6cdd1d))
 	m := &Model{Format: Format, Version: Version, Kind: KindIsolation, Features: slices.Clone(features.Names),
 		SampleSize: o.SampleSize, Threshold: 1, Info: Info{Seed: o.Seed, Samples: len(x), Sources: o.Sources}}
+	for f := range features.NumFeatures {
+		lo, hi := sq[0][f], sq[0][f]
+		for i := range sq {
+			lo, hi = min(lo, sq[i][f]), max(hi, sq[i][f])
+		}
+		if lo == hi {
+			m.Fixed = append(m.Fixed, Fixed{Feature: f, Value: lo})
+		}
+	}
 	maxDepth := 0
 	for s := 1; s < o.SampleSize; s <<= 1 {
 		maxDepth++
@@ -82,6 +91,8 @@ func isoGrow(t *Tree, x []features.Vector, idx []int, depth, maxDepth int, rng *
 	t.Left = append(t.Left, 0)
 	t.Right = append(t.Right, 0)
 	t.Value = append(t.Value, float32(float64(depth)+avgPath(float64(len(idx)))))
+	t.Lo = append(t.Lo, 0)
+	t.Hi = append(t.Hi, 0)
 	if depth >= maxDepth || len(idx) <= 1 {
 		return n
 	}
@@ -106,7 +117,7 @@ func isoGrow(t *Tree, x []features.Vector, idx []int, depth, maxDepth int, rng *
 				ri = append(ri, i)
 			}
 		}
-		t.Feature[n], t.Split[n] = int16(f), s
+		t.Feature[n], t.Split[n], t.Lo[n], t.Hi[n] = int16(f), s, lo, hi
 		l := isoGrow(t, x, li, depth+1, maxDepth, rng)
 		r := isoGrow(t, x, ri, depth+1, maxDepth, rng)
 		t.Left[n], t.Right[n] = l, r

@@ -53,11 +53,21 @@ type Model struct {
 	// Threshold: a Score at or above it is an alert.
 	Threshold float64 `json:"threshold"`
 	// SampleSize (isolation): the subsample each tree was grown on.
-	SampleSize int    `json:"sample_size,omitempty"`
-	Trees      []Tree `json:"trees"`
-	Info       Info   `json:"info"`
+	SampleSize int `json:"sample_size,omitempty"`
+	// Fixed (isolation): features constant over all the training data,
+	// with their value (squashed): a vector that differs from it is
+	// isolated at the root, as a split on the feature would have done.
+	Fixed []Fixed `json:"fixed,omitempty"`
+	Trees []Tree  `json:"trees"`
+	Info  Info    `json:"info"`
 
 	norm float64 // isolation: c(SampleSize)
+}
+
+// Fixed is a feature constant in training.
+type Fixed struct {
+	Feature int     `json:"feature"`
+	Value   float64 `json:"value"`
 }
 
 // Info says how a model was trained.
@@ -80,6 +90,11 @@ type Tree struct {
 	// values a node, flattened. (isolation): per node, the path length a
 	// vector ending there scores (depth plus c(size) of the leaf).
 	Value []float32 `json:"value"`
+	// Lo and Hi (isolation): per split node, the range of its feature
+	// over the node's training sample. A vector outside it (by more than
+	// rangeTol) is in space no normal vector reached: isolated there.
+	Lo []float64 `json:"lo,omitempty"`
+	Hi []float64 `json:"hi,omitempty"`
 }
 
 // Load reads a model file.
@@ -148,8 +163,17 @@ func (m *Model) check() error {
 	if len(m.Trees) == 0 {
 		return errors.New("no trees")
 	}
+	for _, fx := range m.Fixed {
+		if fx.Feature < 0 || fx.Feature >= features.NumFeatures || math.IsNaN(fx.Value) {
+			return fmt.Errorf("fixed feature %d", fx.Feature)
+		}
+	}
 	for i := range m.Trees {
-		if err := m.Trees[i].check(width); err != nil {
+		t := &m.Trees[i]
+		if m.Kind == KindIsolation && (len(t.Lo) != len(t.Feature) || len(t.Hi) != len(t.Feature)) {
+			return fmt.Errorf("tree %d: ranges differ in length from nodes", i)
+		}
+		if err := t.check(width); err != nil {
 			return fmt.Errorf("tree %d: %w", i, err)
 		}
 	}

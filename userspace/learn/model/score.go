@@ -94,13 +94,25 @@ func (m *Model) scoreIsolation(v *features.Vector, s *Scratch, r *Result) {
 	for i := range v {
 		x[i] = squash(v[i])
 	}
+	capAt := math.Inf(1)
+	for _, fx := range m.Fixed {
+		if math.Abs(x[fx.Feature]-fx.Value) > rangeTol {
+			s.contrib[fx.Feature] += float64(len(m.Trees))
+			capAt = 1
+		}
+	}
 	h := 0.0
 	for ti := range m.Trees {
 		t := &m.Trees[ti]
 		i, depth := int32(0), 1.0
+		end := -1.0
 		for t.Feature[i] >= 0 {
 			f := t.Feature[i]
 			s.contrib[f] += 1 / depth
+			if x[f] < t.Lo[i]-rangeTol || x[f] > t.Hi[i]+rangeTol {
+				end = depth - 1
+				break
+			}
 			if x[f] < t.Split[i] {
 				i = t.Left[i]
 			} else {
@@ -108,12 +120,20 @@ func (m *Model) scoreIsolation(v *features.Vector, s *Scratch, r *Result) {
 			}
 			depth++
 		}
-		h += float64(t.Value[i])
+		if end < 0 {
+			end = float64(t.Value[i])
+		}
+		h += min(end, capAt)
 	}
 	h /= float64(len(m.Trees))
 	r.Score = math.Exp2(-h / m.norm)
 	r.Class = 0
 }
+
+// rangeTol is how far (in squashed units: about a factor 1.3) a feature
+// may stray outside the range normal training data had at a node before
+// the vector counts as isolated there.
+const rangeTol = 0.25
 
 // squash is the isolation forest's view of a feature: sign(x)·log1p(|x|),
 // so counts spanning decades split as evenly as ratios do.
