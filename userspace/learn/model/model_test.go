@@ -54,7 +54,7 @@ func TestForestLearnsAndRoundTrips(t *testing.T) {
 	if wrong > 2 {
 		t.Errorf("%d of %d held-out vectors wrong", wrong, len(test.X))
 	}
-	m.Score(&test.X[1], &s, &r)
+	m.Explain(&test.X[1], &s, &r)
 	if m.ClassName(&r) != "scan" || r.Top[0] < 0 {
 		t.Errorf("class %q, top %v", m.ClassName(&r), r.Top)
 	}
@@ -201,7 +201,7 @@ func TestScoreNoAlloc(t *testing.T) {
 	var v features.Vector
 	var s Scratch
 	var r Result
-	if n := testing.AllocsPerRun(100, func() { m.Score(&v, &s, &r) }); n > 0 {
+	if n := testing.AllocsPerRun(100, func() { m.Score(&v, &s, &r); m.Explain(&v, &s, &r) }); n > 0 {
 		t.Errorf("%v allocations per score", n)
 	}
 }

@@ -36,22 +36,34 @@ func (m *Model) ClassName(r *Result) string {
 	return m.Classes[r.Class]
 }
 
-// Score scores v into r. It allocates nothing.
+// Score scores v into r (r.Top is left to Explain). It allocates nothing.
 func (m *Model) Score(v *features.Vector, s *Scratch, r *Result) {
+	m.score(v, s, r, false)
+}
+
+// Explain scores v into r with the features that drove the score
+// (r.Top): a little dearer than Score, for the vectors that alert.
+func (m *Model) Explain(v *features.Vector, s *Scratch, r *Result) {
 	s.contrib = [features.NumFeatures]float64{}
+	m.score(v, s, r, true)
+	top(&s.contrib, r)
+}
+
+func (m *Model) score(v *features.Vector, s *Scratch, r *Result, explain bool) {
+	r.Top = [TopN]int{-1, -1, -1}
+	r.TopVal = [TopN]float64{}
 	switch m.Kind {
 	case KindForest:
-		m.scoreForest(v, s, r)
+		m.scoreForest(v, s, r, explain)
 	default:
-		m.scoreIsolation(v, s, r)
+		m.scoreIsolation(v, s, r, explain)
 	}
-	top(&s.contrib, r)
 }
 
 // scoreForest averages the trees' class distributions. Contributions are
 // Saabas's: along each vector's path, the change in P(not benign) at a
 // split is credited to the split's feature.
-func (m *Model) scoreForest(v *features.Vector, s *Scratch, r *Result) {
+func (m *Model) scoreForest(v *features.Vector, s *Scratch, r *Result, explain bool) {
 	k := len(m.Classes)
 	var sum [MaxClasses]float64
 	for ti := range m.Trees {
@@ -65,9 +77,11 @@ func (m *Model) scoreForest(v *features.Vector, s *Scratch, r *Result) {
 			} else {
 				i = t.Right[i]
 			}
-			p := 1 - float64(t.Value[int(i)*k])
-			s.contrib[f] += p - prev
-			prev = p
+			if explain {
+				p := 1 - float64(t.Value[int(i)*k])
+				s.contrib[f] += p - prev
+				prev = p
+			}
 		}
 		for c := range k {
 			sum[c] += float64(t.Value[int(i)*k+c])
@@ -81,15 +95,17 @@ func (m *Model) scoreForest(v *features.Vector, s *Scratch, r *Result) {
 			r.Class = c
 		}
 	}
-	for i := range s.contrib {
-		s.contrib[i] /= n
+	if explain {
+		for i := range s.contrib {
+			s.contrib[i] /= n
+		}
 	}
 }
 
 // scoreIsolation is Liu et al.'s score 2^(-E[h]/c(ψ)). A split that
 // isolates the vector early says more: each split on its path credits its
 // feature 1/depth.
-func (m *Model) scoreIsolation(v *features.Vector, s *Scratch, r *Result) {
+func (m *Model) scoreIsolation(v *features.Vector, s *Scratch, r *Result, explain bool) {
 	x := &s.x
 	for i := range v {
 		x[i] = squash(v[i])
@@ -108,7 +124,9 @@ func (m *Model) scoreIsolation(v *features.Vector, s *Scratch, r *Result) {
 		end := -1.0
 		for t.Feature[i] >= 0 {
 			f := t.Feature[i]
-			s.contrib[f] += 1 / depth
+			if explain {
+				s.contrib[f] += 1 / depth
+			}
 			if x[f] < t.Lo[i]-rangeTol || x[f] > t.Hi[i]+rangeTol {
 				end = depth - 1
 				break

@@ -146,6 +146,7 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 // modelAlert raises the alert of a flow the model marked. It allocates
 // (the alert and its metadata), as every alert does; alerts are rare.
 func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64, subject netip.Addr, isTarget bool) {
+	m.Explain(&l.vec, &l.sc, &l.res)
 	orig, op := f.Orig()
 	resp, rp := f.Resp()
 	a := &alert.Alert{
