@@ -70,7 +70,7 @@ func Collect(captures []string, o Options, fn func(*Row) error) ([]Row, error) {
 			f := r.Flow
 			orig, op := f.Orig()
 			resp, rp := f.Resp()
-			row := Row{Capture: filepath.Base(c), Point: r.Point, TsNs: r.TsNs, FlowID: f.ID,
+			row := Row{Capture: captureName(c), Point: r.Point, TsNs: r.TsNs, FlowID: f.ID,
 				Src: orig.String(), SrcPort: op, Dst: resp.String(), DstPort: rp, Proto: f.Proto, Vec: *r.Vec,
 				Label: o.Labels.Of(c, orig, resp, f.FirstNs), Score: r.Score, Alert: r.Alert, Class: r.Class}
 			if fn != nil {
@@ -198,4 +198,10 @@ func Split(rows []Row) *model.Dataset {
 		}
 	}
 	return ds
+}
+
+// captureName names a capture in the CSV: its file and folder names
+// (suricata-verify's tests all call theirs input.pcap).
+func captureName(p string) string {
+	return filepath.Join(filepath.Base(filepath.Dir(p)), filepath.Base(p))
 }
