@@ -182,7 +182,7 @@ func newModelTrainCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&out, "output", "o", "model.json", "model file to write")
 	cmd.Flags().IntVar(&opts.Trees, "trees", 30, "trees in the forest")
 	cmd.Flags().IntVar(&opts.MaxDepth, "max-depth", 12, "maximum tree depth")
-	cmd.Flags().Float64Var(&opts.Threshold, "threshold", 0.5, "alert when 1 - P(benign) is at least this")
+	cmd.Flags().Float64Var(&opts.Threshold, "threshold", 0.6, "alert when 1 - P(benign) is at least this")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed (the same data and seed give the same model)")
 	lf.add(cmd)
 	return cmd

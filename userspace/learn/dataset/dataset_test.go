@@ -182,7 +182,7 @@ func TestHeldOutCorpus(t *testing.T) {
 		"bruteforce/zeek_ssh_sshguess.pcap", "bruteforce/zeek_ftp_bruteforce.pcap"} {
 		test = append(test, filepath.Join(dir, p))
 	}
-	scored, err := Collect(test, Options{Labels: Labels{Rules: rs}, Model: m, Points: "end"}, nil)
+	scored, err := Collect(test, Options{Labels: Labels{Rules: rs}, Model: m}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

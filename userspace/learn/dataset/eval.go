@@ -39,9 +39,10 @@ func ratio(a, b int) float64 {
 }
 
 // Evaluate scores rows a model scored (Collect with Options.Model), one
-// per flow: its end record. A flow counts as alerted when its end
-// record alerted. For a model without classes (isolation: "anomaly"),
-// an alert on any attack counts as right for the flow's class.
+// result per flow, as the daemon alerts once per flow: a flow is alerted
+// when any of its feature points alerted, with the class of the first
+// that did. For a model without classes (isolation: "anomaly"), an alert
+// on any attack counts as right for the flow's class.
 func Evaluate(rows []Row) (per []ClassScore, benign ClassScore) {
 	by := map[string]*ClassScore{}
 	get := func(c string) *ClassScore {
@@ -50,26 +51,46 @@ func Evaluate(rows []Row) (per []ClassScore, benign ClassScore) {
 		}
 		return by[c]
 	}
+	type key struct {
+		capture string
+		id      uint64
+	}
+	type flow struct {
+		label, pred string
+		alerted     bool
+	}
+	flows := map[key]*flow{}
+	var order []key
 	for _, r := range rows {
-		if r.Point != "end" {
-			continue
+		k := key{r.Capture, r.FlowID}
+		f := flows[k]
+		if f == nil {
+			f = &flow{label: r.Label}
+			flows[k] = f
+			order = append(order, k)
 		}
-		c := get(r.Label)
+		if r.Alert && !f.alerted {
+			f.alerted, f.pred = true, r.Class
+		}
+	}
+	for _, k := range order {
+		f := flows[k]
+		c := get(f.label)
 		c.Flows++
-		if !r.Alert {
+		if !f.alerted {
 			continue
 		}
 		c.Alerted++
-		pred := r.Class
-		if pred == "anomaly" && r.Label != "benign" {
-			pred = r.Label
+		pred := f.pred
+		if pred == "anomaly" && f.label != "benign" {
+			pred = f.label
 		}
 		if pred == "anomaly" {
 			continue // a false alert on benign: counted in benign.Alerted
 		}
 		p := get(pred)
 		p.Predicted++
-		if pred == r.Label {
+		if pred == f.label {
 			p.Right++
 		}
 	}

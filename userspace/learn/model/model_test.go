@@ -154,7 +154,7 @@ func TestBadModelFiles(t *testing.T) {
 		"not json":      "model: forest\n",
 		"wrong format":  strings.Replace(string(good), Format, "other", 1),
 		"wrong version": strings.Replace(string(good), `"version":1`, `"version":99`, 1),
-		"bad threshold": strings.Replace(string(good), `"threshold":0.5`, `"threshold":7`, 1),
+		"bad threshold": strings.Replace(string(good), `"threshold":0.6`, `"threshold":7`, 1),
 		"child loop":    strings.Replace(string(good), `"left":[1`, `"left":[0`, 1),
 		"unknown field": strings.Replace(string(good), `{"format"`, `{"extra":1,"format"`, 1),
 	}
