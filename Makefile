@@ -11,7 +11,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 BUILDINFO := github.com/xdpids/xdpids/internal/buildinfo
 LDFLAGS := -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT)
 
-.PHONY: all build install uninstall run generate check-generated test bench fuzz lint clean
+.PHONY: all build install uninstall run generate check-generated test bench fuzz lint clean model dataset
 
 all: build
 
@@ -84,6 +84,25 @@ lint:
 	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+
+# The embedded default model (userspace/learn/model/default.json): a
+# random forest trained on the generated captures (labels in
+# testdata/learn-golden.labels) and, as more benign traffic, every other
+# capture of the corpus's suricata-verify tests (odd lines of the sorted
+# list; the even ones are held out). Deterministic: the same inputs and
+# seed give the same file.
+CORPUS ?= ../shared/corpus
+SV_TRAIN = $(shell find $(CORPUS)/suricata-verify -name '*.pcap' 2>/dev/null | sort | awk 'NR%2==1')
+model:
+	$(GO) run ./cmd/xdpids model train --keep-going --seed 1 --labels testdata/learn-golden.labels \
+	  -o userspace/learn/model/default.json testdata/golden/*.pcap $(SV_TRAIN)
+
+# A labelled dataset made by real tools in network namespaces (nmap,
+# hping3, curl/wget against python3 -m http.server), captured to
+# $(DATASET_DIR) with a labels file; bounded in time, test addresses only.
+DATASET_DIR ?= dataset
+dataset:
+	sudo DATASET_DIR=$(DATASET_DIR) ./dist/dataset.sh
 
 clean:
 	rm -rf bin

@@ -32,6 +32,7 @@ func newReadCommand() *cobra.Command {
 		varsPath   string
 		ips        bool
 		midstream  bool
+		modelPath  string
 	)
 	cmd := &cobra.Command{
 		Use:   "read FILE",
@@ -103,6 +104,13 @@ func newReadCommand() *cobra.Command {
 					fmt.Fprintf(cmd.ErrOrStderr(), "rules: %d loaded, %d skipped (xdpids rules check lists them)\n", res.Loaded, len(res.Skipped))
 				}
 			}
+			if cmd.Flags().Changed("model") {
+				cfg.Model = modelPath
+			}
+			mdl, err := cfg.LoadModel()
+			if err != nil {
+				return err
+			}
 			pc := cfg.PipelineConfig()
 			// Signature verdicts follow --simulate-ips, not the config's
 			// mode (which still governs the detectors' bans and the rate
@@ -112,7 +120,7 @@ func newReadCommand() *cobra.Command {
 			sink.NoFlows = !cfg.EVE.Flows
 			opts := offline.Options{
 				Path: args[0], Mode: m, Datapath: cfg.DatapathConfig(), Pipeline: pc,
-				Respond: cfg.ResponseConfig(), Iface: iface, Rules: engine, EVE: sink,
+				Respond: cfg.ResponseConfig(), Iface: iface, Rules: engine, EVE: sink, Model: mdl,
 				OnAlert: func(a *alert.Alert) {
 					if !payload {
 						a.Payload = nil
@@ -154,6 +162,7 @@ func newReadCommand() *cobra.Command {
 	f.StringVar(&varsPath, "vars", "", "Suricata-style YAML with a vars: block (address-groups, port-groups) laid over the configured variables")
 	f.BoolVar(&ips, "simulate-ips", false, `inline verdicts (Suricata's --simulate-ips): drop and reject rules alert "blocked" and drop the rest of their flow; without it they alert "allowed"`)
 	f.BoolVar(&midstream, "midstream", false, "pick up TCP sessions without a handshake as established (Suricata's stream.midstream)")
+	f.StringVar(&modelPath, "model", "", `learned model: "builtin", "none" or a model file (default: the config's model:)`)
 	return cmd
 }
 

@@ -55,6 +55,7 @@ func newRootCommand() *cobra.Command {
 		newAllowsCommand(g),
 		newDetachCommand(),
 		newReadCommand(),
+		newModelCommand(),
 		newRulesCommand(),
 		newVersionCommand(),
 	)

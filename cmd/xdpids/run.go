@@ -20,6 +20,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 		mode        string
 		xdpMode     string
 		configPath  string
+		modelPath   string
 		readyFile   string
 		metricsAddr string
 		samplePcap  string
@@ -61,6 +62,9 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 					c.PinPath = g.pinPath
 				}
 				c.Signatures.Files = append(c.Signatures.Files, rulePaths...)
+				if cmd.Flags().Changed("model") {
+					c.Model = modelPath
+				}
 			}
 			cfg, err := config.Load(configPath)
 			if err != nil {
@@ -109,6 +113,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 	f.StringVar(&samplePcap, "sample-pcap", "", "write every sample the XDP program sends to this pcap file")
 	f.StringVar(&evePath, "eve", "", `EVE JSON alert log: a file, or "-" for stdout (default: eve.path of the config)`)
 	f.StringArrayVar(&rulePaths, "rules", nil, rulesFlagHelp+"; SIGHUP reloads them")
+	f.StringVar(&modelPath, "model", "", `learned model: "builtin", "none" or a model file (default: the config's model:)`)
 	f.Bool("print-default-config", false, "print the built-in configuration and exit")
 	return cmd
 }

@@ -50,8 +50,12 @@ type File struct {
 	Detect        detect.Config  `yaml:"detectors"`
 	Signatures    Signatures     `yaml:"signatures"`
 	Respond       respond.Config `yaml:"response"`
-	lines         map[string]int // key path -> line, for error messages
-	source        string
+	// Model is the learned model: builtin, none, or a model file
+	// (xdpids model train/learn); ModelBanTTL the ban its alerts ask for.
+	Model       string         `yaml:"model"`
+	ModelBanTTL time.Duration  `yaml:"model_ban_ttl"`
+	lines       map[string]int // key path -> line, for error messages
+	source      string
 }
 
 // SynCookies configures the XDP SYN cookies answered under a SYN flood.
@@ -125,6 +129,7 @@ func (f *File) PipelineConfig() pipeline.Config {
 	c.DetectDepth = uint64(max(f.Sampling.FlowPackets, 1))
 	c.Prevent = f.Mode == "prevent"
 	c.DropBanTTL = int64(f.Signatures.DropBanTTL)
+	c.Learn.BanTTLNs = int64(f.ModelBanTTL)
 	return c
 }
 

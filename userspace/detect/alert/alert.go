@@ -128,7 +128,7 @@ func (s Signature) Fill(a *Alert) {
 
 // Built-in detector sids: 8100000-8199999 scans and recon, 8200000-8299999
 // floods, 8300000-8399999 reflection and amplification, 8400000-8499999
-// brute force. Outside ET (2000000-2999999), GPL (<1000000, 100000000+) and
+// brute force, 8500000-8599999 learned models. Outside ET (2000000-2999999), GPL (<1000000, 100000000+) and
 // Suricata's own (2200000-2299999) ranges.
 var (
 	ScanVerticalTCP   = Signature{8100001, "XDPIDS SCAN vertical TCP port scan", NetworkScan}
@@ -170,6 +170,11 @@ var (
 	BruteTelnet = Signature{8400023, "XDPIDS BRUTE FORCE telnet (many short connections)", UnsuccessfulUser}
 	BruteRDP    = Signature{8403389, "XDPIDS BRUTE FORCE RDP (many short connections)", UnsuccessfulUser}
 	BruteOther  = Signature{8400000, "XDPIDS BRUTE FORCE authentication service (many short connections)", UnsuccessfulUser}
+
+	// Learned detectors, 8500000-8599999: the class, score, threshold and
+	// the features that drove the verdict are in the alert's metadata.
+	ModelSupervised = Signature{8500001, "XDPIDS MODEL flow classified as an attack (supervised model)", BadUnknown}
+	ModelAnomaly    = Signature{8500002, "XDPIDS MODEL flow unlike learned normal traffic (unsupervised model)", BadUnknown}
 )
 
 // Builtin lists every built-in detector signature (for docs and tests).
@@ -179,4 +184,5 @@ var Builtin = []Signature{
 	SynFloodSrc, SynFloodDst, UDPFloodSrc, UDPFloodDst, ICMPFloodSrc, ICMPFloodDst, SynAckReflect, DHCPFlood,
 	AmpDNS, AmpNTP, AmpSNMP, AmpCLDAP, AmpSSDP, AmpMemcached, AmpFragments, AmpOther,
 	BruteSSH, BruteFTP, BruteTelnet, BruteRDP, BruteOther,
+	ModelSupervised, ModelAnomaly,
 }

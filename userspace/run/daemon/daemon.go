@@ -189,6 +189,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	installRules(pipe, rs)
+	if err := loadModel(pipe, cfg); err != nil {
+		return err
+	}
 	rd, err := samples.NewReader(dp.SamplesMap())
 	if err != nil {
 		return err
@@ -401,6 +404,20 @@ func applyConfig(m *loader.Maps, cfg *config.File) error {
 		if err := m.Allow(p); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// loadModel installs the configured learned model (on error the
+// pipeline keeps the one it has).
+func loadModel(pipe *pipeline.Pipeline, cfg *config.File) error {
+	m, err := cfg.LoadModel()
+	if err != nil {
+		return err
+	}
+	pipe.SetModel(m)
+	if m != nil {
+		slog.Info("learned model loaded", "kind", m.Kind, "trees", len(m.Trees), "threshold", m.Threshold)
 	}
 	return nil
 }

@@ -80,6 +80,11 @@ func (r *reloader) apply(next *config.File) error {
 	if err != nil {
 		return fmt.Errorf("rules: %w", err)
 	}
+	// The learned model: a bad file keeps the running one.
+	mdl, err := next.LoadModel()
+	if err != nil {
+		return err
+	}
 	pc := next.PipelineConfig()
 	rc := next.ResponseConfig()
 	// Then installed. The kernel's config map and allow list first, then
@@ -96,6 +101,7 @@ func (r *reloader) apply(next *config.File) error {
 	}
 	r.flowsOn.Store(next.EVE.Flows)
 	installRules(r.pipe, rs)
+	r.pipe.SetModel(mdl)
 	return nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/xdpids/xdpids/userspace/capture/samples"
 	"github.com/xdpids/xdpids/userspace/detect/alert"
 	"github.com/xdpids/xdpids/userspace/flow/flows"
+	"github.com/xdpids/xdpids/userspace/learn/model"
 	"github.com/xdpids/xdpids/userspace/output/eve"
 	"github.com/xdpids/xdpids/userspace/packet/decode"
 	"github.com/xdpids/xdpids/userspace/respond"
@@ -50,6 +51,7 @@ type Options struct {
 	Respond  respond.Config
 	Iface    string             // in_iface of alerts
 	Rules    *signature.Engine  // signatures to match (nil: none)
+	Model    *model.Model       // learned model to score flows with (nil: none)
 	OnAlert  func(*alert.Alert) // after the responder set the action
 	// EVE, when set, gets the run's flow, anomaly and drop events, and a
 	// stats event at the end (alerts go to OnAlert). Its write errors
@@ -198,6 +200,7 @@ func (r *runner) setup() error {
 	r.pipe = pipeline.New(pc, r.onAlert)
 	r.pipe.Engine().SetWantMore(resp.WantsMoreEvidence)
 	r.pipe.SetRules(r.o.Rules)
+	r.pipe.SetModel(r.o.Model)
 	r.pipe.OnFlowAction = r.flowAction
 	if w := r.o.EVE; w != nil {
 		r.pipe.OnFlowEnd = func(f *flows.Flow) { _ = w.WriteFlow(f, r.o.Iface) }

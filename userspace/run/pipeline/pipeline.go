@@ -23,6 +23,7 @@ import (
 	"github.com/xdpids/xdpids/userspace/flow/flows"
 	"github.com/xdpids/xdpids/userspace/flow/stream"
 	"github.com/xdpids/xdpids/userspace/flow/tlsrec"
+	"github.com/xdpids/xdpids/userspace/learn/model"
 	"github.com/xdpids/xdpids/userspace/output/eve"
 	"github.com/xdpids/xdpids/userspace/packet/decode"
 	"github.com/xdpids/xdpids/userspace/packet/defrag"
@@ -60,6 +61,8 @@ type Config struct {
 	// Run runs (0: DefaultOutboxLen); past it alerts are dropped and
 	// counted in Stats.AlertsDropped.
 	OutboxLen int
+	// Learn configures flow features and the learned model (learn.go).
+	Learn LearnConfig
 }
 
 // DefaultOutboxLen is the live alert outbox's default capacity.
@@ -154,7 +157,8 @@ type Pipeline struct {
 	// points to are valid during the call only.
 	OnApp func(ev *eve.AppEvent)
 
-	sig atomic.Pointer[signature.Engine]
+	sig   atomic.Pointer[signature.Engine]
+	model atomic.Pointer[model.Model] // the learned model (learn.go)
 	// ruleState is the signature state the daemon compiles every rule set
 	// on (RuleState): flowbits, host bits and thresholds outlive a reload.
 	ruleState *signature.State
@@ -275,6 +279,7 @@ type Worker struct {
 	holding bool
 	norm    []byte // a packet's payload as the stream accepted it (prevent mode)
 	app     appLayer
+	learn   *learner // flow features and the model (learn.go), made on first use
 
 	notIP       atomic.Uint64
 	truncated   atomic.Uint64
@@ -375,6 +380,7 @@ func newWorker(p *Pipeline) *Worker {
 		} else {
 			p.ruleState.FlowEnd(f)
 		}
+		w.learnEnd(f)
 		if p.OnFlowEnd != nil {
 			p.OnFlowEnd(f)
 		}
@@ -713,6 +719,7 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 	}
 	w.p.engine.Observe(in)
 	w.p.deliver() // the detectors' alerts, now that their lock is released
+	w.learnPacket(in)
 	e := w.p.sig.Load()
 	if e != nil && in.F != nil && s.Action == bpf.FlowInspect {
 		w.inspection(e, in)

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xdpids/xdpids/userspace/config"
+	"github.com/xdpids/xdpids/userspace/learn/dataset"
+	"github.com/xdpids/xdpids/userspace/learn/model"
+	"github.com/xdpids/xdpids/userspace/run/offline"
+)
+
+func newModelCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "model",
+		Short: "Flow features and the learned detectors: features, train, learn, eval",
+	}
+	cmd.AddCommand(newModelFeaturesCommand(), newModelTrainCommand(), newModelLearnCommand(), newModelEvalCommand())
+	return cmd
+}
+
+// labelFlags are the labelling flags of features and train.
+type labelFlags struct {
+	labels     []string
+	labelFiles []string
+	def        string
+	mode       string
+	points     string
+	config     string
+	keepGoing  bool
+}
+
+func (l *labelFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&l.labels, "label", nil, "CIDR=LABEL: flows with an endpoint in CIDR get LABEL (repeatable; first match wins)")
+	f.StringArrayVar(&l.labelFiles, "labels", nil, "labels file: lines CAPTURE-GLOB CIDR LABEL [FROM TO] (repeatable)")
+	f.StringVar(&l.def, "default-label", "benign", "label of flows no rule matches")
+	f.StringVar(&l.mode, "mode", "userspace", "how frames reach the pipeline: userspace, xdp or auto (as read)")
+	f.StringVar(&l.points, "points", "all", "feature points to keep: all, packet or end")
+	f.StringVar(&l.config, "config", "", "YAML configuration (default: built-in)")
+	f.BoolVar(&l.keepGoing, "keep-going", false, "warn about a damaged capture and go on (its records before the damage are kept)")
+}
+
+func (l *labelFlags) options() (dataset.Options, error) {
+	o := dataset.Options{Labels: dataset.Labels{Default: l.def}, Mode: offline.Mode(l.mode), Points: l.points, Config: l.config}
+	if l.keepGoing {
+		o.OnError = func(_ string, err error) error {
+			fmt.Fprintln(os.Stderr, "xdpids: warning:", err)
+			return nil
+		}
+	}
+	switch o.Points {
+	case "all", "packet", "end":
+	default:
+		return o, fmt.Errorf("bad --points %q: want all, packet or end", l.points)
+	}
+	for _, s := range l.labels {
+		r, err := dataset.ParseFlag(s)
+		if err != nil {
+			return o, err
+		}
+		o.Labels.Rules = append(o.Labels.Rules, r)
+	}
+	for _, name := range l.labelFiles {
+		rs, err := dataset.ReadFile(name)
+		if err != nil {
+			return o, err
+		}
+		o.Labels.Rules = append(o.Labels.Rules, rs...)
+	}
+	return o, nil
+}
+
+func newModelFeaturesCommand() *cobra.Command {
+	var (
+		out string
+		lf  labelFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "features CAPTURE... -o FILE.csv",
+		Short: "Write the flow features of captures as CSV (a header row, one row per flow and feature point)",
+		Long: "features runs captures through the offline pipeline and writes each flow's features at\n" +
+			"each feature point (packet: the flow reached the configured packet count; end: it left\n" +
+			"the table) with a label, so anyone can train anything on them.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := lf.options()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if out != "" && out != "-" {
+				f, err := os.Create(out)
+				if err != nil {
+					return fmt.Errorf("features output: %w", err)
+				}
+				defer f.Close()
+				w = f
+			}
+			cw, err := dataset.NewWriter(w)
+			if err != nil {
+				return fmt.Errorf("features output: %w", err)
+			}
+			if _, err := dataset.Collect(args, o, cw.Write); err != nil {
+				return err
+			}
+			return cw.Flush()
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "-", `CSV file ("-" = stdout)`)
+	lf.add(cmd)
+	return cmd
+}
+
+// rowsOf reads the training rows: features CSVs as they are, captures
+// through the pipeline.
+func rowsOf(args []string, o dataset.Options) ([]dataset.Row, error) {
+	var rows, caps []dataset.Row
+	var captures []string
+	for _, a := range args {
+		if strings.HasSuffix(a, ".csv") {
+			r, err := dataset.ReadCSV(a)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, r...)
+			continue
+		}
+		captures = append(captures, a)
+	}
+	if len(captures) > 0 {
+		var err error
+		if caps, err = dataset.Collect(captures, o, nil); err != nil {
+			return nil, err
+		}
+	}
+	return append(rows, caps...), nil
+}
+
+func writeModel(m *model.Model, out string) error {
+	b, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write model: %w", err)
+	}
+	return nil
+}
+
+func newModelTrainCommand() *cobra.Command {
+	var (
+		out  string
+		lf   labelFlags
+		opts model.ForestOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "train INPUT... -o MODEL.json",
+		Short: "Train the supervised model (a random forest) on labelled captures or features CSVs",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := lf.options()
+			if err != nil {
+				return err
+			}
+			rows, err := rowsOf(args, o)
+			if err != nil {
+				return err
+			}
+			ds := dataset.Split(rows)
+			m, err := model.TrainForest(ds, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "trained %d trees on %d records, classes %v (counts %v)\n", len(m.Trees), len(ds.X), m.Classes, m.Info.Counts)
+			return writeModel(m, out)
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "model.json", "model file to write")
+	cmd.Flags().IntVar(&opts.Trees, "trees", 30, "trees in the forest")
+	cmd.Flags().IntVar(&opts.MaxDepth, "max-depth", 12, "maximum tree depth")
+	cmd.Flags().Float64Var(&opts.Threshold, "threshold", 0.6, "alert when 1 - P(benign) is at least this")
+	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed (the same data and seed give the same model)")
+	lf.add(cmd)
+	return cmd
+}
+
+func newModelLearnCommand() *cobra.Command {
+	var (
+		out  string
+		lf   labelFlags
+		opts model.IsolationOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "learn NORMAL-INPUT... -o MODEL.json",
+		Short: "Learn what normal traffic looks like (an isolation forest) from normal captures or CSVs only",
+		Long: "learn trains the unsupervised model on traffic taken to be normal (every record of the\n" +
+			"inputs; labels are ignored). It scores how unlike that traffic a flow is, so it flags\n" +
+			"attacks no label described. The threshold is set from the inputs' own scores.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := lf.options()
+			if err != nil {
+				return err
+			}
+			rows, err := rowsOf(args, o)
+			if err != nil {
+				return err
+			}
+			ds := dataset.Split(rows)
+			opts.Sources = ds.Sources
+			m, err := model.TrainIsolation(ds.X, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "learned %d trees on %d records, threshold %.4f\n", len(m.Trees), len(ds.X), m.Threshold)
+			return writeModel(m, out)
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "model.json", "model file to write")
+	cmd.Flags().IntVar(&opts.Trees, "trees", 100, "trees in the forest")
+	cmd.Flags().IntVar(&opts.SampleSize, "sample-size", 256, "records each tree is grown on")
+	cmd.Flags().Float64Var(&opts.Quantile, "quantile", 0.99, "quantile of the training scores the threshold is set at")
+	cmd.Flags().Float64Var(&opts.Margin, "margin", 1.0, "the threshold is the quantile's score times this")
+	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed")
+	lf.add(cmd)
+	return cmd
+}
+
+func newModelEvalCommand() *cobra.Command {
+	var (
+		path string
+		lf   labelFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "eval CAPTURE... --model MODEL.json",
+		Short: "Score labelled captures with a model: precision, recall and F1 per class",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := lf.options()
+			if err != nil {
+				return err
+			}
+			if o.Model, err = config.LoadModel(path); err != nil {
+				return err
+			}
+			rows, err := dataset.Collect(args, o, nil)
+			if err != nil {
+				return err
+			}
+			per, benign := dataset.Evaluate(rows)
+			dataset.Report(cmd.OutOrStdout(), per, benign)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&path, "model", "builtin", `model file ("builtin": the embedded default)`)
+	lf.add(cmd)
+	return cmd
+}

@@ -1,0 +1,207 @@
+package dataset
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+
+	"github.com/xdpids/xdpids/userspace/config"
+	"github.com/xdpids/xdpids/userspace/learn/features"
+	"github.com/xdpids/xdpids/userspace/learn/model"
+	"github.com/xdpids/xdpids/userspace/run/offline"
+	"github.com/xdpids/xdpids/userspace/run/pipeline"
+)
+
+// Row is one labelled feature record.
+type Row struct {
+	Capture string
+	Point   string
+	TsNs    int64
+	FlowID  uint64
+	Src     string
+	SrcPort uint16
+	Dst     string
+	DstPort uint16
+	Proto   uint8
+	Vec     features.Vector
+	Label   string
+	Score   float64 // the model's, when Options.Model was set
+	Alert   bool
+	Class   string
+}
+
+// Options configure Collect.
+type Options struct {
+	Labels Labels
+	Mode   offline.Mode // default userspace
+	// Points: which feature points to keep ("" or "all", "end", "packet").
+	Points string
+	Model  *model.Model // also score each record
+	Config string       // YAML configuration ("" built in)
+	// OnError, when set, sees a capture's error (a damaged capture: its
+	// records before the damage are kept); nil from it goes on.
+	OnError func(capture string, err error) error
+}
+
+// Collect runs captures through the offline pipeline and returns their
+// feature records, labelled. fn, when set, gets each row instead of the
+// result slice keeping it.
+func Collect(captures []string, o Options, fn func(*Row) error) ([]Row, error) {
+	cfg, err := config.Load(o.Config)
+	if err != nil {
+		return nil, err
+	}
+	if o.Mode == "" {
+		o.Mode = offline.ModeUserspace
+	}
+	var rows []Row
+	var werr error
+	for _, c := range captures {
+		pc := cfg.PipelineConfig()
+		pc.Learn.OnFeatures = func(r *pipeline.FeatureRecord) {
+			if werr != nil || (o.Points != "" && o.Points != "all" && o.Points != r.Point) {
+				return
+			}
+			f := r.Flow
+			orig, op := f.Orig()
+			resp, rp := f.Resp()
+			row := Row{Capture: captureName(c), Point: r.Point, TsNs: r.TsNs, FlowID: f.ID,
+				Src: orig.String(), SrcPort: op, Dst: resp.String(), DstPort: rp, Proto: f.Proto, Vec: *r.Vec,
+				Label: o.Labels.Of(c, orig, resp, f.FirstNs), Score: r.Score, Alert: r.Alert, Class: r.Class}
+			if fn != nil {
+				werr = fn(&row)
+				return
+			}
+			rows = append(rows, row)
+		}
+		_, err := offline.Run(offline.Options{Path: c, Mode: o.Mode, Datapath: cfg.DatapathConfig(), Pipeline: pc,
+			Respond: cfg.ResponseConfig(), Model: o.Model})
+		if err != nil {
+			err = fmt.Errorf("features of %s: %w", c, err)
+			if o.OnError == nil {
+				return rows, err
+			}
+			if err = o.OnError(c, err); err != nil {
+				return rows, err
+			}
+		}
+		if werr != nil {
+			return rows, werr
+		}
+	}
+	return rows, nil
+}
+
+// Header is the CSV header: where the flow is, the features, the label.
+func Header() []string {
+	h := []string{"capture", "point", "ts", "flow_id", "src", "src_port", "dst", "dst_port", "proto_num"}
+	h = append(h, features.Names...)
+	return append(h, "label")
+}
+
+const metaCols = 9
+
+// Writer writes rows as CSV.
+type Writer struct {
+	w   *csv.Writer
+	rec []string
+}
+
+// NewWriter writes the header and returns a row writer.
+func NewWriter(w io.Writer) (*Writer, error) {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(Header()); err != nil {
+		return nil, err
+	}
+	return &Writer{w: cw}, nil
+}
+
+// Write writes r.
+func (w *Writer) Write(r *Row) error {
+	w.rec = append(w.rec[:0], r.Capture, r.Point, strconv.FormatFloat(float64(r.TsNs)/1e9, 'f', 6, 64),
+		strconv.FormatUint(r.FlowID, 10), r.Src, strconv.Itoa(int(r.SrcPort)), r.Dst, strconv.Itoa(int(r.DstPort)),
+		strconv.Itoa(int(r.Proto)))
+	for _, v := range r.Vec {
+		w.rec = append(w.rec, strconv.FormatFloat(v, 'g', 8, 64))
+	}
+	w.rec = append(w.rec, r.Label)
+	return w.w.Write(w.rec)
+}
+
+// Flush flushes the CSV and returns its first error.
+func (w *Writer) Flush() error { w.w.Flush(); return w.w.Error() }
+
+// ReadCSV reads a features CSV (with Header's columns) back into rows.
+func ReadCSV(name string) ([]Row, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("features csv: %w", err)
+	}
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.ReuseRecord = true
+	h, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("features csv %s: %w", name, err)
+	}
+	if !slices.Equal(h, Header()) {
+		return nil, fmt.Errorf("features csv %s: header differs from this build's (xdpids model features writes it)", name)
+	}
+	var rows []Row
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("features csv %s: %w", name, err)
+		}
+		r := Row{Capture: rec[0], Point: rec[1], Src: rec[4], Dst: rec[6], Label: rec[len(rec)-1]}
+		for i := range features.NumFeatures {
+			if r.Vec[i], err = strconv.ParseFloat(rec[metaCols+i], 64); err != nil {
+				return nil, fmt.Errorf("features csv %s line %d: %s: %w", name, line, features.Names[i], err)
+			}
+		}
+		rows = append(rows, r)
+	}
+}
+
+// Split turns rows into a training set: classes ordered benign first,
+// then by name.
+func Split(rows []Row) *model.Dataset {
+	ds := &model.Dataset{Classes: []string{model.Benign}}
+	idx := map[string]int{model.Benign: 0}
+	var names []string
+	for _, r := range rows {
+		if _, ok := idx[r.Label]; !ok {
+			idx[r.Label] = -1
+			names = append(names, r.Label)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		idx[n] = len(ds.Classes)
+		ds.Classes = append(ds.Classes, n)
+	}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		ds.X = append(ds.X, r.Vec)
+		ds.Y = append(ds.Y, idx[r.Label])
+		if !seen[r.Capture] {
+			seen[r.Capture] = true
+			ds.Sources = append(ds.Sources, r.Capture)
+		}
+	}
+	return ds
+}
+
+// captureName names a capture in the CSV: its file and folder names
+// (suricata-verify's tests all call theirs input.pcap).
+func captureName(p string) string {
+	return filepath.Join(filepath.Base(filepath.Dir(p)), filepath.Base(p))
+}

@@ -1,0 +1,198 @@
+package dataset
+
+import (
+	"bytes"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xdpids/xdpids/internal/testenv"
+	"github.com/xdpids/xdpids/userspace/config"
+	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/learn/model"
+	"github.com/xdpids/xdpids/userspace/run/offline"
+)
+
+func golden(t *testing.T, name string) string {
+	return testenv.RootPath(t, "testdata", "golden", name)
+}
+
+func goldenLabels(t *testing.T) Labels {
+	rs, err := ReadFile(testenv.RootPath(t, "testdata", "learn-golden.labels"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Labels{Rules: rs}
+}
+
+func TestLabels(t *testing.T) {
+	rs, err := Read(strings.NewReader("# c\nscan_*.pcap 203.0.113.66 scan\n* 198.51.100.0/24 dos 100 200\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Labels{Rules: rs, Default: "benign"}
+	a, b := netip.MustParseAddr("203.0.113.66"), netip.MustParseAddr("198.51.100.7")
+	o := netip.MustParseAddr("192.0.2.1")
+	for _, tc := range []struct {
+		capture string
+		x       netip.Addr
+		at      int64
+		want    string
+	}{
+		{"dir/scan_syn.pcap", a, 0, "scan"},
+		{"other.pcap", a, 0, "benign"},
+		{"other.pcap", b, 150e9, "dos"},
+		{"other.pcap", b, 250e9, "benign"},
+		{"scan_syn.pcap", o, 0, "benign"},
+	} {
+		if got := l.Of(tc.capture, o, tc.x, tc.at); got != tc.want {
+			t.Errorf("%s %s at %d: %q, want %q", tc.capture, tc.x, tc.at, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"x 1.2.3.4\n", "x notanaddr scan\n", "x 1.2.3.4 scan yesterday 5\n", "[ 1.2.3.4 scan\n"} {
+		if _, err := Read(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if _, err := ParseFlag("1.2.3.4"); err == nil {
+		t.Error("a label flag without =LABEL accepted")
+	}
+}
+
+func TestCSVRoundTrip(t *testing.T) {
+	rows, err := Collect([]string{golden(t, "brute_ssh.pcap"), golden(t, "benign.pcap")}, Options{Labels: goldenLabels(t)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]int{}
+	for _, r := range rows {
+		labels[r.Label]++
+	}
+	if labels["bruteforce"] != 30 || labels["benign"] == 0 { // 15 connections, at the packet point and the end
+		t.Errorf("labels %v", labels)
+	}
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		if err := w.Write(&rows[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "f.csv")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadCSV(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != len(rows) {
+		t.Fatalf("%d rows back, wrote %d", len(back), len(rows))
+	}
+	for i := range rows {
+		for j := range rows[i].Vec {
+			a, b := rows[i].Vec[j], back[i].Vec[j]
+			if d := a - b; d > 1e-6*max(1, a) || -d > 1e-6*max(1, a) {
+				t.Fatalf("row %d feature %d: %v back as %v", i, j, a, b)
+			}
+		}
+		if back[i].Label != rows[i].Label {
+			t.Fatalf("row %d: label %q back as %q", i, rows[i].Label, back[i].Label)
+		}
+	}
+}
+
+// The default model raises one model alert on a SYN scan, against the
+// scanner, with its score, threshold and top features; none on the
+// generated benign traffic it trained on but one at most.
+func TestModelAlerts(t *testing.T) {
+	cfg := config.Default()
+	run := func(name string) []*alert.Alert {
+		var got []*alert.Alert
+		_, err := offline.Run(offline.Options{Path: golden(t, name), Mode: offline.ModeUserspace,
+			Datapath: cfg.DatapathConfig(), Pipeline: cfg.PipelineConfig(), Respond: cfg.ResponseConfig(),
+			Model: model.Default(),
+			OnAlert: func(a *alert.Alert) {
+				if a.Detector == "model" {
+					got = append(got, a)
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	scan := run("scan_syn.pcap")
+	if len(scan) != 1 {
+		t.Fatalf("%d model alerts on a SYN scan, want 1", len(scan))
+	}
+	a := scan[0]
+	if a.SID != alert.ModelSupervised.SID || a.Subject.String() != "203.0.113.66" || a.Trust != alert.TrustForgeable {
+		t.Errorf("alert sid %d subject %s trust %s", a.SID, a.Subject, a.Trust)
+	}
+	for _, k := range []string{"score", "threshold", "top_features", "class"} {
+		if a.Metadata[k] == "" {
+			t.Errorf("metadata has no %s: %v", k, a.Metadata)
+		}
+	}
+	if n := len(run("benign.pcap")); n > 1 {
+		t.Errorf("%d model alerts on benign traffic", n)
+	}
+	if f := run("synflood_spoofed.pcap"); len(f) != 1 || !f[0].SubjectIsTarget {
+		t.Errorf("spoofed flood: %d model alerts (want 1, against the target)", len(f))
+	}
+}
+
+// Trained on the generated captures only, the forest is scored on the
+// corpus's real captures it never saw, one flow at a time.
+func TestHeldOutCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a forest")
+	}
+	dir := testenv.Corpus(t, "attack-pcaps")
+	var train []string
+	for _, n := range []string{"scan_syn", "scan_fin", "scan_null", "scan_xmas", "scan_ack", "scan_udp", "scan_connect", "scan_ipv6",
+		"sweep_tcp", "brute_ssh", "brute_ftp", "synflood_single", "synflood_spoofed", "synack_reflection", "udpflood_single",
+		"amp_dns", "amp_ntp", "amp_snmp", "benign", "dns_three_resolvers", "app_dns", "app_http", "app_ssh", "app_tls"} {
+		train = append(train, golden(t, n+".pcap"))
+	}
+	rows, err := Collect(train, Options{Labels: goldenLabels(t)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.TrainForest(Split(rows), model.ForestOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := ReadFile(testenv.RootPath(t, "testdata", "learn-corpus.labels"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var test []string
+	for _, p := range []string{"scans/nmap_sS_TCP_SYN_SCAN.pcap", "scans/nmap_sF_FIN_SCAN.pcap", "scans/nmap_sA_ACK_SCAN.pcap",
+		"scans/nmap_sU_UDP_SCAN.pcap", "floods/pkt.TCP.synflood.spoofed.pcap", "floods/amp.UDP.snmp.src161.pcapng",
+		"bruteforce/zeek_ssh_sshguess.pcap", "bruteforce/zeek_ftp_bruteforce.pcap"} {
+		test = append(test, filepath.Join(dir, p))
+	}
+	scored, err := Collect(test, Options{Labels: Labels{Rules: rs}, Model: m}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per, benign := Evaluate(scored)
+	var out bytes.Buffer
+	Report(&out, per, benign)
+	t.Log("\n" + out.String())
+	for _, c := range per {
+		if c.Recall() < 0.5 {
+			t.Errorf("%s: recall %.3f on unseen captures", c.Class, c.Recall())
+		}
+	}
+}

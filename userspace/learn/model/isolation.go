@@ -1,0 +1,127 @@
+package model
+
+import (
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"sort"
+
+	"github.com/xdpids/xdpids/userspace/learn/features"
+)
+
+// IsolationOptions tune TrainIsolation.
+type IsolationOptions struct {
+	Trees      int // default 100
+	SampleSize int // default 256 (Liu et al.)
+	// Quantile of the training scores the threshold is set at (default
+	// 0.99), times Margin (default 1): normal traffic alerts about
+	// (1-Quantile) of the time, less with the margin.
+	Quantile, Margin float64
+	Seed             uint64
+	Sources          []string
+}
+
+// TrainIsolation grows an isolation forest (Liu, Ting and Zhou, ICDM
+// 2008) on normal traffic only: anomalies are the vectors few random
+// splits isolate. Features are squashed (log1p) first.
+func TrainIsolation(x []features.Vector, o IsolationOptions) (*Model, error) {
+	if len(x) < 2 {
+		return nil, errors.New("train isolation forest: need at least two samples")
+	}
+	if o.Trees <= 0 {
+		o.Trees = 100
+	}
+	if o.SampleSize <= 0 {
+		o.SampleSize = 256
+	}
+	o.SampleSize = min(o.SampleSize, len(x))
+	if o.Quantile <= 0 || o.Quantile >= 1 {
+		o.Quantile = 0.99
+	}
+	if o.Margin <= 0 {
+		o.Margin = 1
+	}
+	sq := make([]features.Vector, len(x))
+	for i := range x {
+		for j := range x[i] {
+			sq[i][j] = squash(x[i][j])
+		}
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 0x2545f4914f6cdd1d))
+	m := &Model{Format: Format, Version: Version, Kind: KindIsolation, Features: slices.Clone(features.Names),
+		SampleSize: o.SampleSize, Threshold: 1, Info: Info{Seed: o.Seed, Samples: len(x), Sources: o.Sources}}
+	for f := range features.NumFeatures {
+		lo, hi := sq[0][f], sq[0][f]
+		for i := range sq {
+			lo, hi = min(lo, sq[i][f]), max(hi, sq[i][f])
+		}
+		if lo == hi {
+			m.Fixed = append(m.Fixed, Fixed{Feature: f, Value: lo})
+		}
+	}
+	maxDepth := 0
+	for s := 1; s < o.SampleSize; s <<= 1 {
+		maxDepth++
+	}
+	for range o.Trees {
+		perm := rng.Perm(len(x))[:o.SampleSize]
+		t := &Tree{}
+		isoGrow(t, sq, perm, 0, maxDepth, rng)
+		m.Trees = append(m.Trees, *t)
+	}
+	m.init()
+	// The threshold from the training data's own scores.
+	scores := make([]float64, len(x))
+	var s Scratch
+	var r Result
+	for i := range x {
+		m.Score(&x[i], &s, &r)
+		scores[i] = r.Score
+	}
+	sort.Float64s(scores)
+	q := scores[min(len(scores)-1, int(o.Quantile*float64(len(scores))))]
+	m.Threshold = min(1, q*o.Margin)
+	return m, nil
+}
+
+func isoGrow(t *Tree, x []features.Vector, idx []int, depth, maxDepth int, rng *rand.Rand) int32 {
+	n := int32(len(t.Feature))
+	t.Feature = append(t.Feature, -1)
+	t.Split = append(t.Split, 0)
+	t.Left = append(t.Left, 0)
+	t.Right = append(t.Right, 0)
+	t.Value = append(t.Value, float32(float64(depth)+avgPath(float64(len(idx)))))
+	t.Lo = append(t.Lo, 0)
+	t.Hi = append(t.Hi, 0)
+	if depth >= maxDepth || len(idx) <= 1 {
+		return n
+	}
+	// A random feature that varies here, a uniform split in its range.
+	for _, f := range rng.Perm(features.NumFeatures) {
+		lo, hi := x[idx[0]][f], x[idx[0]][f]
+		for _, i := range idx[1:] {
+			lo, hi = min(lo, x[i][f]), max(hi, x[i][f])
+		}
+		if hi <= lo {
+			continue
+		}
+		s := lo + rng.Float64()*(hi-lo)
+		if s <= lo {
+			s = lo + (hi-lo)/2
+		}
+		var li, ri []int
+		for _, i := range idx {
+			if x[i][f] < s {
+				li = append(li, i)
+			} else {
+				ri = append(ri, i)
+			}
+		}
+		t.Feature[n], t.Split[n], t.Lo[n], t.Hi[n] = int16(f), s, lo, hi
+		l := isoGrow(t, x, li, depth+1, maxDepth, rng)
+		r := isoGrow(t, x, ri, depth+1, maxDepth, rng)
+		t.Left[n], t.Right[n] = l, r
+		return n
+	}
+	return n
+}

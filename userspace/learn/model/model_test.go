@@ -1,0 +1,246 @@
+package model
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xdpids/xdpids/userspace/learn/features"
+)
+
+// toy is a separable dataset: "attack" vectors open many flows to many
+// ports; benign ones a few.
+func toy(seed uint64, n int) *Dataset {
+	r := rand.New(rand.NewPCG(seed, 1))
+	ds := &Dataset{Classes: []string{Benign, "scan"}}
+	for i := range n {
+		var v features.Vector
+		y := i % 2
+		base := features.SrcBase + 2*features.SrcLen
+		if y == 1 {
+			v[base+features.SrcPorts] = 100 + r.Float64()*100
+			v[features.Fwd+features.DirPkts] = 1
+		} else {
+			v[base+features.SrcPorts] = r.Float64() * 5
+			v[features.Fwd+features.DirPkts] = 3 + float64(r.IntN(20))
+			v[features.Handshake] = 1
+		}
+		v[features.RespPort] = float64(r.IntN(65536))
+		ds.X = append(ds.X, v)
+		ds.Y = append(ds.Y, y)
+	}
+	return ds
+}
+
+func TestForestLearnsAndRoundTrips(t *testing.T) {
+	m, err := TrainForest(toy(1, 400), ForestOptions{Trees: 10, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := toy(2, 200)
+	var s Scratch
+	var r Result
+	wrong := 0
+	for i := range test.X {
+		m.Score(&test.X[i], &s, &r)
+		if m.Alert(&r) != (test.Y[i] == 1) {
+			wrong++
+		}
+	}
+	if wrong > 2 {
+		t.Errorf("%d of %d held-out vectors wrong", wrong, len(test.X))
+	}
+	m.Explain(&test.X[1], &s, &r)
+	if m.ClassName(&r) != "scan" || r.Top[0] < 0 {
+		t.Errorf("class %q, top %v", m.ClassName(&r), r.Top)
+	}
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r2 Result
+	for i := range test.X {
+		m.Score(&test.X[i], &s, &r)
+		m2.Score(&test.X[i], &s, &r2)
+		if r != r2 {
+			t.Fatalf("vector %d: %+v after a round trip, %+v before", i, r2, r)
+		}
+	}
+}
+
+func TestTrainingDeterministic(t *testing.T) {
+	ds := toy(3, 300)
+	enc := func(seed uint64) []byte {
+		m, err := TrainForest(ds, ForestOptions{Trees: 5, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := m.Marshal()
+		return b
+	}
+	if !bytes.Equal(enc(5), enc(5)) {
+		t.Error("two trainings with one seed differ")
+	}
+	if bytes.Equal(enc(5), enc(6)) {
+		t.Error("two seeds gave the same forest")
+	}
+	var benign []features.Vector
+	for i, v := range ds.X {
+		if ds.Y[i] == 0 {
+			benign = append(benign, v)
+		}
+	}
+	a, _ := TrainIsolation(benign, IsolationOptions{Trees: 20, Seed: 9})
+	b, _ := TrainIsolation(benign, IsolationOptions{Trees: 20, Seed: 9})
+	ab, _ := a.Marshal()
+	bb, _ := b.Marshal()
+	if !bytes.Equal(ab, bb) {
+		t.Error("two isolation forests with one seed differ")
+	}
+}
+
+func TestIsolationFlagsUnseen(t *testing.T) {
+	ds := toy(4, 600)
+	var benign []features.Vector
+	for i, v := range ds.X {
+		if ds.Y[i] == 0 {
+			benign = append(benign, v)
+		}
+	}
+	m, err := TrainIsolation(benign, IsolationOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := m.Marshal()
+	if m, err = Parse(b); err != nil {
+		t.Fatal(err)
+	}
+	test := toy(5, 200)
+	var s Scratch
+	var r Result
+	hits, falses := 0, 0
+	for i := range test.X {
+		m.Score(&test.X[i], &s, &r)
+		switch {
+		case test.Y[i] == 1 && m.Alert(&r):
+			hits++
+		case test.Y[i] == 0 && m.Alert(&r):
+			falses++
+		}
+	}
+	if hits < 95 || falses > 5 {
+		t.Errorf("isolation forest: %d of 100 attacks, %d of 100 benign flagged", hits, falses)
+	}
+}
+
+func TestBadModelFiles(t *testing.T) {
+	m, err := TrainForest(toy(1, 100), ForestOptions{Trees: 2, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := m.Marshal()
+	dir := t.TempDir()
+	cases := map[string]string{
+		"truncated":     string(good[:len(good)/2]),
+		"empty":         "",
+		"not json":      "model: forest\n",
+		"wrong format":  strings.Replace(string(good), Format, "other", 1),
+		"wrong version": strings.Replace(string(good), `"version":1`, `"version":99`, 1),
+		"bad threshold": strings.Replace(string(good), `"threshold":0.6`, `"threshold":7`, 1),
+		"child loop":    strings.Replace(string(good), `"left":[1`, `"left":[0`, 1),
+		"unknown field": strings.Replace(string(good), `{"format"`, `{"extra":1,"format"`, 1),
+	}
+	for name, text := range cases {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_"))
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(p)
+		if err == nil {
+			t.Errorf("%s: loaded", name)
+			continue
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "load model "+p+": bad model file") || strings.Count(msg, "\n") > 0 {
+			t.Errorf("%s: error %q", name, msg)
+		}
+	}
+	if _, err := Load(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing file loaded")
+	}
+}
+
+func TestDefaultModel(t *testing.T) {
+	m := Default()
+	if m.Kind != KindForest || len(m.Trees) == 0 {
+		t.Fatalf("default model: %s with %d trees", m.Kind, len(m.Trees))
+	}
+	for _, tr := range m.Trees {
+		if depth(&tr, 0) > 13 {
+			t.Errorf("a tree deeper than 12 splits")
+		}
+	}
+}
+
+func depth(t *Tree, i int32) int {
+	if t.Feature[i] < 0 {
+		return 1
+	}
+	return 1 + max(depth(t, t.Left[i]), depth(t, t.Right[i]))
+}
+
+func TestScoreNoAlloc(t *testing.T) {
+	m := Default()
+	var v features.Vector
+	var s Scratch
+	var r Result
+	if n := testing.AllocsPerRun(100, func() { m.Score(&v, &s, &r); m.Explain(&v, &s, &r) }); n > 0 {
+		t.Errorf("%v allocations per score", n)
+	}
+}
+
+func BenchmarkScoreForest(b *testing.B) {
+	m := Default()
+	bench(b, m)
+}
+
+func BenchmarkScoreIsolation(b *testing.B) {
+	ds := toy(1, 1000)
+	m, _ := TrainIsolation(ds.X, IsolationOptions{Seed: 1})
+	bench(b, m)
+}
+
+func bench(b *testing.B, m *Model) {
+	ds := toy(2, 256)
+	var s Scratch
+	var r Result
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		m.Score(&ds.X[i%len(ds.X)], &s, &r)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	m, _ := TrainForest(toy(1, 60), ForestOptions{Trees: 2, Seed: 1})
+	b, _ := m.Marshal()
+	f.Add(b)
+	f.Add([]byte(`{"format":"xdpids-model","version":1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse(data)
+		if err != nil {
+			return
+		}
+		var v features.Vector
+		var s Scratch
+		var r Result
+		m.Score(&v, &s, &r)
+		_ = fmt.Sprint(r.Score)
+	})
+}
