@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"github.com/xdpids/xdpids/userspace/detect/alert"
 	"testing"
 
 	"github.com/xdpids/xdpids/userspace/signature/rules"
@@ -79,6 +80,25 @@ func TestDefaultRules(t *testing.T) {
 	} {
 		if got := h.send(frame(t, p)); len(got) > 0 {
 			t.Errorf("benign packet alerted: %v", got)
+		}
+	}
+}
+
+// TestDefaultRuleSIDsApart: the built-in rules' sids (8500000-8599999)
+// are none of the detectors' and models' (alert.Builtin): an alert's sid
+// names one thing.
+func TestDefaultRuleSIDsApart(t *testing.T) {
+	set, _ := rules.Parse(rules.DefaultRules, "default.rules", rules.DefaultVars())
+	builtin := map[uint32]string{}
+	for _, s := range alert.Builtin {
+		builtin[s.SID] = s.Msg
+	}
+	for _, r := range set.Rules {
+		if r.SID < 8500000 || r.SID > 8599999 {
+			t.Errorf("built-in rule sid %d outside 8500000-8599999", r.SID)
+		}
+		if msg, ok := builtin[r.SID]; ok {
+			t.Errorf("built-in rule sid %d is also %q", r.SID, msg)
 		}
 	}
 }

@@ -173,8 +173,8 @@ var (
 
 	// Learned detectors, 8500000-8599999: the class, score, threshold and
 	// the features that drove the verdict are in the alert's metadata.
-	ModelSupervised = Signature{8500001, "XDPIDS MODEL flow classified as an attack (supervised model)", BadUnknown}
-	ModelAnomaly    = Signature{8500002, "XDPIDS MODEL flow unlike learned normal traffic (unsupervised model)", BadUnknown}
+	ModelSupervised = Signature{8600001, "XDPIDS MODEL flow classified as an attack (supervised model)", BadUnknown}
+	ModelAnomaly    = Signature{8600002, "XDPIDS MODEL flow unlike learned normal traffic (unsupervised model)", BadUnknown}
 )
 
 // Builtin lists every built-in detector signature (for docs and tests).
