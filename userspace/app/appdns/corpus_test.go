@@ -15,38 +15,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-)
 
-// corpusDir finds a folder of the shared corpus (../shared/corpus beside
-// the checkout; XDPIDS_CORPUS overrides) and skips without it, failing
-// under CI=true. It repeats internal/testenv.Corpus because this package
-// imports no other xdpids package; its tests import only internal/testenv (fuzz seeds).
-func corpusDir(t *testing.T, sub string) string {
-	t.Helper()
-	base := os.Getenv("XDPIDS_CORPUS")
-	if base == "" {
-		dir, _ := os.Getwd()
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				t.Skip("no module root")
-			}
-			dir = parent
-		}
-		base = filepath.Join(dir, "..", "shared", "corpus")
-	}
-	d := filepath.Join(base, sub)
-	if st, err := os.Stat(d); err != nil || !st.IsDir() {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus %s not found", d)
-		}
-		t.Skipf("corpus %s not found (set XDPIDS_CORPUS)", d)
-	}
-	return d
-}
+	"github.com/xdpids/xdpids/internal/testenv"
+)
 
 // capMsg is one DNS message read from a capture.
 type capMsg struct {
@@ -200,7 +171,7 @@ func containsFold(b []byte, s string) bool {
 // (per message, multi-buffers any instance) and compares with the alert
 // counts their test.yaml expects.
 func TestCorpusRules(t *testing.T) {
-	dir := corpusDir(t, "suricata-verify-app")
+	dir := testenv.Corpus(t, "suricata-verify-app")
 	type rule struct {
 		name  string
 		match func(c capMsg) bool
@@ -322,7 +293,7 @@ func TestCorpusRules(t *testing.T) {
 // dns-forward-pointer capture, and that issue-4759's TCP capture gives its
 // 4 dns records.
 func TestCorpusRecords(t *testing.T) {
-	dir := corpusDir(t, "suricata-verify-app")
+	dir := testenv.Corpus(t, "suricata-verify-app")
 	msgs := dnsMessages(t, filepath.Join(dir, "dns__dns-forward-pointer", "input.pcap"))
 	if len(msgs) != 2 {
 		t.Fatalf("%d messages", len(msgs))
@@ -346,7 +317,7 @@ func TestCorpusRecords(t *testing.T) {
 // length prefix in a segment of its own, a multi-record answer): every
 // message frames and parses.
 func TestCorpusAXFR(t *testing.T) {
-	p := filepath.Join(corpusDir(t, "attack-pcaps"), "exploits", "dns_axfr.pcapng")
+	p := filepath.Join(testenv.Corpus(t, "attack-pcaps"), "exploits", "dns_axfr.pcapng")
 	if _, err := os.Stat(p); err != nil {
 		t.Skip(err)
 	}

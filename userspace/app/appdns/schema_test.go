@@ -2,14 +2,14 @@ package appdns
 
 import (
 	"encoding/json"
-	"github.com/xdpids/xdpids/internal/testenv"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/xdpids/xdpids/internal/testenv"
 )
 
 // TestSchema validates dns events and alerts carrying records of every
@@ -25,7 +25,7 @@ func TestSchema(t *testing.T) {
 			rr("example.org.", 60, &dnsmessage.TXTResource{TXT: []string{"\xff\x00bin"}}),
 			rr("example.org.", 60, &dnsmessage.SOAResource{NS: mustName("ns.example.org."), MBox: mustName("h.example.org.")}),
 		}, nil, nil))
-	if dir := corpusDirOrEmpty("suricata-verify-app"); dir != "" {
+	if dir := testenv.CorpusDir("suricata-verify-app"); dir != "" {
 		for _, p := range []string{"dns__dns-forward-pointer/input.pcap", "dns-opcode/dns-notify.pcap", "issues__issue-4759/tcpdns.pcap", "dns__dns-rrtype-index/input.pcap"} {
 			for _, c := range dnsMessages(t, filepath.Join(dir, p)) {
 				var r Record
@@ -67,29 +67,4 @@ func validate(t *testing.T, sch *jsonschema.Schema, name string, r *Record) {
 			t.Errorf("%s %s: %v\n%s", name, ev, err, b)
 		}
 	}
-}
-
-// corpusDirOrEmpty is corpusDir without the skip, for tests that use the
-// corpus when it is there.
-func corpusDirOrEmpty(sub string) string {
-	dir, _ := os.Getwd()
-	base := os.Getenv("XDPIDS_CORPUS")
-	if base == "" {
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				return ""
-			}
-			dir = parent
-		}
-		base = filepath.Join(dir, "..", "shared", "corpus")
-	}
-	d := filepath.Join(base, sub)
-	if st, err := os.Stat(d); err == nil && st.IsDir() {
-		return d
-	}
-	return ""
 }

@@ -13,32 +13,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-)
 
-// corpusDir returns ../shared/corpus/<name> relative to the repository root,
-// or skips the test.
-func corpusDir(t testing.TB, name string) string {
-	t.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "corpus", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("corpus %s absent: %v", p, err)
-	}
-	return p
-}
+	"github.com/xdpids/xdpids/internal/testenv"
+)
 
 // streamChunk is one in-order piece of a TCP direction.
 type streamChunk struct {
@@ -426,7 +403,7 @@ type expected struct {
 // appear in the buffers the rule names. A development aid: the share is
 // logged, and a floor guards against regressions.
 func TestSuricataVerifyHTTP(t *testing.T) {
-	root := corpusDir(t, "suricata-verify-app")
+	root := testenv.Corpus(t, "suricata-verify-app")
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		t.Fatal(err)

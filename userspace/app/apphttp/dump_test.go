@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/xdpids/xdpids/internal/testenv"
 )
 
 // TestDumpCorpus prints the streams and buffers of one corpus test named by
@@ -14,7 +16,7 @@ func TestDumpCorpus(t *testing.T) {
 	if name == "" {
 		t.Skip("set APPHTTP_DUMP=<test folder> to dump")
 	}
-	root := corpusDir(t, "suricata-verify-app")
+	root := testenv.Corpus(t, "suricata-verify-app")
 	pcaps, _ := filepath.Glob(filepath.Join(root, name, "*.pcap*"))
 	rules, _ := os.ReadFile(filepath.Join(root, name, "test.rules"))
 	fmt.Printf("RULES:\n%s\n", rules)

@@ -12,38 +12,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-)
 
-// corpusDir finds a folder of the shared corpus (../shared/corpus beside
-// the checkout; XDPIDS_CORPUS overrides) and skips without it, failing
-// under CI=true. It repeats internal/testenv.Corpus because this package
-// imports no other xdpids package; its tests import only internal/testenv (fuzz seeds).
-func corpusDir(t *testing.T, sub string) string {
-	t.Helper()
-	base := os.Getenv("XDPIDS_CORPUS")
-	if base == "" {
-		dir, _ := os.Getwd()
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				t.Skip("no module root")
-			}
-			dir = parent
-		}
-		base = filepath.Join(dir, "..", "shared", "corpus")
-	}
-	d := filepath.Join(base, sub)
-	if st, err := os.Stat(d); err != nil || !st.IsDir() {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus %s not found", d)
-		}
-		t.Skipf("corpus %s not found (set XDPIDS_CORPUS)", d)
-	}
-	return d
-}
+	"github.com/xdpids/xdpids/internal/testenv"
+)
 
 // detectCapture runs detection on every TCP connection (client: the SYN's
 // sender) and UDP datagram of a capture, feeding each direction's in-order
@@ -159,7 +130,7 @@ func detectCapture(t *testing.T, path string) []string {
 // TestCorpusDetect: the protocols the suricata-verify tests expect their
 // captures to be detected as, by content.
 func TestCorpusDetect(t *testing.T) {
-	dir := corpusDir(t, "suricata-verify-app")
+	dir := testenv.Corpus(t, "suricata-verify-app")
 	for _, tc := range []struct {
 		pcap string
 		want string // a result detectCapture must contain

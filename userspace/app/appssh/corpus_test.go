@@ -11,38 +11,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-)
 
-// corpusDir finds a folder of the shared corpus (../shared/corpus beside
-// the checkout; XDPIDS_CORPUS overrides) and skips without it, failing
-// under CI=true. It repeats internal/testenv.Corpus because this package
-// imports no other xdpids package; its tests import only internal/testenv (fuzz seeds).
-func corpusDir(t *testing.T, sub string) string {
-	t.Helper()
-	base := os.Getenv("XDPIDS_CORPUS")
-	if base == "" {
-		dir, _ := os.Getwd()
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				t.Skip("no module root")
-			}
-			dir = parent
-		}
-		base = filepath.Join(dir, "..", "shared", "corpus")
-	}
-	d := filepath.Join(base, sub)
-	if st, err := os.Stat(d); err != nil || !st.IsDir() {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("corpus %s not found", d)
-		}
-		t.Skipf("corpus %s not found (set XDPIDS_CORPUS)", d)
-	}
-	return d
-}
+	"github.com/xdpids/xdpids/internal/testenv"
+)
 
 // tcpStreams reads a capture and returns the in-order payload of each
 // direction of the first TCP connection on port (client to server first),
@@ -106,7 +77,7 @@ func tcpStreams(t *testing.T, path string, port uint16) (toServer, toClient []by
 // their test.yaml expects of the ssh records and the ssh.proto and
 // ssh.software buffers.
 func TestCorpusBanners(t *testing.T) {
-	dir := corpusDir(t, "suricata-verify-app")
+	dir := testenv.Corpus(t, "suricata-verify-app")
 	for _, tc := range []struct {
 		test, pcap         string
 		port               uint16
@@ -147,7 +118,7 @@ func TestCorpusBanners(t *testing.T) {
 // sides reach NEWKEYS, the flow is then encrypted, and both HASSHes are
 // there.
 func TestCorpusNewKeys(t *testing.T) {
-	p := filepath.Join(corpusDir(t, "suricata-verify-app"), "ssh-newkeys", "input.pcap")
+	p := filepath.Join(testenv.Corpus(t, "suricata-verify-app"), "ssh-newkeys", "input.pcap")
 	if _, err := os.Stat(p); err != nil {
 		t.Skip(err)
 	}
@@ -248,7 +219,7 @@ func tcpConns(t *testing.T, path string, port uint16) map[string]*[2][]byte {
 // set: every connection's banners parse and, where both sides got through
 // the key exchange, both HASSHes exist and the connection is encrypted.
 func TestCorpusBruteforce(t *testing.T) {
-	p := filepath.Join(corpusDir(t, "attack-pcaps"), "bruteforce", "zeek_ssh_sshguess.pcap")
+	p := filepath.Join(testenv.Corpus(t, "attack-pcaps"), "bruteforce", "zeek_ssh_sshguess.pcap")
 	if _, err := os.Stat(p); err != nil {
 		t.Skip(err)
 	}

@@ -18,23 +18,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-)
 
-// corpusDir finds ../shared/corpus/sub beside the checkout (XDPIDS_CORPUS
-// overrides), as internal/testenv does; the package imports no other
-// xdpids package, so it has its own few lines. It skips when the corpus
-// is absent and fails under CI=true.
-func corpusDir(t testing.TB, sub string) string {
-	t.Helper()
-	if d := corpusDirIfPresent(sub); d != "" {
-		return d
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("corpus %s not found beside the checkout; required under CI=true (set XDPIDS_CORPUS)", sub)
-	}
-	t.Skipf("corpus %s not found: it lives in ../shared/corpus beside the checkout (set XDPIDS_CORPUS)", sub)
-	return ""
-}
+	"github.com/xdpids/xdpids/internal/testenv"
+)
 
 // tcpFlow is one TCP connection of a capture, reassembled in order in
 // the test (a plain in-order reassembler: enough for these captures).
@@ -191,7 +177,7 @@ type expected struct {
 // with a small evaluator of those keywords. It is a development aid: it
 // logs the share that agrees and fails only on a crash or an empty run.
 func TestCorpusTLS(t *testing.T) {
-	dir := corpusDir(t, "suricata-verify-app")
+	dir := testenv.Corpus(t, "suricata-verify-app")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)

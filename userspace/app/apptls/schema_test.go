@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
-	"github.com/xdpids/xdpids/internal/testenv"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/xdpids/xdpids/internal/testenv"
 )
 
 // TestRecordSchema validates EVE tls events built from Record against
@@ -24,7 +24,7 @@ func TestRecordSchema(t *testing.T) {
 		s.feed(c)
 		conns = append(conns, c)
 	}
-	if d := corpusDirIfPresent("suricata-verify-app"); d != "" {
+	if d := testenv.CorpusDir("suricata-verify-app"); d != "" {
 		paths, _ := filepath.Glob(filepath.Join(d, "*tls*", "*.pcap"))
 		for _, p := range paths {
 			conns = append(conns, corpusTLS(t, p)...)
@@ -54,17 +54,4 @@ func TestRecordSchema(t *testing.T) {
 		}
 	}
 	t.Logf("%d tls records validated", len(conns))
-}
-
-// corpusDirIfPresent is corpusDir without the skip.
-func corpusDirIfPresent(sub string) string {
-	base := os.Getenv("XDPIDS_CORPUS")
-	if base == "" {
-		base = filepath.Join("..", "..", "..", "..", "shared", "corpus")
-	}
-	d := filepath.Join(base, sub)
-	if st, err := os.Stat(d); err == nil && st.IsDir() {
-		return d
-	}
-	return ""
 }
