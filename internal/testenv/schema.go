@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"testing"
 
@@ -67,4 +69,19 @@ func compileSchema(t testing.TB, newer bool) *jsonschema.Schema {
 		t.Fatalf("compile schema %s: %v", path, err)
 	}
 	return sch
+}
+
+// ValidateEVE marshals an EVE event and validates it against sch,
+// returning the JSON (for the failure message) and the validation error.
+func ValidateEVE(t testing.TB, sch *jsonschema.Schema, event any) ([]byte, error) {
+	t.Helper()
+	b, err := json.Marshal(event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, sch.Validate(v)
 }

@@ -1,9 +1,7 @@
 package appdns
 
 import (
-	"encoding/json"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -55,15 +53,7 @@ func validate(t *testing.T, sch *jsonschema.Schema, name string, r *Record) {
 		if ev == "alert" {
 			e["alert"] = map[string]any{"action": "allowed", "gid": 1, "signature_id": 1, "rev": 1, "signature": "t", "category": "", "severity": 3}
 		}
-		b, err := json.Marshal(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sch.Validate(v); err != nil {
+		if b, err := testenv.ValidateEVE(t, sch, e); err != nil {
 			t.Errorf("%s %s: %v\n%s", name, ev, err, b)
 		}
 	}

@@ -1,13 +1,9 @@
 package appssh
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/xdpids/xdpids/internal/testenv"
 )
 
 // TestSchema validates ssh events and alerts carrying this package's
@@ -15,36 +11,7 @@ import (
 // (testdata/suricata/schema.json), unchanged: its ssh object is the one
 // Suricata still writes.
 func TestSchema(t *testing.T) {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no module root")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "testdata", "suricata", "schema.json")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2019)
-	if err := c.AddResource(path, doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sch := testenv.EVESchemaAsStored(t)
 	var conns []*Conn
 	full := new(Conn)
 	full.Feed(true, clientStream())
@@ -65,15 +32,7 @@ func TestSchema(t *testing.T) {
 			if ev == "alert" {
 				e["alert"] = map[string]any{"action": "allowed", "gid": 1, "signature_id": 1, "rev": 1, "signature": "t", "category": "", "severity": 3}
 			}
-			b, err := json.Marshal(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			v, err := jsonschema.UnmarshalJSON(strings.NewReader(string(b)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := sch.Validate(v); err != nil {
+			if b, err := testenv.ValidateEVE(t, sch, e); err != nil {
 				t.Errorf("conn %d %s: %v\n%s", i, ev, err, b)
 			}
 		}
