@@ -2,7 +2,8 @@ package appdns
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/xdpids/xdpids/userspace/app/evetext"
 )
 
 // Record is the "dns" object of an EVE record in Suricata 8's version 3
@@ -91,7 +92,7 @@ func (m *Message) Record(r *Record) {
 	}
 	for i := range m.Queries {
 		q := &m.Queries[i]
-		r.Queries = append(r.Queries, RecordQuery{RRName: text(q.Name), RRType: TypeName(q.Type)})
+		r.Queries = append(r.Queries, RecordQuery{RRName: evetext.FromBytes(q.Name), RRType: TypeName(q.Type)})
 	}
 	r.Answers = records(r.Answers, m.Answers)
 	r.Authorities = records(r.Authorities, m.Authorities)
@@ -109,38 +110,19 @@ func (m *Message) Record(r *Record) {
 func records(dst []RecordRR, rrs []RR) []RecordRR {
 	for i := range rrs {
 		rr := &rrs[i]
-		e := RecordRR{RRName: text(rr.Name), RRType: TypeName(rr.Type), TTL: rr.TTL}
+		e := RecordRR{RRName: evetext.FromBytes(rr.Name), RRType: TypeName(rr.Type), TTL: rr.TTL}
 		switch {
 		case rr.HasSOA:
-			e.SOA = &RecordSOA{MName: text(rr.SOA.MName), RName: text(rr.SOA.RName), Serial: rr.SOA.Serial,
+			e.SOA = &RecordSOA{MName: evetext.FromBytes(rr.SOA.MName), RName: evetext.FromBytes(rr.SOA.RName), Serial: rr.SOA.Serial,
 				Refresh: rr.SOA.Refresh, Retry: rr.SOA.Retry, Expire: rr.SOA.Expire, Minimum: rr.SOA.Minimum}
 		case rr.HasSRV:
-			e.SRV = &RecordSRV{Priority: rr.SRV.Priority, Weight: rr.SRV.Weight, Port: rr.SRV.Port, Name: text(rr.SRV.Target)}
+			e.SRV = &RecordSRV{Priority: rr.SRV.Priority, Weight: rr.SRV.Weight, Port: rr.SRV.Port, Name: evetext.FromBytes(rr.SRV.Target)}
 		case rr.Data != nil:
-			e.RData = text(rr.Data)
+			e.RData = evetext.FromBytes(rr.Data)
 		}
 		dst = append(dst, e)
 	}
 	return dst
-}
-
-// text renders bytes as Suricata's JSON builder does for
-// set_string_from_bytes: valid UTF-8 as it is (the JSON encoder escapes
-// control characters), otherwise every byte above 0x7f as \xNN.
-func text(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	const hexd = "0123456789abcdef"
-	out := make([]byte, 0, len(b)+8)
-	for _, c := range b {
-		if c < 0x80 {
-			out = append(out, c)
-			continue
-		}
-		out = append(out, '\\', 'x', hexd[c>>4], hexd[c&0xf])
-	}
-	return string(out)
 }
 
 // typeNames are Suricata's rrtype names (rust/src/dns/dns.rs record types,

@@ -1,6 +1,8 @@
 package appssh
 
-import "unicode/utf8"
+import (
+	"github.com/xdpids/xdpids/userspace/app/evetext"
+)
 
 // Record is the "ssh" object of an EVE record, with Suricata's field names
 // (rust/src/ssh/logger.rs): a side appears once its banner was read, its
@@ -39,28 +41,9 @@ func (s *side) host(h *Host) *Host {
 	if h == nil {
 		h = new(Host)
 	}
-	*h = Host{ProtoVersion: text(s.proto), SoftwareVersion: text(s.soft)}
+	*h = Host{ProtoVersion: evetext.FromBytes(s.proto), SoftwareVersion: evetext.FromBytes(s.soft)}
 	if s.hasHassh {
-		h.HASSH = &Hash{Hash: string(s.hassh[:]), String: text(s.hasshStr)}
+		h.HASSH = &Hash{Hash: string(s.hassh[:]), String: evetext.FromBytes(s.hasshStr)}
 	}
 	return h
-}
-
-// text renders bytes as Suricata's JSON builder does for
-// set_string_from_bytes: valid UTF-8 as it is (the JSON encoder escapes it),
-// otherwise every byte above 0x7f as \xNN.
-func text(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	const hexd = "0123456789abcdef"
-	out := make([]byte, 0, len(b)+8)
-	for _, c := range b {
-		if c < 0x80 {
-			out = append(out, c)
-			continue
-		}
-		out = append(out, '\\', 'x', hexd[c>>4], hexd[c&0xf])
-	}
-	return string(out)
 }
