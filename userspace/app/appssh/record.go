@@ -1,8 +1,6 @@
 package appssh
 
-import (
-	"github.com/xdpids/xdpids/userspace/app/evetext"
-)
+import "github.com/xdpids/xdpids/userspace/app/evetext"
 
 // Record is the "ssh" object of an EVE record, with Suricata's field names
 // (rust/src/ssh/logger.rs): a side appears once its banner was read, its
