@@ -6,7 +6,7 @@
 //
 // Wire decoding is golang.org/x/net/dns/dnsmessage, which follows
 // compression pointers and refuses loops (more than 10 pointers in a name).
-// The package imports no other xdpids package. A Message reuses its slices:
+// The package imports only xdpids/userspace/app/evetext. A Message reuses its slices:
 // parsing a typical message allocates nothing once they reached their size.
 package appdns
 

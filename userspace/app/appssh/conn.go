@@ -7,7 +7,7 @@
 // NEWKEYS nothing readable follows: Encrypted reports it so the flow can be
 // bypassed.
 //
-// The package imports no other xdpids package. A Conn allocates only while
+// The package imports only xdpids/userspace/app/evetext. A Conn allocates only while
 // its KEXINIT buffers grow to their working size; Reset keeps them.
 package appssh
 
