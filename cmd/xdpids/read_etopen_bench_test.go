@@ -13,7 +13,7 @@ import (
 )
 
 // BenchmarkReadETOpen times `xdpids read --mode userspace` (the built
-// binary, EVE with app records to /dev/null) on the web/DNS/TLS mix of 2000
+// binary, EVE with app records to /dev/null) on the web/DNS/TLS mix of 6000
 // connections with every loadable rule of ET Open
 // (../shared/corpus/rules/et-open; the rules that cannot load are skipped
 // as `read` always does), with the built-in rules only, and with no rules,
@@ -31,7 +31,7 @@ func BenchmarkReadETOpen(b *testing.B) {
 	}
 	bin := xdpidsBinary(b)
 	dir := b.TempDir()
-	mix, err := testgen.Mix(2000).WriteFile(dir)
+	mix, err := testgen.Mix(6000).WriteFile(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
