@@ -139,7 +139,6 @@ func TestAppRecordsHTTP(t *testing.T) {
 	}
 }
 
-
 // checkTraversalAlerts judges the alerts of app_http and returns how many
 // there are; withRecord: each must carry the request's http record.
 func checkTraversalAlerts(t *testing.T, evs []appEvent, withRecord bool) int {
