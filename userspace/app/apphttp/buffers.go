@@ -85,35 +85,6 @@ var Buffers = []struct {
 	{"file.data", BufFileData, false},
 }
 
-// LegacyModifiers maps Suricata's legacy content modifiers to their sticky
-// buffer (file_data is the legacy spelling of file.data).
-var LegacyModifiers = map[string]string{
-	"http_uri":          "http.uri",
-	"http_raw_uri":      "http.uri.raw",
-	"http_method":       "http.method",
-	"http_request_line": "http.request_line",
-	"http_protocol":     "http.protocol",
-	"http_header":       "http.header",
-	"http_raw_header":   "http.header.raw",
-	"http_header_names": "http.header_names",
-	"http_host":         "http.host",
-	"http_raw_host":     "http.host.raw",
-	"http_user_agent":   "http.user_agent",
-	"http_cookie":       "http.cookie",
-	"http_content_type": "http.content_type",
-	"http_content_len":  "http.content_len",
-	"http_accept":       "http.accept",
-	"http_accept_enc":   "http.accept_enc",
-	"http_accept_lang":  "http.accept_lang",
-	"http_referer":      "http.referer",
-	"http_connection":   "http.connection",
-	"http_start":        "http.start",
-	"http_client_body":  "http.request_body",
-	"http_stat_code":    "http.stat_code",
-	"http_stat_msg":     "http.stat_msg",
-	"http_server_body":  "http.response_body",
-	"file_data":         "file.data",
-}
 
 // BufferByName returns the Buf of a sticky buffer name, and whether the
 // name is valid in each direction.

@@ -360,9 +360,4 @@ func TestBuffersTable(t *testing.T) {
 			t.Errorf("buffer %d not in Buffers", b)
 		}
 	}
-	for legacy, name := range LegacyModifiers {
-		if _, _, _, ok := BufferByName(name); !ok {
-			t.Errorf("%s maps to unknown %s", legacy, name)
-		}
-	}
 }
