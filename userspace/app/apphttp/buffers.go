@@ -85,7 +85,6 @@ var Buffers = []struct {
 	{"file.data", BufFileData, false},
 }
 
-
 // BufferByName returns the Buf of a sticky buffer name, and whether the
 // name is valid in each direction.
 func BufferByName(name string) (b Buf, toServer, toClient, ok bool) {
