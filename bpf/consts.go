@@ -94,6 +94,8 @@ const (
 	OriginManual   = 0
 	OriginDetector = 1
 	OriginRule     = 2
+	OriginFleet    = 3
+	OriginCrowdSec = 4
 )
 
 // Block entry flags, in the high bits of the raw origin.

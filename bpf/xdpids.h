@@ -110,6 +110,8 @@ enum block_origin {
 	ORIGIN_MANUAL = 0,   /* xdpids block */
 	ORIGIN_DETECTOR = 1, /* the responder, after an alert */
 	ORIGIN_RULE = 2,     /* a drop rule */
+	ORIGIN_FLEET = 3,    /* another node's ban, shared over NATS */
+	ORIGIN_CROWDSEC = 4, /* a CrowdSec LAPI decision */
 };
 
 /* Flags in the high bits of block_entry.origin (the low 16 bits are the

@@ -41,6 +41,8 @@ const (
 	XdpidsBlockOriginORIGIN_MANUAL   XdpidsBlockOrigin = 0
 	XdpidsBlockOriginORIGIN_DETECTOR XdpidsBlockOrigin = 1
 	XdpidsBlockOriginORIGIN_RULE     XdpidsBlockOrigin = 2
+	XdpidsBlockOriginORIGIN_FLEET    XdpidsBlockOrigin = 3
+	XdpidsBlockOriginORIGIN_CROWDSEC XdpidsBlockOrigin = 4
 )
 
 type XdpidsBucketConfig struct {

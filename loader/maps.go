@@ -802,3 +802,127 @@ func (m *Maps) Unverify(addr netip.Addr) error {
 	}
 	return m.recheckHint(bpf.HintVerified)
 }
+
+// BlockItem is one entry of a BlockBatch.
+type BlockItem struct {
+	Prefix netip.Prefix
+	BlockOptions
+}
+
+// BlockBatch adds or replaces many block list entries with one batched
+// map update per list (falling back to one update per entry where the
+// kernel has no batch operation for the map type, as for LPM tries). It
+// is for bulk sources (CrowdSec's decision stream, a fleet catch-up):
+// unlike Block it does not keep the hit counters of entries it replaces.
+// It returns how many entries were written.
+func (m *Maps) BlockBatch(items []BlockItem) (int, error) {
+	type batch struct {
+		mp   *ebpf.Map
+		hint int
+		keys []any
+		vals []bpf.XdpidsBlockEntry
+	}
+	byMap := map[*ebpf.Map]*batch{}
+	var order []*batch
+	defaultNow := KernelNow()
+	for _, it := range items {
+		if !it.Prefix.IsValid() {
+			return 0, fmt.Errorf("block: invalid prefix")
+		}
+		mp, key, hint := m.blockMap(it.Prefix)
+		b := byMap[mp]
+		if b == nil {
+			b = &batch{mp: mp, hint: hint}
+			byMap[mp] = b
+			order = append(order, b)
+		}
+		now := it.Now
+		if now == 0 {
+			now = defaultNow
+		}
+		e := bpf.XdpidsBlockEntry{CreatedNs: now, Level: it.Level, Origin: it.Origin &^ bpf.BlockChallenge}
+		if it.TTL > 0 {
+			e.ExpiresNs = now + uint64(it.TTL)
+		}
+		if it.Challenge {
+			e.Origin |= bpf.BlockChallenge
+		}
+		for i := 0; i < len(e.Comment)-1 && i < len(it.Comment); i++ {
+			e.Comment[i] = int8(it.Comment[i])
+		}
+		b.keys = append(b.keys, key)
+		b.vals = append(b.vals, e)
+	}
+	n := 0
+	for _, b := range order {
+		written, err := batchUpdate(b.mp, b.keys, b.vals)
+		n += written
+		if err != nil {
+			return n, fmt.Errorf("block %d entries: %w", len(b.keys), err)
+		}
+		if err := m.setHint(b.hint); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// batchUpdate writes keys[i] = vals[i] in one BPF_MAP_UPDATE_BATCH call,
+// or one update per entry where the map type has none.
+func batchUpdate[V any](mp *ebpf.Map, keys []any, vals []V) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	if mp.Type() != ebpf.LPMTrie {
+		// The batch API wants a slice of the concrete key type.
+		switch keys[0].(type) {
+		case bpf.XdpidsHostV4Key:
+			return batchUpdateTyped[bpf.XdpidsHostV4Key](mp, keys, vals)
+		case bpf.XdpidsHostV6Key:
+			return batchUpdateTyped[bpf.XdpidsHostV6Key](mp, keys, vals)
+		}
+	}
+	for i := range keys {
+		if err := mp.Update(keys[i], &vals[i], ebpf.UpdateAny); err != nil {
+			return i, err
+		}
+	}
+	return len(keys), nil
+}
+
+func batchUpdateTyped[K, V any](mp *ebpf.Map, keys []any, vals []V) (int, error) {
+	ks := make([]K, len(keys))
+	for i, k := range keys {
+		ks[i] = k.(K)
+	}
+	n, err := mp.BatchUpdate(ks, vals, &ebpf.BatchOptions{ElemFlags: uint64(ebpf.UpdateAny)})
+	if errors.Is(err, ebpf.ErrNotSupported) {
+		for i := range ks {
+			if err := mp.Update(&ks[i], &vals[i], ebpf.UpdateAny); err != nil {
+				return i, err
+			}
+		}
+		return len(ks), nil
+	}
+	return n, err
+}
+
+// UnblockBatch removes the entries for exactly these prefixes; prefixes
+// not listed are skipped. It returns how many entries went.
+func (m *Maps) UnblockBatch(prefixes []netip.Prefix) (int, error) {
+	n := 0
+	for _, p := range prefixes {
+		if !p.IsValid() {
+			continue
+		}
+		err := m.Unblock(p)
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, ErrNotListed):
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}

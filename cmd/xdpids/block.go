@@ -109,7 +109,8 @@ func newUnblockCommand(g *globalFlags) *cobra.Command {
 	}
 }
 
-var originNames = map[uint32]string{bpf.OriginManual: "manual", bpf.OriginDetector: "detector", bpf.OriginRule: "rule"}
+var originNames = map[uint32]string{bpf.OriginManual: "manual", bpf.OriginDetector: "detector", bpf.OriginRule: "rule",
+	bpf.OriginFleet: "fleet", bpf.OriginCrowdSec: "crowdsec"}
 
 type blockJSON struct {
 	Prefix    string  `json:"prefix"`
