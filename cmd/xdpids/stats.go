@@ -57,6 +57,7 @@ func newStatsCommand(g *globalFlags) *cobra.Command {
 					r := statsReport(stats)
 					if usErr == nil {
 						r.Userspace = &us.Userspace
+						r.Fleet = us.Fleet
 					}
 					if err := writeJSON(out, r); err != nil {
 						return err
@@ -65,6 +66,9 @@ func newStatsCommand(g *globalFlags) *cobra.Command {
 				}
 				printStats(out, stats)
 				printUserspace(out, us.Userspace, usErr)
+				if usErr == nil && us.Fleet != nil {
+					printFleet(out, us.Fleet)
+				}
 				return live
 			}
 			if live != nil {
@@ -108,6 +112,8 @@ type statsJSON struct {
 	// Userspace is the running daemon's pipeline counters (its status
 	// file); absent when no daemon publishes one.
 	Userspace *daemon.UserspaceStatus `json:"userspace,omitempty"`
+	// Fleet is the daemon's fleet ban sharing (fleet.nats), when on.
+	Fleet *daemon.FleetStatus `json:"fleet,omitempty"`
 }
 
 func statsReport(stats []loader.IfaceStats) statsJSON {
@@ -195,6 +201,12 @@ func printUserspace(w io.Writer, u daemon.UserspaceStatus, err error) {
 		fmt.Fprintf(w, "userspace: samples=%d overflow=%d malformed=%d gaps=%d gap_flows=%d\n",
 			u.Samples, u.Overflow, u.Malformed, u.GapPackets, u.GapFlows)
 	}
+}
+
+// printFleet prints the fleet line: the NATS connection and what crossed it.
+func printFleet(w io.Writer, f *daemon.FleetStatus) {
+	fmt.Fprintf(w, "fleet: node=%s connected=%t published=%d deleted=%d applied=%d removed=%d skipped=%d errors=%d reconnects=%d\n",
+		f.Node, f.Connected, f.Published, f.Deleted, f.Applied, f.Removed, f.Skipped, f.Errors, f.Reconnects)
 }
 
 type rateJSON struct {

@@ -108,4 +108,3 @@ func (s *NATSServer) Stop(t testing.TB) {
 	}
 	s.cmd = nil
 }
-

@@ -54,6 +54,7 @@ type File struct {
 	// (xdpids model train/learn); ModelBanTTL the ban its alerts ask for.
 	Model       string         `yaml:"model"`
 	ModelBanTTL time.Duration  `yaml:"model_ban_ttl"`
+	Fleet       Fleet          `yaml:"fleet"` // ban sharing between nodes (NATS JetStream)
 	lines       map[string]int // key path -> line, for error messages
 	source      string
 }
@@ -205,6 +206,7 @@ func parse(data []byte, name string, base *File) (*File, error) {
 		f.Detect.BrutePorts = maps.Clone(base.Detect.BrutePorts)
 		f.Respond.Escalation = append([]time.Duration(nil), base.Respond.Escalation...)
 		f.Respond.Protect = append([]string(nil), base.Respond.Protect...)
+		f.Fleet.NATS.Routes = append([]string(nil), base.Fleet.NATS.Routes...)
 	}
 	f.source = name
 	var root yaml.Node
@@ -320,6 +322,9 @@ func (f *File) validate() error {
 		return f.errAt("detectors.amplification_reflectors", "must be 1 to 256")
 	}
 	if err := f.validateRanges(); err != nil {
+		return err
+	}
+	if err := f.validateFleet(); err != nil {
 		return err
 	}
 	if err := f.DatapathConfig().Validate(); err != nil {

@@ -116,7 +116,9 @@ type slogLogger struct{}
 func (slogLogger) Noticef(format string, v ...any) {
 	slog.Debug("embedded nats: " + fmt.Sprintf(format, v...))
 }
-func (slogLogger) Warnf(format string, v ...any) { slog.Warn("embedded nats: " + fmt.Sprintf(format, v...)) }
+func (slogLogger) Warnf(format string, v ...any) {
+	slog.Warn("embedded nats: " + fmt.Sprintf(format, v...))
+}
 func (slogLogger) Fatalf(format string, v ...any) {
 	slog.Error("embedded nats: " + fmt.Sprintf(format, v...))
 }

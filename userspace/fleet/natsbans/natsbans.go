@@ -129,14 +129,14 @@ type Options struct {
 
 // Stats are a Fleet's counters.
 type Stats struct {
-	Published, Deleted  uint64 // keys put and deleted
-	Applied, Removed    uint64 // fleet bans written to and removed from the kernel list
-	AllowsApplied       uint64
-	Skipped             uint64 // fleet bans not applied: expired, protected, allowed, a local ban stands
-	Errors              uint64 // NATS, decode and map errors
-	Connected           bool
-	Reconnects          uint64
-	LastSync            time.Time // end of the last catch-up
+	Published, Deleted uint64 // keys put and deleted
+	Applied, Removed   uint64 // fleet bans written to and removed from the kernel list
+	AllowsApplied      uint64
+	Skipped            uint64 // fleet bans not applied: expired, protected, allowed, a local ban stands
+	Errors             uint64 // NATS, decode and map errors
+	Connected          bool
+	Reconnects         uint64
+	LastSync           time.Time // end of the last catch-up
 }
 
 // Fleet publishes and applies bans. Run owns all its state; Kick and
@@ -147,8 +147,8 @@ type Fleet struct {
 	kick chan struct{}
 
 	published, deleted, applied, removed, allowsApplied, skipped, errs, reconnects atomic.Uint64
-	connected                                                                       atomic.Bool
-	lastSync                                                                        atomic.Int64
+	connected                                                                      atomic.Bool
+	lastSync                                                                       atomic.Int64
 
 	st *state
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/xdpids/xdpids/internal/buildinfo"
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/fleet/natsbans"
 	"github.com/xdpids/xdpids/userspace/flow/flows"
 	"github.com/xdpids/xdpids/userspace/respond"
 	"github.com/xdpids/xdpids/userspace/run/pipeline"
@@ -82,6 +83,12 @@ var (
 		"Bytes written by the XDP program to the samples ring buffer and not yet read.", nil, nil)
 	descRingSize = prometheus.NewDesc("xdpids_ring_buffer_size_bytes",
 		"Size of the samples ring buffer.", nil, nil)
+	descFleet = prometheus.NewDesc("xdpids_fleet_total",
+		"Fleet ban sharing (NATS JetStream), by event (published, deleted: keys this node put and deleted; applied, removed: other nodes' bans written to and lifted from the block list; allow_applied; skipped: fleet bans not applied, expired, protected, allowed or under a local ban).", []string{"event"}, nil)
+	descFleetErrors = prometheus.NewDesc("xdpids_fleet_errors_total",
+		"Fleet errors: NATS requests, undecodable values, map writes.", nil, nil)
+	descFleetConnected = prometheus.NewDesc("xdpids_fleet_connected",
+		"1 while connected to NATS (the fleet's bans are still enforced while 0).", nil, nil)
 
 	// Event metrics: the daemon reports these as they happen.
 	optsAlerts = prometheus.CounterOpts{Name: "xdpids_alerts_total",
@@ -111,6 +118,7 @@ type Daemon struct {
 	Pipeline  *pipeline.Pipeline
 	Responder *respond.Responder
 	Ring      Ring
+	Fleet     *natsbans.Fleet
 
 	once       sync.Once
 	alerts     *prometheus.CounterVec
@@ -194,7 +202,7 @@ func NewCollector(maps *loader.Maps, daemon *Daemon) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descVerify, descBlocks, descAllows,
 		descSamplesRead, descSamplesBad, descOverflow, descAlertsDropped, descDecodeErrors, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descDetectState, descDetectEntries, descScrapeErrors,
-		descBuildInfo, descBans, descBanCap, descBanOther, descRingPending, descRingSize} {
+		descBuildInfo, descBans, descBanCap, descBanOther, descRingPending, descRingSize, descFleet, descFleetErrors, descFleetConnected} {
 		ch <- d
 	}
 	if c.daemon != nil {
@@ -331,6 +339,21 @@ func (c *Collector) collectDaemon(ch chan<- prometheus.Metric, counter func(*pro
 		counter(descBanOther, st.Failed, "failed")
 		counter(descBanOther, st.SpoofAllowed, "spoof_allowed")
 		counter(descBanOther, st.ChallengeLifted, "challenge_lifted")
+	}
+	if f := d.Fleet; f != nil {
+		st := f.Stats()
+		counter(descFleet, st.Published, "published")
+		counter(descFleet, st.Deleted, "deleted")
+		counter(descFleet, st.Applied, "applied")
+		counter(descFleet, st.Removed, "removed")
+		counter(descFleet, st.AllowsApplied, "allow_applied")
+		counter(descFleet, st.Skipped, "skipped")
+		counter(descFleetErrors, st.Errors)
+		up := 0.0
+		if st.Connected {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descFleetConnected, prometheus.GaugeValue, up)
 	}
 	if r := d.Ring; r != nil {
 		ch <- prometheus.MustNewConstMetric(descRingPending, prometheus.GaugeValue, float64(r.AvailableBytes()))

@@ -153,6 +153,14 @@ func Run(ctx context.Context, o Options) (err error) {
 		counters.ObserveBanLatency(float64(time.Now().UnixNano()-a.TsNs) / 1e9)
 	}
 	counters.Responder = resp
+	// Fleet ban sharing, when configured: stopped (and its embedded
+	// server with it) before the maps close.
+	fl, err := startFleet(cfg, cfg.PinPath, dp.Maps(), resp)
+	if err != nil {
+		return err
+	}
+	defer fl.stop()
+	counters.Fleet = fl.fleetOf()
 	ifnames := map[uint32]string{}
 	for _, r := range ready.Interfaces {
 		ifnames[uint32(r.Ifindex)] = r.Name
@@ -254,6 +262,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	counters.Pipeline = pipe
 
 	status := newStatusWriter(cfg.PinPath, pipe)
+	status.fleet = fl.status
 	defer status.remove()
 	if addr := o.MetricsAddr; addr != "" {
 		srv, bound, err := serveMetrics(addr, dp.Maps(), counters)

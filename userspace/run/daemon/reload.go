@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -125,6 +126,7 @@ func restartNeeded(boot, next *config.File, pipe *pipeline.Pipeline) []string {
 	add(next.Detect.MaxKeys != boot.Detect.MaxKeys, "detectors.max_keys")
 	add(next.Detect.MaxProbeKeys != boot.Detect.MaxProbeKeys, "detectors.max_probe_keys")
 	add(next.Respond.ProtectHost != boot.Respond.ProtectHost, "response.protect_host")
+	add(!reflect.DeepEqual(next.Fleet, boot.Fleet), "fleet")
 	return out
 }
 

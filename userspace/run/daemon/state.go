@@ -64,6 +64,7 @@ type Status struct {
 	PinPath   string          `json:"pin_path"`
 	Updated   time.Time       `json:"updated"`
 	Userspace UserspaceStatus `json:"userspace"`
+	Fleet     *FleetStatus    `json:"fleet,omitempty"` // fleet ban sharing, when configured
 }
 
 // UserspaceStatus counts what the pipeline did with the samples it read,
@@ -127,6 +128,7 @@ func writeJSON(path string, v any) error {
 type statusWriter struct {
 	path, pin string
 	pipe      *pipeline.Pipeline
+	fleet     func() *FleetStatus
 	failed    bool
 }
 
@@ -154,6 +156,9 @@ func (w *statusWriter) write() {
 	u := &s.Userspace
 	u.Samples, u.Overflow, u.Malformed = st.Samples, st.Overflow, st.Malformed
 	u.GapPackets, u.GapFlows, u.Alerts = st.GapPackets, st.GapFlows, st.Alerts
+	if w.fleet != nil {
+		s.Fleet = w.fleet()
+	}
 	if err := writeJSON(w.path, s); err != nil && !w.failed {
 		w.failed = true // once: the next success logs nothing either
 		slog.Warn("write status file", "path", w.path, "err", err)
