@@ -220,11 +220,11 @@ func (f *Fleet) Run(ctx context.Context) error {
 		nats.Name("xdpids " + f.o.Node),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
 		nats.CustomReconnectDelay(func(attempts int) time.Duration {
-			// 250 ms doubling to 5 s, plus jitter.
-			d := 250 * time.Millisecond << min(attempts, 5)
-			return min(d, 5*time.Second) + time.Duration(time.Now().UnixNano()%int64(100*time.Millisecond))
+			// 100 ms doubling to 2 s, plus up to 100 ms of jitter (the
+			// client tries each server of the URL list in turn).
+			d := 100 * time.Millisecond << min(attempts, 5)
+			return min(d, 2*time.Second) + time.Duration(time.Now().UnixNano()%int64(100*time.Millisecond))
 		}),
 		nats.ConnectHandler(func(*nats.Conn) { send(evConnected) }),
 		nats.ReconnectHandler(func(*nats.Conn) { f.reconnects.Add(1); send(evConnected) }),
