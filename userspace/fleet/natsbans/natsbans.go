@@ -430,7 +430,7 @@ func originName(o uint32) string {
 
 // shareable reports whether a block list entry of this node is
 // published: the operator's bans and bans on verified evidence.
-func shareable(e loader.BlockEntry) bool {
+func shareable(e loader.BlockStamp) bool {
 	if e.Challenge {
 		return false // forgeable evidence: the node's own business
 	}
@@ -441,7 +441,7 @@ func shareable(e loader.BlockEntry) bool {
 	return false // fleet (someone else's), crowdsec (every node has its own feed)
 }
 
-func trustOf(e loader.BlockEntry) string {
+func trustOf(e loader.BlockStamp) string {
 	if e.Origin == bpf.OriginManual {
 		return TrustOperator
 	}
