@@ -59,6 +59,11 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 			return nil, fmt.Errorf("embedded nats: cluster_listen: %w", err)
 		}
 		so.Cluster = server.ClusterOpts{Name: o.ClusterName, Host: host, Port: port}
+		if so.DontListen {
+			// Routing starts once a client listener is up: listen on a
+			// random loopback port the fleet does not use.
+			so.DontListen, so.Host, so.Port = false, "127.0.0.1", server.RANDOM_PORT
+		}
 		for _, r := range o.Routes {
 			u, err := url.Parse(r)
 			if err != nil {

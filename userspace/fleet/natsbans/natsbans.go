@@ -278,7 +278,11 @@ func (l *loop) run(ctx context.Context, events <-chan connEvent) error {
 			switch ev {
 			case evConnected:
 				f.connected.Store(true)
-				slog.Info("fleet: connected to NATS", "url", l.nc.ConnectedUrlRedacted(), "bucket", f.o.Bucket)
+				url := l.nc.ConnectedUrlRedacted()
+				if f.o.URL == "embedded" {
+					url = "embedded (in-process)"
+				}
+				slog.Info("fleet: connected to NATS", "url", url, "bucket", f.o.Bucket)
 				// A fresh watch catches up from the last value per key;
 				// the old one may have missed the outage.
 				l.stopWatch()

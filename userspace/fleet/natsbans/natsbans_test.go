@@ -111,7 +111,7 @@ func TestFleetSharesBans(t *testing.T) {
 	must(t, a.m.Block(manual, loader.BlockOptions{Origin: bpf.OriginManual, Comment: "ops"}))
 	a.f.Kick()
 	for _, n := range []*node{b, r} {
-		waitFor(t, time.Second, n.name+" has the verified ban", func() bool { _, ok := n.entry(verified); return ok })
+		waitFor(t, 3*time.Second, n.name+" has the verified ban", func() bool { _, ok := n.entry(verified); return ok })
 		e, _ := n.entry(verified)
 		if e.Origin != bpf.OriginFleet || e.Level != 1 || e.Comment != "a:port_scan" || e.Challenge {
 			t.Errorf("%s: fleet entry %+v", n.name, e)
@@ -119,7 +119,7 @@ func TestFleetSharesBans(t *testing.T) {
 		if left := e.ExpiresIn(loader.KernelNow()); left < 9*time.Minute+50*time.Second || left > 10*time.Minute {
 			t.Errorf("%s: %s left of a 10m ban", n.name, left)
 		}
-		waitFor(t, time.Second, n.name+" has the manual ban", func() bool { _, ok := n.entry(manual); return ok })
+		waitFor(t, 3*time.Second, n.name+" has the manual ban", func() bool { _, ok := n.entry(manual); return ok })
 		if e, _ := n.entry(manual); e.ExpiresNs != 0 || e.Origin != bpf.OriginFleet {
 			t.Errorf("%s: permanent manual ban arrived as %+v", n.name, e)
 		}
@@ -137,11 +137,11 @@ func TestFleetSharesBans(t *testing.T) {
 	// Unblock on the node that made it: lifted everywhere.
 	must(t, a.m.Unblock(verified))
 	for _, n := range []*node{b, r} {
-		waitFor(t, time.Second, n.name+" lifts the unblocked ban", func() bool { _, ok := n.entry(verified); return !ok })
+		waitFor(t, 3*time.Second, n.name+" lifts the unblocked ban", func() bool { _, ok := n.entry(verified); return !ok })
 	}
 	// Unblock of the fleet entry on b: lifted on r; a keeps its own ban.
 	must(t, b.m.Unblock(manual))
-	waitFor(t, time.Second, "r lifts the ban b unblocked", func() bool { _, ok := r.entry(manual); return !ok })
+	waitFor(t, 3*time.Second, "r lifts the ban b unblocked", func() bool { _, ok := r.entry(manual); return !ok })
 	if _, ok := a.entry(manual); !ok {
 		t.Error("a node's own ban was lifted by another node's unblock")
 	}
@@ -150,13 +150,13 @@ func TestFleetSharesBans(t *testing.T) {
 	allow := netip.MustParsePrefix("203.0.113.0/24")
 	must(t, b.m.Block(netip.MustParsePrefix("203.0.113.5/32"), loader.BlockOptions{TTL: time.Minute, Origin: bpf.OriginDetector}))
 	must(t, a.m.Allow(allow))
-	waitFor(t, time.Second, "b has a's allow entry", func() bool { ok, _ := b.m.Allowed(netip.MustParseAddr("203.0.113.1")); return ok })
-	waitFor(t, time.Second, "the allow entry clears b's ban under it", func() bool {
+	waitFor(t, 3*time.Second, "b has a's allow entry", func() bool { ok, _ := b.m.Allowed(netip.MustParseAddr("203.0.113.1")); return ok })
+	waitFor(t, 3*time.Second, "the allow entry clears b's ban under it", func() bool {
 		_, ok := b.entry(netip.MustParsePrefix("203.0.113.5/32"))
 		return !ok
 	})
 	must(t, a.m.Disallow(allow))
-	waitFor(t, time.Second, "b drops the removed allow entry", func() bool { ok, _ := b.m.Allowed(netip.MustParseAddr("203.0.113.1")); return !ok })
+	waitFor(t, 3*time.Second, "b drops the removed allow entry", func() bool { ok, _ := b.m.Allowed(netip.MustParseAddr("203.0.113.1")); return !ok })
 
 	if _, ok := a.entry(rOnly); ok {
 		t.Error("a receive-only node published its ban")
@@ -204,11 +204,11 @@ func TestFleetCatchUpAfterRestart(t *testing.T) {
 	waitFor(t, 5*time.Second, "a publishes 300 bans", func() bool { return a.f.Stats().Published >= 300 })
 	start := time.Now()
 	c := startNode(t, srv.URL(), "c", nil)
-	waitFor(t, time.Second, "c has the 300 bans", func() bool { return c.f.Stats().Applied >= 300 })
+	waitFor(t, 3*time.Second, "c has the 300 bans", func() bool { return c.f.Stats().Applied >= 300 })
 	t.Logf("c caught up with 300 bans %s after it started", time.Since(start).Round(time.Millisecond))
 	// a again, on fresh maps (a reboot): its own bans come back as fleet bans.
 	a2 := startNode(t, srv.URL(), "a", nil)
-	waitFor(t, time.Second, "a takes its bans back", func() bool { return a2.f.Stats().Applied >= 300 })
+	waitFor(t, 3*time.Second, "a takes its bans back", func() bool { return a2.f.Stats().Applied >= 300 })
 }
 
 func must(t testing.TB, err error) {
