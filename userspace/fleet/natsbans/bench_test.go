@@ -3,6 +3,7 @@ package natsbans
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os/exec"
 	"slices"
@@ -32,6 +33,10 @@ func BenchmarkFleetBanLatency(b *testing.B) {
 	if _, err := exec.LookPath("nats-server"); err != nil {
 		b.Skip("needs nats-server")
 	}
+	// The fleet logs each ban it applies: not into the benchmark's lines.
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	b.Cleanup(func() { slog.SetDefault(prev) })
 	srv := testenv.StartNATS(b, nil, "127.0.0.1")
 	base := kvBaseline(b, srv.URL(), max(b.N, 50))
 	a := startNode(b, srv.URL(), "a", nil)
