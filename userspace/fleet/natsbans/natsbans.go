@@ -25,7 +25,14 @@
 // holds (entries expire there on their own), keeps connecting with
 // backoff, and on every (re)connection watches the bucket from its last
 // value per key: bans and deletes made during the outage are caught up,
-// and its own unpublished changes are published.
+// and its own unpublished changes are published. A daemon restarted on
+// its kept pins publishes the deletes of its bans lifted while it was
+// stopped; one whose pins are gone (a reboot) takes its bans back from
+// the bucket (Options.ListKept).
+//
+// Two nodes banning the same prefix share one key: the last value wins,
+// and the other node's own ban stays in its list. A delete lifts the
+// fleet's entries on every node, never a node's own ban.
 package natsbans
 
 import (
@@ -125,6 +132,13 @@ type Options struct {
 	// Protected reports addresses this node never bans (its own, its
 	// gateways): a fleet ban covering one is not applied.
 	Protected func(netip.Addr) bool
+	// ListKept says the kernel block list outlived the last run (its
+	// pins were there at start). Then a ban of this node's own in the
+	// bucket with no entry left in the list was lifted while the daemon
+	// was stopped (xdpids unblock) or expired, and its key is deleted.
+	// Otherwise (a reboot cleared bpffs, a first start) the node takes
+	// its own bans back from the bucket, as fleet bans.
+	ListKept bool
 }
 
 // Stats are a Fleet's counters.

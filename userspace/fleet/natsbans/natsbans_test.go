@@ -185,8 +185,9 @@ func TestFleetSharesBans(t *testing.T) {
 }
 
 // TestFleetCatchUpAfterRestart: a node that starts after bans were made
-// has them (its catch-up), and a node whose maps were lost (reboot) takes
-// its own bans back.
+// has them (its catch-up); a node whose maps were lost (reboot) takes its
+// own bans back; a node whose list was kept but lost those bans (xdpids
+// unblock while it was stopped) lifts them everywhere.
 func TestFleetCatchUpAfterRestart(t *testing.T) {
 	testenv.RequireBPF(t)
 	srv := testenv.StartNATS(t, nil, "127.0.0.1")
@@ -209,6 +210,13 @@ func TestFleetCatchUpAfterRestart(t *testing.T) {
 	// a again, on fresh maps (a reboot): its own bans come back as fleet bans.
 	a2 := startNode(t, srv.URL(), "a", nil)
 	waitFor(t, 3*time.Second, "a takes its bans back", func() bool { return a2.f.Stats().Applied >= 300 })
+	// a once more, its block list kept but empty (unblocked while it was
+	// stopped): its bans are lifted everywhere.
+	a3 := startNode(t, srv.URL(), "a", func(o *Options) { o.ListKept = true })
+	waitFor(t, 3*time.Second, "a's bans, lifted while it was stopped, are lifted on c", func() bool { return c.f.Stats().Removed >= 300 })
+	if st := a3.f.Stats(); st.Applied != 0 || st.Deleted < 300 {
+		t.Errorf("restarted a with its list kept: %+v", st)
+	}
 }
 
 func must(t testing.TB, err error) {

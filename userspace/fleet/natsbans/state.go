@@ -134,8 +134,15 @@ func (s *state) entry(l *loop, e jetstream.KeyValueEntry) {
 		if s.synced {
 			return // the echo of this node's own put
 		}
-		// This node's own ban, absent from its kernel list at catch-up:
-		// the maps were lost (a reboot clears bpffs). Take it back, as a
+		// This node's own ban, absent from its kernel list at catch-up.
+		if s.o.ListKept {
+			// Lifted while the daemon was stopped: lifted everywhere.
+			if !s.o.ReceiveOnly {
+				s.dels[key] = e.Revision()
+			}
+			return
+		}
+		// The maps were lost (a reboot clears bpffs): take it back, as a
 		// fleet ban.
 	} else if pb := s.pub[p]; pb != nil {
 		// Another node banned the same prefix since: its value replaced

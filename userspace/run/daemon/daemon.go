@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vishvananda/netlink"
 
+	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/capture/samples"
 	"github.com/xdpids/xdpids/userspace/config"
@@ -100,6 +101,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := checkFree(o.Interfaces); err != nil {
 		return err
 	}
+	// Whether the block list outlives the last run (the fleet tells an
+	// unblock made while the daemon was stopped from a reboot by it).
+	listKept := pinned(cfg.PinPath, bpf.XdpidsMapBlockHostV4)
 	dp, err := loader.Load(loader.Options{PinPath: cfg.PinPath})
 	if err != nil {
 		return err
@@ -155,7 +159,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	counters.Responder = resp
 	// Fleet ban sharing, when configured: stopped (and its embedded
 	// server with it) before the maps close.
-	fl, err := startFleet(cfg, cfg.PinPath, dp.Maps(), resp)
+	fl, err := startFleet(cfg, cfg.PinPath, listKept, dp.Maps(), resp)
 	if err != nil {
 		return err
 	}

@@ -60,14 +60,14 @@ func fleetNode(n *config.FleetNATS) string {
 // after each ban, so a ban crosses at once; bans made with the CLI
 // (which writes the pinned maps and never talks to the daemon) are
 // found by the loop's poll (natsbans.DefaultPoll).
-func startFleet(cfg *config.File, pinPath string, maps *loader.Maps, resp *respond.Responder) (*fleet, error) {
+func startFleet(cfg *config.File, pinPath string, listKept bool, maps *loader.Maps, resp *respond.Responder) (*fleet, error) {
 	n := &cfg.Fleet.NATS
 	if !n.Enabled() {
 		return nil, nil
 	}
 	fl := &fleet{node: fleetNode(n)}
 	o := natsbans.Options{URL: n.URL, Bucket: n.Bucket, Node: fl.node, ReceiveOnly: n.ReceiveOnly,
-		Replicas: n.Replicas, Protected: resp.IsProtected}
+		Replicas: n.Replicas, Protected: resp.IsProtected, ListKept: listKept}
 	for _, s := range cfg.Allow {
 		if p, err := loader.ParsePrefix(s); err == nil {
 			o.ConfigAllow = append(o.ConfigAllow, p)
@@ -138,6 +138,15 @@ func storeDir(base, pinPath string) string {
 		return base
 	}
 	return filepath.Join(base, strings.ReplaceAll(strings.Trim(filepath.Clean(pinPath), "/"), "/", "_"))
+}
+
+// pinned reports whether map name is pinned under pinPath.
+func pinned(pinPath, name string) bool {
+	if pinPath == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(pinPath, name))
+	return err == nil
 }
 
 // stop ends the loop, then the embedded server.
