@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/xdpids/xdpids/internal/testenv"
+	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/run/daemon"
 )
 
@@ -195,24 +197,59 @@ func (fl *fleetLab) ban(t *testing.T, nd *fleetNode, prefix string) (blockJSON, 
 	return blockJSON{}, false
 }
 
-// waitBan waits until prefix's ban on nd is there (want) or gone, and
-// returns how long that took from since.
-func (fl *fleetLab) waitBan(t *testing.T, nd *fleetNode, prefix string, want bool, since time.Time, within time.Duration) (blockJSON, time.Duration) {
+// waitBans waits until prefix's ban is there (want) or gone on every
+// node of nds, and returns when that happened on each. It watches the
+// nodes' pinned block lists itself (the CLI takes up to a second a call
+// in a -race build).
+func (fl *fleetLab) waitBans(t *testing.T, nds []*fleetNode, prefix string, want bool, since time.Time, within time.Duration) map[string]time.Time {
 	t.Helper()
-	for {
-		r, ok := fl.ban(t, nd, prefix)
-		if ok == want {
-			return r, time.Since(since)
+	ms := map[string]*loader.Maps{}
+	for _, nd := range nds {
+		m, err := loader.OpenPinned(nd.pin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		ms[nd.name] = m
+	}
+	p := netip.MustParsePrefix(prefix)
+	at := map[string]time.Time{}
+	for len(at) < len(nds) {
+		for _, nd := range nds {
+			if _, done := at[nd.name]; done {
+				continue
+			}
+			e, err := ms[nd.name].LookupBlock(p)
+			if ok := err == nil && !e.Expired(loader.KernelNow()); ok == want {
+				at[nd.name] = time.Now()
+			}
+		}
+		if len(at) == len(nds) {
+			break
 		}
 		if time.Since(since) > within {
 			verb := "banned"
 			if !want {
 				verb = "lifted"
 			}
-			t.Fatalf("node %s: %s not %s within %s; blocks:\n%s\nlog:\n%s", nd.name, prefix, verb, within, fl.cli(t, nd, "blocks"), nd.d.log)
+			for _, nd := range nds {
+				if _, done := at[nd.name]; !done {
+					t.Fatalf("node %s: %s not %s within %s; blocks:\n%s\nlog:\n%s", nd.name, prefix, verb, within, fl.cli(t, nd, "blocks"), nd.d.log)
+				}
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
+	return at
+}
+
+// waitBan is waitBans on one node, with the entry as `xdpids blocks
+// --json` shows it and the time it took from since.
+func (fl *fleetLab) waitBan(t *testing.T, nd *fleetNode, prefix string, want bool, since time.Time, within time.Duration) (blockJSON, time.Duration) {
+	t.Helper()
+	at := fl.waitBans(t, []*fleetNode{nd}, prefix, want, since, within)[nd.name]
+	r, _ := fl.ban(t, nd, prefix)
+	return r, at.Sub(since)
 }
 
 // pingFrom pings the node's server from src in its client namespace.
@@ -311,15 +348,22 @@ func (fl *fleetLab) scenario(t *testing.T, outageMaker, outageTaker *fleetNode, 
 	})
 
 	t.Run("a verified ban on A reaches B and C within 1s with A's TTL", func(t *testing.T) {
-		out, err := a.c.Cmd("nmap", "-sT", "-p", "8080", "-n", "-Pn", "--script", "http-title", fleetServer).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nmap: %v\n%s", err, out)
+		nmap := a.c.Cmd("nmap", "-sT", "-p", "8080", "-n", "-Pn", "--script", "http-title", fleetServer)
+		var nmapOut strings.Builder
+		nmap.Stdout, nmap.Stderr = &nmapOut, &nmapOut
+		if err := nmap.Start(); err != nil {
+			t.Fatal(err)
 		}
-		onA, _ := fl.waitBan(t, a, attacker, true, time.Now(), 3*time.Second)
-		seen := time.Now()
+		// Watched while nmap runs: the ban lands as its NSE request does.
+		seen := fl.waitBans(t, []*fleetNode{a}, attacker, true, time.Now(), 10*time.Second)["a"]
+		at := fl.waitBans(t, []*fleetNode{b, c}, attacker, true, seen, time.Second)
+		if err := nmap.Wait(); err != nil {
+			t.Fatalf("nmap: %v\n%s", err, nmapOut.String())
+		}
+		onA, _ := fl.ban(t, a, attacker)
 		for _, nd := range []*fleetNode{b, c} {
-			r, took := fl.waitBan(t, nd, attacker, true, seen, time.Second)
-			t.Logf("node %s: %+v, %s after A's ban was seen", nd.name, r, took.Round(time.Millisecond))
+			r, _ := fl.ban(t, nd, attacker)
+			t.Logf("node %s: %+v, %s after A's ban was seen", nd.name, r, at[nd.name].Sub(seen).Round(time.Millisecond))
 			if r.Origin != "fleet" || !strings.HasPrefix(r.Reason, "a:") {
 				t.Errorf("node %s: entry %+v, want origin fleet from a", nd.name, r)
 			}
@@ -338,9 +382,9 @@ func (fl *fleetLab) scenario(t *testing.T, outageMaker, outageTaker *fleetNode, 
 	t.Run("xdpids unblock on A clears it everywhere", func(t *testing.T) {
 		start := time.Now()
 		fl.cli(t, a, "unblock", fleetAttacker)
+		at := fl.waitBans(t, []*fleetNode{b, c}, attacker, false, start, 3*time.Second)
 		for _, nd := range []*fleetNode{b, c} {
-			_, took := fl.waitBan(t, nd, attacker, false, start, time.Second)
-			t.Logf("node %s lifted it %s after the unblock", nd.name, took.Round(time.Millisecond))
+			t.Logf("node %s lifted it %s after the unblock", nd.name, at[nd.name].Sub(start).Round(time.Millisecond))
 		}
 		if !b.pingFrom(fleetAttacker) {
 			t.Error("the attacker is still dropped on B")
@@ -350,7 +394,7 @@ func (fl *fleetLab) scenario(t *testing.T, outageMaker, outageTaker *fleetNode, 
 	t.Run("C stopped while bans were made has them within 1s of starting", func(t *testing.T) {
 		c.d.stop(t)
 		fl.cli(t, a, "block", "198.51.100.77", "--ttl", "30m", "--reason", "ops")
-		fl.waitBan(t, b, "198.51.100.77/32", true, time.Now(), time.Second)
+		fl.waitBans(t, []*fleetNode{b}, "198.51.100.77/32", true, time.Now(), time.Second)
 		fl.start(t, c)
 		r, took := fl.waitBan(t, c, "198.51.100.77/32", true, c.started, time.Second)
 		t.Logf("C had it %s after its ready file: %+v", took.Round(time.Millisecond), r)
