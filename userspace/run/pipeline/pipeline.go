@@ -276,6 +276,11 @@ type Worker struct {
 	// held are the signature alerts of the packet being processed (its
 	// stream chunks' and its own), released when its rules have all run.
 	held    []heldAlert
+	// streamHeld are the alerts of one MatchStream call on an app-layer
+	// flow, held until the app parser has read the same bytes so they
+	// carry the direction's transaction (see streamApp).
+	streamHeld []*alert.Alert
+	streamRec  streamRec
 	holding bool
 	norm    []byte // a packet's payload as the stream accepted it (prevent mode)
 	app     appLayer
@@ -501,13 +506,20 @@ func (w *Worker) onStreamData(f *flows.Flow, toServer bool, data []byte, offset 
 	w.streamIn = signature.StreamInput{F: f, ToServer: toServer, Data: data, TsNs: ts, P: w.cur, Offset: offset}
 	prev := w.curFlow
 	w.curFlow = f
-	e.MatchStream(&w.streamIn, w.emit)
+	w.streamHeld = w.streamHeld[:0]
+	w.streamRec = streamRec{toServer: toServer}
+	e.MatchStream(&w.streamIn, w.holdStream)
 	w.curFlow = prev
 	// The app layer (app.go) parses what it detects; a TLS or SSH
 	// session that turned encrypted carries nothing inspection can see
 	// from here on (Suricata's encryption-handling: bypass). Flows no
 	// app parser follows keep the TLS record follower.
 	handled, encrypted := w.appData(e, f, toServer, data, offset)
+	if len(w.streamHeld) > 0 {
+		w.curFlow = f
+		w.streamApp(f, toServer)
+		w.curFlow = prev
+	}
 	if encrypted || !handled && f.TLS[d].Feed(offset, data) == tlsrec.Encrypted {
 		w.bypass(f, d, flows.BypassEncrypted)
 	}
