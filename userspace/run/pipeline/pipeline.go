@@ -275,16 +275,16 @@ type Worker struct {
 	curFlow  *flows.Flow
 	// held are the signature alerts of the packet being processed (its
 	// stream chunks' and its own), released when its rules have all run.
-	held    []heldAlert
+	held []heldAlert
 	// streamHeld are the alerts of one MatchStream call on an app-layer
 	// flow, held until the app parser has read the same bytes so they
 	// carry the direction's transaction (see streamApp).
 	streamHeld []*alert.Alert
 	streamRec  streamRec
-	holding bool
-	norm    []byte // a packet's payload as the stream accepted it (prevent mode)
-	app     appLayer
-	learn   *learner // flow features and the model (learn.go), made on first use
+	holding    bool
+	norm       []byte // a packet's payload as the stream accepted it (prevent mode)
+	app        appLayer
+	learn      *learner // flow features and the model (learn.go), made on first use
 
 	notIP       atomic.Uint64
 	truncated   atomic.Uint64
