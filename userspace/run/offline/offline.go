@@ -267,12 +267,18 @@ func (r *runner) packet(frame []byte, tsNs int64, wireLen int) error {
 	// Each frame is decoded once, here: the worker takes the decoded
 	// packet with the XDP program's sample of it (or the userspace
 	// mode's). The decoder sees what the program's sample would hold:
-	// the frame up to the snap length.
-	n := min(len(frame), bpf.MaxSnaplen)
+	// the frame up to the snap length. A frame longer than any sample
+	// (a TSO or GRO segment, captured on a host before the NIC cut it,
+	// or a jumbo frame) is taken whole instead: on the wire it was
+	// segments the kernel would have sampled whole, and cutting it
+	// would leave a reassembly gap no live run has.
+	n := len(frame)
 	pk := &r.pkt
 	pk.Reset()
 	if r.dp != nil {
-		n = min(len(frame), int(r.cfg.Snaplen))
+		if n <= bpf.MaxSnaplen {
+			n = min(n, int(r.cfg.Snaplen))
+		}
 		pk.WireLen = uint32(len(frame))
 	} else {
 		pk.WireLen = uint32(wireLen)
@@ -334,8 +340,15 @@ func (r *runner) viaXDP(frame []byte, tsNs int64, n int) error {
 		}
 		r.sum.Samples++
 		s := &r.sample
-		if samples.Decode(raw, s) == nil && s.CapLen == uint32(n) && s.WireLen == uint32(len(frame)) {
-			// The program's one sample of this frame: what r.pkt decoded.
+		if samples.Decode(raw, s) == nil && (s.CapLen == uint32(n) && s.WireLen == uint32(len(frame)) ||
+			n > bpf.MaxSnaplen && s.WireLen <= uint32(n) && s.CapLen == min(r.cfg.Snaplen, s.WireLen)) {
+			// The program's one sample of this frame: what r.pkt decoded
+			// (the whole frame, for one longer than any sample: the
+			// program sees its first page, BPF_PROG_TEST_RUN puts the
+			// rest in fragments).
+			if n > bpf.MaxSnaplen {
+				s.Data, s.CapLen = frame, uint32(n)
+			}
 			r.worker.ProcessDecoded(s, &r.pkt, r.decErr)
 			continue
 		}

@@ -270,8 +270,8 @@ func (w *Worker) appStart(e *signature.Engine, af *appFlow, f *flows.Flow, p app
 	f.App = uint8(p)
 	switch p {
 	case appproto.HTTP1:
-		if af.http == nil {
-			af.http = apphttp.NewConn(apphttp.DefaultLimits())
+		if lim := w.cfg.HTTP.Effective(); af.http == nil || af.http.Limits() != lim {
+			af.http = apphttp.NewConn(lim)
 		} else {
 			af.http.Reset()
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/userspace/app/apphttp"
 	"github.com/xdpids/xdpids/userspace/app/appproto"
 	"github.com/xdpids/xdpids/userspace/capture/samples"
 	"github.com/xdpids/xdpids/userspace/detect"
@@ -42,6 +43,9 @@ type Config struct {
 	// reassembled for signatures (0: stream.DefaultDepth); past it the
 	// flow is handed to OnFlowAction with bpf.FlowBypass.
 	StreamDepth uint64
+	// HTTP bounds the HTTP/1 parser (zero fields: apphttp.DefaultLimits);
+	// connections detected after a Reconfigure take the new limits.
+	HTTP apphttp.Limits
 	// Prevent: drop and reject rules drop the rest of their flow (through
 	// OnFlowAction) and their alerts say "blocked"; otherwise "allowed".
 	Prevent bool
