@@ -30,8 +30,12 @@ type appEvent struct {
 	Alert     *struct {
 		SignatureID uint32 `json:"signature_id"`
 	} `json:"alert"`
-	Flow *struct {
-		Reason string `json:"reason"`
+	Direction string `json:"direction"`
+	Flow      *struct {
+		Reason       string `json:"reason"`
+		SrcIP        string `json:"src_ip"`
+		DestPort     uint16 `json:"dest_port"`
+		PktsToServer uint64 `json:"pkts_toserver"`
 	} `json:"flow"`
 	Metadata *struct {
 		Flowvars []map[string]string `json:"flowvars"`
@@ -151,6 +155,11 @@ func checkTraversalAlerts(t *testing.T, evs []appEvent, withRecord bool) int {
 			continue
 		}
 		n++
+		// The request's packet, from the client: after the handshake's
+		// two packets from it, this is its third.
+		if e.Direction != "to_server" || e.Flow == nil || e.Flow.SrcIP != "203.0.113.44" || e.Flow.DestPort != 80 || e.Flow.PktsToServer != 3 {
+			t.Errorf("alert %d: direction %q, flow %+v; want to_server, client 203.0.113.44 to port 80 at its 3rd packet", e.Alert.SignatureID, e.Direction, e.Flow)
+		}
 		if e.AppProto != "http" {
 			t.Errorf("alert %d: app_proto %q, want http", e.Alert.SignatureID, e.AppProto)
 		}

@@ -606,6 +606,9 @@ func (w *Worker) emit(a *alert.Alert) {
 	if a.AppProto == "" && w.curFlow != nil && w.curFlow.App != 0 {
 		a.AppProto = appproto.Proto(w.curFlow.App).String()
 	}
+	if f := w.curFlow; f != nil && !a.Flow.Valid {
+		a.Flow = flowInfo(f, a)
+	}
 	if w.holding {
 		var firstNs int64
 		if w.curFlow != nil {
@@ -1097,4 +1100,12 @@ func (s Stats) EVE(tsNs, uptimeSec int64) *eve.Stats {
 		st.Extra["xdpids.alerts_dropped"] = s.AlertsDropped
 	}
 	return st
+}
+
+// flowInfo snapshots the flow an alert was raised on (EVE alert.flow).
+func flowInfo(f *flows.Flow, a *alert.Alert) alert.FlowInfo {
+	o, op := f.Orig()
+	r, rp := f.Resp()
+	return alert.FlowInfo{Valid: true, ToServer: a.Src == o && a.SrcPort == op, Pkts: f.Pkts, Bytes: f.Bytes, StartNs: f.FirstNs,
+		Client: netip.AddrPortFrom(o, op), Server: netip.AddrPortFrom(r, rp)}
 }
