@@ -78,6 +78,12 @@ type Alert struct {
 	AppProto string
 	App      any
 
+	// AppGate, when set, is the app protocol condition of the rule that
+	// fired on a stream chunk before the flow's protocol was known: the
+	// caller drops the alert when the protocol the app layer then
+	// decides (appproto name) fails it.
+	AppGate func(app string) bool
+
 	// Flow is the alert's flow as it stood when the alert was raised
 	// (signature and model alerts; Valid false for the behavioural
 	// detectors, whose alerts are about a source, not one flow): EVE's

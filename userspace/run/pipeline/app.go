@@ -592,7 +592,16 @@ func (w *Worker) streamApp(f *flows.Flow, toServer bool) {
 			}
 		}
 	}
+	app := appproto.Proto(f.App).String()
 	for i, a := range w.streamHeld {
+		w.streamHeld[i] = nil
+		if a.AppGate != nil {
+			ok := a.AppGate(app)
+			a.AppGate = nil
+			if !ok {
+				continue // the rule is for another app protocol than the flow's
+			}
+		}
 		if a.App == nil && rec != nil {
 			a.App = rec
 			if a.AppProto == "" {
@@ -600,7 +609,6 @@ func (w *Worker) streamApp(f *flows.Flow, toServer bool) {
 			}
 		}
 		w.emit(a)
-		w.streamHeld[i] = nil
 	}
 	w.streamHeld = w.streamHeld[:0]
 	w.streamRec = streamRec{}

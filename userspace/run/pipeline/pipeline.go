@@ -602,6 +602,14 @@ func (w *Worker) anomaly(p *decode.Packet, f *flows.Flow, tsNs int64, typ, event
 // the flow in the kernel (prevent mode) and may ban the source. During a
 // packet's rules it is held (see signatures).
 func (w *Worker) emit(a *alert.Alert) {
+	if a.AppGate != nil {
+		// a stream match on a flow whose protocol was undecided (streamApp
+		// checks these once the app layer has read the chunk)
+		ok := w.curFlow != nil && a.AppGate(appproto.Proto(w.curFlow.App).String())
+		if a.AppGate = nil; !ok {
+			return
+		}
+	}
 	w.setTrust(a)
 	if a.AppProto == "" && w.curFlow != nil && w.curFlow.App != 0 {
 		a.AppProto = appproto.Proto(w.curFlow.App).String()
