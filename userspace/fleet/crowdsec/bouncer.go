@@ -79,7 +79,7 @@ type Stats struct {
 	Polls        uint64 // successful polls, startup and delta
 	Startups     uint64 // of which full re-reads (startup=true)
 	Errors       uint64 // polls that failed: connect, HTTP status, body
-	ApplyErrors  uint64 // map writes that failed
+	ApplyErrors  uint64 // of which polls whose block list writes failed
 	Active       int    // prefixes held for CrowdSec decisions
 	Applied      uint64 // block entries written
 	Deleted      uint64 // block entries lifted
@@ -521,11 +521,7 @@ func (b *Bouncer) write(items []loader.BlockItem, set map[netip.Prefix]*held) er
 			h.written = it.Now + uint64(it.TTL)
 		}
 	}
-	if err != nil {
-		b.applyErrs.Add(1)
-		return err
-	}
-	return nil
+	return err
 }
 
 // lift removes the entries for ps that are still crowdsec's (an entry
@@ -542,11 +538,7 @@ func (b *Bouncer) lift(ps []netip.Prefix) error {
 	}
 	n, err := b.maps.UnblockBatch(own)
 	b.deleted.Add(uint64(n))
-	if err != nil {
-		b.applyErrs.Add(1)
-		return err
-	}
-	return nil
+	return err
 }
 
 // prune forgets decisions past their expiry: the kernel stopped dropping

@@ -252,6 +252,14 @@ func Run(ctx context.Context, o Options) (err error) {
 		slog.Info("pipeline", "samples", st.Samples, "overflow", st.Overflow, "alerts", st.Alerts, "flows", st.FlowsCreated)
 	}()
 	counters.Pipeline = pipe
+	// CrowdSec decisions into the block list, from now until shutdown
+	// (stopped before the program detaches: the entries stay pinned).
+	bouncer, stopBouncer, err := startCrowdSec(cfg, dp.Maps(), resp)
+	if err != nil {
+		return err
+	}
+	defer stopBouncer()
+	counters.CrowdSec = bouncer
 
 	status := newStatusWriter(cfg.PinPath, pipe)
 	defer status.remove()
