@@ -59,6 +59,26 @@ type CrowdSec struct {
 	cmd      *exec.Cmd
 	done     chan struct{}
 	log      *os.File
+	agent    *CrowdSecAgent
+}
+
+// pkgRoot is the root the binaries were unpacked under: /opt/crowdsec-deb
+// for .../usr/bin/crowdsec, / for an installed package.
+func (c *CrowdSec) pkgRoot() string { return filepath.Dir(filepath.Dir(filepath.Dir(c.bin))) }
+
+// HubDir is the package's offline hub.
+func (c *CrowdSec) HubDir() string { return filepath.Join(c.pkgRoot(), "usr/share/crowdsec/hub") }
+
+// CrowdSecAgent makes StartCrowdSecAgent run the agent beside the LAPI.
+type CrowdSecAgent struct {
+	Acquis string // acquis.yaml text
+	// Items are hub files to enable, relative to the package's offline
+	// hub (Debian ships one in /usr/share/crowdsec/hub), e.g.
+	// parsers/s01-parse/crowdsecurity/suricata-logs.yaml.
+	Items []string
+	// Local are files of our own to install: path under the config
+	// directory (parsers/s02-enrich/x.yaml) -> source file.
+	Local map[string]string
 }
 
 // StartCrowdSec starts a LAPI in ns (nil: this namespace) listening on
@@ -66,11 +86,19 @@ type CrowdSec struct {
 // CI=true) without the crowdsec binaries.
 func StartCrowdSec(t testing.TB, ns *Netns) *CrowdSec {
 	t.Helper()
+	return StartCrowdSecAgent(t, ns, nil)
+}
+
+// StartCrowdSecAgent starts the LAPI and, with agent set, the agent too
+// (acquisition, parsers, scenarios) in the same process, as the Debian
+// service runs it, still with the Central API off.
+func StartCrowdSecAgent(t testing.TB, ns *Netns, agent *CrowdSecAgent) *CrowdSec {
+	t.Helper()
 	bin, cli := CrowdSecBinaries()
 	if bin == "" {
 		skipOrFail(t, "needs crowdsec and cscli (.ci/run unpacks the Debian crowdsec package into %s)", CrowdSecRoot)
 	}
-	c := &CrowdSec{bin: bin, cli: cli, NS: ns, Dir: t.TempDir()}
+	c := &CrowdSec{bin: bin, cli: cli, NS: ns, Dir: t.TempDir(), agent: agent}
 	port, err := c.freePort()
 	if err != nil {
 		t.Fatal(err)
@@ -80,12 +108,14 @@ func StartCrowdSec(t testing.TB, ns *Netns) *CrowdSec {
 	if err := c.writeConfig(); err != nil {
 		t.Fatal(err)
 	}
+	// cscli writes machines to the database directly: the agent finds its
+	// credentials when it starts.
+	if out, err := c.Cscli("machines", "add", "xdpids-test", "--auto", "--force"); err != nil {
+		t.Fatalf("cscli machines add: %v\n%s", err, out)
+	}
 	t.Cleanup(c.Kill)
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
-	}
-	if out, err := c.Cscli("machines", "add", "xdpids-test", "--auto", "--force"); err != nil {
-		t.Fatalf("cscli machines add: %v\n%s", err, out)
 	}
 	return c
 }
@@ -149,11 +179,68 @@ api:
 prometheus:
   enabled: false
 `, d, c.port)
+	if a := c.agent; a != nil {
+		hub := c.HubDir()
+		cfg = strings.Replace(cfg, "  hub_dir: "+d+"/hub/\n  index_path: "+d+"/hub/.index.json\n",
+			"  hub_dir: "+hub+"/\n  index_path: "+hub+"/.index.json\n  simulation_path: "+d+"/cfg/simulation.yaml\n", 1)
+		cfg += "crowdsec_service:\n  acquisition_path: " + d + "/cfg/acquis.yaml\n  parser_routines: 1\n"
+		if err := c.enable(a); err != nil {
+			return err
+		}
+	}
 	c.Config = filepath.Join(d, "cfg", "config.yaml")
 	if err := os.WriteFile(filepath.Join(d, "cfg", "profiles.yaml"), []byte(profiles), 0o644); err != nil {
 		return err
 	}
 	return os.WriteFile(c.Config, []byte(cfg), 0o644)
+}
+
+// enable writes the agent's acquisition and links the hub items and our
+// own files into the config directory, as cscli install would (without
+// the hub download).
+func (c *CrowdSec) enable(a *CrowdSecAgent) error {
+	cfg := filepath.Join(c.Dir, "cfg")
+	if err := os.WriteFile(filepath.Join(cfg, "acquis.yaml"), []byte(a.Acquis), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(cfg, "simulation.yaml"), []byte("simulation: false\n"), 0o644); err != nil {
+		return err
+	}
+	links := map[string]string{"patterns": filepath.Join(c.pkgRoot(), "etc/crowdsec/patterns")}
+	for _, it := range a.Items {
+		// parsers/s01-parse/crowdsecurity/x.yaml -> parsers/s01-parse/x.yaml:
+		// the config directory has no author level.
+		dir, file := filepath.Split(it)
+		links[filepath.Join(filepath.Dir(filepath.Clean(dir)), file)] = filepath.Join(c.HubDir(), it)
+	}
+	// Our own files are copied: the 1.4 agent ignores a symlink that
+	// leads out of its hub.
+	for dst, src := range a.Local {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return fmt.Errorf("crowdsec agent: %w", err)
+		}
+		p := filepath.Join(cfg, dst)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+	}
+	for dst, src := range links {
+		if _, err := os.Stat(src); err != nil {
+			return fmt.Errorf("crowdsec agent: %w", err)
+		}
+		p := filepath.Join(cfg, dst)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(src, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *CrowdSec) command(name string, args ...string) *exec.Cmd {
@@ -175,7 +262,11 @@ func (c *CrowdSec) Start() error {
 	if err != nil {
 		return err
 	}
-	cmd := c.command(c.bin, "-c", c.Config, "-no-cs")
+	args := []string{"-c", c.Config}
+	if c.agent == nil {
+		args = append(args, "-no-cs")
+	}
+	cmd := c.command(c.bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		log.Close()
@@ -290,8 +381,8 @@ func (c *CrowdSec) Reinstall(t testing.TB) {
 			t.Fatal(err)
 		}
 	}
+	c.MustCscli(t, "machines", "add", "xdpids-test", "--auto", "--force")
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c.MustCscli(t, "machines", "add", "xdpids-test", "--auto", "--force")
 }
