@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -255,4 +256,37 @@ func (l *lab) scrapeMetrics(t *testing.T, addr, prefix string) map[string]float6
 		}
 	}
 	return out
+}
+
+// TestCrowdSecConfigErrors: a crowdsec section that cannot work is one
+// error line, before anything is pinned or attached.
+func TestCrowdSecConfigErrors(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := xdpidsBinary(t)
+	dir := t.TempDir()
+	missing := "/sys/fs/bpf/xdpids-missing-" + testenv.UniqueID()
+	empty := filepath.Join(dir, "empty.key")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"crowdsec:\n  lapi_url: http://127.0.0.1:8080\n  api_key_file: " + dir + "/none.key\n", "crowdsec.api_key_file: open " + dir + "/none.key: no such file or directory"},
+		{"crowdsec:\n  lapi_url: http://127.0.0.1:8080\n  api_key_file: " + empty + "\n", "want the key alone"},
+		{"crowdsec:\n  lapi_url: ftp://127.0.0.1\n  api_key_file: " + empty + "\n", "crowdsec.lapi_url: \"ftp://127.0.0.1\" is not a LAPI address"},
+		{"crowdsec:\n  lapi_url: http://127.0.0.1:8080\n  poll_interval: 1ms\n  api_key_file: " + empty + "\n", "crowdsec.poll_interval: 1ms is too short"},
+	} {
+		cfg := filepath.Join(dir, "xdpids.yaml")
+		if err := os.WriteFile(cfg, []byte(c.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(bin, "run", "--config", cfg, "--pin-path", missing, "-i", "lo").CombinedOutput()
+		s := strings.TrimRight(string(out), "\n")
+		if err == nil || strings.Count(s, "\n") != 0 || !strings.HasPrefix(s, "xdpids: ") || !strings.Contains(s, c.want) {
+			t.Errorf("%q: %v, output %q; want one line containing %q", c.yaml, err, s, c.want)
+		}
+	}
+	if _, err := os.Stat(missing); err == nil {
+		os.RemoveAll(missing)
+		t.Errorf("a failed run created %s", missing)
+	}
 }

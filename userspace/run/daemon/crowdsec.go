@@ -11,18 +11,24 @@ import (
 	"github.com/xdpids/xdpids/userspace/respond"
 )
 
+// crowdSecKey reads the bouncer's key before anything is attached, so a
+// missing key file is one error line and nothing changes ("" when the
+// bouncer is off).
+func crowdSecKey(cfg *config.File) (string, error) {
+	if !cfg.CrowdSec.Enabled() {
+		return "", nil
+	}
+	return cfg.CrowdSecKey()
+}
+
 // startCrowdSec starts the CrowdSec bouncer when the configuration names
 // a LAPI, and returns the function that stops it and waits for it (a poll
 // in flight is cancelled). The bouncer skips Ip decisions on the
 // addresses the responder protects; the allow list wins in the kernel.
 // A configuration without crowdsec returns a no-op.
-func startCrowdSec(cfg *config.File, maps *loader.Maps, resp *respond.Responder) (*crowdsec.Bouncer, func(), error) {
+func startCrowdSec(cfg *config.File, key string, maps *loader.Maps, resp *respond.Responder) (*crowdsec.Bouncer, func(), error) {
 	if !cfg.CrowdSec.Enabled() {
 		return nil, func() {}, nil
-	}
-	key, err := cfg.CrowdSecKey()
-	if err != nil {
-		return nil, nil, err
 	}
 	b, err := crowdsec.New(crowdsec.Config{
 		URL: cfg.CrowdSec.LAPIURL, APIKey: key, PollInterval: cfg.CrowdSec.PollInterval,
