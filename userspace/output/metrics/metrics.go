@@ -97,6 +97,8 @@ var (
 		"CrowdSec decisions that made no entry, by reason (scope, type: not ban, invalid, expired, protected: a protected host address, local: a local ban holds the prefix).", []string{"reason"}, nil)
 	descCSUp = prometheus.NewDesc("xdpids_crowdsec_lapi_up",
 		"1 when the last CrowdSec poll succeeded.", nil, nil)
+	descCSApply = prometheus.NewDesc("xdpids_crowdsec_last_apply_seconds",
+		"Time the last CrowdSec poll took to apply its decisions to the block list (after the fetch).", nil, nil)
 	descCSLast = prometheus.NewDesc("xdpids_crowdsec_last_success_timestamp_seconds",
 		"Unix time of the last successful CrowdSec poll (0: none yet).", nil, nil)
 
@@ -213,7 +215,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descVerify, descBlocks, descAllows,
 		descSamplesRead, descSamplesBad, descOverflow, descAlertsDropped, descDecodeErrors, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descDetectState, descDetectEntries, descScrapeErrors,
 		descBuildInfo, descBans, descBanCap, descBanOther, descRingPending, descRingSize,
-		descCSPolls, descCSErrors, descCSActive, descCSApplied, descCSDeleted, descCSSkipped, descCSUp, descCSLast} {
+		descCSPolls, descCSErrors, descCSActive, descCSApplied, descCSDeleted, descCSSkipped, descCSUp, descCSLast, descCSApply} {
 		ch <- d
 	}
 	if c.daemon != nil {
@@ -373,6 +375,7 @@ func (c *Collector) collectDaemon(ch chan<- prometheus.Metric, counter func(*pro
 		}
 		gauge(descCSUp, up)
 		gauge(descCSLast, last)
+		gauge(descCSApply, st.ApplyLatency.Seconds())
 	}
 	if r := d.Ring; r != nil {
 		ch <- prometheus.MustNewConstMetric(descRingPending, prometheus.GaugeValue, float64(r.AvailableBytes()))
