@@ -87,16 +87,23 @@ func TestBouncerLAPI(t *testing.T) {
 	if err := m.Block(pf("192.0.2.99/32"), loader.BlockOptions{TTL: time.Hour, Origin: bpf.OriginCrowdSec}); err != nil {
 		t.Fatal(err)
 	}
+	if err := m.Block(pf("198.51.100.12/32"), loader.BlockOptions{TTL: time.Hour, Origin: bpf.OriginDetector}); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{"--ip", "198.51.100.7", "--duration", "1h"},
 		{"--range", "203.0.113.0/24", "--duration", "30m"},
 		{"--ip", "2001:db8::7", "--duration", "2h"},
 		{"--ip", "198.51.100.9", "--duration", "1h"},
 		{"--ip", "198.51.100.10", "--duration", "1h", "--type", "captcha"},
+		{"--ip", "198.51.100.12", "--duration", "3h"},
+		{"--ip", "198.51.100.13", "--duration", "1h"}, // a protected host address
 	} {
 		lapi.MustCscli(t, append([]string{"decisions", "add"}, args...)...)
 	}
-	b, err := New(Config{URL: lapi.URL, APIKey: key + "\n", PollInterval: time.Second}, m)
+	protected := netip.MustParseAddr("198.51.100.13")
+	b, err := New(Config{URL: lapi.URL, APIKey: key + "\n", PollInterval: time.Second,
+		Protected: func(a netip.Addr) bool { return a == protected }}, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,16 +131,29 @@ func TestBouncerLAPI(t *testing.T) {
 	if _, ok := entry("198.51.100.10/32"); ok {
 		t.Error("a captcha decision made a ban")
 	}
+	if _, ok := entry("198.51.100.13/32"); ok {
+		t.Error("a decision on a protected address made a ban")
+	}
+	if e, ok := entry("198.51.100.12/32"); !ok || e.Origin != bpf.OriginDetector {
+		t.Errorf("the detector ban was replaced: %+v", e)
+	}
 	st := b.Stats()
-	if st.Active != 4 || st.Skipped[SkipLocal] != 1 || st.Skipped[SkipType] != 1 || st.Applied != 3 {
+	if st.Active != 5 || st.Skipped[SkipLocal] != 2 || st.Skipped[SkipType] != 1 || st.Skipped[SkipProtected] != 1 || st.Applied != 3 {
 		t.Errorf("stats after startup: %+v", st)
 	}
 
 	lapi.MustCscli(t, "decisions", "delete", "--ip", "198.51.100.7")
 	lapi.MustCscli(t, "decisions", "delete", "--ip", "198.51.100.9")
 	lapi.MustCscli(t, "decisions", "add", "--ip", "198.51.100.11", "--duration", "5m")
+	// The detector's ban ends first: the CrowdSec decision takes over.
+	if err := m.Unblock(pf("198.51.100.12/32")); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Poll(ctx, false); err != nil {
 		t.Fatal(err)
+	}
+	if e, ok := entry("198.51.100.12/32"); !ok || e.Origin != bpf.OriginCrowdSec || e.ExpiresIn(loader.KernelNow()) < 2*time.Hour {
+		t.Errorf("after the local ban: %+v (listed %v), want the 3h CrowdSec decision", e, ok)
 	}
 	if _, ok := entry("198.51.100.7/32"); ok {
 		t.Error("a deleted decision is still banned")
@@ -148,7 +168,7 @@ func TestBouncerLAPI(t *testing.T) {
 	if err := b.Poll(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	if st := b.Stats(); st.Deleted != 2 || st.Active != 3 { // the stale entry and 198.51.100.7
+	if st := b.Stats(); st.Deleted != 2 || st.Active != 4 { // the stale entry and 198.51.100.7
 		t.Errorf("stats after deletes: %+v", st)
 	}
 
@@ -169,7 +189,7 @@ func TestBouncerLAPI(t *testing.T) {
 	if err := b.Poll(ctx, true); err != nil {
 		t.Fatal(err)
 	}
-	if st := b.Stats(); st.Active != 3 || !st.Reachable || st.Startups != 2 {
+	if st := b.Stats(); st.Active != 4 || !st.Reachable || st.Startups != 2 {
 		t.Errorf("stats after the outage: %+v", st)
 	}
 
