@@ -69,7 +69,7 @@ type Config struct {
 	BatchSize    int           // entries per map batch (0: DefaultBatchSize)
 	MaxBackoff   time.Duration // retry interval cap while the LAPI is down (0: DefaultMaxBackoff)
 	// Protected reports host addresses never to ban (the responder's
-	// IsProtected); nil: none.
+	// Protects); nil: none. Called from Run's goroutine.
 	Protected func(netip.Addr) bool
 	Client    *http.Client // nil: one with a 60 s timeout
 }

@@ -32,7 +32,7 @@ func startCrowdSec(cfg *config.File, key string, maps *loader.Maps, resp *respon
 	}
 	b, err := crowdsec.New(crowdsec.Config{
 		URL: cfg.CrowdSec.LAPIURL, APIKey: key, PollInterval: cfg.CrowdSec.PollInterval,
-		Protected: resp.IsProtected,
+		Protected: resp.Protects,
 	}, maps)
 	if err != nil {
 		return nil, nil, err
