@@ -143,8 +143,9 @@ func TestCrowdSecEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		lapi.MustCscli(t, "decisions", "add", "--ip", a, "--duration", "1h")
-		// The retry backoff is at most 4 s by now.
-		took, _ := l.waitBlock(t, a+"/32", time.Now(), 10*time.Second)
+		// The retry backoff has doubled from 1 s to 4 or 8 s by now: the
+		// first retry after the LAPI is up takes that long at most.
+		took, _ := l.waitBlock(t, a+"/32", time.Now(), 20*time.Second)
 		t.Logf("decision made after the LAPI restart in xdpids blocks after %s", took)
 		m := scrape()
 		if m["xdpids_crowdsec_lapi_up"] != 1 || m["xdpids_crowdsec_polls_total{kind=\"startup\"}"] < startups+1 {
@@ -162,7 +163,7 @@ func TestCrowdSecEndToEnd(t *testing.T) {
 		lapi.Reinstall(t)
 		lapi.AddBouncer(t, "xdpids-e2e", key) // the same key, so the file stays valid
 		lapi.MustCscli(t, "decisions", "add", "--ip", c, "--duration", "1h")
-		l.waitBlock(t, c+"/32", time.Now(), 10*time.Second)
+		l.waitBlock(t, c+"/32", time.Now(), 20*time.Second)
 		for _, p := range []string{a + "/32", "198.18.2.0/24"} {
 			if row, ok := l.blockRow(t, p); ok {
 				t.Errorf("%s kept after the LAPI lost its decision: %+v", p, row)
