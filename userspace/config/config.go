@@ -56,6 +56,7 @@ type File struct {
 	// (xdpids model train/learn); ModelBanTTL the ban its alerts ask for.
 	Model       string         `yaml:"model"`
 	ModelBanTTL time.Duration  `yaml:"model_ban_ttl"`
+	CrowdSec    CrowdSec       `yaml:"crowdsec"`
 	lines       map[string]int // key path -> line, for error messages
 	source      string
 }
@@ -358,6 +359,9 @@ func (f *File) validate() error {
 		return f.errAt("detectors.amplification_reflectors", "must be 1 to 256")
 	}
 	if err := f.validateRanges(); err != nil {
+		return err
+	}
+	if err := f.validateCrowdSec(); err != nil {
 		return err
 	}
 	if err := f.DatapathConfig().Validate(); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/xdpids/xdpids/internal/buildinfo"
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/fleet/crowdsec"
 	"github.com/xdpids/xdpids/userspace/flow/flows"
 	"github.com/xdpids/xdpids/userspace/respond"
 	"github.com/xdpids/xdpids/userspace/run/pipeline"
@@ -82,6 +83,24 @@ var (
 		"Bytes written by the XDP program to the samples ring buffer and not yet read.", nil, nil)
 	descRingSize = prometheus.NewDesc("xdpids_ring_buffer_size_bytes",
 		"Size of the samples ring buffer.", nil, nil)
+	descCSPolls = prometheus.NewDesc("xdpids_crowdsec_polls_total",
+		"Successful reads of the CrowdSec LAPI decision stream, by kind (startup: the whole stream, delta).", []string{"kind"}, nil)
+	descCSErrors = prometheus.NewDesc("xdpids_crowdsec_errors_total",
+		"Failed CrowdSec polls, by stage (fetch: connect, HTTP status or body; apply: a block list write).", []string{"stage"}, nil)
+	descCSActive = prometheus.NewDesc("xdpids_crowdsec_decisions_active",
+		"Prefixes held for live CrowdSec ban decisions.", nil, nil)
+	descCSApplied = prometheus.NewDesc("xdpids_crowdsec_decisions_applied_total",
+		"Block list entries written for CrowdSec decisions.", nil, nil)
+	descCSDeleted = prometheus.NewDesc("xdpids_crowdsec_decisions_deleted_total",
+		"Block list entries lifted because CrowdSec deleted their decisions (or no longer had them at a re-read).", nil, nil)
+	descCSSkipped = prometheus.NewDesc("xdpids_crowdsec_decisions_skipped_total",
+		"CrowdSec decisions that made no entry, by reason (scope, type: not ban, invalid, expired, protected: a protected host address, local: a local ban holds the prefix).", []string{"reason"}, nil)
+	descCSUp = prometheus.NewDesc("xdpids_crowdsec_lapi_up",
+		"1 when the last CrowdSec poll succeeded.", nil, nil)
+	descCSApply = prometheus.NewDesc("xdpids_crowdsec_last_apply_seconds",
+		"Time the last CrowdSec poll took to apply its decisions to the block list (after the fetch).", nil, nil)
+	descCSLast = prometheus.NewDesc("xdpids_crowdsec_last_success_timestamp_seconds",
+		"Unix time of the last successful CrowdSec poll (0: none yet).", nil, nil)
 
 	// Event metrics: the daemon reports these as they happen.
 	optsAlerts = prometheus.CounterOpts{Name: "xdpids_alerts_total",
@@ -111,6 +130,7 @@ type Daemon struct {
 	Pipeline  *pipeline.Pipeline
 	Responder *respond.Responder
 	Ring      Ring
+	CrowdSec  *crowdsec.Bouncer
 
 	once       sync.Once
 	alerts     *prometheus.CounterVec
@@ -194,7 +214,8 @@ func NewCollector(maps *loader.Maps, daemon *Daemon) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descVerify, descBlocks, descAllows,
 		descSamplesRead, descSamplesBad, descOverflow, descAlertsDropped, descDecodeErrors, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descDetectState, descDetectEntries, descScrapeErrors,
-		descBuildInfo, descBans, descBanCap, descBanOther, descRingPending, descRingSize} {
+		descBuildInfo, descBans, descBanCap, descBanOther, descRingPending, descRingSize,
+		descCSPolls, descCSErrors, descCSActive, descCSApplied, descCSDeleted, descCSSkipped, descCSUp, descCSLast, descCSApply} {
 		ch <- d
 	}
 	if c.daemon != nil {
@@ -331,6 +352,30 @@ func (c *Collector) collectDaemon(ch chan<- prometheus.Metric, counter func(*pro
 		counter(descBanOther, st.Failed, "failed")
 		counter(descBanOther, st.SpoofAllowed, "spoof_allowed")
 		counter(descBanOther, st.ChallengeLifted, "challenge_lifted")
+	}
+	if b := d.CrowdSec; b != nil {
+		st := b.Stats()
+		gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+		counter(descCSPolls, st.Startups, "startup")
+		counter(descCSPolls, st.Polls-st.Startups, "delta")
+		counter(descCSErrors, st.Errors-st.ApplyErrors, "fetch")
+		counter(descCSErrors, st.ApplyErrors, "apply")
+		gauge(descCSActive, float64(st.Active))
+		counter(descCSApplied, st.Applied)
+		counter(descCSDeleted, st.Deleted)
+		for i, n := range st.Skipped {
+			counter(descCSSkipped, n, crowdsec.SkipNames[i])
+		}
+		up, last := 0.0, 0.0
+		if st.Reachable {
+			up = 1
+		}
+		if !st.LastSuccess.IsZero() {
+			last = float64(st.LastSuccess.UnixNano()) / 1e9
+		}
+		gauge(descCSUp, up)
+		gauge(descCSLast, last)
+		gauge(descCSApply, st.ApplyLatency.Seconds())
 	}
 	if r := d.Ring; r != nil {
 		ch <- prometheus.MustNewConstMetric(descRingPending, prometheus.GaugeValue, float64(r.AvailableBytes()))

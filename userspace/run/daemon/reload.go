@@ -125,6 +125,9 @@ func restartNeeded(boot, next *config.File, pipe *pipeline.Pipeline) []string {
 	add(next.Detect.MaxKeys != boot.Detect.MaxKeys, "detectors.max_keys")
 	add(next.Detect.MaxProbeKeys != boot.Detect.MaxProbeKeys, "detectors.max_probe_keys")
 	add(next.Respond.ProtectHost != boot.Respond.ProtectHost, "response.protect_host")
+	add(next.CrowdSec.LAPIURL != boot.CrowdSec.LAPIURL, "crowdsec.lapi_url")
+	add(next.CrowdSec.APIKeyFile != boot.CrowdSec.APIKeyFile, "crowdsec.api_key_file")
+	add(next.CrowdSec.PollInterval != boot.CrowdSec.PollInterval, "crowdsec.poll_interval")
 	return out
 }
 
