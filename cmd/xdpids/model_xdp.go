@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -144,9 +146,24 @@ func newModelXDPEvalCommand() *cobra.Command {
 			per, benign := dataset.Evaluate(xdptree.Evaluate(m, caps))
 			w := cmd.OutOrStdout()
 			dataset.Report(w, per, benign)
+			// flows the program judged at all: a direction reached packet N
+			reach, flows := map[string]int{}, map[string]int{}
 			var ns int64
 			for _, c := range caps {
 				ns += c.DurationNs
+				seen := make([]bool, len(c.Labels))
+				for _, s := range c.Samples {
+					if !seen[s.Flow] {
+						seen[s.Flow] = true
+						reach[s.Label]++
+					}
+				}
+				for _, l := range c.Labels {
+					flows[l]++
+				}
+			}
+			for _, l := range slices.Sorted(maps.Keys(flows)) {
+				fmt.Fprintf(w, "%s: %d of %d flows reached packet %d\n", l, reach[l], flows[l], m.Packets)
 			}
 			h := time.Duration(ns).Hours()
 			if h > 0 {

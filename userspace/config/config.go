@@ -54,6 +54,9 @@ type File struct {
 	// (xdpids model train/learn); ModelBanTTL the ban its alerts ask for.
 	Model       string         `yaml:"model"`
 	ModelBanTTL time.Duration  `yaml:"model_ban_ttl"`
+	// XDPModel is the in-kernel model: none, or an xdp-forest file
+	// (xdpids model xdp train), run by the XDP program itself.
+	XDPModel string `yaml:"xdp_model"`
 	lines       map[string]int // key path -> line, for error messages
 	source      string
 }
