@@ -75,17 +75,17 @@ func benchFlowStreamChain(b *testing.B, target *ebpf.Program, shift int32) *ebpf
 	return prog
 }
 
-// benchWorstTree is the longest walk the program allows: bpf.TreeMaxTrees
-// trees, each a chain of bpf.TreeMaxDepth splits the benchmark's flows
-// all go down (bytes < 2^31, on the left each time), ending in a benign
-// leaf, so every flow is walked to the deepest leaf of every tree and
-// passes.
-func benchWorstTree(packets uint32) *Tree {
+// benchChainTree is trees trees, each a chain of depth splits the
+// benchmark's flows all go down (x < 2^31, on the left each time), ending
+// in a benign leaf, so every flow walks depth+1 nodes of every tree and
+// passes. With bpf.TreeMaxTrees and bpf.TreeMaxDepth it is the longest
+// walk the program allows.
+func benchChainTree(packets uint32, trees, depth int) *Tree {
 	t := &Tree{Packets: packets, Threshold: 1, Classes: 2}
-	for range xbpf.TreeMaxTrees {
+	for range trees {
 		base := uint32(len(t.Nodes))
 		t.Roots = append(t.Roots, base)
-		for i := range uint32(xbpf.TreeMaxDepth) {
+		for i := range uint32(depth) {
 			// node base+2i splits; base+2i+1 is its right leaf; its left the next split
 			t.Nodes = append(t.Nodes, TreeNode{Feature: uint8(i % uint32(TreeFeatures)), Threshold: 1 << 31,
 				Left: base + 2*i + 2, Right: base + 2*i + 1}, TreeNode{Feature: xbpf.TreeLeaf})
@@ -98,16 +98,23 @@ func benchWorstTree(packets uint32) *Tree {
 // BenchmarkTestRunTree: ns per packet of the XDP program on streams of
 // new TCP flows of 8 packets each (the model judges each flow at its 8th
 // packet; flow table full, so each new flow evicts one) and of 1 packet
-// each (every packet judged), with the longest model walk the program
-// allows loaded (8 trees x 12 splits: 104 node lookups a flow) against
-// the same program with no model, in one run. The tail-call harness is
+// each (every packet judged), with a model loaded against the same
+// program with no model, in one run. Models: the longest walk the program
+// allows (max: 8 trees x 12 splits, 104 node lookups a flow) and one the
+// size of a trained one (4 trees x 6 splits, 28 lookups). The tail-call harness is
 // measured in front of bare_pass and taken off both. ratio is no-model
 // over model time (1 = free).
 func BenchmarkTestRunTree(b *testing.B) {
 	for _, c := range []struct {
-		name  string
-		shift int32
-	}{{"flows_of_8", 3}, {"flows_of_1", 0}} {
+		name         string
+		shift        int32
+		trees, depth int
+	}{
+		{"max/flows_of_8", 3, xbpf.TreeMaxTrees, xbpf.TreeMaxDepth},
+		{"max/flows_of_1", 0, xbpf.TreeMaxTrees, xbpf.TreeMaxDepth},
+		{"4x6/flows_of_8", 3, 4, 6},
+		{"4x6/flows_of_1", 0, 4, 6},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			plain, base := benchDatapath(b)
 			withTree, err := Load(Options{})
@@ -118,7 +125,7 @@ func BenchmarkTestRunTree(b *testing.B) {
 			if err := withTree.Maps().SetConfig(benchConfig()); err != nil {
 				b.Fatal(err)
 			}
-			if err := withTree.Maps().LoadTree(benchWorstTree(1 << c.shift)); err != nil {
+			if err := withTree.Maps().LoadTree(benchChainTree(1<<c.shift, c.trees, c.depth)); err != nil {
 				b.Fatal(err)
 			}
 			pkt := benchPacket(b, nil, nil, netip.MustParseAddr("198.18.0.0"), benchDst, layers.IPProtocolTCP, 0, 80, false, true)
