@@ -52,13 +52,14 @@ type File struct {
 	Respond       respond.Config `yaml:"response"`
 	// Model is the learned model: builtin, none, or a model file
 	// (xdpids model train/learn); ModelBanTTL the ban its alerts ask for.
-	Model       string        `yaml:"model"`
-	ModelBanTTL time.Duration `yaml:"model_ban_ttl"`
+	Model       string         `yaml:"model"`
+	ModelBanTTL time.Duration  `yaml:"model_ban_ttl"`
+	lines       map[string]int // key path -> line, for error messages
+	source      string
+
 	// XDPModel is the in-kernel model: none, or an xdp-forest file
 	// (xdpids model xdp train), run by the XDP program itself.
-	XDPModel string         `yaml:"xdp_model"`
-	lines    map[string]int // key path -> line, for error messages
-	source   string
+	XDPModel string `yaml:"xdp_model"`
 }
 
 // SynCookies configures the XDP SYN cookies answered under a SYN flood.
