@@ -29,7 +29,6 @@ type xdpLabelFlags struct {
 	labels     []string
 	labelFiles []string
 	def        string
-	packets    int
 	keepGoing  bool
 }
 
