@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
@@ -10,8 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/learn/dataset"
 	"github.com/xdpids/xdpids/userspace/learn/xdptree"
+	"github.com/xdpids/xdpids/userspace/run/offline"
 )
 
 // newModelXDPCommand is `xdpids model xdp`: the in-kernel model (a tree
@@ -175,4 +179,37 @@ func newModelXDPEvalCommand() *cobra.Command {
 	cmd.Flags().StringVar(&path, "model", "", "xdp-forest model file")
 	_ = cmd.MarkFlagRequired("model")
 	return cmd
+}
+
+// loadReadXDPModel loads read's in-kernel model ("" or "none": none).
+func loadReadXDPModel(v string) (*xdptree.Model, *loader.Tree, error) {
+	switch v {
+	case "", "none", "off":
+		return nil, nil, nil
+	}
+	m, err := xdptree.Load(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := m.Compile()
+	if err := t.Check(); err != nil {
+		return nil, nil, fmt.Errorf("xdp model %s: %w", v, err)
+	}
+	return m, t, nil
+}
+
+// printTreeSummary prints the in-kernel model's verdicts of a read.
+func printTreeSummary(w io.Writer, s *offline.Summary, m *xdptree.Model) {
+	if m == nil {
+		return
+	}
+	if s.XDPStats == nil {
+		fmt.Fprintln(w, "in-kernel model: not run (no XDP pass: userspace mode)")
+		return
+	}
+	fmt.Fprintf(w, "in-kernel model (judged at packet %d, %s): flow directions", m.Packets, m.Action)
+	for c, n := range s.XDPStats.TreeVerdicts[:len(m.Classes)] {
+		fmt.Fprintf(w, " %s %d", m.Classes[c], n)
+	}
+	fmt.Fprintf(w, "; dropped by it %d packets\n", s.XDPStats.Verdicts[bpf.VerdictDrop][bpf.ReasonModel].Packets)
 }
