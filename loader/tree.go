@@ -90,6 +90,9 @@ func (t *Tree) checkDepth(i uint32, depth int) error {
 }
 
 func (m *Maps) treeBank() (uint32, error) {
+	if m.TreeBank == nil || m.TreeConfigs == nil || m.TreeNodes == nil {
+		return 0, errors.New("the in-kernel model's maps belong to the daemon that loaded the program (not pinned)")
+	}
 	var b uint32
 	if err := m.TreeBank.Lookup(uint32(0), &b); err != nil {
 		return 0, fmt.Errorf("read tree bank: %w", err)
