@@ -106,27 +106,47 @@ func resetFlows(t *testing.T, d *loader.Datapath) [bpf.TreeMaxClasses]uint64 {
 // Tracker, and compares every direction; it returns the judged count.
 func agree(t *testing.T, d *loader.Datapath, path string, m *Model) int {
 	t.Helper()
-	tree := m.Compile()
-	before := resetFlows(t, d)
 	c, err := pcapfile.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	tr := NewTracker(m.Packets)
-	for {
+	return agreeSeq(t, d, path, m, func() ([]byte, uint64, bool) {
 		frame, ts, _, err := c.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil, 0, false
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		now := uint64(max(ts.UnixNano(), 1))
+		return frame, uint64(max(ts.UnixNano(), 1)), true
+	})
+}
+
+// agreeSeq is agree on the frames next returns, with their times.
+func agreeSeq(t *testing.T, d *loader.Datapath, path string, m *Model, next func() ([]byte, uint64, bool)) int {
+	t.Helper()
+	tree := m.Compile()
+	before := resetFlows(t, d)
+	tr := NewTracker(m.Packets)
+	for {
+		frame, now, ok := next()
+		if !ok {
+			break
+		}
 		if len(frame) >= 14 { // BPF_PROG_TEST_RUN refuses shorter frames (and they make no flow)
 			run(t, d, frame, now)
 		}
 		tr.Packet(frame, now)
+	}
+	kernel := 0
+	var k bpf.XdpidsFlowKey
+	var v bpf.XdpidsFlowStats
+	for it := d.Maps().Flows.Iterate(); it.Next(&k, &v); {
+		kernel++
+	}
+	if n := len(tr.dirs); n != kernel {
+		t.Errorf("%s: the kernel has %d flow directions, Go %d", filepath.Base(path), kernel, n)
 	}
 	var judged int
 	var want [bpf.TreeMaxClasses]uint64
@@ -414,4 +434,152 @@ func TestTreeReloadAndClear(t *testing.T) {
 	if v, _ := kernelFlow(t, d, dir); v.Tree != bpf.TreeNone {
 		t.Errorf("after ClearTree: verdict %d, want none", v.Tree)
 	}
+}
+
+// TestXDPAgreesWithGoParser: frames the golden captures lack, through
+// both parsers: VLAN tags (one, two, three and a fourth the program does
+// not follow), IPv4 options, IPv6 extension headers (and a chain longer
+// than the program follows), fragments (first and later), ICMP and ICMPv6
+// (and ICMP in IPv6, which is not ICMP), UDP, cut headers, non-IP; each
+// as a flow of N packets of growing sizes and gaps, with a model that
+// splits on every feature.
+func TestXDPAgreesWithGoParser(t *testing.T) {
+	testenv.RequireBPF(t)
+	m := parserModel()
+	d := loadTree(t, m.Compile(), false)
+	var frames [][]byte
+	for i, f := range parserFrames() {
+		for j := range m.Packets {
+			fr := append([]byte(nil), f...)
+			if j > 0 && len(fr) > 60 {
+				fr = fr[:len(fr)-j%3] // sizes vary (cut IP datagrams included)
+			}
+			frames = append(frames, fr)
+			_ = i
+		}
+	}
+	i := 0
+	judged := agreeSeq(t, d, "parser-frames", m, func() ([]byte, uint64, bool) {
+		if i >= len(frames) {
+			return nil, 0, false
+		}
+		i++
+		return frames[i-1], uint64(1e9 + i*i*7919), true
+	})
+	if judged == 0 {
+		t.Error("no direction judged")
+	}
+	t.Logf("%d flow directions judged alike", judged)
+}
+
+// parserModel splits on each feature in turn, at values the frames
+// straddle.
+func parserModel() *Model {
+	ds := &Dataset{Classes: []string{Benign, "a", "b"}}
+	for i := range 400 {
+		var v Vector
+		for f := range v {
+			v[f] = uint32((i*(f+3)*2654435761)>>7) % []uint32{64, 70000, 70000, 3000, 400, 400, 1 << 20, 1 << 18, 9, 9, 9, 9, 9, 9, 64, 70000}[f]
+		}
+		ds.X = append(ds.X, v)
+		ds.Y = append(ds.Y, i%3)
+	}
+	m, err := Train(ds, Options{Packets: 4, Trees: 8, MaxDepth: 12, MinLeaf: 1, Features: 16, Threshold: 0.3, Seed: 3})
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func parserFrames() [][]byte {
+	src, dst := net.IP(hostA.AsSlice()), net.IP(hostB.AsSlice())
+	src6, dst6 := net.ParseIP("2001:db8:1::7"), net.ParseIP("2001:db8:2::1")
+	eth := func(t layers.EthernetType) *layers.Ethernet {
+		return &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: t}
+	}
+	ser := func(ls ...gopacket.SerializableLayer) []byte {
+		buf := gopacket.NewSerializeBuffer()
+		var nl gopacket.NetworkLayer
+		for _, l := range ls {
+			if n, ok := l.(gopacket.NetworkLayer); ok {
+				nl = n
+			}
+		}
+		for _, l := range ls {
+			if x, ok := l.(interface {
+				SetNetworkLayerForChecksum(gopacket.NetworkLayer) error
+			}); ok && nl != nil {
+				_ = x.SetNetworkLayerForChecksum(nl)
+			}
+		}
+		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: nl != nil}, ls...); err != nil {
+			panic(err)
+		}
+		return append([]byte(nil), buf.Bytes()...)
+	}
+	ip4 := func(p layers.IPProtocol) *layers.IPv4 {
+		return &layers.IPv4{Version: 4, TTL: 64, Protocol: p, SrcIP: src, DstIP: dst}
+	}
+	ip6 := func(p layers.IPProtocol) *layers.IPv6 {
+		return &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: p, SrcIP: src6, DstIP: dst6}
+	}
+	tcp := func(sp, dp uint16, syn, ack, psh bool) *layers.TCP {
+		return &layers.TCP{SrcPort: layers.TCPPort(sp), DstPort: layers.TCPPort(dp), SYN: syn, ACK: ack, PSH: psh, Window: sp}
+	}
+	pay := gopacket.Payload(make([]byte, 120))
+	vlan := func(id uint16, t layers.EthernetType) *layers.Dot1Q {
+		return &layers.Dot1Q{VLANIdentifier: id, Type: t}
+	}
+	var out [][]byte
+	out = append(out,
+		ser(eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(1001, 80, true, false, false), pay),
+		ser(eth(layers.EthernetTypeDot1Q), vlan(7, layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(1002, 80, false, true, true), pay),
+		ser(eth(layers.EthernetTypeDot1Q), vlan(8, layers.EthernetTypeDot1Q), vlan(9, layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP),
+			&layers.UDP{SrcPort: 5353, DstPort: 53}, pay),
+		ser(eth(layers.EthernetTypeQinQ), vlan(8, layers.EthernetTypeDot1Q), vlan(9, layers.EthernetTypeIPv4),
+			ip4(layers.IPProtocolTCP), tcp(1007, 25, true, false, false), pay), // 802.1ad outer tag
+		ser(eth(layers.EthernetTypeDot1Q), vlan(8, layers.EthernetTypeDot1Q), vlan(9, layers.EthernetTypeDot1Q),
+			vlan(10, layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 5, DstPort: 6}, pay), // 3 tags
+		ser(eth(layers.EthernetTypeDot1Q), vlan(8, layers.EthernetTypeDot1Q), vlan(9, layers.EthernetTypeDot1Q), vlan(10, layers.EthernetTypeDot1Q),
+			vlan(11, layers.EthernetTypeIPv4), ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 1, DstPort: 2}, pay),
+		ser(eth(layers.EthernetTypeIPv4), &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst,
+			Options: []layers.IPv4Option{{OptionType: 1}, {OptionType: 1}, {OptionType: 1}, {OptionType: 0}}}, tcp(1003, 22, false, true, false), pay),
+		ser(eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}, pay),
+		ser(eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolICMPv6), &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(128, 0)}, pay),
+		ser(eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolICMPv4), pay), // ICMP in IPv6: no ports
+		ser(eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolTCP), tcp(1004, 443, true, false, false), pay),
+		ser(eth(layers.EthernetTypeIPv4), &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: dst,
+			Flags: layers.IPv4MoreFragments}, &layers.UDP{SrcPort: 7, DstPort: 9}, pay), // first fragment
+		ser(eth(layers.EthernetTypeIPv4), &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: dst,
+			FragOffset: 100}, pay), // later fragment: no flow
+		ser(eth(layers.EthernetTypeARP), pay), // not IP: no flow
+	)
+	// IPv6 with hop-by-hop and destination options, then TCP
+	hbh := []byte{byte(layers.IPProtocolIPv6Destination), 0, 1, 4, 0, 0, 0, 0}
+	dopt := []byte{byte(layers.IPProtocolTCP), 0, 1, 4, 0, 0, 0, 0}
+	t6 := ser(tcp(1005, 8080, false, true, true), pay)
+	out = append(out, raw6(ser(eth(layers.EthernetTypeIPv6)), layers.IPProtocolIPv6HopByHop, src6, dst6, append(append(hbh, dopt...), t6...)))
+	// a chain of 7 destination-options headers: past the program's 6
+	var chain []byte
+	for range 6 {
+		chain = append(chain, byte(layers.IPProtocolIPv6Destination), 0, 1, 4, 0, 0, 0, 0)
+	}
+	chain = append(chain, byte(layers.IPProtocolUDP), 0, 1, 4, 0, 0, 0, 0)
+	out = append(out, raw6(ser(eth(layers.EthernetTypeIPv6)), layers.IPProtocolIPv6Destination, src6, dst6, append(chain, ser(&layers.UDP{SrcPort: 3, DstPort: 4}, pay)...)))
+	// cut headers: a TCP header cut short (malformed, no flow), a cut IPv4 header
+	whole := ser(eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolTCP), tcp(1006, 80, true, false, false))
+	out = append(out, whole[:14+20+10], whole[:14+12], whole[:10])
+	return out
+}
+
+// raw6 is an IPv6 packet after the Ethernet header e, next header nh,
+// payload body (extension headers and what follows, built by hand).
+func raw6(e []byte, nh layers.IPProtocol, src, dst net.IP, body []byte) []byte {
+	h := make([]byte, 40)
+	h[0] = 0x60
+	h[4], h[5] = byte(len(body)>>8), byte(len(body))
+	h[6], h[7] = byte(nh), 64
+	copy(h[8:], src.To16())
+	copy(h[24:], dst.To16())
+	return append(append(append([]byte(nil), e[:14]...), h...), body...)
 }
