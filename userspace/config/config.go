@@ -59,6 +59,10 @@ type File struct {
 	CrowdSec    CrowdSec       `yaml:"crowdsec"`
 	lines       map[string]int // key path -> line, for error messages
 	source      string
+
+	// XDPModel is the in-kernel model: none, or an xdp-forest file
+	// (xdpids model xdp train), run by the XDP program itself.
+	XDPModel string `yaml:"xdp_model"`
 }
 
 // SynCookies configures the XDP SYN cookies answered under a SYN flood.

@@ -37,6 +37,8 @@ var (
 		"Samples the XDP program wanted to send, by outcome (sent, lost: ring buffer full, over_budget).", []string{"iface", "outcome"}, nil)
 	descVerify = prometheus.NewDesc("xdpids_verification_total",
 		"Source verification in the kernel, by event (cookie: an ACK with a valid SYN cookie verified its source; handshake: a final ACK acknowledging a SYN-ACK the host sent verified its source; synack_recorded: SYN-ACKs the egress program recorded; bad_ack: ACKs of a recorded handshake with another ack number; hop_mismatch: packets claiming a verified source with another hop count).", []string{"iface", "event"}, nil)
+	descModelVerdicts = prometheus.NewDesc("xdpids_model_verdicts_total",
+		"Flow directions the in-kernel model (xdp_model) judged, by class index (0 benign; the model file names the others).", []string{"iface", "class"}, nil)
 	descBlocks = prometheus.NewDesc("xdpids_block_entries",
 		"Entries in the block list, by state.", []string{"state"}, nil)
 	descAllows = prometheus.NewDesc("xdpids_allow_entries",
@@ -212,7 +214,7 @@ func NewCollector(maps *loader.Maps, daemon *Daemon) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descVerify, descBlocks, descAllows,
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descVerify, descModelVerdicts, descBlocks, descAllows,
 		descSamplesRead, descSamplesBad, descOverflow, descAlertsDropped, descDecodeErrors, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descDetectState, descDetectEntries, descScrapeErrors,
 		descBuildInfo, descBans, descBanCap, descBanOther, descRingPending, descRingSize,
 		descCSPolls, descCSErrors, descCSActive, descCSApplied, descCSDeleted, descCSSkipped, descCSUp, descCSLast, descCSApply} {
@@ -271,6 +273,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descVerify, s.SynAcksRecorded, iface, "synack_recorded")
 		counter(descVerify, s.HandshakeBadAck, iface, "bad_ack")
 		counter(descVerify, s.HopMismatch, iface, "hop_mismatch")
+		for c, n := range s.TreeVerdicts {
+			if n > 0 {
+				counter(descModelVerdicts, n, iface, strconv.Itoa(c))
+			}
+		}
 	}
 	if blocks, err := c.maps.Blocks(); err == nil {
 		now := loader.KernelNow()

@@ -196,6 +196,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := loadModel(pipe, cfg); err != nil {
 		return err
 	}
+	xm, err := loadXDPModel(cfg.XDPModel)
+	if err != nil {
+		return err
+	}
+	if err := installXDPModel(dp.Maps(), xm); err != nil {
+		return err
+	}
 	rd, err := samples.NewReader(dp.SamplesMap())
 	if err != nil {
 		return err

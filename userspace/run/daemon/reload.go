@@ -85,6 +85,10 @@ func (r *reloader) apply(next *config.File) error {
 	if err != nil {
 		return err
 	}
+	xm, err := loadXDPModel(next.XDPModel)
+	if err != nil {
+		return err
+	}
 	pc := next.PipelineConfig()
 	rc := next.ResponseConfig()
 	// Then installed. The kernel's config map and allow list first, then
@@ -102,7 +106,7 @@ func (r *reloader) apply(next *config.File) error {
 	r.flowsOn.Store(next.EVE.Flows)
 	installRules(r.pipe, rs)
 	r.pipe.SetModel(mdl)
-	return nil
+	return installXDPModel(r.dp.Maps(), xm)
 }
 
 // restartNeeded names the settings of next that only a restart applies

@@ -58,6 +58,10 @@ type Options struct {
 	// stick: Close reports them.
 	EVE      *eve.Writer
 	Progress func(done, total int64)
+
+	// Tree is the in-kernel model the XDP pass runs (nil: none; the
+	// userspace mode has no kernel and ignores it).
+	Tree *loader.Tree
 }
 
 // Talker is one source's traffic.
@@ -183,6 +187,11 @@ func (r *runner) setup() error {
 		}
 		if err := r.dp.Maps().SetConfig(r.cfg); err != nil {
 			return err
+		}
+		if r.o.Tree != nil {
+			if err := r.dp.Maps().LoadTree(r.o.Tree); err != nil {
+				return err
+			}
 		}
 	} else {
 		r.mem = &memBanner{bans: map[netip.Prefix]int64{}}
