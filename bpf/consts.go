@@ -26,7 +26,8 @@ const (
 	ReasonFlow      = 8
 	ReasonSYNCookie = 9  // tx: SYN answered with a SYN cookie
 	ReasonBadCookie = 10 // drop: a new flow's ACK without a valid cookie, port in cookie mode
-	ReasonMax       = 11
+	ReasonModel     = 11 // drop: the in-kernel model judged the flow malicious
+	ReasonMax       = 12
 )
 
 // Protocol counter indexes.
@@ -121,6 +122,26 @@ const (
 // VerdictNames, ReasonNames and ProtoNames name the counters for output.
 var (
 	VerdictNames = [VerdictMax]string{"pass", "drop", "would_drop", "tx"}
-	ReasonNames  = [ReasonMax]string{"none", "allow_list", "block_list", "rate_limit_syn", "rate_limit_udp", "rate_limit_icmp", "malformed", "not_ip", "flow_drop", "syn_cookie", "bad_cookie"}
+	ReasonNames  = [ReasonMax]string{"none", "allow_list", "block_list", "rate_limit_syn", "rate_limit_udp", "rate_limit_icmp", "malformed", "not_ip", "flow_drop", "syn_cookie", "bad_cookie", "model"}
 	ProtoNames   = [ProtoMax]string{"ipv4", "ipv6", "tcp", "udp", "icmp", "icmpv6", "fragment", "other", "malformed", "vlan"}
+)
+
+// In-kernel model limits and codes (xdpids.h, enum tree_limit, tree_state,
+// tree_action; the features are enum tree_feature, mirrored by
+// userspace/learn/xdptree).
+const (
+	TreeMaxTrees   = 8
+	TreeMaxDepth   = 12 // splits on a root-to-leaf path
+	TreeMaxNodes   = 16384
+	TreeMaxClasses = 16
+	TreeMaxPackets = 255
+	TreeLeaf       = 0xff // TreeNode.Feature of a leaf
+	TreeScoreOne   = 1000 // a leaf's score unit: 1 - P(benign) in 1/1000
+
+	TreeNone    = 0 // FlowStats.Tree: the flow began with no model
+	TreePending = 1 // counting
+	TreeClass   = 2 // judged: TreeClass + class (0 benign)
+
+	TreeAlert = 0 // a malicious verdict is counted and recorded
+	TreeDrop  = 1 // and the flow dropped (not in monitor mode)
 )

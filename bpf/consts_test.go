@@ -14,7 +14,7 @@ func TestEnumsMatchBTF(t *testing.T) {
 	}
 	want := map[string]map[string]uint64{
 		"verdict":     {"VERDICT_PASS": VerdictPass, "VERDICT_DROP": VerdictDrop, "VERDICT_WOULD_DROP": VerdictWouldDrop, "VERDICT_TX": VerdictTX, "VERDICT_MAX": VerdictMax},
-		"reason":      {"REASON_NONE": ReasonNone, "REASON_ALLOW": ReasonAllow, "REASON_BLOCK": ReasonBlock, "REASON_RATE_SYN": ReasonRateSYN, "REASON_RATE_UDP": ReasonRateUDP, "REASON_RATE_ICMP": ReasonRateICMP, "REASON_MALFORMED": ReasonMalformed, "REASON_NOT_IP": ReasonNotIP, "REASON_FLOW": ReasonFlow, "REASON_SYNCOOKIE": ReasonSYNCookie, "REASON_BAD_COOKIE": ReasonBadCookie, "REASON_MAX": ReasonMax},
+		"reason":      {"REASON_NONE": ReasonNone, "REASON_ALLOW": ReasonAllow, "REASON_BLOCK": ReasonBlock, "REASON_RATE_SYN": ReasonRateSYN, "REASON_RATE_UDP": ReasonRateUDP, "REASON_RATE_ICMP": ReasonRateICMP, "REASON_MALFORMED": ReasonMalformed, "REASON_NOT_IP": ReasonNotIP, "REASON_FLOW": ReasonFlow, "REASON_SYNCOOKIE": ReasonSYNCookie, "REASON_BAD_COOKIE": ReasonBadCookie, "REASON_MODEL": ReasonModel, "REASON_MAX": ReasonMax},
 		"flow_action": {"FLOW_INSPECT": FlowInspect, "FLOW_DROP": FlowDrop, "FLOW_BYPASS": FlowBypass},
 		"hint_index":  {"HINT_ALLOW_V4": HintAllowV4, "HINT_ALLOW_V6": HintAllowV6, "HINT_BLOCK_PREFIX_V4": HintBlockPrefixV4, "HINT_BLOCK_PREFIX_V6": HintBlockPrefixV6, "HINT_VERIFIED": HintVerified, "HINT_MAX": HintMax},
 		"trust_flag":  {"TRUST_VERIFIED": TrustVerified, "TRUST_HOP_MISMATCH": TrustHopMismatch, "TRUST_HANDSHAKE": TrustHandshake},
@@ -24,6 +24,10 @@ func TestEnumsMatchBTF(t *testing.T) {
 		"sample_flag": {"SAMPLE_NEW_FLOW": SampleNewFlow, "SAMPLE_ANOMALY": SampleAnomaly, "SAMPLE_FRAGMENT": SampleFragment, "SAMPLE_ICMP": SampleICMP, "SAMPLE_RATELIMIT": SampleRateLimit, "SAMPLE_RANDOM": SampleRandom, "SAMPLE_NON_IP": SampleNonIP, "SAMPLE_MILESTONE": SampleMilestone, "SAMPLE_ALL": SampleAll},
 		"block_origin": {"ORIGIN_MANUAL": OriginManual, "ORIGIN_DETECTOR": OriginDetector, "ORIGIN_RULE": OriginRule,
 			"ORIGIN_FLEET": OriginFleet, "ORIGIN_CROWDSEC": OriginCrowdSec},
+		"tree_limit": {"TL_MAX_TREES": TreeMaxTrees, "TL_MAX_DEPTH": TreeMaxDepth, "TL_MAX_NODES": TreeMaxNodes,
+			"TL_MAX_CLASSES": TreeMaxClasses, "TL_MAX_PACKETS": TreeMaxPackets, "TL_LEAF": TreeLeaf, "TL_SCORE_ONE": TreeScoreOne},
+		"tree_state":  {"TREE_NONE": TreeNone, "TREE_PENDING": TreePending, "TREE_CLASS": TreeClass},
+		"tree_action": {"TREE_ALERT": TreeAlert, "TREE_DROP": TreeDrop},
 		"parse_limit": {"PARSE_VLAN_MAX_DEPTH": VLANMaxDepth, "PARSE_IPV6_EXT_MAX_CHAIN": IPv6ExtMaxChain, "PARSE_MAX_SNAPLEN": MaxSnaplen},
 	}
 	for name, values := range want {

@@ -177,6 +177,31 @@ struct {
 	__type(value, struct flow_stats);
 } flows SEC(".maps");
 
+/* The in-kernel model (xdpids.h, tree_config): two banks of nodes, each
+ * bank's model, and which bank is live. Userspace writes the idle bank,
+ * then flips tree_bank (one 32-bit store), so a packet never walks a half
+ * written model. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * TREE_MAX_NODES);
+	__type(key, __u32);
+	__type(value, struct tree_node);
+} tree_nodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct tree_config);
+} tree_configs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} tree_bank SEC(".maps");
+
 /* Sources that completed a SYN cookie handshake, with the hop count they
  * arrived with. LRU: a flood of real handshakes evicts the oldest. */
 struct {
@@ -287,7 +312,8 @@ struct pkt {
 	__u8 ttl;       /* IPv4 TTL or IPv6 hop limit */
 	__u8 tcp_doff;  /* TCP data offset, 32-bit words (has_l4) */
 	__u8 trust;     /* enum trust_flag bits */
-	__u8 pad[3];
+	__u8 pad;
+	__u16 window;   /* TCP window, host order (has_l4, TCP) */
 	__u16 l3_off;   /* where the IP header starts in the frame */
 	__u16 l4_off;   /* where the L4 header starts (has_l4) */
 	__be32 ack_seq; /* TCP acknowledgment number (has_l4, TCP) */
@@ -311,6 +337,10 @@ struct verified_key *unused_verified_key __attribute__((unused));
 struct verified_src *unused_verified_src __attribute__((unused));
 struct handshake_key *unused_handshake_key __attribute__((unused));
 struct handshake *unused_handshake __attribute__((unused));
+enum tree_feature unused_tree_feature __attribute__((unused));
+enum tree_state unused_tree_state __attribute__((unused));
+enum tree_action unused_tree_action __attribute__((unused));
+enum tree_limit unused_tree_limit __attribute__((unused));
 
 static __always_inline void count(struct counter *c, __u64 bytes)
 {
@@ -336,6 +366,7 @@ static __always_inline int parse_l4(void *cur, void *end, struct pkt *p, __u32 o
 		p->tcp_flags = ((__u8 *)th)[13];
 		p->tcp_doff = th->doff;
 		p->ack_seq = th->ack_seq;
+		p->window = bpf_ntohs(th->window);
 		break;
 	}
 	case IPPROTO_UDP: {
@@ -629,13 +660,217 @@ static __always_inline void flow_key_of(struct pkt *p, struct flow_key *key)
 	key->family = p->family;
 }
 
+/* --- The in-kernel model (issue 11) ---
+ *
+ * While a model is loaded, a new flow direction is marked TREE_PENDING and
+ * its first tree_config.packets packets update the model's counters in its
+ * flow entry (flow_stats: lengths, largest gap, flag counts, the first
+ * packet's flags and window); past them nothing more is counted. At that
+ * packet the trees walk the feature vector (tree_features): each ends in a
+ * leaf whose score (1 - P(benign), in 1/1000) is added to its class. The
+ * flow is malicious when the sum reaches tree_config.threshold; its class
+ * is the one with the largest sum (the lowest on a tie). The verdict is
+ * kept in flow_stats.tree and counted in if_stats.tree_verdicts; with
+ * TREE_DROP (not in monitor mode) the flow is dropped from this packet on
+ * (FLOW_DROP), with no round trip to userspace. userspace/learn/xdptree
+ * computes the same integers from the same packets: its tests check the
+ * two agree on every flow of a capture. */
+
+/* Returned in flow_account's *action: drop this packet (REASON_MODEL). */
+#define FLOW_MODEL_DROP 0x100
+
+static __always_inline __u32 sat32(__u64 v)
+{
+	return v > 0xffffffffULL ? 0xffffffff : (__u32)v;
+}
+
+/* What the model's counters need of a packet. */
+struct tree_pkt {
+	__u64 len;     /* frame length */
+	__u64 now;     /* program clock */
+	__u64 last;    /* the flow's last_ns before this packet */
+	__u64 before;  /* the flow's packets before this one */
+	__u16 window;  /* TCP window */
+	__u16 sport;   /* host order */
+	__u16 dport;
+	__u8 flags;    /* TCP flags */
+	__u8 l4proto;
+	__u8 monitor;  /* config.monitor */
+	__u8 pad[7];
+};
+
+/* The feature vector and the per-class score sums, in a per-CPU scratch
+ * entry: the program's stack has no room left for them. */
+struct tree_vec {
+	__u32 x[TF_MAX];
+	__u32 sum[TREE_MAX_CLASSES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tree_vec);
+} tree_scratch SEC(".maps");
+
+/* tree_features fills v (enum tree_feature) from the flow's counters at
+ * this packet. */
+static __always_inline void tree_features(struct tree_vec *v, struct flow_stats *fs, struct tree_pkt *tp)
+{
+	__u32 *x = v->x;
+	x[TF_PROTO] = tp->l4proto;
+	x[TF_SPORT] = tp->sport;
+	x[TF_DPORT] = tp->dport;
+	x[TF_BYTES] = sat32(fs->bytes);
+	x[TF_LEN_MIN] = fs->len_min;
+	x[TF_LEN_MAX] = fs->len_max;
+	x[TF_DURATION] = sat32(tp->now > fs->first_ns ? (tp->now - fs->first_ns) >> 10 : 0);
+	x[TF_IAT_MAX] = fs->iat_max;
+	x[TF_SYN] = fs->flag_counts[0];
+	x[TF_FIN] = fs->flag_counts[1];
+	x[TF_RST] = fs->flag_counts[2];
+	x[TF_PSH] = fs->flag_counts[3];
+	x[TF_ACK] = fs->flag_counts[4];
+	x[TF_URG] = fs->flag_counts[5];
+	x[TF_FIRST_FLAGS] = fs->first_flags;
+	x[TF_WIN_FIRST] = fs->win_first;
+}
+
+/* tree_classify walks every tree of tc (bank's) over v: 0 benign, else
+ * the malicious class. At most TREE_MAX_TREES x (TREE_MAX_DEPTH + 1) node
+ * lookups; a walk that finds no leaf in that many adds nothing (the
+ * loader refuses such trees). */
+static __always_inline __u32 tree_classify(struct tree_config *tc, __u32 bank, struct tree_vec *v)
+{
+	__u32 *sum = v->sum;
+	for (int c = 0; c < TREE_MAX_CLASSES; c++)
+		sum[c] = 0;
+	__u32 total = 0;
+	__u32 base = bank * TREE_MAX_NODES;
+	__u32 trees = tc->trees;
+	for (__u32 t = 0; t < TREE_MAX_TREES; t++) {
+		if (t >= trees)
+			break;
+		__u32 i = tc->roots[t];
+		for (int d = 0; d <= TREE_MAX_DEPTH; d++) {
+			if (i >= TREE_MAX_NODES)
+				break;
+			__u32 k = base + i;
+			struct tree_node *n = bpf_map_lookup_elem(&tree_nodes, &k);
+			if (!n)
+				break;
+			__u32 f = n->feature;
+			if (f == TREE_LEAF) {
+				total += n->score;
+				sum[n->class & (TREE_MAX_CLASSES - 1)] += n->score;
+				break;
+			}
+			if (f >= TF_MAX)
+				break;
+			i = v->x[f] < n->threshold ? n->left : n->right;
+		}
+	}
+	if (total < tc->threshold)
+		return 0;
+	__u32 best = 1;
+	for (__u32 c = 2; c < TREE_MAX_CLASSES; c++)
+		if (sum[c] > sum[best])
+			best = c;
+	return best;
+}
+
+/* tree_flow runs the model's part of a packet on its flow entry fs
+ * (tp->before == 0: fs is the new entry, not yet inserted). Returns -1
+ * when the flow was not judged at this packet, else the class (0 benign)
+ * | TREE_RET_DROP when the flow is to be dropped. A global function: the
+ * verifier checks it once, on its own, not again on each of the
+ * program's paths to it (inlined, the program went past the verifier's
+ * limit of 1M instructions). */
+#define TREE_RET_DROP 0x100
+__attribute__((noinline)) int tree_flow(struct flow_stats *fs, struct tree_pkt *tp)
+{
+	if (!fs || !tp)
+		return -1;
+	__u32 zero = 0;
+	__u32 *bp = bpf_map_lookup_elem(&tree_bank, &zero);
+	if (!bp)
+		return -1;
+	__u32 bank = *bp & 1;
+	struct tree_config *tc = bpf_map_lookup_elem(&tree_configs, &bank);
+	if (!tc || tc->packets == 0 || tp->before >= tc->packets)
+		return -1;
+	__u16 l = tp->len > 0xffff ? 0xffff : tp->len;
+	__u8 f = tp->flags;
+	if (tp->before == 0) {
+		fs->len_min = l;
+		fs->len_max = l;
+		fs->iat_max = 0;
+		fs->win_first = tp->window;
+		fs->first_flags = f;
+		fs->tree = TREE_PENDING;
+		for (int i = 0; i < 6; i++)
+			fs->flag_counts[i] = 0;
+	} else {
+		if (fs->tree != TREE_PENDING)
+			return -1;
+		if (l < fs->len_min)
+			fs->len_min = l;
+		if (l > fs->len_max)
+			fs->len_max = l;
+		__u32 gap = sat32(tp->now > tp->last ? (tp->now - tp->last) >> 10 : 0);
+		if (gap > fs->iat_max)
+			fs->iat_max = gap;
+	}
+	if (f) {
+		fs->flag_counts[0] += !!(f & TCP_SYN);
+		fs->flag_counts[1] += !!(f & TCP_FIN);
+		fs->flag_counts[2] += !!(f & TCP_RST);
+		fs->flag_counts[3] += !!(f & TCP_PSH);
+		fs->flag_counts[4] += !!(f & TCP_ACK);
+		fs->flag_counts[5] += !!(f & TCP_URG);
+	}
+	if (tp->before + 1 != tc->packets || fs->action == FLOW_DROP)
+		return -1;
+	struct tree_vec *v = bpf_map_lookup_elem(&tree_scratch, &zero);
+	if (!v)
+		return -1;
+	tree_features(v, fs, tp);
+	__u32 c = tree_classify(tc, bank, v);
+	fs->tree = TREE_CLASS + c;
+	if (c && tc->action == TREE_DROP && !tp->monitor) {
+		fs->action = FLOW_DROP;
+		return c | TREE_RET_DROP;
+	}
+	return c;
+}
+
+/* tree_count counts a judged flow (tree_flow's r) and says whether its
+ * packet is to be dropped. */
+static __always_inline int tree_count(struct if_stats *st, int r)
+{
+	if (r < 0)
+		return 0;
+	st->tree_verdicts[r & (TREE_MAX_CLASSES - 1)]++;
+	return r & TREE_RET_DROP;
+}
+
 /* flow_account updates the flow table and returns how many packets the
  * flow had before this one (0 for a new flow). */
-static __always_inline __u64 flow_account(struct if_stats *st, struct pkt *p, __u32 ifindex,
-					  __u64 now, __u64 len, __u32 *action)
+static __always_inline __u64 flow_account(struct if_stats *st, struct config *cfg, struct pkt *p,
+					  __u32 ifindex, __u64 now, __u64 len, __u32 *action)
 {
 	struct flow_key key;
 	flow_key_of(p, &key);
+	struct tree_pkt tp = {
+		.len = len,
+		.now = now,
+		.window = p->window,
+		.sport = bpf_ntohs(p->sport),
+		.dport = bpf_ntohs(p->dport),
+		.flags = p->tcp_flags,
+		.l4proto = p->l4proto,
+		.monitor = cfg->monitor != 0,
+	};
 
 	struct flow_stats *fs = bpf_map_lookup_elem(&flows, &key);
 	if (fs) {
@@ -644,8 +879,15 @@ static __always_inline __u64 flow_account(struct if_stats *st, struct pkt *p, __
 		__sync_fetch_and_add(&fs->bytes, len);
 		if (p->tcp_flags && (fs->tcp_flags & p->tcp_flags) != p->tcp_flags)
 			__sync_fetch_and_or(&fs->tcp_flags, p->tcp_flags);
-		if (fs->last_ns != now)
+		__u64 last = fs->last_ns;
+		if (last != now)
 			fs->last_ns = now;
+		if (fs->tree == TREE_PENDING) {
+			tp.last = last;
+			tp.before = before;
+			if (tree_count(st, tree_flow(fs, &tp)))
+				*action = FLOW_MODEL_DROP;
+		}
 		return before;
 	}
 	struct flow_stats init = {
@@ -656,6 +898,9 @@ static __always_inline __u64 flow_account(struct if_stats *st, struct pkt *p, __
 		.tcp_flags = p->tcp_flags,
 		.ifindex = ifindex,
 	};
+	tp.last = now;
+	if (tree_count(st, tree_flow(&init, &tp)))
+		*action = FLOW_MODEL_DROP;
 	/* Another CPU may insert the same flow at the same moment; then this
 	 * packet is counted as that flow's first, which only costs a sample. */
 	if (bpf_map_update_elem(&flows, &key, &init, BPF_NOEXIST) == 0)
@@ -1352,10 +1597,12 @@ int xdpids(struct xdp_md *ctx)
 		flags |= SAMPLE_FRAGMENT;
 	} else {
 		__u32 action = FLOW_INSPECT;
-		__u64 before = flow_account(st, &p, ifindex, now, len, &action);
+		__u64 before = flow_account(st, cfg, &p, ifindex, now, len, &action);
 		if (before < HANDSHAKE_PACKETS && p.l4proto == IPPROTO_TCP && p.has_l4 &&
 		    (p.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK)
 			handshake_check(st, &p, now);
+		if (action == FLOW_MODEL_DROP)
+			return finish(st, cfg, VERDICT_DROP, REASON_MODEL, len);
 		if (action == FLOW_DROP)
 			return finish(st, cfg, VERDICT_DROP, REASON_FLOW, len);
 		if (action == FLOW_BYPASS) {

@@ -13,6 +13,14 @@
 #define MAX_IFINDEX 65536     /* ifindex values mapped to slots; larger ones use slot 0 */
 #define FLOW_SAMPLES_ALL 0xffffffff /* config.flow_samples: every packet until userspace bypasses the flow */
 #define BYPASS_SNAPLEN 128    /* snap length of the milestone samples of a bypassed flow: headers only */
+/* In-kernel model limits (see tree_config below). */
+#define TREE_MAX_TREES 8
+#define TREE_MAX_DEPTH 12     /* splits on a root-to-leaf path */
+#define TREE_MAX_NODES 16384  /* nodes per bank, all trees together */
+#define TREE_MAX_CLASSES 16
+#define TREE_MAX_PACKETS 255  /* flag counts are 8-bit */
+#define TREE_LEAF 0xff        /* tree_node.feature of a leaf */
+#define TREE_SCORE_ONE 1000   /* a leaf's score: 1 - P(benign), in 1/1000 */
 
 /* The parser's limits as BTF values, so the Go decoder, which must stop
  * where this program does, is checked against the object (consts_test.go). */
@@ -44,7 +52,8 @@ enum reason {
 	REASON_FLOW = 8,       /* the flow has a drop verdict (a drop rule matched) */
 	REASON_SYNCOOKIE = 9,  /* tx: a SYN to a port in cookie mode, answered with a SYN cookie */
 	REASON_BAD_COOKIE = 10, /* drop: a new flow's ACK to a port in cookie mode without a valid cookie */
-	REASON_MAX = 11,
+	REASON_MODEL = 11,     /* drop: the in-kernel model (tree ensemble) judged the flow malicious */
+	REASON_MAX = 12,
 };
 
 /* Protocol counters: a packet can count in several (IPv4 + TCP + fragment). */
@@ -141,6 +150,7 @@ struct if_stats {
 	__u64 synacks_recorded;    /* SYN-ACKs the host sent, recorded by the egress program */
 	__u64 verified_handshake;  /* final ACKs acknowledging a recorded SYN-ACK: source verified */
 	__u64 handshake_bad_ack;   /* ACKs of a recorded handshake with another ack number */
+	__u64 tree_verdicts[TREE_MAX_CLASSES]; /* flows the in-kernel model judged, by class (0 benign) */
 };
 
 struct bucket_config {
@@ -251,6 +261,89 @@ struct flow_stats {
 	__u32 tcp_flags; /* OR of every TCP flag byte seen */
 	__u32 ifindex;
 	__u32 action;    /* enum flow_action, set by userspace */
+	/* The in-kernel model's counters, kept over the first
+	 * tree_config.packets packets of the direction only (then frozen), and
+	 * only for flows that began while a model was loaded (tree != 0). */
+	__u16 len_min;     /* frame length */
+	__u16 len_max;
+	__u32 iat_max;     /* largest gap between packets, ns >> 10 */
+	__u16 win_first;   /* TCP window of the first packet */
+	__u8 first_flags;  /* TCP flags of the first packet */
+	__u8 tree;         /* enum tree_state: the model's verdict */
+	__u8 flag_counts[6]; /* packets with SYN, FIN, RST, PSH, ACK, URG */
+	__u8 pad[2];
+};
+
+/* --- In-kernel model (issue 11) ---
+ * A tree ensemble trained in Go (userspace/learn/xdptree) on the features
+ * below, each an integer the program computes from one flow direction's
+ * own counters at its packet tree_config.packets (XDP sees ingress only:
+ * one direction). Nodes live in two banks of tree_nodes; userspace fills
+ * the idle bank and its tree_config entry, then flips tree_bank. */
+/* (limits: TREE_MAX_* at the top) */
+
+/* Features, the index into the vector the trees split on. */
+enum tree_feature {
+	TF_PROTO = 0,       /* IP protocol */
+	TF_SPORT = 1,       /* source port (ICMP: type) */
+	TF_DPORT = 2,       /* destination port (ICMP: code) */
+	TF_BYTES = 3,       /* frame bytes of the first N packets */
+	TF_LEN_MIN = 4,     /* smallest frame */
+	TF_LEN_MAX = 5,     /* largest frame */
+	TF_DURATION = 6,    /* first to Nth packet, ns >> 10 */
+	TF_IAT_MAX = 7,     /* largest gap, ns >> 10 */
+	TF_SYN = 8,         /* packets with SYN among the first N */
+	TF_FIN = 9,
+	TF_RST = 10,
+	TF_PSH = 11,
+	TF_ACK = 12,
+	TF_URG = 13,
+	TF_FIRST_FLAGS = 14, /* TCP flags of the first packet */
+	TF_WIN_FIRST = 15,  /* TCP window of the first packet */
+	TF_MAX = 16,
+};
+
+/* The model limits as BTF values (consts_test.go checks the Go mirrors). */
+enum tree_limit {
+	TL_MAX_TREES = TREE_MAX_TREES,
+	TL_MAX_DEPTH = TREE_MAX_DEPTH,
+	TL_MAX_NODES = TREE_MAX_NODES,
+	TL_MAX_CLASSES = TREE_MAX_CLASSES,
+	TL_MAX_PACKETS = TREE_MAX_PACKETS,
+	TL_LEAF = TREE_LEAF,
+	TL_SCORE_ONE = TREE_SCORE_ONE,
+};
+
+/* flow_stats.tree */
+enum tree_state {
+	TREE_NONE = 0,    /* the flow began with no model loaded: never judged */
+	TREE_PENDING = 1, /* counting, not yet at packet N */
+	TREE_CLASS = 2,   /* judged: TREE_CLASS + the class (0 benign) */
+};
+
+/* What a malicious verdict does. */
+enum tree_action {
+	TREE_ALERT = 0, /* count it and record it on the flow entry */
+	TREE_DROP = 1,  /* also drop the flow (FLOW_DROP; not in monitor mode) */
+};
+
+struct tree_node {
+	__u32 threshold; /* split: go left when x[feature] < threshold */
+	__u32 left;      /* children, node indexes within the bank */
+	__u32 right;
+	__u8 feature;    /* enum tree_feature; TREE_LEAF at a leaf */
+	__u8 class;      /* leaf: the likeliest class other than benign */
+	__u16 score;     /* leaf: 1 - P(benign), in 1/TREE_SCORE_ONE */
+};
+
+/* One bank's model (tree_config[bank]). */
+struct tree_config {
+	__u32 packets;   /* judge a flow direction at this packet; 0 = no model */
+	__u32 trees;     /* 1..TREE_MAX_TREES */
+	__u32 threshold; /* malicious when the leaves' scores sum to at least this (>= 1) */
+	__u32 action;    /* enum tree_action */
+	__u32 classes;   /* 2..TREE_MAX_CLASSES, benign first */
+	__u32 roots[TREE_MAX_TREES];
 	__u32 pad;
 };
 

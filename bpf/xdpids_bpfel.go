@@ -107,15 +107,22 @@ type XdpidsFlowKey struct {
 }
 
 type XdpidsFlowStats struct {
-	_        structs.HostLayout
-	FirstNs  uint64
-	LastNs   uint64
-	Packets  uint64
-	Bytes    uint64
-	TcpFlags uint32
-	Ifindex  uint32
-	Action   uint32
-	Pad      uint32
+	_          structs.HostLayout
+	FirstNs    uint64
+	LastNs     uint64
+	Packets    uint64
+	Bytes      uint64
+	TcpFlags   uint32
+	Ifindex    uint32
+	Action     uint32
+	LenMin     uint16
+	LenMax     uint16
+	IatMax     uint32
+	WinFirst   uint16
+	FirstFlags uint8
+	Tree       uint8
+	FlagCounts [6]uint8
+	Pad        [2]uint8
 }
 
 type XdpidsHandshake struct {
@@ -158,7 +165,7 @@ type XdpidsHostV6Key struct {
 
 type XdpidsIfStats struct {
 	_                 structs.HostLayout
-	Verdicts          [4][11]XdpidsCounter
+	Verdicts          [4][12]XdpidsCounter
 	Protos            [10]XdpidsCounter
 	FlowsNew          uint64
 	SamplesSent       uint64
@@ -169,6 +176,7 @@ type XdpidsIfStats struct {
 	SynacksRecorded   uint64
 	VerifiedHandshake uint64
 	HandshakeBadAck   uint64
+	TreeVerdicts      [16]uint64
 }
 
 type XdpidsIfaceSlot struct {
@@ -262,7 +270,8 @@ const (
 	XdpidsReasonREASON_FLOW       XdpidsReason = 8
 	XdpidsReasonREASON_SYNCOOKIE  XdpidsReason = 9
 	XdpidsReasonREASON_BAD_COOKIE XdpidsReason = 10
-	XdpidsReasonREASON_MAX        XdpidsReason = 11
+	XdpidsReasonREASON_MODEL      XdpidsReason = 11
+	XdpidsReasonREASON_MAX        XdpidsReason = 12
 )
 
 type XdpidsSampleBuf struct {
@@ -303,6 +312,82 @@ type XdpidsSampleHdr struct {
 	L3Off       uint16
 	L4Off       uint16
 	Trust       uint32
+}
+
+type XdpidsTreeAction uint32
+
+const (
+	XdpidsTreeActionTREE_ALERT XdpidsTreeAction = 0
+	XdpidsTreeActionTREE_DROP  XdpidsTreeAction = 1
+)
+
+type XdpidsTreeConfig struct {
+	_         structs.HostLayout
+	Packets   uint32
+	Trees     uint32
+	Threshold uint32
+	Action    uint32
+	Classes   uint32
+	Roots     [8]uint32
+	Pad       uint32
+}
+
+type XdpidsTreeFeature uint32
+
+const (
+	XdpidsTreeFeatureTF_PROTO       XdpidsTreeFeature = 0
+	XdpidsTreeFeatureTF_SPORT       XdpidsTreeFeature = 1
+	XdpidsTreeFeatureTF_DPORT       XdpidsTreeFeature = 2
+	XdpidsTreeFeatureTF_BYTES       XdpidsTreeFeature = 3
+	XdpidsTreeFeatureTF_LEN_MIN     XdpidsTreeFeature = 4
+	XdpidsTreeFeatureTF_LEN_MAX     XdpidsTreeFeature = 5
+	XdpidsTreeFeatureTF_DURATION    XdpidsTreeFeature = 6
+	XdpidsTreeFeatureTF_IAT_MAX     XdpidsTreeFeature = 7
+	XdpidsTreeFeatureTF_SYN         XdpidsTreeFeature = 8
+	XdpidsTreeFeatureTF_FIN         XdpidsTreeFeature = 9
+	XdpidsTreeFeatureTF_RST         XdpidsTreeFeature = 10
+	XdpidsTreeFeatureTF_PSH         XdpidsTreeFeature = 11
+	XdpidsTreeFeatureTF_ACK         XdpidsTreeFeature = 12
+	XdpidsTreeFeatureTF_URG         XdpidsTreeFeature = 13
+	XdpidsTreeFeatureTF_FIRST_FLAGS XdpidsTreeFeature = 14
+	XdpidsTreeFeatureTF_WIN_FIRST   XdpidsTreeFeature = 15
+	XdpidsTreeFeatureTF_MAX         XdpidsTreeFeature = 16
+)
+
+type XdpidsTreeLimit uint32
+
+const (
+	XdpidsTreeLimitTL_MAX_TREES   XdpidsTreeLimit = 8
+	XdpidsTreeLimitTL_MAX_DEPTH   XdpidsTreeLimit = 12
+	XdpidsTreeLimitTL_MAX_NODES   XdpidsTreeLimit = 16384
+	XdpidsTreeLimitTL_MAX_CLASSES XdpidsTreeLimit = 16
+	XdpidsTreeLimitTL_MAX_PACKETS XdpidsTreeLimit = 255
+	XdpidsTreeLimitTL_LEAF        XdpidsTreeLimit = 255
+	XdpidsTreeLimitTL_SCORE_ONE   XdpidsTreeLimit = 1000
+)
+
+type XdpidsTreeNode struct {
+	_         structs.HostLayout
+	Threshold uint32
+	Left      uint32
+	Right     uint32
+	Feature   uint8
+	Class     uint8
+	Score     uint16
+}
+
+type XdpidsTreeState uint32
+
+const (
+	XdpidsTreeStateTREE_NONE    XdpidsTreeState = 0
+	XdpidsTreeStateTREE_PENDING XdpidsTreeState = 1
+	XdpidsTreeStateTREE_CLASS   XdpidsTreeState = 2
+)
+
+type XdpidsTreeVec struct {
+	_   structs.HostLayout
+	X   [16]uint32
+	Sum [16]uint32
 }
 
 type XdpidsTrustFlag uint32
@@ -362,6 +447,10 @@ const (
 	XdpidsMapSlotIfaces         = "slot_ifaces"
 	XdpidsMapStats              = "stats"
 	XdpidsMapSynPorts           = "syn_ports"
+	XdpidsMapTreeBank           = "tree_bank"
+	XdpidsMapTreeConfigs        = "tree_configs"
+	XdpidsMapTreeNodes          = "tree_nodes"
+	XdpidsMapTreeScratch        = "tree_scratch"
 	XdpidsMapVerified           = "verified"
 	XdpidsProgXdpids            = "xdpids"
 	XdpidsProgXdpidsEgress      = "xdpids_egress"
@@ -379,6 +468,10 @@ const (
 	XdpidsVarUnusedReason       = "unused_reason"
 	XdpidsVarUnusedSampleFlag   = "unused_sample_flag"
 	XdpidsVarUnusedSampleHdr    = "unused_sample_hdr"
+	XdpidsVarUnusedTreeAction   = "unused_tree_action"
+	XdpidsVarUnusedTreeFeature  = "unused_tree_feature"
+	XdpidsVarUnusedTreeLimit    = "unused_tree_limit"
+	XdpidsVarUnusedTreeState    = "unused_tree_state"
 	XdpidsVarUnusedTrustFlag    = "unused_trust_flag"
 	XdpidsVarUnusedVerdict      = "unused_verdict"
 	XdpidsVarUnusedVerifiedKey  = "unused_verified_key"
@@ -454,6 +547,10 @@ type XdpidsMapSpecs struct {
 	SlotIfaces    *ebpf.MapSpec `ebpf:"slot_ifaces"`
 	Stats         *ebpf.MapSpec `ebpf:"stats"`
 	SynPorts      *ebpf.MapSpec `ebpf:"syn_ports"`
+	TreeBank      *ebpf.MapSpec `ebpf:"tree_bank"`
+	TreeConfigs   *ebpf.MapSpec `ebpf:"tree_configs"`
+	TreeNodes     *ebpf.MapSpec `ebpf:"tree_nodes"`
+	TreeScratch   *ebpf.MapSpec `ebpf:"tree_scratch"`
 	Verified      *ebpf.MapSpec `ebpf:"verified"`
 }
 
@@ -475,6 +572,10 @@ type XdpidsVariableSpecs struct {
 	UnusedReason       *ebpf.VariableSpec `ebpf:"unused_reason"`
 	UnusedSampleFlag   *ebpf.VariableSpec `ebpf:"unused_sample_flag"`
 	UnusedSampleHdr    *ebpf.VariableSpec `ebpf:"unused_sample_hdr"`
+	UnusedTreeAction   *ebpf.VariableSpec `ebpf:"unused_tree_action"`
+	UnusedTreeFeature  *ebpf.VariableSpec `ebpf:"unused_tree_feature"`
+	UnusedTreeLimit    *ebpf.VariableSpec `ebpf:"unused_tree_limit"`
+	UnusedTreeState    *ebpf.VariableSpec `ebpf:"unused_tree_state"`
 	UnusedTrustFlag    *ebpf.VariableSpec `ebpf:"unused_trust_flag"`
 	UnusedVerdict      *ebpf.VariableSpec `ebpf:"unused_verdict"`
 	UnusedVerifiedKey  *ebpf.VariableSpec `ebpf:"unused_verified_key"`
@@ -520,6 +621,10 @@ type XdpidsMaps struct {
 	SlotIfaces    *ebpf.Map `ebpf:"slot_ifaces"`
 	Stats         *ebpf.Map `ebpf:"stats"`
 	SynPorts      *ebpf.Map `ebpf:"syn_ports"`
+	TreeBank      *ebpf.Map `ebpf:"tree_bank"`
+	TreeConfigs   *ebpf.Map `ebpf:"tree_configs"`
+	TreeNodes     *ebpf.Map `ebpf:"tree_nodes"`
+	TreeScratch   *ebpf.Map `ebpf:"tree_scratch"`
 	Verified      *ebpf.Map `ebpf:"verified"`
 }
 
@@ -544,6 +649,10 @@ func (m *XdpidsMaps) Close() error {
 		m.SlotIfaces,
 		m.Stats,
 		m.SynPorts,
+		m.TreeBank,
+		m.TreeConfigs,
+		m.TreeNodes,
+		m.TreeScratch,
 		m.Verified,
 	)
 }
@@ -566,6 +675,10 @@ type XdpidsVariables struct {
 	UnusedReason       *ebpf.Variable `ebpf:"unused_reason"`
 	UnusedSampleFlag   *ebpf.Variable `ebpf:"unused_sample_flag"`
 	UnusedSampleHdr    *ebpf.Variable `ebpf:"unused_sample_hdr"`
+	UnusedTreeAction   *ebpf.Variable `ebpf:"unused_tree_action"`
+	UnusedTreeFeature  *ebpf.Variable `ebpf:"unused_tree_feature"`
+	UnusedTreeLimit    *ebpf.Variable `ebpf:"unused_tree_limit"`
+	UnusedTreeState    *ebpf.Variable `ebpf:"unused_tree_state"`
 	UnusedTrustFlag    *ebpf.Variable `ebpf:"unused_trust_flag"`
 	UnusedVerdict      *ebpf.Variable `ebpf:"unused_verdict"`
 	UnusedVerifiedKey  *ebpf.Variable `ebpf:"unused_verified_key"`

@@ -25,6 +25,8 @@ import (
 var daemonMaps = map[string]bool{
 	bpf.XdpidsMapSamples: true, bpf.XdpidsMapSampleScratch: true, bpf.XdpidsMapSampleBudget: true,
 	bpf.XdpidsMapCookieScratch: true, bpf.XdpidsMapSynPorts: true, bpf.XdpidsMapHandshakes: true,
+	// the in-kernel model: each daemon loads its own (tree.go)
+	bpf.XdpidsMapTreeNodes: true, bpf.XdpidsMapTreeConfigs: true, bpf.XdpidsMapTreeBank: true, bpf.XdpidsMapTreeScratch: true,
 }
 
 // eachMap calls fn with the object name and field of every map in o, in
@@ -145,6 +147,9 @@ type IfaceStats struct {
 	SynAcksRecorded   uint64 // SYN-ACKs the host sent, recorded by the egress program
 	VerifiedHandshake uint64 // final ACKs acknowledging a recorded SYN-ACK: source verified
 	HandshakeBadAck   uint64 // ACKs of a recorded handshake with another ack number
+	// TreeVerdicts counts the flows the in-kernel model judged, by class
+	// (0 benign; the model file names the others).
+	TreeVerdicts [bpf.TreeMaxClasses]uint64
 }
 
 // Total is the sum over every verdict and reason: the packets seen.
@@ -186,6 +191,9 @@ func (s *IfaceStats) Add(o *IfaceStats) {
 	s.SynAcksRecorded += o.SynAcksRecorded
 	s.VerifiedHandshake += o.VerifiedHandshake
 	s.HandshakeBadAck += o.HandshakeBadAck
+	for c := range s.TreeVerdicts {
+		s.TreeVerdicts[c] += o.TreeVerdicts[c]
+	}
 }
 
 // SlotStats reads one stats slot summed over CPUs.
@@ -214,6 +222,9 @@ func (m *Maps) SlotStats(slot int) (IfaceStats, error) {
 		s.SynAcksRecorded += c.SynacksRecorded
 		s.VerifiedHandshake += c.VerifiedHandshake
 		s.HandshakeBadAck += c.HandshakeBadAck
+		for k := range s.TreeVerdicts {
+			s.TreeVerdicts[k] += c.TreeVerdicts[k]
+		}
 	}
 	return s, nil
 }
@@ -657,13 +668,17 @@ type Flow struct {
 	Bytes        uint64
 	TCPFlags     uint8
 	Ifindex      uint32
+	Action       uint32 // bpf.FlowInspect, FlowDrop, FlowBypass
+	// Tree is the in-kernel model's verdict: bpf.TreeNone (not judged:
+	// the flow began with no model), TreePending, or TreeClass + class.
+	Tree uint8
 }
 
 // FlowOf converts a raw flow table entry.
 func FlowOf(k bpf.XdpidsFlowKey, v bpf.XdpidsFlowStats) Flow {
 	f := Flow{Sport: ntohs(k.Sport), Dport: ntohs(k.Dport), Proto: k.Proto, VLAN: k.Vlan,
 		FirstNs: v.FirstNs, LastNs: v.LastNs, Packets: v.Packets, Bytes: v.Bytes,
-		TCPFlags: uint8(v.TcpFlags), Ifindex: v.Ifindex}
+		TCPFlags: uint8(v.TcpFlags), Ifindex: v.Ifindex, Action: v.Action, Tree: v.Tree}
 	if k.Family == 4 {
 		f.Src = netip.AddrFrom4([4]byte(k.Src[:4]))
 		f.Dst = netip.AddrFrom4([4]byte(k.Dst[:4]))

@@ -18,7 +18,7 @@ func newModelCommand() *cobra.Command {
 		Use:   "model",
 		Short: "Flow features and the learned detectors: features, train, learn, eval",
 	}
-	cmd.AddCommand(newModelFeaturesCommand(), newModelTrainCommand(), newModelLearnCommand(), newModelEvalCommand())
+	cmd.AddCommand(newModelFeaturesCommand(), newModelTrainCommand(), newModelLearnCommand(), newModelEvalCommand(), newModelXDPCommand())
 	return cmd
 }
 

@@ -34,6 +34,7 @@ func newReadCommand() *cobra.Command {
 		midstream  bool
 		modelPath  string
 	)
+	var xdpModelPath string
 	cmd := &cobra.Command{
 		Use:   "read FILE",
 		Short: "Analyse a pcap or pcapng capture with the live pipeline",
@@ -111,6 +112,13 @@ func newReadCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("xdp-model") {
+				cfg.XDPModel = xdpModelPath
+			}
+			xm, tree, err := loadReadXDPModel(cfg.XDPModel)
+			if err != nil {
+				return err
+			}
 			pc := cfg.PipelineConfig()
 			// Signature verdicts follow --simulate-ips, not the config's
 			// mode (which still governs the detectors' bans and the rate
@@ -120,7 +128,7 @@ func newReadCommand() *cobra.Command {
 			sink.NoFlows = !cfg.EVE.Flows
 			opts := offline.Options{
 				Path: args[0], Mode: m, Datapath: cfg.DatapathConfig(), Pipeline: pc,
-				Respond: cfg.ResponseConfig(), Iface: iface, Rules: engine, EVE: sink, Model: mdl,
+				Respond: cfg.ResponseConfig(), Iface: iface, Rules: engine, EVE: sink, Model: mdl, Tree: tree,
 				OnAlert: func(a *alert.Alert) {
 					if !payload {
 						a.Payload = nil
@@ -147,6 +155,7 @@ func newReadCommand() *cobra.Command {
 			}
 			if sum != nil && !quiet {
 				printSummary(errOut, sum)
+				printTreeSummary(errOut, sum, xm)
 			}
 			return runErr
 		},
@@ -163,6 +172,7 @@ func newReadCommand() *cobra.Command {
 	f.BoolVar(&ips, "simulate-ips", false, `inline verdicts (Suricata's --simulate-ips): drop and reject rules alert "blocked" and drop the rest of their flow; without it they alert "allowed"`)
 	f.BoolVar(&midstream, "midstream", false, "pick up TCP sessions without a handshake as established (Suricata's stream.midstream)")
 	f.StringVar(&modelPath, "model", "", `learned model: "builtin", "none" or a model file (default: the config's model:)`)
+	f.StringVar(&xdpModelPath, "xdp-model", "", `in-kernel model for the XDP pass: "none" or an xdp-forest file (default: the config's xdp_model:)`)
 	return cmd
 }
 

@@ -16,16 +16,17 @@ import (
 
 func newRunCommand(g *globalFlags) *cobra.Command {
 	var (
-		ifaces      []string
-		mode        string
-		xdpMode     string
-		configPath  string
-		modelPath   string
-		readyFile   string
-		metricsAddr string
-		samplePcap  string
-		evePath     string
-		rulePaths   []string
+		ifaces       []string
+		mode         string
+		xdpMode      string
+		configPath   string
+		modelPath    string
+		xdpModelPath string
+		readyFile    string
+		metricsAddr  string
+		samplePcap   string
+		evePath      string
+		rulePaths    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run -i IFACE [-i IFACE ...]",
@@ -64,6 +65,9 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 				c.Signatures.Files = append(c.Signatures.Files, rulePaths...)
 				if cmd.Flags().Changed("model") {
 					c.Model = modelPath
+				}
+				if cmd.Flags().Changed("xdp-model") {
+					c.XDPModel = xdpModelPath
 				}
 			}
 			cfg, err := config.Load(configPath)
@@ -114,6 +118,7 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 	f.StringVar(&evePath, "eve", "", `EVE JSON alert log: a file, or "-" for stdout (default: eve.path of the config)`)
 	f.StringArrayVar(&rulePaths, "rules", nil, rulesFlagHelp+"; SIGHUP reloads them")
 	f.StringVar(&modelPath, "model", "", `learned model: "builtin", "none" or a model file (default: the config's model:)`)
+	f.StringVar(&xdpModelPath, "xdp-model", "", `in-kernel model: "none" or an xdp-forest file (xdpids model xdp train; default: the config's xdp_model:)`)
 	f.Bool("print-default-config", false, "print the built-in configuration and exit")
 	return cmd
 }

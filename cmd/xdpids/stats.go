@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -105,6 +106,10 @@ type ifaceJSON struct {
 	// handshake), the SYN-ACKs the egress program recorded, ACKs with a
 	// wrong ack number and hop count mismatches.
 	Verification map[string]uint64 `json:"verification"`
+
+	// ModelVerdicts: flow directions the in-kernel model judged, by class
+	// index (0 benign; the model file names the rest); absent when none.
+	ModelVerdicts []uint64 `json:"model_verdicts,omitempty"`
 }
 
 type statsJSON struct {
@@ -137,6 +142,7 @@ func statsReport(stats []loader.IfaceStats) statsJSON {
 		for p, c := range s.Protos {
 			j.Protocols[bpf.ProtoNames[p]] = c
 		}
+		j.ModelVerdicts = modelVerdicts(s)
 		r.Interfaces = append(r.Interfaces, j)
 	}
 	return r
@@ -176,7 +182,22 @@ func printStats(w io.Writer, stats []loader.IfaceStats) {
 		fmt.Fprintf(w, "\n  samples: sent=%d lost=%d over_budget=%d\n", s.SamplesSent, s.SamplesLost, s.SamplesOverBudget)
 		fmt.Fprintf(w, "  verification: cookie=%d handshake=%d synack_recorded=%d bad_ack=%d hop_mismatch=%d\n",
 			s.VerifiedNew, s.VerifiedHandshake, s.SynAcksRecorded, s.HandshakeBadAck, s.HopMismatch)
+		if mv := modelVerdicts(s); mv != nil {
+			fmt.Fprintf(w, "  in-kernel model: flow directions judged by class %v\n", mv)
+		}
 	}
+}
+
+// modelVerdicts is s.TreeVerdicts up to its last nonzero class (nil: none).
+func modelVerdicts(s *loader.IfaceStats) []uint64 {
+	n := len(s.TreeVerdicts)
+	for n > 0 && s.TreeVerdicts[n-1] == 0 {
+		n--
+	}
+	if n == 0 {
+		return nil
+	}
+	return slices.Clone(s.TreeVerdicts[:n])
 }
 
 // verification is the interface's verification counters by name (the

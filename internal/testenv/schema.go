@@ -29,6 +29,16 @@ func suricata8Fields(doc any) {
 	dns["tc"] = map[string]any{"type": "boolean"}
 	ans := obj(obj(obj(dns, "answers"), "items"), "properties")
 	ans["soa"] = obj(obj(obj(dns, "authorities"), "items"), "properties")["soa"]
+	// Alerts: "direction", and the flow's client and server in "flow"
+	// (the stored schema has the flow event's fields only).
+	props["direction"] = str
+	flow := obj(obj(props, "flow"), "properties")
+	for _, k := range []string{"src_ip", "dest_ip"} {
+		flow[k] = str
+	}
+	for _, k := range []string{"src_port", "dest_port"} {
+		flow[k] = map[string]any{"type": "integer"}
+	}
 	tls := obj(obj(props, "tls"), "properties")
 	tls["ja4"] = str
 	tls["client_alpns"] = map[string]any{"type": "array", "items": str}

@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/xdpids/xdpids/userspace/app/apphttp"
 	"github.com/xdpids/xdpids/userspace/detect"
 	"github.com/xdpids/xdpids/userspace/respond"
 	"github.com/xdpids/xdpids/userspace/run/pipeline"
@@ -49,14 +50,20 @@ type File struct {
 	Pipeline      Pipeline       `yaml:"pipeline"`
 	Detect        detect.Config  `yaml:"detectors"`
 	Signatures    Signatures     `yaml:"signatures"`
+	AppLayer      AppLayer       `yaml:"app_layer"`
 	Respond       respond.Config `yaml:"response"`
 	// Model is the learned model: builtin, none, or a model file
 	// (xdpids model train/learn); ModelBanTTL the ban its alerts ask for.
 	Model       string         `yaml:"model"`
 	ModelBanTTL time.Duration  `yaml:"model_ban_ttl"`
 	Fleet       Fleet          `yaml:"fleet"` // ban sharing between nodes (NATS JetStream)
+	CrowdSec    CrowdSec       `yaml:"crowdsec"`
 	lines       map[string]int // key path -> line, for error messages
 	source      string
+
+	// XDPModel is the in-kernel model: none, or an xdp-forest file
+	// (xdpids model xdp train), run by the XDP program itself.
+	XDPModel string `yaml:"xdp_model"`
 }
 
 // SynCookies configures the XDP SYN cookies answered under a SYN flood.
@@ -81,6 +88,41 @@ type Signatures struct {
 	Snaplen     uint32        `yaml:"snaplen"`      // bytes of each sampled frame when rules are active
 	StreamDepth uint64        `yaml:"stream_depth"` // reassembled bytes per direction; then the flow is bypassed
 	DropBanTTL  time.Duration `yaml:"drop_ban_ttl"` // a drop rule also bans its source (0: no)
+}
+
+// AppLayer configures the application-layer parsers.
+type AppLayer struct {
+	HTTP HTTPLimits `yaml:"http"`
+}
+
+// HTTPLimits are the HTTP/1 parser's inspection limits, after Suricata's
+// libhtp settings of the same names (app-layer.protocols.http.libhtp.
+// default-config). 0 takes the default; a negative body or layer limit
+// means none kept (no body inspected, no decoding).
+type HTTPLimits struct {
+	RequestBodyLimit  int `yaml:"request_body_limit"`  // bytes of each request body inspected (100 KiB)
+	ResponseBodyLimit int `yaml:"response_body_limit"` // bytes of each response body inspected (100 KiB)
+	// ResponseBodyDecompressLayerLimit: Content-Encoding layers decoded (2);
+	// further layers are left encoded.
+	ResponseBodyDecompressLayerLimit int `yaml:"response_body_decompress_layer_limit"`
+	// CompressionBombLimit: bytes all decoding layers of one body may
+	// produce (1 MiB); a body that decodes to more is cut.
+	CompressionBombLimit int `yaml:"compression_bomb_limit"`
+}
+
+// Limits are the parser limits these settings give.
+func (h HTTPLimits) Limits() apphttp.Limits {
+	l := apphttp.DefaultLimits()
+	set := func(dst *int, v int) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	set(&l.RequestBodyInspect, h.RequestBodyLimit)
+	set(&l.ResponseBodyInspect, h.ResponseBodyLimit)
+	set(&l.MaxEncodingLayers, h.ResponseBodyDecompressLayerLimit)
+	set(&l.MaxDecompressed, h.CompressionBombLimit)
+	return l
 }
 
 // RuleSpec is what signature.Load should load.
@@ -127,6 +169,7 @@ func (f *File) PipelineConfig() pipeline.Config {
 	c.IncludePayload = f.EVE.Payload
 	c.AnomalyRate = f.EVE.AnomaliesPerSecond
 	c.StreamDepth = f.Signatures.StreamDepth
+	c.HTTP = f.AppLayer.HTTP.Limits()
 	c.DetectDepth = uint64(max(f.Sampling.FlowPackets, 1))
 	c.Prevent = f.Mode == "prevent"
 	c.DropBanTTL = int64(f.Signatures.DropBanTTL)
@@ -325,6 +368,9 @@ func (f *File) validate() error {
 		return err
 	}
 	if err := f.validateFleet(); err != nil {
+		return err
+	}
+	if err := f.validateCrowdSec(); err != nil {
 		return err
 	}
 	if err := f.DatapathConfig().Validate(); err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/xdpids/xdpids/userspace/app/apphttp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,4 +210,21 @@ func FuzzLoadVars(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAppLayerHTTPLimits: app_layer.http reaches the pipeline's HTTP
+// parser limits; zero keeps the default.
+func TestAppLayerHTTPLimits(t *testing.T) {
+	f, err := Parse([]byte("app_layer:\n  http:\n    response_body_decompress_layer_limit: 3\n    request_body_limit: 0\n    response_body_limit: 4096\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := f.PipelineConfig().HTTP
+	def := apphttp.DefaultLimits()
+	if l.MaxEncodingLayers != 3 || l.ResponseBodyInspect != 4096 || l.RequestBodyInspect != def.RequestBodyInspect || l.MaxDecompressed != def.MaxDecompressed {
+		t.Errorf("limits %+v", l)
+	}
+	if got := Default().PipelineConfig().HTTP; got != def {
+		t.Errorf("default limits %+v, want %+v", got, def)
+	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -70,5 +71,47 @@ func TestTrustKeys(t *testing.T) {
 	_, err = Parse([]byte("response:\n  forgeable_ban_share: 1.5\n"), "x.yaml")
 	if err == nil || !strings.HasPrefix(err.Error(), "x.yaml:2: response.forgeable_ban_share: 1.5 is not a share") {
 		t.Fatalf("share 1.5: %v", err)
+	}
+}
+
+// TestCrowdSecConfig: the crowdsec section parses, is off by default, and
+// a bad one gets one error naming its key and line.
+func TestCrowdSecConfig(t *testing.T) {
+	if Default().CrowdSec.Enabled() {
+		t.Fatal("crowdsec on by default")
+	}
+	f, err := Parse([]byte("crowdsec:\n  lapi_url: http://127.0.0.1:8080\n  api_key_file: /etc/xdpids/crowdsec.key\n  poll_interval: 10s\n"), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := f.CrowdSec; !c.Enabled() || c.APIKeyFile != "/etc/xdpids/crowdsec.key" || c.PollInterval.String() != "10s" {
+		t.Errorf("parsed %+v", c)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"crowdsec:\n  lapi_url: 127.0.0.1:8080\n  api_key_file: k\n", "x.yaml:2: crowdsec.lapi_url: \"127.0.0.1:8080\" is not a LAPI address"},
+		{"crowdsec:\n  lapi_url: http://127.0.0.1:8080/v1/decisions\n  api_key_file: k\n", "x.yaml:2: crowdsec.lapi_url:"},
+		{"crowdsec:\n  lapi_url: http://127.0.0.1:8080\n", "x.yaml: crowdsec.api_key_file: required with crowdsec.lapi_url"},
+		{"crowdsec:\n  lapi_url: http://127.0.0.1:8080\n  api_key_file: k\n  poll_interval: 10ms\n", "x.yaml:4: crowdsec.poll_interval: 10ms is too short"},
+		{"crowdsec:\n  lapi_url: http://127.0.0.1:8080\n  api_key_file: k\n  poll_interval: -1s\n", "x.yaml:4: crowdsec.poll_interval: -1s: a duration must not be negative"},
+		{"crowdsec:\n  lapi: http://127.0.0.1:8080\n", "x.yaml:2: field lapi not found"},
+	} {
+		_, err := Parse([]byte(tc.yaml), "x.yaml")
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: error %v, want one line starting %q", tc.yaml, err, tc.want)
+		}
+	}
+	dir := t.TempDir()
+	f.CrowdSec.APIKeyFile = dir + "/key"
+	if _, err := f.CrowdSecKey(); err == nil || !strings.HasPrefix(err.Error(), "crowdsec.api_key_file: open ") {
+		t.Errorf("missing key file: %v", err)
+	}
+	for content, ok := range map[string]bool{"abc123\n": true, "\n": false, "two words\n": false} {
+		if err := os.WriteFile(f.CrowdSec.APIKeyFile, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		key, err := f.CrowdSecKey()
+		if (err == nil) != ok || ok && key != "abc123" {
+			t.Errorf("key file %q: %q, %v", content, key, err)
+		}
 	}
 }

@@ -223,7 +223,17 @@ func (r *Responder) Restore(entries []loader.BlockEntry, nowNs int64) int {
 	return n
 }
 
-// IsProtected reports whether a must never be banned.
+// Protects is IsProtected for other goroutines (the CrowdSec bouncer):
+// it takes the responder's lock, which Reconfigure swaps the protected
+// prefixes under.
+func (r *Responder) Protects(a netip.Addr) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.IsProtected(a)
+}
+
+// IsProtected reports whether a must never be banned. The caller holds
+// r.mu, or nothing reconfigures the responder meanwhile.
 func (r *Responder) IsProtected(a netip.Addr) bool {
 	if r.Host != nil && r.Host.Contains(a) {
 		return true

@@ -180,6 +180,11 @@ type crule struct {
 	hwrites  []chostbit
 	fp       []byte              // fast pattern, lower-cased; nil = none
 	meta     map[string][]string // the rule's metadata, parsed once for alerts
+	// appGate: a packet or stream rule limited to flows of an app
+	// protocol (hasAppGate); gateFn checks it once the flow's protocol
+	// is known, for a stream match made before it was (Alert.AppGate).
+	appGate bool
+	gateFn  func(app string) bool
 }
 
 type group struct {
@@ -381,6 +386,10 @@ func (e *Engine) compileRule(r *rules.Rule) *crule {
 	cr.ipOnly = len(r.Matches) == 0 && !packetOnly && len(cr.reads) == 0 && len(cr.hreads) == 0 && !cr.headers &&
 		r.Flow == (rules.Flow{}) && r.SrcPorts.Any && r.DstPorts.Any && len(r.StreamSize) == 0
 	cr.fp = fastPattern(r)
+	if hasAppGate(r) && !isAppRule(r) {
+		cr.appGate = true
+		cr.gateFn = func(app string) bool { return appGateOK(r, app) }
+	}
 	return cr
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 
+	"github.com/xdpids/xdpids/userspace/app/appproto"
 	"github.com/xdpids/xdpids/userspace/detect/alert"
 	"github.com/xdpids/xdpids/userspace/flow/flows"
 	"github.com/xdpids/xdpids/userspace/packet/decode"
@@ -149,12 +150,26 @@ func (e *Engine) run(s *scratch, c *mctx, emit func(*alert.Alert)) {
 		if !e.eligible(cr, c) || !e.matchHeader(cr, c, s) || !e.flowbitsRead(cr, c) || !e.hostbitsRead(cr, c) {
 			continue
 		}
+		pendingApp := false
+		if cr.appGate {
+			app := flowApp(c.f)
+			// A stream chunk is matched before the app layer reads it:
+			// on a flow whose protocol that chunk may yet decide, the
+			// alert carries the check (Alert.AppGate) for the caller.
+			if pendingApp = c.stream && app == "unknown"; !pendingApp && !appGateOK(cr.r, app) {
+				continue
+			}
+		}
 		cands++
 		if !e.matchChains(cr, c, s) || c.old > 0 && !e.newStreamMatch(cr, c, s) {
 			continue
 		}
 		matches++
-		if e.onMatch(cr, c, emit) {
+		em := emit
+		if pendingApp {
+			em = func(a *alert.Alert) { a.AppGate = cr.gateFn; emit(a) }
+		}
+		if e.onMatch(cr, c, em) {
 			alerts++
 		} else {
 			quiet++
@@ -878,4 +893,13 @@ func firstOfDirection(in *Input) bool {
 		d = 1
 	}
 	return in.F.Pkts[d] == 1
+}
+
+// flowApp is the app protocol detected on f ("unknown" while undecided
+// or without a flow).
+func flowApp(f *flows.Flow) string {
+	if f == nil {
+		return "unknown"
+	}
+	return appproto.Proto(f.App).String()
 }

@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"github.com/xdpids/xdpids/userspace/app/appproto"
 	"slices"
 	"testing"
 
@@ -184,5 +185,41 @@ alert tcp any any -> any any (flow:established,to_server; stream_size:client,>=,
 	h.eng.MatchStream(&StreamInput{F: f, ToServer: true, Data: []byte(pk.payload), TsNs: h.ts, P: &h.pk}, func(a *alert.Alert) { got = append(got, a.SID) })
 	if !slices.Equal(got, []uint32{2}) {
 		t.Errorf("stream alerts %v, want [2]", got)
+	}
+}
+
+// TestAppGatedStreamRules: a rule that names an app protocol and inspects
+// the payload without app buffers ("alert http ... content") is a stream
+// rule limited to flows of that protocol: it matches on an http flow, not
+// on a tls one, and on a flow still undecided it alerts with the check
+// (AppGate) for the caller to apply once the app layer has decided.
+func TestAppGatedStreamRules(t *testing.T) {
+	const c, s = "10.0.0.1", "10.0.0.2"
+	h := newHarness(t, `
+alert http any any -> any any (msg:"http payload"; flow:to_server; content:"EVIL"; sid:1;)
+alert tcp any any -> any any (msg:"not tls payload"; app-layer-protocol:!tls; content:"EVIL"; sid:2;)
+alert tcp any any -> any any (msg:"any payload"; content:"EVIL"; sid:3;)
+`, Options{})
+	h.handshake(c, s, 40000, 80)
+	f := h.lastFlow(t)
+	run := func(app appproto.Proto) (sids []uint32, gated []uint32) {
+		f.App = uint8(app)
+		h.eng.MatchStream(&StreamInput{F: f, ToServer: true, Data: []byte("GET /EVIL HTTP/1.1\r\n"), TsNs: h.ts, Again: true}, func(a *alert.Alert) {
+			sids = append(sids, a.SID)
+			if a.AppGate != nil && a.AppGate("http") && !a.AppGate("tls") {
+				gated = append(gated, a.SID)
+			}
+		})
+		slices.Sort(sids)
+		return sids, gated
+	}
+	if got, _ := run(appproto.HTTP1); !slices.Equal(got, []uint32{1, 2, 3}) {
+		t.Errorf("http flow: %v, want [1 2 3]", got)
+	}
+	if got, _ := run(appproto.TLS); !slices.Equal(got, []uint32{3}) {
+		t.Errorf("tls flow: %v, want [3]", got)
+	}
+	if got, gated := run(appproto.Unknown); !slices.Equal(got, []uint32{1, 2, 3}) || !slices.Equal(gated, []uint32{1, 2}) {
+		t.Errorf("undecided flow: %v with gates on %v, want [1 2 3] with gates on [1 2]", got, gated)
 	}
 }

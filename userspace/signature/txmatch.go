@@ -353,7 +353,10 @@ func (e *Engine) runTx(s *scratch, c *mctx, in *TxInput, emit func(*alert.Alert)
 			}
 		}
 		cands++
-		if !in.Detected && (!e.txFields(cr.r, in) || !e.txChains(cr, tr, c, in, s)) {
+		// At a detection point a rule has no app buffer or field, but its
+		// payload keywords (content, byte_test... on the packet) still
+		// have to match.
+		if !in.Detected && !e.txFields(cr.r, in) || !e.txChains(cr, tr, c, in, s) {
 			continue
 		}
 		matches++
@@ -511,10 +514,33 @@ func (e *Engine) txChains(cr *crule, tr *txRule, c *mctx, in *TxInput, s *scratc
 }
 
 // isAppRule reports whether r is inspected on app-layer transactions
-// (MatchTx) instead of packets and streams: it names an app-layer
-// buffer, field or protocol.
+// (MatchTx) instead of packets and streams: it names an app-layer buffer
+// or field, or it names an app protocol (header or app-layer-protocol)
+// and inspects no payload, and so runs at the protocol's detection
+// points. A rule that names an app protocol and inspects the payload
+// without app buffers ("alert http ... content:...") is a packet and
+// stream rule limited to flows of that protocol (appGated), as in
+// Suricata.
 func isAppRule(r *rules.Rule) bool {
-	return r.Proto.App != "" || len(r.AppLayer) > 0 || r.IsApp()
+	return r.IsApp() || hasAppGate(r) && len(r.Matches) == 0
+}
+
+// hasAppGate reports whether r is limited to flows of an app protocol.
+func hasAppGate(r *rules.Rule) bool { return r.Proto.App != "" || len(r.AppLayer) > 0 }
+
+// appGateOK checks a packet or stream rule's app protocol conditions
+// against the flow's app protocol (appproto names; "unknown" while
+// undecided, which only a rule without conditions passes).
+func appGateOK(r *rules.Rule, app string) bool {
+	if r.Proto.App != "" && r.Proto.App != app {
+		return false
+	}
+	for _, a := range r.AppLayer {
+		if app == "unknown" || (a.Name == app) == a.Negated {
+			return false
+		}
+	}
+	return true
 }
 
 // mayMatchTx reports whether app rules could inspect a flow of IP

@@ -104,6 +104,7 @@ alert tls any any -> any any (msg:"certs"; tls.certs; content:"EVILCA"; sid:6;)
 alert tls any any -> any any (msg:"expired"; tls_cert_expired; sid:7;)
 alert tcp any any -> any any (msg:"not tls"; app-layer-protocol:!tls; sid:8;)
 alert tcp any any -> any any (msg:"is tls"; flow:to_server; app-layer-protocol:tls; sid:9;)
+alert tls any any -> any any (msg:"tls with payload keywords"; content:"NOT-IN-PACKET"; byte_test:1,=,7,0; sid:10;)
 `, Options{})
 	h.handshake(c, s, 40000, 443)
 	dns := &txData{
@@ -132,7 +133,7 @@ alert tcp any any -> any any (msg:"is tls"; flow:to_server; app-layer-protocol:t
 		t.Errorf("tls server alerts %v, want [5 6]", got)
 	}
 	if got := h.txRun(TxInput{ToServer: true, App: "tls", Detected: true}); !slices.Equal(got, []uint32{9}) {
-		t.Errorf("tls detection alerts %v, want [9]", got)
+		t.Errorf("tls detection alerts %v, want [9] (10's payload keywords must match too)", got)
 	}
 	if got := h.txRun(TxInput{ToServer: false, App: "ssh", Detected: true}); !slices.Equal(got, []uint32{8}) {
 		t.Errorf("ssh detection alerts %v, want [8]", got)

@@ -441,3 +441,18 @@ func (c *Conn) next09() bool {
 	}
 	return false
 }
+
+// Current returns the transaction a direction is in: the one whose
+// message it is parsing, else the oldest whose side is not complete;
+// nil when there is none.
+func (c *Conn) Current(toServer bool) *Tx {
+	if t := c.dir(toServer).tx; t != nil {
+		return t
+	}
+	for _, t := range c.q {
+		if toServer && !t.reqDone || !toServer && !t.respDone {
+			return t
+		}
+	}
+	return nil
+}

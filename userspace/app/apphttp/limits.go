@@ -56,6 +56,9 @@ func DefaultLimits() Limits {
 	}
 }
 
+// Effective returns the limits a Conn made with l runs with (Conn.Limits).
+func (l Limits) Effective() Limits { return l.sane() }
+
 // sane replaces zero limits by the defaults, so a zero Limits value works.
 // A negative body or layer limit means none: no body kept, no decoding.
 func (l Limits) sane() Limits {

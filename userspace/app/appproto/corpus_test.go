@@ -1,126 +1,40 @@
 package appproto
 
 import (
-	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
-
 	"github.com/xdpids/xdpids/internal/testenv"
 )
 
-// detectCapture runs detection on every TCP connection (client: the SYN's
-// sender) and UDP datagram of a capture, feeding each direction's in-order
-// bytes until DetectTCP decides, and returns "to_server/to_client" results
-// per connection, sorted.
+// detectCapture runs detection on every TCP connection and UDP datagram
+// of a capture, on each direction's first in-order bytes (up to what
+// detection reads), and returns "to_server/to_client" results per
+// connection, sorted, then the UDP ones.
 func detectCapture(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type dir struct {
-		data    []byte
-		next    uint32
-		started bool
-		p       Proto
-	}
-	type conn struct{ ts, tc dir }
-	conns := map[string]*conn{}
-	var order []string
-	var udp []string
-	for {
-		data, _, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			break
+	detect := func(toServer bool, data []byte) Proto {
+		if len(data) == 0 {
+			return Unknown
 		}
-		if err != nil {
-			t.Fatal(err)
+		pr, more := DetectTCP(toServer, data[:min(len(data), 4096)])
+		if pr == Unknown && (!more || len(data) > 4096) {
+			return Failed
 		}
-		pkt := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
-		nl := pkt.NetworkLayer()
-		if nl == nil {
-			continue
-		}
-		if u, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP); ok && len(u.Payload) > 0 {
-			udp = append(udp, "udp:"+DetectUDP(uint16(u.SrcPort), uint16(u.DstPort), u.Payload).String())
-			continue
-		}
-		tcp, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
-		if !ok {
-			continue
-		}
-		src, dst := nl.NetworkFlow().Endpoints()
-		a := fmt.Sprintf("%v:%d", src, tcp.SrcPort)
-		b := fmt.Sprintf("%v:%d", dst, tcp.DstPort)
-		var c *conn
-		var d *dir
-		if x, ok := conns[a+">"+b]; ok {
-			c, d = x, &x.ts
-		} else if x, ok := conns[b+">"+a]; ok {
-			c, d = x, &x.tc
-		} else {
-			if tcp.SYN && tcp.ACK {
-				a, b = b, a // first seen is the server's SYN-ACK
-				c = new(conn)
-				conns[a+">"+b] = c
-				order = append(order, a+">"+b)
-				d = &c.tc
-			} else {
-				c = new(conn)
-				conns[a+">"+b] = c
-				order = append(order, a+">"+b)
-				d = &c.ts
-			}
-		}
-		toServer := d == &c.ts
-		if tcp.SYN {
-			d.next, d.started = tcp.Seq+1, true
-			continue
-		}
-		if !d.started {
-			d.next, d.started = tcp.Seq, true
-		}
-		p := tcp.Payload
-		if diff := int32(d.next - tcp.Seq); diff > 0 {
-			if int(diff) >= len(p) {
-				continue
-			}
-			p = p[diff:]
-		} else if diff < 0 {
-			continue
-		}
-		d.next += uint32(len(p))
-		if d.p != Unknown || len(p) == 0 {
-			continue
-		}
-		d.data = append(d.data, p...)
-		if pr, more := DetectTCP(toServer, d.data); pr != Unknown || !more || len(d.data) > 4096 {
-			d.p = pr
-			if pr == Unknown {
-				d.p = Failed
-			}
-		}
+		return pr
 	}
 	var out []string
-	for _, k := range order {
-		c := conns[k]
-		if c.ts.data == nil && c.tc.data == nil {
+	for _, c := range testenv.CaptureConns(t, path, 0) {
+		if c.ToServer == nil && c.ToClient == nil {
 			continue
 		}
-		out = append(out, c.ts.p.String()+"/"+c.tc.p.String())
+		out = append(out, detect(true, c.ToServer).String()+"/"+detect(false, c.ToClient).String())
+	}
+	var udp []string
+	for _, u := range testenv.CapturePayloads(t, path, testenv.UDPOnly()) {
+		udp = append(udp, "udp:"+DetectUDP(u.SrcPort, u.DstPort, u.Data).String())
 	}
 	slices.Sort(out)
 	slices.Sort(udp)

@@ -1,76 +1,23 @@
 package appssh
 
 import (
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
-
 	"github.com/xdpids/xdpids/internal/testenv"
 )
 
-// tcpStreams reads a capture and returns the in-order payload of each
-// direction of the first TCP connection on port (client to server first),
-// dropping retransmitted bytes: enough for the small, clean captures of
-// suricata-verify.
+// tcpStreams returns the in-order payload of each direction of the first
+// TCP connection on port of a capture (client to server first).
 func tcpStreams(t *testing.T, path string, port uint16) (toServer, toClient []byte) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	conns := testenv.CaptureConns(t, path, port)
+	if len(conns) == 0 {
+		return nil, nil
 	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := map[bool]uint32{}
-	started := map[bool]bool{}
-	for {
-		data, _, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		pkt := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
-		tcp, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
-		if !ok || (uint16(tcp.DstPort) != port && uint16(tcp.SrcPort) != port) {
-			continue
-		}
-		dir := uint16(tcp.DstPort) == port
-		seq := tcp.Seq
-		if tcp.SYN {
-			next[dir], started[dir] = seq+1, true
-			continue
-		}
-		if !started[dir] {
-			next[dir], started[dir] = seq, true
-		}
-		p := tcp.Payload
-		if d := int32(next[dir] - seq); d > 0 {
-			if int(d) >= len(p) {
-				continue
-			}
-			p = p[d:]
-		} else if d < 0 {
-			continue // out of order: not in these captures
-		}
-		next[dir] += uint32(len(p))
-		if dir {
-			toServer = append(toServer, p...)
-		} else {
-			toClient = append(toClient, p...)
-		}
-	}
-	return toServer, toClient
+	return conns[0].ToServer, conns[0].ToClient
 }
 
 // TestCorpusBanners runs the suricata-verify SSH captures and checks what
@@ -146,75 +93,6 @@ func TestCorpusNewKeys(t *testing.T) {
 	}
 }
 
-// tcpConns splits a capture into its TCP connections on port (keyed by the
-// client's endpoint) and returns each one's in-order payload per
-// direction.
-func tcpConns(t *testing.T, path string, port uint16) map[string]*[2][]byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type dirState struct {
-		next    uint32
-		started bool
-	}
-	out := map[string]*[2][]byte{}
-	state := map[string]*[2]dirState{}
-	for {
-		data, _, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		pkt := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
-		tcp, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
-		if !ok || (uint16(tcp.DstPort) != port && uint16(tcp.SrcPort) != port) {
-			continue
-		}
-		src, dst := pkt.NetworkLayer().NetworkFlow().Endpoints()
-		toServer := uint16(tcp.DstPort) == port
-		key := src.String() + ":" + tcp.SrcPort.String()
-		if !toServer {
-			key = dst.String() + ":" + tcp.DstPort.String()
-		}
-		if out[key] == nil {
-			out[key], state[key] = new([2][]byte), new([2]dirState)
-		}
-		i := 1
-		if toServer {
-			i = 0
-		}
-		d := &state[key][i]
-		if tcp.SYN {
-			d.next, d.started = tcp.Seq+1, true
-			continue
-		}
-		if !d.started {
-			d.next, d.started = tcp.Seq, true
-		}
-		p := tcp.Payload
-		if diff := int32(d.next - tcp.Seq); diff > 0 {
-			if int(diff) >= len(p) {
-				continue
-			}
-			p = p[diff:]
-		} else if diff < 0 {
-			continue
-		}
-		d.next += uint32(len(p))
-		out[key][i] = append(out[key][i], p...)
-	}
-	return out
-}
-
 // TestCorpusBruteforce: the SSH password-guessing capture of the attack
 // set: every connection's banners parse and, where both sides got through
 // the key exchange, both HASSHes exist and the connection is encrypted.
@@ -223,13 +101,14 @@ func TestCorpusBruteforce(t *testing.T) {
 	if _, err := os.Stat(p); err != nil {
 		t.Skip(err)
 	}
-	conns := tcpConns(t, p, 22)
+	conns := testenv.CaptureConns(t, p, 22)
 	if len(conns) == 0 {
 		t.Fatal("no connections")
 	}
 	var encrypted int
 	hassh := map[string]int{}
-	for key, s := range conns {
+	for _, cn := range conns {
+		key, s := cn.Client, [2][]byte{cn.ToServer, cn.ToClient}
 		var c Conn
 		c.Feed(true, s[0])
 		c.Feed(false, s[1])

@@ -77,6 +77,29 @@ type Alert struct {
 	// ("http": {...}); it must marshal to a JSON object.
 	AppProto string
 	App      any
+
+	// AppGate, when set, is the app protocol condition of the rule that
+	// fired on a stream chunk before the flow's protocol was known: the
+	// caller drops the alert when the protocol the app layer then
+	// decides (appproto name) fails it.
+	AppGate func(app string) bool
+
+	// Flow is the alert's flow as it stood when the alert was raised
+	// (signature and model alerts; Valid false for the behavioural
+	// detectors, whose alerts are about a source, not one flow): EVE's
+	// alert "flow" object and "direction".
+	Flow FlowInfo
+}
+
+// FlowInfo is a snapshot of the flow an alert was raised on.
+type FlowInfo struct {
+	Valid    bool
+	ToServer bool      // the alerting packet went from the client (originator) to the server
+	Pkts     [2]uint64 // [0] to server, [1] to client, this packet included
+	Bytes    [2]uint64
+	StartNs  int64
+	Client   netip.AddrPort
+	Server   netip.AddrPort
 }
 
 // Evidence trust levels (Alert.Trust).

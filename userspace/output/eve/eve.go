@@ -47,22 +47,27 @@ type Record struct {
 	ICMPCode    *uint16  `json:"icmp_code,omitempty"`
 	CommunityID string   `json:"community_id,omitempty"`
 	// TxID is the app-layer transaction of an app event (http, dns...).
-	TxID     *uint64      `json:"tx_id,omitempty"`
-	Alert    *AlertRecord `json:"alert,omitempty"`
-	AppProto string       `json:"app_proto,omitempty"`
+	TxID *uint64 `json:"tx_id,omitempty"`
+	// Direction is an alert's: to_server (from the flow's client) or
+	// to_client.
+	Direction string       `json:"direction,omitempty"`
+	Alert     *AlertRecord `json:"alert,omitempty"`
+	AppProto  string       `json:"app_proto,omitempty"`
 	// The app-layer record of an app event, or of the transaction an
 	// alert matched (app.go).
-	HTTP     json.RawMessage `json:"http,omitempty"`
-	DNS      json.RawMessage `json:"dns,omitempty"`
-	TLS      json.RawMessage `json:"tls,omitempty"`
-	SSH      json.RawMessage `json:"ssh,omitempty"`
-	Anomaly  *AnomalyRecord  `json:"anomaly,omitempty"`
-	Drop     *DropRecord     `json:"drop,omitempty"`
-	Flow     *FlowRecord     `json:"flow,omitempty"`
-	TCP      *TCPRecord      `json:"tcp,omitempty"`
-	Stats    *StatsRecord    `json:"stats,omitempty"`
-	Payload  string          `json:"payload,omitempty"`
-	Metadata *Metadata       `json:"metadata,omitempty"`
+	HTTP    json.RawMessage `json:"http,omitempty"`
+	DNS     json.RawMessage `json:"dns,omitempty"`
+	TLS     json.RawMessage `json:"tls,omitempty"`
+	SSH     json.RawMessage `json:"ssh,omitempty"`
+	Anomaly *AnomalyRecord  `json:"anomaly,omitempty"`
+	Drop    *DropRecord     `json:"drop,omitempty"`
+	// Flow is a flow event's *FlowRecord, or an alert's *AlertFlowRecord
+	// (nil: none; never a typed nil).
+	Flow     any          `json:"flow,omitempty"`
+	TCP      *TCPRecord   `json:"tcp,omitempty"`
+	Stats    *StatsRecord `json:"stats,omitempty"`
+	Payload  string       `json:"payload,omitempty"`
+	Metadata *Metadata    `json:"metadata,omitempty"`
 }
 
 // AlertRecord is the "alert" object.
@@ -165,6 +170,15 @@ func RecordOf(a *alert.Alert, loc *time.Location) Record {
 			}
 		}
 	}
+	if fl := &a.Flow; fl.Valid {
+		r.Direction = "to_client"
+		if fl.ToServer {
+			r.Direction = "to_server"
+		}
+		r.Flow = &AlertFlowRecord{PktsToServer: fl.Pkts[0], PktsToClient: fl.Pkts[1], BytesToServer: fl.Bytes[0], BytesToClient: fl.Bytes[1],
+			Start: stamp(fl.StartNs, loc), SrcIP: fl.Client.Addr().String(), DestIP: fl.Server.Addr().String(),
+			SrcPort: fl.Client.Port(), DestPort: fl.Server.Port()}
+	}
 	r.AppProto = a.AppProto
 	r.setApp(a.AppProto, a.App)
 	if len(a.Payload) > 0 {
@@ -215,6 +229,22 @@ type FlowRecord struct {
 	Reason        string `json:"reason"`
 	Alerted       bool   `json:"alerted"`
 	Action        string `json:"action,omitempty"`
+}
+
+// AlertFlowRecord is the "flow" object of an alert: the flow's counters
+// at the alert and its start, and its client and server (so the side an
+// app record's fields belong to is known whichever way the alerting
+// packet went).
+type AlertFlowRecord struct {
+	PktsToServer  uint64 `json:"pkts_toserver"`
+	PktsToClient  uint64 `json:"pkts_toclient"`
+	BytesToServer uint64 `json:"bytes_toserver"`
+	BytesToClient uint64 `json:"bytes_toclient"`
+	Start         string `json:"start"`
+	SrcIP         string `json:"src_ip,omitempty"`
+	DestIP        string `json:"dest_ip,omitempty"`
+	SrcPort       uint16 `json:"src_port,omitempty"`
+	DestPort      uint16 `json:"dest_port,omitempty"`
 }
 
 // TCPRecord is the "tcp" object of a flow event.

@@ -18,6 +18,7 @@ import (
 	"github.com/xdpids/xdpids/internal/buildinfo"
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/fleet/crowdsec"
 	"github.com/xdpids/xdpids/userspace/fleet/natsbans"
 	"github.com/xdpids/xdpids/userspace/flow/flows"
 	"github.com/xdpids/xdpids/userspace/respond"
@@ -37,6 +38,8 @@ var (
 		"Samples the XDP program wanted to send, by outcome (sent, lost: ring buffer full, over_budget).", []string{"iface", "outcome"}, nil)
 	descVerify = prometheus.NewDesc("xdpids_verification_total",
 		"Source verification in the kernel, by event (cookie: an ACK with a valid SYN cookie verified its source; handshake: a final ACK acknowledging a SYN-ACK the host sent verified its source; synack_recorded: SYN-ACKs the egress program recorded; bad_ack: ACKs of a recorded handshake with another ack number; hop_mismatch: packets claiming a verified source with another hop count).", []string{"iface", "event"}, nil)
+	descModelVerdicts = prometheus.NewDesc("xdpids_model_verdicts_total",
+		"Flow directions the in-kernel model (xdp_model) judged, by class index (0 benign; the model file names the others).", []string{"iface", "class"}, nil)
 	descBlocks = prometheus.NewDesc("xdpids_block_entries",
 		"Entries in the block list, by state.", []string{"state"}, nil)
 	descAllows = prometheus.NewDesc("xdpids_allow_entries",
@@ -89,6 +92,24 @@ var (
 		"Fleet errors: NATS requests, undecodable values, map writes.", nil, nil)
 	descFleetConnected = prometheus.NewDesc("xdpids_fleet_connected",
 		"1 while connected to NATS (the fleet's bans are still enforced while 0).", nil, nil)
+	descCSPolls = prometheus.NewDesc("xdpids_crowdsec_polls_total",
+		"Successful reads of the CrowdSec LAPI decision stream, by kind (startup: the whole stream, delta).", []string{"kind"}, nil)
+	descCSErrors = prometheus.NewDesc("xdpids_crowdsec_errors_total",
+		"Failed CrowdSec polls, by stage (fetch: connect, HTTP status or body; apply: a block list write).", []string{"stage"}, nil)
+	descCSActive = prometheus.NewDesc("xdpids_crowdsec_decisions_active",
+		"Prefixes held for live CrowdSec ban decisions.", nil, nil)
+	descCSApplied = prometheus.NewDesc("xdpids_crowdsec_decisions_applied_total",
+		"Block list entries written for CrowdSec decisions.", nil, nil)
+	descCSDeleted = prometheus.NewDesc("xdpids_crowdsec_decisions_deleted_total",
+		"Block list entries lifted because CrowdSec deleted their decisions (or no longer had them at a re-read).", nil, nil)
+	descCSSkipped = prometheus.NewDesc("xdpids_crowdsec_decisions_skipped_total",
+		"CrowdSec decisions that made no entry, by reason (scope, type: not ban, invalid, expired, protected: a protected host address, local: a local ban holds the prefix).", []string{"reason"}, nil)
+	descCSUp = prometheus.NewDesc("xdpids_crowdsec_lapi_up",
+		"1 when the last CrowdSec poll succeeded.", nil, nil)
+	descCSApply = prometheus.NewDesc("xdpids_crowdsec_last_apply_seconds",
+		"Time the last CrowdSec poll took to apply its decisions to the block list (after the fetch).", nil, nil)
+	descCSLast = prometheus.NewDesc("xdpids_crowdsec_last_success_timestamp_seconds",
+		"Unix time of the last successful CrowdSec poll (0: none yet).", nil, nil)
 
 	// Event metrics: the daemon reports these as they happen.
 	optsAlerts = prometheus.CounterOpts{Name: "xdpids_alerts_total",
@@ -119,6 +140,7 @@ type Daemon struct {
 	Responder *respond.Responder
 	Ring      Ring
 	Fleet     *natsbans.Fleet
+	CrowdSec  *crowdsec.Bouncer
 
 	once       sync.Once
 	alerts     *prometheus.CounterVec
@@ -200,9 +222,10 @@ func NewCollector(maps *loader.Maps, daemon *Daemon) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descVerify, descBlocks, descAllows,
+	for _, d := range []*prometheus.Desc{descPackets, descBytes, descProto, descFlows, descSamples, descVerify, descModelVerdicts, descBlocks, descAllows,
 		descSamplesRead, descSamplesBad, descOverflow, descAlertsDropped, descDecodeErrors, descFlowsActive, descRules, descRuleMatches, descRuleCandidates, descGapPackets, descGapFlows, descBypassed, descDetectState, descDetectEntries, descScrapeErrors,
-		descBuildInfo, descBans, descBanCap, descBanOther, descRingPending, descRingSize, descFleet, descFleetErrors, descFleetConnected} {
+		descBuildInfo, descBans, descBanCap, descBanOther, descRingPending, descRingSize, descFleet, descFleetErrors, descFleetConnected,
+		descCSPolls, descCSErrors, descCSActive, descCSApplied, descCSDeleted, descCSSkipped, descCSUp, descCSLast, descCSApply} {
 		ch <- d
 	}
 	if c.daemon != nil {
@@ -258,6 +281,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descVerify, s.SynAcksRecorded, iface, "synack_recorded")
 		counter(descVerify, s.HandshakeBadAck, iface, "bad_ack")
 		counter(descVerify, s.HopMismatch, iface, "hop_mismatch")
+		for c, n := range s.TreeVerdicts {
+			if n > 0 {
+				counter(descModelVerdicts, n, iface, strconv.Itoa(c))
+			}
+		}
 	}
 	if blocks, err := c.maps.Blocks(); err == nil {
 		now := loader.KernelNow()
@@ -354,6 +382,30 @@ func (c *Collector) collectDaemon(ch chan<- prometheus.Metric, counter func(*pro
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descFleetConnected, prometheus.GaugeValue, up)
+	}
+	if b := d.CrowdSec; b != nil {
+		st := b.Stats()
+		gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+		counter(descCSPolls, st.Startups, "startup")
+		counter(descCSPolls, st.Polls-st.Startups, "delta")
+		counter(descCSErrors, st.Errors-st.ApplyErrors, "fetch")
+		counter(descCSErrors, st.ApplyErrors, "apply")
+		gauge(descCSActive, float64(st.Active))
+		counter(descCSApplied, st.Applied)
+		counter(descCSDeleted, st.Deleted)
+		for i, n := range st.Skipped {
+			counter(descCSSkipped, n, crowdsec.SkipNames[i])
+		}
+		up, last := 0.0, 0.0
+		if st.Reachable {
+			up = 1
+		}
+		if !st.LastSuccess.IsZero() {
+			last = float64(st.LastSuccess.UnixNano()) / 1e9
+		}
+		gauge(descCSUp, up)
+		gauge(descCSLast, last)
+		gauge(descCSApply, st.ApplyLatency.Seconds())
 	}
 	if r := d.Ring; r != nil {
 		ch <- prometheus.MustNewConstMetric(descRingPending, prometheus.GaugeValue, float64(r.AvailableBytes()))

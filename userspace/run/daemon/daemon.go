@@ -83,6 +83,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
+	csKey, err := crowdSecKey(cfg)
+	if err != nil {
+		return err
+	}
 	// Every check before any write: one daemon per pin path (the config
 	// map, lists and counters there are shared), a ready file a dead
 	// daemon left, interfaces already carrying an XDP program.
@@ -204,6 +208,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := loadModel(pipe, cfg); err != nil {
 		return err
 	}
+	xm, err := loadXDPModel(cfg.XDPModel)
+	if err != nil {
+		return err
+	}
+	if err := installXDPModel(dp.Maps(), xm); err != nil {
+		return err
+	}
 	rd, err := samples.NewReader(dp.SamplesMap())
 	if err != nil {
 		return err
@@ -264,6 +275,14 @@ func Run(ctx context.Context, o Options) (err error) {
 		slog.Info("pipeline", "samples", st.Samples, "overflow", st.Overflow, "alerts", st.Alerts, "flows", st.FlowsCreated)
 	}()
 	counters.Pipeline = pipe
+	// CrowdSec decisions into the block list, from now until shutdown
+	// (stopped before the program detaches: the entries stay pinned).
+	bouncer, stopBouncer, err := startCrowdSec(cfg, csKey, dp.Maps(), resp)
+	if err != nil {
+		return err
+	}
+	defer stopBouncer()
+	counters.CrowdSec = bouncer
 
 	status := newStatusWriter(cfg.PinPath, pipe)
 	status.fleet = fl.status

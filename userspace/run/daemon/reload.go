@@ -86,6 +86,10 @@ func (r *reloader) apply(next *config.File) error {
 	if err != nil {
 		return err
 	}
+	xm, err := loadXDPModel(next.XDPModel)
+	if err != nil {
+		return err
+	}
 	pc := next.PipelineConfig()
 	rc := next.ResponseConfig()
 	// Then installed. The kernel's config map and allow list first, then
@@ -103,7 +107,7 @@ func (r *reloader) apply(next *config.File) error {
 	r.flowsOn.Store(next.EVE.Flows)
 	installRules(r.pipe, rs)
 	r.pipe.SetModel(mdl)
-	return nil
+	return installXDPModel(r.dp.Maps(), xm)
 }
 
 // restartNeeded names the settings of next that only a restart applies
@@ -127,6 +131,9 @@ func restartNeeded(boot, next *config.File, pipe *pipeline.Pipeline) []string {
 	add(next.Detect.MaxProbeKeys != boot.Detect.MaxProbeKeys, "detectors.max_probe_keys")
 	add(next.Respond.ProtectHost != boot.Respond.ProtectHost, "response.protect_host")
 	add(!reflect.DeepEqual(next.Fleet, boot.Fleet), "fleet")
+	add(next.CrowdSec.LAPIURL != boot.CrowdSec.LAPIURL, "crowdsec.lapi_url")
+	add(next.CrowdSec.APIKeyFile != boot.CrowdSec.APIKeyFile, "crowdsec.api_key_file")
+	add(next.CrowdSec.PollInterval != boot.CrowdSec.PollInterval, "crowdsec.poll_interval")
 	return out
 }
 

@@ -33,6 +33,8 @@ func TestRestartNeeded(t *testing.T) {
 		{"pipeline:\n  workers: 2\ninterfaces: [eth9]\nmetrics_addr: 127.0.0.1:1\ndetectors:\n  max_keys: 5000\n",
 			[]string{"interfaces", "metrics_addr", "detectors.max_keys"}},
 		{"pipeline:\n  workers: 2\nfleet:\n  nats:\n    url: embedded\n", []string{"fleet"}},
+		{"pipeline:\n  workers: 2\ncrowdsec:\n  lapi_url: http://127.0.0.1:8080\n  api_key_file: /k\n  poll_interval: 5s\n",
+			[]string{"crowdsec.lapi_url", "crowdsec.api_key_file", "crowdsec.poll_interval"}},
 	} {
 		if got := restartNeeded(boot, load(c.yaml), pipe); !slices.Equal(got, c.want) {
 			t.Errorf("%q: restart needed %v, want %v", c.yaml, got, c.want)

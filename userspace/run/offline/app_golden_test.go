@@ -30,8 +30,12 @@ type appEvent struct {
 	Alert     *struct {
 		SignatureID uint32 `json:"signature_id"`
 	} `json:"alert"`
-	Flow *struct {
-		Reason string `json:"reason"`
+	Direction string `json:"direction"`
+	Flow      *struct {
+		Reason       string `json:"reason"`
+		SrcIP        string `json:"src_ip"`
+		DestPort     uint16 `json:"dest_port"`
+		PktsToServer uint64 `json:"pkts_toserver"`
 	} `json:"flow"`
 	Metadata *struct {
 		Flowvars []map[string]string `json:"flowvars"`
@@ -89,7 +93,9 @@ func expect(t *testing.T, what string, got map[string]any, want map[string]any) 
 // with what internal/testgen/app.go sends (not the golden file): the
 // keep-alive connection's three requests (the gzip+chunked 200, the 302,
 // the 304), the 8081 connection found by content, and the path traversal,
-// whose alerts carry its http record.
+// whose alerts (of the built-in packet-level rules, matched on the
+// stream) carry its http record, as Suricata logs a stream match with
+// the transaction of its direction.
 func TestAppRecordsHTTP(t *testing.T) {
 	evs := readApp(t, "app_http")
 	ua := "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -134,7 +140,7 @@ func TestAppRecordsHTTP(t *testing.T) {
 			t.Errorf("flow %d->%d app_proto %q, want http", e.SrcPort, e.DestPort, e.AppProto)
 		}
 	}
-	if n := checkTraversalAlerts(t, evs, false); n != 2 {
+	if n := checkTraversalAlerts(t, evs, true); n != 2 {
 		t.Errorf("%d alerts, want 2 (8500101 and 8500102 on the traversal)", n)
 	}
 }
@@ -149,6 +155,11 @@ func checkTraversalAlerts(t *testing.T, evs []appEvent, withRecord bool) int {
 			continue
 		}
 		n++
+		// The request's packet, from the client: after the handshake's
+		// two packets from it, this is its third.
+		if e.Direction != "to_server" || e.Flow == nil || e.Flow.SrcIP != "203.0.113.44" || e.Flow.DestPort != 80 || e.Flow.PktsToServer != 3 {
+			t.Errorf("alert %d: direction %q, flow %+v; want to_server, client 203.0.113.44 to port 80 at its 3rd packet", e.Alert.SignatureID, e.Direction, e.Flow)
+		}
 		if e.AppProto != "http" {
 			t.Errorf("alert %d: app_proto %q, want http", e.Alert.SignatureID, e.AppProto)
 		}

@@ -58,6 +58,10 @@ type Options struct {
 	// stick: Close reports them.
 	EVE      *eve.Writer
 	Progress func(done, total int64)
+
+	// Tree is the in-kernel model the XDP pass runs (nil: none; the
+	// userspace mode has no kernel and ignores it).
+	Tree *loader.Tree
 }
 
 // Talker is one source's traffic.
@@ -184,6 +188,11 @@ func (r *runner) setup() error {
 		if err := r.dp.Maps().SetConfig(r.cfg); err != nil {
 			return err
 		}
+		if r.o.Tree != nil {
+			if err := r.dp.Maps().LoadTree(r.o.Tree); err != nil {
+				return err
+			}
+		}
 	} else {
 		r.mem = &memBanner{bans: map[netip.Prefix]int64{}}
 		banner = r.mem
@@ -267,12 +276,18 @@ func (r *runner) packet(frame []byte, tsNs int64, wireLen int) error {
 	// Each frame is decoded once, here: the worker takes the decoded
 	// packet with the XDP program's sample of it (or the userspace
 	// mode's). The decoder sees what the program's sample would hold:
-	// the frame up to the snap length.
-	n := min(len(frame), bpf.MaxSnaplen)
+	// the frame up to the snap length. A frame longer than any sample
+	// (a TSO or GRO segment, captured on a host before the NIC cut it,
+	// or a jumbo frame) is taken whole instead: on the wire it was
+	// segments the kernel would have sampled whole, and cutting it
+	// would leave a reassembly gap no live run has.
+	n := len(frame)
 	pk := &r.pkt
 	pk.Reset()
 	if r.dp != nil {
-		n = min(len(frame), int(r.cfg.Snaplen))
+		if n <= bpf.MaxSnaplen {
+			n = min(n, int(r.cfg.Snaplen))
+		}
 		pk.WireLen = uint32(len(frame))
 	} else {
 		pk.WireLen = uint32(wireLen)
@@ -334,8 +349,15 @@ func (r *runner) viaXDP(frame []byte, tsNs int64, n int) error {
 		}
 		r.sum.Samples++
 		s := &r.sample
-		if samples.Decode(raw, s) == nil && s.CapLen == uint32(n) && s.WireLen == uint32(len(frame)) {
-			// The program's one sample of this frame: what r.pkt decoded.
+		if samples.Decode(raw, s) == nil && (s.CapLen == uint32(n) && s.WireLen == uint32(len(frame)) ||
+			n > bpf.MaxSnaplen && s.WireLen <= uint32(n) && s.CapLen == min(r.cfg.Snaplen, s.WireLen)) {
+			// The program's one sample of this frame: what r.pkt decoded
+			// (the whole frame, for one longer than any sample: the
+			// program sees its first page, BPF_PROG_TEST_RUN puts the
+			// rest in fragments).
+			if n > bpf.MaxSnaplen {
+				s.Data, s.CapLen = frame, uint32(n)
+			}
 			r.worker.ProcessDecoded(s, &r.pkt, r.decErr)
 			continue
 		}

@@ -270,8 +270,8 @@ func (w *Worker) appStart(e *signature.Engine, af *appFlow, f *flows.Flow, p app
 	f.App = uint8(p)
 	switch p {
 	case appproto.HTTP1:
-		if af.http == nil {
-			af.http = apphttp.NewConn(apphttp.DefaultLimits())
+		if lim := w.cfg.HTTP.Effective(); af.http == nil || af.http.Limits() != lim {
+			af.http = apphttp.NewConn(lim)
 		} else {
 			af.http.Reset()
 		}
@@ -419,6 +419,7 @@ func (w *Worker) appFeed(e *signature.Engine, af *appFlow, f *flows.Flow, toServ
 func (w *Worker) httpTx(e *signature.Engine, af *appFlow, f *flows.Flow, tx *apphttp.Tx, p apphttp.Progress) {
 	w.app.srcHTTP.tx = tx
 	toServer := p == apphttp.ReqHeaders || p == apphttp.ReqBody
+	w.takeStreamTx(tx, toServer)
 	w.appMatch(e, f, toServer, false, &w.app.srcHTTP, lazyRecord{http: tx}, af.firedOf(tx.ID))
 	if p == apphttp.RespBody {
 		af.httpDone(tx.ID)
@@ -546,4 +547,91 @@ func (w *Worker) appUDP(e *signature.Engine, pk *decode.Packet, f *flows.Flow, f
 	af := w.appFlowOf(f)
 	af.proto = appproto.DNS
 	w.dnsMessage(e, af, f, m, fromOrig)
+}
+
+// streamRec is the transaction record a stream match is logged with,
+// taken while the app parser reads the bytes the match ran on.
+type streamRec struct {
+	toServer bool
+	taken    bool
+	rec      json.RawMessage
+}
+
+// holdStream holds an alert of a stream rule until the app layer has read
+// the same bytes (MatchStream runs first: flowbits a stream rule sets are
+// seen by the transaction rules).
+func (w *Worker) holdStream(a *alert.Alert) {
+	w.streamHeld = append(w.streamHeld, a)
+}
+
+// streamApp emits the held stream alerts with the app record of their
+// direction's transaction, as Suricata logs a stream match on an
+// app-layer flow with the transaction it is inspecting in that
+// direction: for HTTP the first transaction the bytes reached a
+// progress point of (taken in httpTx), else the one still being parsed;
+// for TLS and SSH the session.
+func (w *Worker) streamApp(f *flows.Flow, toServer bool) {
+	var rec json.RawMessage
+	af := w.app.flows[f.ID]
+	if af != nil && af.firstNs == f.FirstNs {
+		switch af.proto {
+		case appproto.HTTP1:
+			rec = w.streamRec.rec
+			if !w.streamRec.taken && af.http != nil {
+				if tx := af.http.Current(toServer); tx != nil {
+					rec = w.marshalRecord(lazyRecord{http: tx, w: w})
+				}
+			}
+		case appproto.TLS:
+			if af.tls != nil {
+				rec = w.marshalRecord(lazyRecord{tls: af.tls, w: w})
+			}
+		case appproto.SSH:
+			if af.ssh != nil {
+				rec = w.marshalRecord(lazyRecord{ssh: af.ssh, w: w})
+			}
+		}
+	}
+	app := appproto.Proto(f.App).String()
+	for i, a := range w.streamHeld {
+		w.streamHeld[i] = nil
+		if a.AppGate != nil {
+			ok := a.AppGate(app)
+			a.AppGate = nil
+			if !ok {
+				continue // the rule is for another app protocol than the flow's
+			}
+		}
+		if a.App == nil && rec != nil {
+			a.App = rec
+			if a.AppProto == "" {
+				a.AppProto = af.proto.String()
+			}
+		}
+		w.emit(a)
+	}
+	w.streamHeld = w.streamHeld[:0]
+	w.streamRec = streamRec{}
+}
+
+// marshalRecord encodes an app record (alerts only: it allocates).
+func (w *Worker) marshalRecord(l lazyRecord) json.RawMessage {
+	if l.empty() {
+		return nil
+	}
+	raw, err := json.Marshal(l.record())
+	if err != nil {
+		return nil
+	}
+	return raw
+}
+
+// takeStreamTx records the transaction held stream alerts are logged
+// with: the first one the direction's bytes moved on.
+func (w *Worker) takeStreamTx(tx *apphttp.Tx, toServer bool) {
+	if len(w.streamHeld) == 0 || w.streamRec.taken || w.streamRec.toServer != toServer {
+		return
+	}
+	w.streamRec.taken = true
+	w.streamRec.rec = w.marshalRecord(lazyRecord{http: tx, w: w})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/userspace/app/apphttp"
 	"github.com/xdpids/xdpids/userspace/app/appproto"
 	"github.com/xdpids/xdpids/userspace/capture/samples"
 	"github.com/xdpids/xdpids/userspace/detect"
@@ -42,6 +43,9 @@ type Config struct {
 	// reassembled for signatures (0: stream.DefaultDepth); past it the
 	// flow is handed to OnFlowAction with bpf.FlowBypass.
 	StreamDepth uint64
+	// HTTP bounds the HTTP/1 parser (zero fields: apphttp.DefaultLimits);
+	// connections detected after a Reconfigure take the new limits.
+	HTTP apphttp.Limits
 	// Prevent: drop and reject rules drop the rest of their flow (through
 	// OnFlowAction) and their alerts say "blocked"; otherwise "allowed".
 	Prevent bool
@@ -275,11 +279,16 @@ type Worker struct {
 	curFlow  *flows.Flow
 	// held are the signature alerts of the packet being processed (its
 	// stream chunks' and its own), released when its rules have all run.
-	held    []heldAlert
-	holding bool
-	norm    []byte // a packet's payload as the stream accepted it (prevent mode)
-	app     appLayer
-	learn   *learner // flow features and the model (learn.go), made on first use
+	held []heldAlert
+	// streamHeld are the alerts of one MatchStream call on an app-layer
+	// flow, held until the app parser has read the same bytes so they
+	// carry the direction's transaction (see streamApp).
+	streamHeld []*alert.Alert
+	streamRec  streamRec
+	holding    bool
+	norm       []byte // a packet's payload as the stream accepted it (prevent mode)
+	app        appLayer
+	learn      *learner // flow features and the model (learn.go), made on first use
 
 	notIP       atomic.Uint64
 	truncated   atomic.Uint64
@@ -501,13 +510,20 @@ func (w *Worker) onStreamData(f *flows.Flow, toServer bool, data []byte, offset 
 	w.streamIn = signature.StreamInput{F: f, ToServer: toServer, Data: data, TsNs: ts, P: w.cur, Offset: offset}
 	prev := w.curFlow
 	w.curFlow = f
-	e.MatchStream(&w.streamIn, w.emit)
+	w.streamHeld = w.streamHeld[:0]
+	w.streamRec = streamRec{toServer: toServer}
+	e.MatchStream(&w.streamIn, w.holdStream)
 	w.curFlow = prev
 	// The app layer (app.go) parses what it detects; a TLS or SSH
 	// session that turned encrypted carries nothing inspection can see
 	// from here on (Suricata's encryption-handling: bypass). Flows no
 	// app parser follows keep the TLS record follower.
 	handled, encrypted := w.appData(e, f, toServer, data, offset)
+	if len(w.streamHeld) > 0 {
+		w.curFlow = f
+		w.streamApp(f, toServer)
+		w.curFlow = prev
+	}
 	if encrypted || !handled && f.TLS[d].Feed(offset, data) == tlsrec.Encrypted {
 		w.bypass(f, d, flows.BypassEncrypted)
 	}
@@ -586,9 +602,20 @@ func (w *Worker) anomaly(p *decode.Packet, f *flows.Flow, tsNs int64, typ, event
 // the flow in the kernel (prevent mode) and may ban the source. During a
 // packet's rules it is held (see signatures).
 func (w *Worker) emit(a *alert.Alert) {
+	if a.AppGate != nil {
+		// a stream match on a flow whose protocol was undecided (streamApp
+		// checks these once the app layer has read the chunk)
+		ok := w.curFlow != nil && a.AppGate(appproto.Proto(w.curFlow.App).String())
+		if a.AppGate = nil; !ok {
+			return
+		}
+	}
 	w.setTrust(a)
 	if a.AppProto == "" && w.curFlow != nil && w.curFlow.App != 0 {
 		a.AppProto = appproto.Proto(w.curFlow.App).String()
+	}
+	if f := w.curFlow; f != nil && !a.Flow.Valid {
+		a.Flow = flowInfo(f, a)
 	}
 	if w.holding {
 		var firstNs int64
@@ -1081,4 +1108,12 @@ func (s Stats) EVE(tsNs, uptimeSec int64) *eve.Stats {
 		st.Extra["xdpids.alerts_dropped"] = s.AlertsDropped
 	}
 	return st
+}
+
+// flowInfo snapshots the flow an alert was raised on (EVE alert.flow).
+func flowInfo(f *flows.Flow, a *alert.Alert) alert.FlowInfo {
+	o, op := f.Orig()
+	r, rp := f.Resp()
+	return alert.FlowInfo{Valid: true, ToServer: a.Src == o && a.SrcPort == op, Pkts: f.Pkts, Bytes: f.Bytes, StartNs: f.FirstNs,
+		Client: netip.AddrPortFrom(o, op), Server: netip.AddrPortFrom(r, rp)}
 }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/xdpids/xdpids/internal/testenv"
+	"github.com/xdpids/xdpids/userspace/learn/xdptree"
+)
+
+// TestXDPModelEndToEnd: `run --xdp-model` with a drop model puts the tree
+// in the kernel, which drops a real TCP connection's client direction
+// at its 4th packet (the model: destination port 9001 is "attack") with
+// no userspace round trip, while a connection to another port goes on;
+// `xdpids stats` counts the verdicts and the model's drops.
+func TestXDPModelEndToEnd(t *testing.T) {
+	testenv.Short(t)
+	l := newLab(t)
+	m := &xdptree.Model{Format: xdptree.Format, Version: xdptree.Version, Kind: xdptree.Kind, Features: xdptree.Names[:],
+		Classes: []string{xdptree.Benign, "attack"}, Packets: 4, Threshold: 0.5, Action: xdptree.ActionDrop,
+		Trees: []xdptree.Tree{{Feature: []int8{xdptree.DstPort, -1, -1}, Threshold: []uint32{9001, 0, 0},
+			Left: []int32{1, 0, 0}, Right: []int32{2, 0, 0}, Class: []uint8{0, 0, 1}, Score: []uint16{0, 0, 1000}}}}
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "xdp.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := l.serverEnds["c"].IP()
+	l.listen(t, net.JoinHostPort(srv, "9001"), echoConn)
+	l.listen(t, net.JoinHostPort(srv, "8001"), echoConn)
+	l.start(t, "", "--xdp-model", path)
+
+	// echo n messages; returns how many came back
+	echo := func(port string, n int) int {
+		c, err := l.dial("c", net.JoinHostPort(srv, port))
+		if err != nil {
+			return 0
+		}
+		defer c.Close()
+		buf := make([]byte, 16)
+		for i := range n {
+			if _, err := c.Write([]byte("hello\n")); err != nil {
+				return i
+			}
+			_ = c.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
+			if _, err := c.Read(buf); err != nil {
+				return i
+			}
+		}
+		return n
+	}
+	// the client direction: SYN, ACK, then data and ACKs; its 4th packet
+	// is judged, so at most 2 echoes come back before the drop
+	if got := echo("9001", 6); got > 2 {
+		t.Errorf("port 9001: %d of 6 echoes came back; the model should have dropped the flow", got)
+	}
+	if got := echo("8001", 6); got != 6 {
+		t.Errorf("port 8001: %d of 6 echoes came back, want all", got)
+	}
+	st := l.stats(t)[l.serverEnds["c"].Name]
+	if len(st.ModelVerdicts) != 2 || st.ModelVerdicts[0] == 0 || st.ModelVerdicts[1] == 0 {
+		t.Errorf("model verdicts %v, want benign and attack both counted", st.ModelVerdicts)
+	}
+	if st.Verdicts["drop"].Reasons["model"].Packets == 0 {
+		t.Errorf("no packet dropped for reason model: %+v", st.Verdicts["drop"])
+	}
+}

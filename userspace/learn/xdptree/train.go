@@ -1,0 +1,233 @@
+package xdptree
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/xdpids/xdpids/bpf"
+)
+
+// Dataset is labelled vectors: Y[i] indexes Classes, Benign first.
+type Dataset struct {
+	X       []Vector
+	Y       []int
+	Classes []string
+	Sources []string
+}
+
+// Options tune Train.
+type Options struct {
+	Packets   int     // the packet a direction is judged at (default 8)
+	Trees     int     // default 4
+	MaxDepth  int     // default 10, at most bpf.TreeMaxDepth
+	MinLeaf   int     // samples a leaf keeps at least (default 2)
+	Features  int     // candidate features per split (default 6 of 16)
+	Threshold float64 // mean leaf score that is malicious (default 0.6)
+	Action    string  // ActionAlert (default) or ActionDrop
+	Seed      uint64
+}
+
+// Train grows a random forest of CART trees (Gini impurity, bootstrap
+// samples, classes weighted to balance) with integer thresholds: a split
+// between values a < b is "x < a + (b-a+1)/2", so it sends the training
+// values exactly as the program's integer compare does. The same data and
+// seed give the same model. Written here rather than reusing
+// userspace/learn/model's forest: that one splits float64 vectors of the
+// userspace features at float midpoints.
+func Train(ds *Dataset, o Options) (*Model, error) {
+	if len(ds.X) == 0 || len(ds.X) != len(ds.Y) {
+		return nil, errors.New("train xdp forest: no samples")
+	}
+	if len(ds.Classes) < 2 || len(ds.Classes) > bpf.TreeMaxClasses || ds.Classes[0] != Benign {
+		return nil, errors.New("train xdp forest: need 2 to 16 classes, benign first")
+	}
+	if o.Packets <= 0 {
+		o.Packets = 8
+	}
+	if o.Trees <= 0 {
+		o.Trees = 4
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = 10
+	}
+	o.MaxDepth = min(o.MaxDepth, bpf.TreeMaxDepth)
+	if o.MinLeaf <= 0 {
+		o.MinLeaf = 2
+	}
+	if o.Features <= 0 {
+		o.Features = 6
+	}
+	if o.Threshold <= 0 {
+		o.Threshold = 0.6
+	}
+	if o.Action == "" {
+		o.Action = ActionAlert
+	}
+	k := len(ds.Classes)
+	counts := make([]int, k)
+	for _, y := range ds.Y {
+		if y < 0 || y >= k {
+			return nil, errors.New("train xdp forest: label out of range")
+		}
+		counts[y]++
+	}
+	present := 0
+	for _, c := range counts {
+		if c > 0 {
+			present++
+		}
+	}
+	w := make([]float64, k)
+	for c, n := range counts {
+		if n > 0 {
+			w[c] = float64(len(ds.Y)) / float64(present*n)
+		}
+	}
+	m := &Model{Format: Format, Version: Version, Kind: Kind, Features: Names[:], Classes: slices.Clone(ds.Classes),
+		Packets: o.Packets, Threshold: o.Threshold, Action: o.Action,
+		Info: Info{Seed: o.Seed, MaxDepth: o.MaxDepth, Samples: len(ds.X), Sources: ds.Sources, Counts: counts}}
+	g := &grower{ds: ds, k: k, w: w, o: o, rng: rand.New(rand.NewPCG(o.Seed, 0x6a09e667f3bcc909))}
+	for range o.Trees {
+		idx := make([]int, len(ds.X))
+		for i := range idx {
+			idx[i] = g.rng.IntN(len(ds.X))
+		}
+		g.t = Tree{}
+		g.grow(idx, 0)
+		m.Trees = append(m.Trees, g.t)
+	}
+	if err := m.Check(); err != nil {
+		return nil, err // a trainer bug
+	}
+	return m, nil
+}
+
+type grower struct {
+	ds  *Dataset
+	k   int
+	w   []float64
+	o   Options
+	rng *rand.Rand
+	t   Tree
+	ord []int
+}
+
+func gini(d []float64, tot float64) float64 {
+	if tot <= 0 {
+		return 0
+	}
+	s := 0.0
+	for _, v := range d {
+		s += (v / tot) * (v / tot)
+	}
+	return 1 - s
+}
+
+// leaf appends a node with d's class and score.
+func (g *grower) node(d []float64) int32 {
+	tot := 0.0
+	for _, v := range d {
+		tot += v
+	}
+	t := &g.t
+	n := int32(len(t.Feature))
+	class, score := uint8(0), uint16(0)
+	if tot > 0 {
+		score = uint16(math.Round(bpf.TreeScoreOne * (1 - d[0]/tot)))
+		best := 0
+		for c := 1; c < len(d); c++ {
+			if d[c] > 0 && (best == 0 || d[c] > d[best]) {
+				best = c
+			}
+		}
+		class = uint8(best)
+	}
+	if class == 0 {
+		score = 0 // nothing but benign here
+	}
+	t.Feature = append(t.Feature, -1)
+	t.Threshold = append(t.Threshold, 0)
+	t.Left = append(t.Left, 0)
+	t.Right = append(t.Right, 0)
+	t.Class = append(t.Class, class)
+	t.Score = append(t.Score, score)
+	return n
+}
+
+func (g *grower) grow(idx []int, depth int) int32 {
+	d := make([]float64, g.k)
+	tot := 0.0
+	for _, i := range idx {
+		d[g.ds.Y[i]] += g.w[g.ds.Y[i]]
+		tot += g.w[g.ds.Y[i]]
+	}
+	n := g.node(d)
+	imp := gini(d, tot)
+	if depth >= g.o.MaxDepth || len(idx) < 2*g.o.MinLeaf || imp < 1e-12 {
+		return n
+	}
+	bestF, bestT, bestGain := -1, uint32(0), 1e-9
+	examined := 0
+	left := make([]float64, g.k)
+	for _, f := range g.rng.Perm(NumFeatures) {
+		if examined >= g.o.Features && bestF >= 0 {
+			break
+		}
+		g.ord = append(g.ord[:0], idx...)
+		slices.SortFunc(g.ord, func(a, b int) int {
+			va, vb := g.ds.X[a][f], g.ds.X[b][f]
+			switch {
+			case va < vb:
+				return -1
+			case va > vb:
+				return 1
+			}
+			return a - b
+		})
+		if g.ds.X[g.ord[0]][f] == g.ds.X[g.ord[len(g.ord)-1]][f] {
+			continue // constant here
+		}
+		examined++
+		clear(left)
+		lt := 0.0
+		for j := 0; j < len(g.ord)-1; j++ {
+			y := g.ds.Y[g.ord[j]]
+			left[y] += g.w[y]
+			lt += g.w[y]
+			a, b := g.ds.X[g.ord[j]][f], g.ds.X[g.ord[j+1]][f]
+			if a == b || j+1 < g.o.MinLeaf || len(g.ord)-j-1 < g.o.MinLeaf {
+				continue
+			}
+			rt := tot - lt
+			gr, rs := 0.0, 0.0
+			for c := range left {
+				rs += (d[c] - left[c]) * (d[c] - left[c])
+			}
+			if rt > 0 {
+				gr = 1 - rs/(rt*rt)
+			}
+			gain := imp - (lt*gini(left, lt)+rt*gr)/tot
+			if gain > bestGain {
+				bestF, bestT, bestGain = f, uint32(uint64(a)+(uint64(b)-uint64(a)+1)/2), gain
+			}
+		}
+	}
+	if bestF < 0 {
+		return n
+	}
+	var li, ri []int
+	for _, i := range idx {
+		if g.ds.X[i][bestF] < bestT {
+			li = append(li, i)
+		} else {
+			ri = append(ri, i)
+		}
+	}
+	g.t.Feature[n], g.t.Threshold[n] = int8(bestF), bestT
+	l := g.grow(li, depth+1)
+	r := g.grow(ri, depth+1)
+	g.t.Left[n], g.t.Right[n] = l, r
+	return n
+}
