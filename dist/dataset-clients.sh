@@ -21,7 +21,7 @@ dns() { # dns VIP: lookups of lab names, example.test, names that do not exist
 		n=$(pick "host$(pick 0 1 2 3)$(pick 1 2 3 4 5 6 7 8 9).lab.test" "www.example.test" "api.example.test" \
 			"nope$(pick 1 2 3).lab.test" "host0$(pick 1 2 3)")
 		dig @"$1" +tries=1 +time=1 $(pick +notcp +notcp +notcp +tcp) "$n" $(pick A A AAAA MX) >/dev/null || true
-		sleep "$(pick 0.1 0.3 0.7 1.2 2)"
+		sleep "$(pick 0.1 0.2 0.4 0.7 1.5)"
 	done
 }
 ssh_session() { # ssh_session VIP: a key login running commands slowly

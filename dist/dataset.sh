@@ -2,7 +2,7 @@
 # dataset.sh: a labelled dataset made by real tools in network namespaces
 # (make dataset). Needs root. Test addresses only (198.18.0.0/16), no
 # default route anywhere, every tool under timeout, everything removed at
-# exit; about two and a half minutes on two cores.
+# exit; about three minutes on two cores.
 #
 # A victim namespace holds a bridge with two addresses, 198.18.0.1 and
 # 198.18.0.2, and the servers: a generated web site (python3 -m
@@ -225,7 +225,7 @@ track1() {
 	bgaddr=198.18.1.19
 	in_ns $bgaddr 600 background $V1 &
 	bg=$!
-	benign benign_1 $V1 198.18.1.1 40
+	benign benign_1 $V1 198.18.1.1 60
 	if have nmap "nmap scans"; then
 		attack nmap_syn $V1 scan 198.18.2.11 20 nmap -n -Pn -sS --top-ports 500 -T4 $V1
 		attack nmap_connect $V1 scan 198.18.2.12 20 nmap -n -Pn -sT --top-ports 300 -T4 $V1
@@ -257,10 +257,10 @@ track2() {
 	bgaddr=198.18.1.29
 	in_ns $bgaddr 600 background $V2 &
 	bg=$!
-	benign benign_2 $V2 198.18.1.2 40
+	benign benign_2 $V2 198.18.1.2 60
 	if have hydra "hydra"; then
 		attack hydra_ssh $V2 bruteforce 198.18.2.41 18 sh -c "cd $T/hydra && exec hydra -I -v -V -w 2 -L $T/users -P $T/passwords -t 4 ssh://$V2"
-		attack hydra_ftp $V2 bruteforce 198.18.2.42 18 sh -c "cd $T/hydra && exec hydra -I -v -V -w 2 -L $T/users -P $T/passwords -t 4 ftp://$V2"
+		attack hydra_ftp $V2 bruteforce 198.18.2.42 18 sh -c "cd $T/hydra && exec hydra -I -v -V -w 2 -L $T/users -P $T/passwords -t 16 ftp://$V2"
 		attack hydra_http $V2 bruteforce 198.18.2.43 12 sh -c "cd $T/hydra && exec hydra -I -v -V -w 2 -L $T/users -P $T/passwords -t 4 -s 8080 $V2 http-get /"
 	fi
 	if have socat "repeated banner logins"; then
