@@ -146,8 +146,15 @@ EOF
 	vx vsftpd "$T/vsftpd.conf" >/dev/null 2>&1 &
 fi
 if have dnsmasq "DNS lookups"; then
-	awk 'BEGIN { for (i = 1; i <= 40; i++) printf "198.18.0.%d host%02d.lab.test host%02d\n", (i % 2) + 1, i, i }' >"$T/hosts"
-	vx dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --addn-hosts="$T/hosts" \
+	# dnsmasq reads the hosts file as nobody: $T is traversable, dns/ readable.
+	chmod 711 "$T"
+	mkdir -m 755 "$T/dns"
+	awk 'BEGIN { for (i = 1; i <= 40; i++) printf "198.18.0.%d host%02d.lab.test host%02d\n", (i % 2) + 1, i, i }' >"$T/dns/hosts"
+	chmod 644 "$T/dns/hosts"
+	# Authoritative for lab.test (other names there are NXDOMAIN) and
+	# example.test; no upstream, so nothing else is answered or forwarded.
+	vx dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --addn-hosts="$T/dns/hosts" \
+		--local=/lab.test/ --local=/example.test/ \
 		--address=/example.test/$V1 --listen-address=$V1,$V2 --bind-interfaces --pid-file="$T/dnsmasq.pid" \
 		--user=nobody --group=nogroup >/dev/null 2>&1 &
 fi
