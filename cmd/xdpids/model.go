@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -117,7 +118,13 @@ func newModelFeaturesCommand() *cobra.Command {
 
 // rowsOf reads the training rows: features CSVs as they are, captures
 // through the pipeline.
-func rowsOf(args []string, o dataset.Options) ([]dataset.Row, error) {
+// With score set, CSV rows are scored by it and captures run with it.
+func rowsOf(args []string, o dataset.Options, score ...*model.Model) ([]dataset.Row, error) {
+	var m *model.Model
+	if len(score) > 0 {
+		m = score[0]
+		o.Model = m
+	}
 	var rows, caps []dataset.Row
 	var captures []string
 	for _, a := range args {
@@ -125,6 +132,9 @@ func rowsOf(args []string, o dataset.Options) ([]dataset.Row, error) {
 			r, err := dataset.ReadCSV(a)
 			if err != nil {
 				return nil, err
+			}
+			if m != nil {
+				dataset.ScoreRows(r, m)
 			}
 			rows = append(rows, r...)
 			continue
@@ -153,9 +163,10 @@ func writeModel(m *model.Model, out string) error {
 
 func newModelTrainCommand() *cobra.Command {
 	var (
-		out  string
-		lf   labelFlags
-		opts model.ForestOptions
+		out   string
+		lf    labelFlags
+		opts  model.ForestOptions
+		folds int
 	)
 	cmd := &cobra.Command{
 		Use:   "train INPUT... -o MODEL.json",
@@ -171,9 +182,12 @@ func newModelTrainCommand() *cobra.Command {
 				return err
 			}
 			ds := dataset.Split(rows)
-			m, err := model.TrainForest(ds, opts)
+			m, err := model.TrainForestCV(ds, dataset.Groups(rows), folds, opts)
 			if err != nil {
 				return err
+			}
+			if len(m.ClassThresholds) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "class thresholds (out of fold, %d folds by capture): %v %v\n", folds, m.Classes[1:], m.ClassThresholds[1:])
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "trained %d trees on %d records, classes %v (counts %v)\n", len(m.Trees), len(ds.X), m.Classes, m.Info.Counts)
 			return writeModel(m, out)
@@ -182,7 +196,8 @@ func newModelTrainCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&out, "output", "o", "model.json", "model file to write")
 	cmd.Flags().IntVar(&opts.Trees, "trees", 30, "trees in the forest")
 	cmd.Flags().IntVar(&opts.MaxDepth, "max-depth", 12, "maximum tree depth")
-	cmd.Flags().Float64Var(&opts.Threshold, "threshold", 0.6, "alert when 1 - P(benign) is at least this")
+	cmd.Flags().Float64Var(&opts.Threshold, "threshold", 0.6, "alert when 1 - P(benign) is at least this (without --val-folds)")
+	cmd.Flags().IntVar(&folds, "val-folds", 0, "choose a threshold per class out of fold: cut the inputs by capture into this many folds (0: one threshold, --threshold)")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed (the same data and seed give the same model)")
 	lf.add(cmd)
 	return cmd
@@ -190,9 +205,10 @@ func newModelTrainCommand() *cobra.Command {
 
 func newModelLearnCommand() *cobra.Command {
 	var (
-		out  string
-		lf   labelFlags
-		opts model.IsolationOptions
+		out        string
+		lf         labelFlags
+		opts       model.IsolationOptions
+		benignOnly bool
 	)
 	cmd := &cobra.Command{
 		Use:   "learn NORMAL-INPUT... -o MODEL.json",
@@ -210,6 +226,9 @@ func newModelLearnCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if benignOnly {
+				rows = slices.DeleteFunc(rows, func(r dataset.Row) bool { return r.Label != model.Benign })
+			}
 			ds := dataset.Split(rows)
 			opts.Sources = ds.Sources
 			m, err := model.TrainIsolation(ds.X, opts)
@@ -225,6 +244,7 @@ func newModelLearnCommand() *cobra.Command {
 	cmd.Flags().IntVar(&opts.SampleSize, "sample-size", 256, "records each tree is grown on")
 	cmd.Flags().Float64Var(&opts.Quantile, "quantile", 0.99, "quantile of the training scores the threshold is set at")
 	cmd.Flags().Float64Var(&opts.Margin, "margin", 1.0, "the threshold is the quantile's score times this")
+	cmd.Flags().BoolVar(&benignOnly, "benign-only", false, "learn from the records labelled benign only (a labelled CSV's normal part)")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed")
 	lf.add(cmd)
 	return cmd
@@ -236,8 +256,13 @@ func newModelEvalCommand() *cobra.Command {
 		lf   labelFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "eval CAPTURE... --model MODEL.json",
-		Short: "Score labelled captures with a model: precision, recall and F1 per class",
+		Use:   "eval INPUT... --model MODEL.json",
+		Short: "Score labelled captures or features CSVs with a model: precision, recall, F1 per class, false alerts per hour",
+		Long: "eval scores each flow (captures through the pipeline with the model, as read --model does;\n" +
+			"features CSVs record by record, as the daemon would) and prints, per attack class, the flows,\n" +
+			"those alerted, precision, recall and F1, then the false alerts per hour of benign traffic:\n" +
+			"alerts on benign flows, one per source per 60 s of packet time (the daemon's gate), over the\n" +
+			"benign traffic's time (per capture, first benign flow's start to last one's end, summed).",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := lf.options()
@@ -247,12 +272,14 @@ func newModelEvalCommand() *cobra.Command {
 			if o.Model, err = config.LoadModel(path); err != nil {
 				return err
 			}
-			rows, err := dataset.Collect(args, o, nil)
+			m := o.Model
+			o.Model = nil // CSV rows are scored below; captures in the pipeline
+			rows, err := rowsOf(args, o, m)
 			if err != nil {
 				return err
 			}
-			per, benign := dataset.Evaluate(rows)
-			dataset.Report(cmd.OutOrStdout(), per, benign)
+			res := dataset.Evaluate(rows)
+			dataset.Report(cmd.OutOrStdout(), &res)
 			return nil
 		},
 	}

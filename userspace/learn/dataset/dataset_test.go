@@ -186,11 +186,11 @@ func TestHeldOutCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	per, benign := Evaluate(scored)
+	res := Evaluate(scored)
 	var out bytes.Buffer
-	Report(&out, per, benign)
+	Report(&out, &res)
 	t.Log("\n" + out.String())
-	for _, c := range per {
+	for _, c := range res.Per {
 		if c.Recall() < 0.5 {
 			t.Errorf("%s: recall %.3f on unseen captures", c.Class, c.Recall())
 		}

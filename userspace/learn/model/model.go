@@ -52,6 +52,11 @@ type Model struct {
 	Classes []string `json:"classes,omitempty"`
 	// Threshold: a Score at or above it is an alert.
 	Threshold float64 `json:"threshold"`
+	// ClassThresholds (forest, optional): per class, Benign's unused, the
+	// threshold of a vector whose most likely attack class it is
+	// (chosen out of fold on the training captures: TrainForestCV);
+	// Threshold is then their least.
+	ClassThresholds []float64 `json:"class_thresholds,omitempty"`
 	// SampleSize (isolation): the subsample each tree was grown on.
 	SampleSize int `json:"sample_size,omitempty"`
 	// Fixed (isolation): features constant over all the training data,
@@ -153,7 +158,18 @@ func (m *Model) check() error {
 			return fmt.Errorf("a forest needs 2 to %d classes, benign first", MaxClasses)
 		}
 		width = len(m.Classes)
+		if len(m.ClassThresholds) != 0 && len(m.ClassThresholds) != len(m.Classes) {
+			return fmt.Errorf("%d class thresholds for %d classes", len(m.ClassThresholds), len(m.Classes))
+		}
+		for c, t := range m.ClassThresholds {
+			if c > 0 && (math.IsNaN(t) || t <= 0 || t > 1) {
+				return fmt.Errorf("class %s: threshold %v out of (0, 1]", m.Classes[c], t)
+			}
+		}
 	case KindIsolation:
+		if len(m.ClassThresholds) != 0 {
+			return errors.New("class thresholds on an isolation forest")
+		}
 		if m.SampleSize < 2 {
 			return fmt.Errorf("sample size %d", m.SampleSize)
 		}

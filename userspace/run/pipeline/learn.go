@@ -116,9 +116,10 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 	if m := w.p.model.Load(); m != nil && mark != nil {
 		m.Score(&l.vec, &l.sc, &l.res)
 		l.rec.Scored, l.rec.Score = true, l.res.Score
-		l.rec.Alert = m.Alert(&l.res)
+		// A flow whose originator sent only resets is never alerted on.
+		l.rec.Alert = m.Alert(&l.res) && !features.AnswerOnly(&l.vec)
 		l.rec.Class = m.ClassName(&l.res)
-		if l.rec.Alert && *mark&markAlerted == 0 && !answerOnly(&l.vec) {
+		if l.rec.Alert && *mark&markAlerted == 0 {
 			*mark |= markAlerted
 			gap := w.p.live.Load().Learn.AlertGapNs
 			if gap <= 0 {
@@ -152,7 +153,7 @@ func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64
 	a := &alert.Alert{
 		TsNs: now, Ifindex: f.Ifindex, FlowID: f.ID, Src: orig, Dst: resp, SrcPort: op, DstPort: rp,
 		Proto: f.Proto, VLAN: f.VLAN, Subject: subject, SubjectIsTarget: isTarget, BanTTLNs: w.p.live.Load().Learn.BanTTLNs,
-		Detector: "model", Evidence: l.res.Score / m.Threshold,
+		Detector: "model", Evidence: l.res.Score / m.ThresholdOf(&l.res),
 		Community: flows.CommunityID(orig, resp, op, rp, f.Proto),
 	}
 	sig := alert.ModelSupervised
@@ -170,7 +171,7 @@ func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64
 		"model":     m.Kind,
 		"class":     m.ClassName(&l.res),
 		"score":     strconv.FormatFloat(l.res.Score, 'f', 4, 64),
-		"threshold": strconv.FormatFloat(m.Threshold, 'f', 4, 64),
+		"threshold": strconv.FormatFloat(m.ThresholdOf(&l.res), 'f', 4, 64),
 		"point":     l.rec.Point,
 	}
 	top := ""
@@ -189,11 +190,4 @@ func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64
 	f.Alerted = true
 	w.p.alert(a)
 	w.p.deliver()
-}
-
-// answerOnly reports whether the flow's originator sent nothing but TCP
-// resets: an answer to a flow the table no longer had (a probe answered
-// late), never an attack by the host that sent it.
-func answerOnly(v *features.Vector) bool {
-	return v[features.Proto] == 6 && v[features.Fwd+features.DirPkts] > 0 && v[features.Fwd+features.DirRST] == v[features.Fwd+features.DirPkts]
 }
