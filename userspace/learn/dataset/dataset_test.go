@@ -112,9 +112,12 @@ func TestCSVRoundTrip(t *testing.T) {
 
 // The default model raises one model alert on a SYN scan, against the
 // scanner, with its score, threshold and top features; none on the
-// generated benign traffic it trained on but one at most.
+// generated benign traffic it trained on but one at most. In monitor
+// mode: in prevent mode the scan detector bans the scanner first, and the
+// model sees nothing of its later probes.
 func TestModelAlerts(t *testing.T) {
 	cfg := config.Default()
+	cfg.Mode = "monitor"
 	run := func(name string) []*alert.Alert {
 		var got []*alert.Alert
 		_, err := offline.Run(offline.Options{Path: golden(t, name), Mode: offline.ModeUserspace,
@@ -158,13 +161,19 @@ func TestHeldOutCorpus(t *testing.T) {
 		t.Skip("trains a forest")
 	}
 	dir := testenv.Corpus(t, "attack-pcaps")
+	// Monitor mode: nothing dropped, every flow seen whole (a scanner the
+	// scan detector bans would otherwise show its target's answers only).
+	mon := filepath.Join(t.TempDir(), "monitor.yaml")
+	if err := os.WriteFile(mon, []byte("mode: monitor\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var train []string
 	for _, n := range []string{"scan_syn", "scan_fin", "scan_null", "scan_xmas", "scan_ack", "scan_udp", "scan_connect", "scan_ipv6",
 		"sweep_tcp", "brute_ssh", "brute_ftp", "synflood_single", "synflood_spoofed", "synack_reflection", "udpflood_single",
 		"amp_dns", "amp_ntp", "amp_snmp", "benign", "dns_three_resolvers", "app_dns", "app_http", "app_ssh", "app_tls"} {
 		train = append(train, golden(t, n+".pcap"))
 	}
-	rows, err := Collect(train, Options{Labels: goldenLabels(t)}, nil)
+	rows, err := Collect(train, Options{Labels: goldenLabels(t), Config: mon}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +191,7 @@ func TestHeldOutCorpus(t *testing.T) {
 		"bruteforce/zeek_ssh_sshguess.pcap", "bruteforce/zeek_ftp_bruteforce.pcap"} {
 		test = append(test, filepath.Join(dir, p))
 	}
-	scored, err := Collect(test, Options{Labels: Labels{Rules: rs}, Model: m}, nil)
+	scored, err := Collect(test, Options{Labels: Labels{Rules: rs}, Model: m, Config: mon}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
