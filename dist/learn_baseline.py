@@ -7,8 +7,8 @@ benign traffic, counted as `xdpids model eval` counts ours:
 
 - every record (feature point) is scored; a flow is alerted when any of its
   points is predicted not benign, with the class of the first that was; a
-  flow whose originator sent nothing or only TCP resets is never alerted
-  (the daemon's rule); precision is over the alerts naming the class;
+  flow whose originator sent only TCP resets is never alerted (the
+  daemon's rule); precision is over the alerts naming the class;
 - false alerts: alerts on benign flows, one per source per 60 s of packet
   time in each capture (the daemon's model alert gate);
 - benign hours: per capture, from the first benign flow's start (ts minus
@@ -44,9 +44,9 @@ def load(path):
 
 
 def answer_only(h, x):
-    """Flows whose originator sent nothing, or only TCP resets (features.AnswerOnly)."""
+    """Flows whose originator sent only TCP resets (features.AnswerOnly)."""
     f = {n: i for i, n in enumerate(h[META:-1])}
-    return (x[:, f["fwd_pkts"]] == 0) | ((x[:, f["proto"]] == 6) & (x[:, f["fwd_rst"]] == x[:, f["fwd_pkts"]]))
+    return (x[:, f["proto"]] == 6) & (x[:, f["fwd_pkts"]] > 0) & (x[:, f["fwd_rst"]] == x[:, f["fwd_pkts"]])
 
 
 def evaluate(y, pred, meta, dur):

@@ -263,7 +263,7 @@ func newModelEvalCommand() *cobra.Command {
 			"those alerted, precision, recall and F1, then the false alerts per hour of benign traffic:\n" +
 			"alerts on benign flows, one per source per 60 s of packet time (the daemon's gate), over the\n" +
 			"benign traffic's time (per capture, first benign flow's start to last one's end, summed).",
-		Args:  cobra.MinimumNArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := lf.options()
 			if err != nil {

@@ -112,11 +112,11 @@ func names() []string {
 	return n
 }
 
-// AnswerOnly reports whether v is a flow its originator sent nothing of
-// (its packets were dropped before the flow saw them: a banned source),
-// or nothing but TCP resets: an answer to a flow the table no longer had
-// (a probe answered late). Neither is the originator's doing. The model's
-// alerts skip such flows.
+// AnswerOnly reports whether v is a flow whose originator sent nothing
+// but TCP resets: an answer to a flow the table no longer had (a probe
+// answered late), never an attack by the host that sent it. The model's
+// alerts skip such flows. (A flow whose originator sent nothing at all is
+// scored: a reflected SYN-ACK flood's victim never sent the SYNs.)
 func AnswerOnly(v *Vector) bool {
-	return v[Fwd+DirPkts] == 0 || v[Proto] == 6 && v[Fwd+DirRST] == v[Fwd+DirPkts]
+	return v[Proto] == 6 && v[Fwd+DirPkts] > 0 && v[Fwd+DirRST] == v[Fwd+DirPkts]
 }
