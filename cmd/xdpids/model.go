@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path"
 	"slices"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/xdpids/xdpids/userspace/config"
 	"github.com/xdpids/xdpids/userspace/learn/dataset"
+	"github.com/xdpids/xdpids/userspace/learn/features"
 	"github.com/xdpids/xdpids/userspace/learn/model"
 	"github.com/xdpids/xdpids/userspace/run/offline"
 )
@@ -205,10 +207,11 @@ func newModelTrainCommand() *cobra.Command {
 
 func newModelLearnCommand() *cobra.Command {
 	var (
-		out        string
-		lf         labelFlags
-		opts       model.IsolationOptions
-		benignOnly bool
+		out         string
+		lf          labelFlags
+		opts        model.IsolationOptions
+		benignOnly  bool
+		useFeatures []string
 	)
 	cmd := &cobra.Command{
 		Use:   "learn NORMAL-INPUT... -o MODEL.json",
@@ -231,6 +234,9 @@ func newModelLearnCommand() *cobra.Command {
 			}
 			ds := dataset.Split(rows)
 			opts.Sources = ds.Sources
+			if opts.Features, err = featureGlobs(useFeatures); err != nil {
+				return err
+			}
 			m, err := model.TrainIsolation(ds.X, opts)
 			if err != nil {
 				return err
@@ -244,6 +250,7 @@ func newModelLearnCommand() *cobra.Command {
 	cmd.Flags().IntVar(&opts.SampleSize, "sample-size", 256, "records each tree is grown on")
 	cmd.Flags().Float64Var(&opts.Quantile, "quantile", 0.99, "quantile of the training scores the threshold is set at")
 	cmd.Flags().Float64Var(&opts.Margin, "margin", 1.0, "the threshold is the quantile's score times this")
+	cmd.Flags().StringSliceVar(&useFeatures, "features", nil, "split only on the features these globs name (e.g. 'src_*,dst_*,svc_*'; default: all)")
 	cmd.Flags().BoolVar(&benignOnly, "benign-only", false, "learn from the records labelled benign only (a labelled CSV's normal part)")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed")
 	lf.add(cmd)
@@ -286,4 +293,27 @@ func newModelEvalCommand() *cobra.Command {
 	cmd.Flags().StringVar(&path, "model", "builtin", `model file ("builtin": the embedded default)`)
 	lf.add(cmd)
 	return cmd
+}
+
+// featureGlobs turns --features globs into feature indexes (nil: all).
+func featureGlobs(globs []string) ([]int, error) {
+	var use []int
+	for _, g := range globs {
+		n := 0
+		for i, name := range features.Names {
+			ok, err := path.Match(g, name)
+			if err != nil {
+				return nil, fmt.Errorf("bad --features %q: %w", g, err)
+			}
+			if ok && !slices.Contains(use, i) {
+				use = append(use, i)
+				n++
+			}
+		}
+		if n == 0 && !slices.ContainsFunc(features.Names, func(s string) bool { ok, _ := path.Match(g, s); return ok }) {
+			return nil, fmt.Errorf("bad --features %q: names no feature (xdpids model features writes them in its header)", g)
+		}
+	}
+	slices.Sort(use)
+	return use, nil
 }
