@@ -250,6 +250,7 @@ func newModelLearnCommand() *cobra.Command {
 	cmd.Flags().IntVar(&opts.SampleSize, "sample-size", 256, "records each tree is grown on")
 	cmd.Flags().Float64Var(&opts.Quantile, "quantile", 0.99, "quantile of the training scores the threshold is set at")
 	cmd.Flags().Float64Var(&opts.Margin, "margin", 1.0, "the threshold is the quantile's score times this")
+	cmd.Flags().IntVar(&opts.Repeat, "repeat", 3, "alert on a source once this many of its feature points were anomalous within about a minute (1: each one)")
 	cmd.Flags().StringSliceVar(&useFeatures, "features", nil, "split only on the features these globs name (e.g. 'src_*,dst_*,svc_*'; default: all)")
 	cmd.Flags().BoolVar(&benignOnly, "benign-only", false, "learn from the records labelled benign only (a labelled CSV's normal part)")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed")

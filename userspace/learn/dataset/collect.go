@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -242,13 +243,39 @@ func captureName(p string) string {
 
 // ScoreRows scores rows read from a CSV with m as the daemon would at
 // each feature point (Score, Alert, Class), in order: a flow whose
-// originator sent only resets is not alerted on (features.AnswerOnly).
+// originator sent only resets is not alerted on (features.AnswerOnly),
+// and an isolation forest with Repeat alerts on a subject (per capture)
+// only once it repeated.
 func ScoreRows(rows []Row, m *model.Model) {
 	var sc model.Scratch
 	var res model.Result
+	type count struct {
+		w  float64
+		at int64
+	}
+	anom := map[[2]string]*count{}
 	for i := range rows {
 		r := &rows[i]
 		m.Score(&r.Vec, &sc, &res)
 		r.Score, r.Alert, r.Class = res.Score, m.Alert(&res) && !features.AnswerOnly(&r.Vec), m.ClassName(&res)
+		if !r.Alert || m.Repeat <= 1 {
+			continue
+		}
+		subject := r.Src
+		if pipeline.SubjectIsTarget(&r.Vec, r.Class) {
+			subject = r.Dst
+		}
+		k := [2]string{r.Capture, subject}
+		c := anom[k]
+		if c == nil {
+			c = &count{at: r.TsNs}
+			anom[k] = c
+		}
+		if r.TsNs > c.at {
+			c.w *= math.Exp2(-float64(r.TsNs-c.at) / model.RepeatHalfLifeNs)
+			c.at = r.TsNs
+		}
+		c.w++
+		r.Alert = c.w >= float64(m.Repeat)-1e-9
 	}
 }

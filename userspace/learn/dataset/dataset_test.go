@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -203,5 +204,52 @@ func TestHeldOutCorpus(t *testing.T) {
 		if c.Recall() < 0.5 {
 			t.Errorf("%s: recall %.3f on unseen captures", c.Class, c.Recall())
 		}
+	}
+}
+
+// The daemon's alert decision (the pipeline, Collect with a model) and
+// the CSV scorer (ScoreRows) agree point by point, for a forest and for
+// an isolation forest that alerts on a source only once it repeated; and
+// Repeat holds back a source's first anomalous points.
+func TestScoreRowsMatchesPipeline(t *testing.T) {
+	mon := filepath.Join(t.TempDir(), "monitor.yaml")
+	if err := os.WriteFile(mon, []byte("mode: monitor\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	normal, err := Collect([]string{golden(t, "benign.pcap"), golden(t, "app_http.pcap")}, Options{Config: mon}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := Split(normal)
+	alerted := map[int]int{}
+	for _, repeat := range []int{1, 3} {
+		iso, err := model.TrainIsolation(ds.X, model.IsolationOptions{Trees: 30, Seed: 1, Repeat: repeat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []*model.Model{model.Default(), iso} {
+			rows, err := Collect([]string{golden(t, "scan_syn.pcap"), golden(t, "brute_ssh.pcap")}, Options{Config: mon, Model: m}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again := slices.Clone(rows)
+			ScoreRows(again, m)
+			n := 0
+			for i := range rows {
+				if rows[i].Alert != again[i].Alert || rows[i].Score != again[i].Score {
+					t.Fatalf("%s repeat %d, row %d: pipeline alert %v score %v, ScoreRows %v %v", m.Kind, repeat, i,
+						rows[i].Alert, rows[i].Score, again[i].Alert, again[i].Score)
+				}
+				if rows[i].Alert {
+					n++
+				}
+			}
+			if m == iso {
+				alerted[repeat] = n
+			}
+		}
+	}
+	if alerted[1] == 0 || alerted[3] > alerted[1]-2 {
+		t.Errorf("alerted points: %d with repeat 1, %d with repeat 3 (want at least 2 fewer)", alerted[1], alerted[3])
 	}
 }

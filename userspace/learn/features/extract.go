@@ -282,3 +282,12 @@ func (x *Extractor) AlertGate(a netip.Addr, nowNs, gapNs int64) bool {
 	h.AlertNs = nowNs
 	return true
 }
+
+// Anomalous counts an anomalous feature point of source a at nowNs and
+// returns the source's damped count of them (half-life halfLifeNs,
+// this one included).
+func (x *Extractor) Anomalous(a netip.Addr, nowNs, halfLifeNs int64) float64 {
+	h := x.hosts.get(a, nowNs)
+	h.Anom.add(nowNs, float64(halfLifeNs)/1e9, 1)
+	return h.Anom.W
+}

@@ -9,6 +9,7 @@ type host struct {
 	Used    bool
 	Last    int64               // packet time it was last updated
 	AlertNs int64               // its last model alert (AlertGate)
+	Anom    damped              // its anomalous feature points (Anomalous)
 	Flows   [NumScales]damped   // new flows it opened
 	Ended   [NumScales]damped   // its flows that ended
 	Fail    [NumScales]damped   // of those, failed ones (no reply, reset, half-open)

@@ -23,6 +23,8 @@ type IsolationOptions struct {
 	// others are ignored): e.g. the per-host behaviour windows, which
 	// say what a source does rather than what its stack looks like.
 	Features []int
+	// Repeat is the model's Repeat (0: alert on each anomalous point).
+	Repeat int
 }
 
 // TrainIsolation grows an isolation forest (Liu, Ting and Zhou, ICDM
@@ -53,7 +55,7 @@ func TrainIsolation(x []features.Vector, o IsolationOptions) (*Model, error) {
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x2545f4914f6cdd1d))
 	m := &Model{Format: Format, Version: Version, Kind: KindIsolation, Features: slices.Clone(features.Names),
-		SampleSize: o.SampleSize, Threshold: 1, Info: Info{Seed: o.Seed, Samples: len(x), Sources: o.Sources}}
+		SampleSize: o.SampleSize, Threshold: 1, Repeat: o.Repeat, Info: Info{Seed: o.Seed, Samples: len(x), Sources: o.Sources}}
 	use := o.Features
 	if len(use) == 0 {
 		for f := range features.NumFeatures {

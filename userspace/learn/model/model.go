@@ -57,6 +57,11 @@ type Model struct {
 	// (chosen out of fold on the training captures: TrainForestCV);
 	// Threshold is then their least.
 	ClassThresholds []float64 `json:"class_thresholds,omitempty"`
+	// Repeat (isolation, optional): alert on a source only once this many
+	// of its feature points scored at or above Threshold within about
+	// RepeatHalfLife (a damped count): an attack repeats (probes,
+	// attempts, packets), one odd flow of a normal host does not.
+	Repeat int `json:"repeat,omitempty"`
 	// SampleSize (isolation): the subsample each tree was grown on.
 	SampleSize int `json:"sample_size,omitempty"`
 	// Fixed (isolation): features constant over all the training data,
@@ -68,6 +73,10 @@ type Model struct {
 
 	norm float64 // isolation: c(SampleSize)
 }
+
+// RepeatHalfLifeNs is the half-life of the per-source count of anomalous
+// points (Model.Repeat).
+const RepeatHalfLifeNs = 60e9
 
 // Fixed is a feature constant in training.
 type Fixed struct {
@@ -167,6 +176,9 @@ func (m *Model) check() error {
 			}
 		}
 	case KindIsolation:
+		if m.Repeat < 0 || m.Repeat > 1000 {
+			return fmt.Errorf("repeat %d out of [0, 1000]", m.Repeat)
+		}
 		if len(m.ClassThresholds) != 0 {
 			return errors.New("class thresholds on an isolation forest")
 		}

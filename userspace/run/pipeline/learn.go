@@ -119,21 +119,24 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 		// A flow whose originator sent only resets is never alerted on.
 		l.rec.Alert = m.Alert(&l.res) && !features.AnswerOnly(&l.vec)
 		l.rec.Class = m.ClassName(&l.res)
+		// A source seen in one flow only (a forged flood's) and a denial
+		// of service (from forged sources or reflectors) are counted,
+		// gated and reported by target.
+		subject, _ := f.Orig()
+		isTarget := SubjectIsTarget(&l.vec, l.rec.Class)
+		if isTarget {
+			subject, _ = f.Resp()
+		}
+		if l.rec.Alert && m.Repeat > 1 && l.x.Anomalous(subject, now, model.RepeatHalfLifeNs) < float64(m.Repeat)-1e-9 {
+			l.rec.Alert = false // not repeated enough yet
+		}
 		if l.rec.Alert && *mark&markAlerted == 0 {
 			*mark |= markAlerted
 			gap := w.p.live.Load().Learn.AlertGapNs
 			if gap <= 0 {
 				gap = 60e9
 			}
-			// One alert per source per gap; a source seen in one flow only
-			// (a forged flood's) and a denial of service (from forged
-			// sources or reflectors) are gated, and reported, by target.
-			subject, _ := f.Orig()
-			isTarget := false
-			if l.vec[features.SrcBase+(features.NumScales-1)*features.SrcLen+features.SrcFlows] < 2 || l.rec.Class == "dos" {
-				subject, _ = f.Resp()
-				isTarget = true
-			}
+			// One alert per subject per gap.
 			if l.x.AlertGate(subject, now, gap) {
 				w.modelAlert(m, l, f, now, subject, isTarget)
 			}
@@ -190,4 +193,12 @@ func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64
 	f.Alerted = true
 	w.p.alert(a)
 	w.p.deliver()
+}
+
+// SubjectIsTarget reports whether a model alert on a flow with features v
+// and class is about the flow's responder (its target) rather than its
+// originator: a denial of service (from forged sources or reflectors), or
+// an originator seen in this one flow only (forged).
+func SubjectIsTarget(v *features.Vector, class string) bool {
+	return v[features.SrcBase+(features.NumScales-1)*features.SrcLen+features.SrcFlows] < 2 || class == "dos"
 }
