@@ -92,7 +92,8 @@ lint:
 # list; the even ones are held out), and the captures of a `make dataset`
 # run in MODEL_DATASET when it exists (with its labels.txt). Features in
 # monitor mode (nothing dropped: every flow seen whole); a threshold per
-# class chosen out of fold (4 folds by capture). Deterministic: the same
+# class chosen out of fold (4 folds by capture); an alert once a source
+# has two points at or above it (--repeat 2). Deterministic: the same
 # inputs and seed give the same file.
 CORPUS ?= ../shared/corpus
 SV_TRAIN = $(shell find $(CORPUS)/suricata-verify -name '*.pcap' 2>/dev/null | sort | awk 'NR%2==1')
@@ -100,7 +101,7 @@ MODEL_DATASET ?= dataset
 MODEL_DS = $(if $(wildcard $(MODEL_DATASET)/labels.txt),--labels $(MODEL_DATASET)/labels.txt $(sort $(wildcard $(MODEL_DATASET)/*.pcap)))
 model:
 	printf 'mode: monitor\n' > .model-monitor.yaml
-	$(GO) run ./cmd/xdpids model train --keep-going --seed 1 --val-folds 4 --config .model-monitor.yaml \
+	$(GO) run ./cmd/xdpids model train --keep-going --seed 1 --val-folds 4 --repeat 2 --config .model-monitor.yaml \
 	  --labels testdata/learn-golden.labels -o userspace/learn/model/default.json testdata/golden/*.pcap $(SV_TRAIN) $(MODEL_DS)
 	rm -f .model-monitor.yaml
 

@@ -24,7 +24,7 @@ $F --labels testdata/learn-corpus.labels -o "$OUT/corpus.csv" "$A"/scans/* "$A"/
 $F --labels "$DTR/labels.txt" -o "$OUT/ds_train.csv" "$DTR"/*.pcap
 $F --labels "$DTE/labels.txt" -o "$OUT/ds_test.csv" "$DTE"/*.pcap
 /usr/bin/python3 dist/learn_split.py "$OUT"
-$X model train --seed 1 --val-folds 4 -o "$OUT/forest.json" "$OUT/train.csv"
+$X model train --seed 1 --val-folds 4 --repeat 2 -o "$OUT/forest.json" "$OUT/train.csv"
 $X model learn --seed 1 --benign-only --features 'src_*,dst_*,svc_*' -o "$OUT/isolation.json" "$OUT/train.csv"
 for m in forest isolation; do
 	echo "== xdpids $m"

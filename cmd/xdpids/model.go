@@ -199,6 +199,7 @@ func newModelTrainCommand() *cobra.Command {
 	cmd.Flags().IntVar(&opts.Trees, "trees", 30, "trees in the forest")
 	cmd.Flags().IntVar(&opts.MaxDepth, "max-depth", 12, "maximum tree depth")
 	cmd.Flags().Float64Var(&opts.Threshold, "threshold", 0.6, "alert when 1 - P(benign) is at least this (without --val-folds)")
+	cmd.Flags().IntVar(&opts.Repeat, "repeat", 1, "alert on a source once this many of its feature points scored at or above the threshold within about a minute (1: each one)")
 	cmd.Flags().IntVar(&folds, "val-folds", 0, "choose a threshold per class out of fold: cut the inputs by capture into this many folds (0: one threshold, --threshold)")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed (the same data and seed give the same model)")
 	lf.add(cmd)

@@ -24,6 +24,7 @@ type ForestOptions struct {
 	MinLeaf   int     // samples a leaf keeps at least; default 2
 	Threshold float64 // alert at 1-P(benign) >= it; default 0.6 (0.5 alerted more benign flows held out for no more attacks)
 	Seed      uint64
+	Repeat    int // the model's Repeat (0: alert on each point at or above its threshold)
 }
 
 // TrainForest grows a random forest of CART trees (Gini impurity,
@@ -71,7 +72,7 @@ func TrainForest(ds *Dataset, o ForestOptions) (*Model, error) {
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15))
 	m := &Model{Format: Format, Version: Version, Kind: KindForest, Features: slices.Clone(features.Names),
-		Classes: slices.Clone(ds.Classes), Threshold: o.Threshold,
+		Classes: slices.Clone(ds.Classes), Threshold: o.Threshold, Repeat: o.Repeat,
 		Info: Info{Seed: o.Seed, Samples: len(ds.X), Sources: ds.Sources, Counts: counts}}
 	g := &grower{ds: ds, k: k, w: weight, o: o, rng: rng, mtry: max(1, int(math.Sqrt(features.NumFeatures)))}
 	for range o.Trees {

@@ -57,7 +57,7 @@ type Model struct {
 	// (chosen out of fold on the training captures: TrainForestCV);
 	// Threshold is then their least.
 	ClassThresholds []float64 `json:"class_thresholds,omitempty"`
-	// Repeat (isolation, optional): alert on a source only once this many
+	// Repeat (optional): alert on a source only once this many
 	// of its feature points scored at or above Threshold within about
 	// RepeatHalfLife (a damped count): an attack repeats (probes,
 	// attempts, packets), one odd flow of a normal host does not.
@@ -160,6 +160,9 @@ func (m *Model) check() error {
 	if math.IsNaN(m.Threshold) || m.Threshold <= 0 || m.Threshold > 1 {
 		return fmt.Errorf("threshold %v out of (0, 1]", m.Threshold)
 	}
+	if m.Repeat < 0 || m.Repeat > 1000 {
+		return fmt.Errorf("repeat %d out of [0, 1000]", m.Repeat)
+	}
 	width := 1
 	switch m.Kind {
 	case KindForest:
@@ -176,9 +179,6 @@ func (m *Model) check() error {
 			}
 		}
 	case KindIsolation:
-		if m.Repeat < 0 || m.Repeat > 1000 {
-			return fmt.Errorf("repeat %d out of [0, 1000]", m.Repeat)
-		}
 		if len(m.ClassThresholds) != 0 {
 			return errors.New("class thresholds on an isolation forest")
 		}
