@@ -105,12 +105,19 @@ model:
 	  --labels testdata/learn-golden.labels -o userspace/learn/model/default.json testdata/golden/*.pcap $(SV_TRAIN) $(MODEL_DS)
 	rm -f .model-monitor.yaml
 
-# A labelled dataset made by real tools in network namespaces (nmap,
-# hping3, curl/wget against python3 -m http.server), captured to
-# $(DATASET_DIR) with a labels file; bounded in time, test addresses only.
+# A labelled dataset made by real tools in network namespaces
+# (dist/dataset.sh: benign web, DNS, ssh, chat and iperf3 traffic; nmap,
+# hping3, hydra, slowhttptest and sqlmap attacks), captured to
+# $(DATASET_DIR) with labels.txt (each tool run's address and time window)
+# and captures.tsv (their durations), then its features (features.csv)
+# and summary.txt (captures, flows per class, benign time). Bounded in time
+# (about 3 minutes), test addresses only.
 DATASET_DIR ?= dataset
-dataset:
-	sudo DATASET_DIR=$(DATASET_DIR) ./dist/dataset.sh
+SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+dataset: build
+	$(SUDO) env DATASET_DIR=$(DATASET_DIR) ./dist/dataset.sh
+	./$(BIN) model features --keep-going --labels $(DATASET_DIR)/labels.txt -o $(DATASET_DIR)/features.csv $(DATASET_DIR)/*.pcap
+	./dist/dataset-summary.sh $(DATASET_DIR) | tee $(DATASET_DIR)/summary.txt
 
 clean:
 	rm -rf bin
