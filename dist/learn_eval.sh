@@ -9,12 +9,12 @@
 # (dist/learn_split.py), trains our forest (model train --val-folds: class
 # thresholds chosen out of fold on the training captures), learns the
 # isolation forest on the training set's benign flows, and scores all
-# four models on the test set. Needs a built ./xdpids (or XDPIDS=...),
+# four models on the test set. Needs make build (./bin/xdpids, or XDPIDS=...),
 # the corpus at CORPUS (default ../shared/corpus), /usr/bin/python3 with
 # python3-sklearn.
 set -eu
 OUT=$1 DTR=$2 DTE=$3 BEN=${4:-}
-X=${XDPIDS:-./xdpids}
+X=${XDPIDS:-./bin/xdpids}
 CORPUS=${CORPUS:-../shared/corpus}
 mkdir -p "$OUT"
 printf 'mode: monitor\n' >"$OUT/monitor.yaml"
