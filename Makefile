@@ -89,15 +89,23 @@ lint:
 
 # The embedded default model (userspace/learn/model/default.json): a
 # random forest trained on the generated captures (labels in
-# testdata/learn-golden.labels) and, as more benign traffic, every other
-# capture of the corpus's suricata-verify tests (odd lines of the sorted
-# list; the even ones are held out). Deterministic: the same inputs and
-# seed give the same file.
+# testdata/learn-golden.labels), every other capture of the corpus's
+# suricata-verify tests as more benign traffic (odd lines of the sorted
+# list; the even ones are held out), and the captures of a `make dataset`
+# run in MODEL_DATASET when it exists (with its labels.txt). Features in
+# monitor mode (nothing dropped: every flow seen whole); a threshold per
+# class chosen out of fold (4 folds by capture); an alert once a source
+# has two points at or above it (--repeat 2). Deterministic: the same
+# inputs and seed give the same file.
 CORPUS ?= ../shared/corpus
 SV_TRAIN = $(shell find $(CORPUS)/suricata-verify -name '*.pcap' 2>/dev/null | sort | awk 'NR%2==1')
+MODEL_DATASET ?= dataset
+MODEL_DS = $(if $(wildcard $(MODEL_DATASET)/labels.txt),--labels $(MODEL_DATASET)/labels.txt $(sort $(wildcard $(MODEL_DATASET)/*.pcap)))
 model:
-	$(GO) run ./cmd/xdpids model train --keep-going --seed 1 --labels testdata/learn-golden.labels \
-	  -o userspace/learn/model/default.json testdata/golden/*.pcap $(SV_TRAIN)
+	printf 'mode: monitor\n' > .model-monitor.yaml
+	$(GO) run ./cmd/xdpids model train --keep-going --seed 1 --val-folds 4 --repeat 2 --config .model-monitor.yaml \
+	  --labels testdata/learn-golden.labels -o userspace/learn/model/default.json testdata/golden/*.pcap $(SV_TRAIN) $(MODEL_DS)
+	rm -f .model-monitor.yaml
 
 # A labelled dataset made by real tools in network namespaces
 # (dist/dataset.sh: benign web, DNS, ssh, chat and iperf3 traffic; nmap,

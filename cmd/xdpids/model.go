@@ -3,12 +3,15 @@ package main
 import (
 	"fmt"
 	"os"
+	"path"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/xdpids/xdpids/userspace/config"
 	"github.com/xdpids/xdpids/userspace/learn/dataset"
+	"github.com/xdpids/xdpids/userspace/learn/features"
 	"github.com/xdpids/xdpids/userspace/learn/model"
 	"github.com/xdpids/xdpids/userspace/run/offline"
 )
@@ -117,7 +120,13 @@ func newModelFeaturesCommand() *cobra.Command {
 
 // rowsOf reads the training rows: features CSVs as they are, captures
 // through the pipeline.
-func rowsOf(args []string, o dataset.Options) ([]dataset.Row, error) {
+// With score set, CSV rows are scored by it and captures run with it.
+func rowsOf(args []string, o dataset.Options, score ...*model.Model) ([]dataset.Row, error) {
+	var m *model.Model
+	if len(score) > 0 {
+		m = score[0]
+		o.Model = m
+	}
 	var rows, caps []dataset.Row
 	var captures []string
 	for _, a := range args {
@@ -125,6 +134,9 @@ func rowsOf(args []string, o dataset.Options) ([]dataset.Row, error) {
 			r, err := dataset.ReadCSV(a)
 			if err != nil {
 				return nil, err
+			}
+			if m != nil {
+				dataset.ScoreRows(r, m)
 			}
 			rows = append(rows, r...)
 			continue
@@ -153,9 +165,10 @@ func writeModel(m *model.Model, out string) error {
 
 func newModelTrainCommand() *cobra.Command {
 	var (
-		out  string
-		lf   labelFlags
-		opts model.ForestOptions
+		out   string
+		lf    labelFlags
+		opts  model.ForestOptions
+		folds int
 	)
 	cmd := &cobra.Command{
 		Use:   "train INPUT... -o MODEL.json",
@@ -171,9 +184,12 @@ func newModelTrainCommand() *cobra.Command {
 				return err
 			}
 			ds := dataset.Split(rows)
-			m, err := model.TrainForest(ds, opts)
+			m, err := model.TrainForestCV(ds, dataset.Groups(rows), folds, opts)
 			if err != nil {
 				return err
+			}
+			if len(m.ClassThresholds) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "class thresholds (out of fold, %d folds by capture): %v %v\n", folds, m.Classes[1:], m.ClassThresholds[1:])
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "trained %d trees on %d records, classes %v (counts %v)\n", len(m.Trees), len(ds.X), m.Classes, m.Info.Counts)
 			return writeModel(m, out)
@@ -182,7 +198,9 @@ func newModelTrainCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&out, "output", "o", "model.json", "model file to write")
 	cmd.Flags().IntVar(&opts.Trees, "trees", 30, "trees in the forest")
 	cmd.Flags().IntVar(&opts.MaxDepth, "max-depth", 12, "maximum tree depth")
-	cmd.Flags().Float64Var(&opts.Threshold, "threshold", 0.6, "alert when 1 - P(benign) is at least this")
+	cmd.Flags().Float64Var(&opts.Threshold, "threshold", 0.6, "alert when 1 - P(benign) is at least this (without --val-folds)")
+	cmd.Flags().IntVar(&opts.Repeat, "repeat", 1, "alert on a source once this many of its feature points scored at or above the threshold within about a minute (1: each one)")
+	cmd.Flags().IntVar(&folds, "val-folds", 0, "choose a threshold per class out of fold: cut the inputs by capture into this many folds (0: one threshold, --threshold)")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed (the same data and seed give the same model)")
 	lf.add(cmd)
 	return cmd
@@ -190,9 +208,11 @@ func newModelTrainCommand() *cobra.Command {
 
 func newModelLearnCommand() *cobra.Command {
 	var (
-		out  string
-		lf   labelFlags
-		opts model.IsolationOptions
+		out         string
+		lf          labelFlags
+		opts        model.IsolationOptions
+		benignOnly  bool
+		useFeatures []string
 	)
 	cmd := &cobra.Command{
 		Use:   "learn NORMAL-INPUT... -o MODEL.json",
@@ -210,8 +230,14 @@ func newModelLearnCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if benignOnly {
+				rows = slices.DeleteFunc(rows, func(r dataset.Row) bool { return r.Label != model.Benign })
+			}
 			ds := dataset.Split(rows)
 			opts.Sources = ds.Sources
+			if opts.Features, err = featureGlobs(useFeatures); err != nil {
+				return err
+			}
 			m, err := model.TrainIsolation(ds.X, opts)
 			if err != nil {
 				return err
@@ -225,6 +251,9 @@ func newModelLearnCommand() *cobra.Command {
 	cmd.Flags().IntVar(&opts.SampleSize, "sample-size", 256, "records each tree is grown on")
 	cmd.Flags().Float64Var(&opts.Quantile, "quantile", 0.99, "quantile of the training scores the threshold is set at")
 	cmd.Flags().Float64Var(&opts.Margin, "margin", 1.0, "the threshold is the quantile's score times this")
+	cmd.Flags().IntVar(&opts.Repeat, "repeat", 3, "alert on a source once this many of its feature points were anomalous within about a minute (1: each one)")
+	cmd.Flags().StringSliceVar(&useFeatures, "features", nil, "split only on the features these globs name (e.g. 'src_*,dst_*,svc_*'; default: all)")
+	cmd.Flags().BoolVar(&benignOnly, "benign-only", false, "learn from the records labelled benign only (a labelled CSV's normal part)")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed")
 	lf.add(cmd)
 	return cmd
@@ -236,9 +265,14 @@ func newModelEvalCommand() *cobra.Command {
 		lf   labelFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "eval CAPTURE... --model MODEL.json",
-		Short: "Score labelled captures with a model: precision, recall and F1 per class",
-		Args:  cobra.MinimumNArgs(1),
+		Use:   "eval INPUT... --model MODEL.json",
+		Short: "Score labelled captures or features CSVs with a model: precision, recall, F1 per class, false alerts per hour",
+		Long: "eval scores each flow (captures through the pipeline with the model, as read --model does;\n" +
+			"features CSVs record by record, as the daemon would) and prints, per attack class, the flows,\n" +
+			"those alerted, precision, recall and F1, then the false alerts per hour of benign traffic:\n" +
+			"alerts on benign flows, one per source per 60 s of packet time (the daemon's gate), over the\n" +
+			"benign traffic's time (per capture, first benign flow's start to last one's end, summed).",
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := lf.options()
 			if err != nil {
@@ -247,16 +281,41 @@ func newModelEvalCommand() *cobra.Command {
 			if o.Model, err = config.LoadModel(path); err != nil {
 				return err
 			}
-			rows, err := dataset.Collect(args, o, nil)
+			m := o.Model
+			o.Model = nil // CSV rows are scored below; captures in the pipeline
+			rows, err := rowsOf(args, o, m)
 			if err != nil {
 				return err
 			}
-			per, benign := dataset.Evaluate(rows)
-			dataset.Report(cmd.OutOrStdout(), per, benign)
+			res := dataset.Evaluate(rows)
+			dataset.Report(cmd.OutOrStdout(), &res)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&path, "model", "builtin", `model file ("builtin": the embedded default)`)
 	lf.add(cmd)
 	return cmd
+}
+
+// featureGlobs turns --features globs into feature indexes (nil: all).
+func featureGlobs(globs []string) ([]int, error) {
+	var use []int
+	for _, g := range globs {
+		n := 0
+		for i, name := range features.Names {
+			ok, err := path.Match(g, name)
+			if err != nil {
+				return nil, fmt.Errorf("bad --features %q: %w", g, err)
+			}
+			if ok && !slices.Contains(use, i) {
+				use = append(use, i)
+				n++
+			}
+		}
+		if n == 0 && !slices.ContainsFunc(features.Names, func(s string) bool { ok, _ := path.Match(g, s); return ok }) {
+			return nil, fmt.Errorf("bad --features %q: names no feature (xdpids model features writes them in its header)", g)
+		}
+	}
+	slices.Sort(use)
+	return use, nil
 }

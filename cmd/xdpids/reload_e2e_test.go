@@ -12,6 +12,7 @@ import (
 
 	"github.com/xdpids/xdpids/internal/testenv"
 	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/learn/model"
 )
 
 // reloadEVE is an EVE alert with what the reload test judges.
@@ -208,6 +209,62 @@ signatures:
 	}
 	if d.ready.PID != ready.PID {
 		t.Errorf("daemon pid changed")
+	}
+	d.stop(t)
+}
+
+// TestReloadBadModelKeepsModel: a model file damaged between reloads
+// (truncated) fails the SIGHUP reload with one error naming the file, and
+// the daemon runs on with the model it had; a good file then reloads.
+func TestReloadBadModelKeepsModel(t *testing.T) {
+	testenv.Short(t)
+	l := newLab(t)
+	mf := filepath.Join(t.TempDir(), "model.json")
+	good, err := model.Default().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mf, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := "mode: monitor\nmodel: " + mf + "\n"
+	d := l.start(t, conf)
+	if !strings.Contains(d.log.String(), "learned model loaded") {
+		t.Fatalf("no model loaded at start:\n%s", d.log)
+	}
+	if err := os.WriteFile(mf, good[:len(good)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := strings.Count(d.log.String(), "reload: keeping the running configuration")
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(d.log.String(), "reload: keeping the running configuration") == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("a truncated model file did not fail the reload:\n%s", d.log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var failed string
+	for _, line := range strings.Split(d.log.String(), "\n") {
+		if strings.Contains(line, "reload: keeping the running configuration") {
+			failed = line
+		}
+	}
+	if !strings.Contains(failed, "bad model file") || !strings.Contains(failed, mf) {
+		t.Errorf("reload error does not name the bad model file: %s", failed)
+	}
+	if got := l.mustCLI(t, "stats"); !strings.Contains(got, l.serverEnds["a"].Name) {
+		t.Errorf("stats after the failed reload lack %s:\n%s", l.serverEnds["a"].Name, got)
+	}
+	if err := os.WriteFile(mf, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pid := d.ready.PID
+	d.hup(t, "")
+	if d.ready.PID != pid {
+		t.Error("daemon pid changed")
 	}
 	d.stop(t)
 }

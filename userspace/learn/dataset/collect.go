@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -161,7 +162,25 @@ func ReadCSV(name string) ([]Row, error) {
 		if err != nil {
 			return nil, fmt.Errorf("features csv %s: %w", name, err)
 		}
+		if len(rec) != metaCols+features.NumFeatures+1 {
+			return nil, fmt.Errorf("features csv %s line %d: %d columns", name, line, len(rec))
+		}
 		r := Row{Capture: rec[0], Point: rec[1], Src: rec[4], Dst: rec[6], Label: rec[len(rec)-1]}
+		ts, err := strconv.ParseFloat(rec[2], 64)
+		if err != nil {
+			return nil, fmt.Errorf("features csv %s line %d: ts: %w", name, line, err)
+		}
+		r.TsNs = int64(ts * 1e9)
+		if r.FlowID, err = strconv.ParseUint(rec[3], 10, 64); err != nil {
+			return nil, fmt.Errorf("features csv %s line %d: flow_id: %w", name, line, err)
+		}
+		sp, err1 := strconv.ParseUint(rec[5], 10, 16)
+		dp, err2 := strconv.ParseUint(rec[7], 10, 16)
+		pr, err3 := strconv.ParseUint(rec[8], 10, 8)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("features csv %s line %d: %w", name, line, err)
+		}
+		r.SrcPort, r.DstPort, r.Proto = uint16(sp), uint16(dp), uint8(pr)
 		for i := range features.NumFeatures {
 			if r.Vec[i], err = strconv.ParseFloat(rec[metaCols+i], 64); err != nil {
 				return nil, fmt.Errorf("features csv %s line %d: %s: %w", name, line, features.Names[i], err)
@@ -200,8 +219,63 @@ func Split(rows []Row) *model.Dataset {
 	return ds
 }
 
+// Groups gives each row its capture's index among the rows' captures in
+// name order: the groups of a split by capture (model.TrainForestCV).
+func Groups(rows []Row) []int {
+	var names []string
+	for _, r := range rows {
+		names = append(names, r.Capture)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	g := make([]int, len(rows))
+	for i, r := range rows {
+		g[i], _ = slices.BinarySearch(names, r.Capture)
+	}
+	return g
+}
+
 // captureName names a capture in the CSV: its file and folder names
 // (suricata-verify's tests all call theirs input.pcap).
 func captureName(p string) string {
 	return filepath.Join(filepath.Base(filepath.Dir(p)), filepath.Base(p))
+}
+
+// ScoreRows scores rows read from a CSV with m as the daemon would at
+// each feature point (Score, Alert, Class), in order: a flow whose
+// originator sent only resets is not alerted on (features.AnswerOnly),
+// and an isolation forest with Repeat alerts on a subject (per capture)
+// only once it repeated.
+func ScoreRows(rows []Row, m *model.Model) {
+	var sc model.Scratch
+	var res model.Result
+	type count struct {
+		w  float64
+		at int64
+	}
+	anom := map[[2]string]*count{}
+	for i := range rows {
+		r := &rows[i]
+		m.Score(&r.Vec, &sc, &res)
+		r.Score, r.Alert, r.Class = res.Score, m.Alert(&res) && !features.AnswerOnly(&r.Vec), m.ClassName(&res)
+		if !r.Alert || m.Repeat <= 1 {
+			continue
+		}
+		subject := r.Src
+		if pipeline.SubjectIsTarget(&r.Vec, r.Class) {
+			subject = r.Dst
+		}
+		k := [2]string{r.Capture, subject}
+		c := anom[k]
+		if c == nil {
+			c = &count{at: r.TsNs}
+			anom[k] = c
+		}
+		if r.TsNs > c.at {
+			c.w *= math.Exp2(-float64(r.TsNs-c.at) / model.RepeatHalfLifeNs)
+			c.at = r.TsNs
+		}
+		c.w++
+		r.Alert = c.w >= float64(m.Repeat)-1e-9
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,9 +113,12 @@ func TestCSVRoundTrip(t *testing.T) {
 
 // The default model raises one model alert on a SYN scan, against the
 // scanner, with its score, threshold and top features; none on the
-// generated benign traffic it trained on but one at most.
+// generated benign traffic it trained on but one at most. In monitor
+// mode: in prevent mode the scan detector bans the scanner first, and the
+// model sees nothing of its later probes.
 func TestModelAlerts(t *testing.T) {
 	cfg := config.Default()
+	cfg.Mode = "monitor"
 	run := func(name string) []*alert.Alert {
 		var got []*alert.Alert
 		_, err := offline.Run(offline.Options{Path: golden(t, name), Mode: offline.ModeUserspace,
@@ -158,13 +162,19 @@ func TestHeldOutCorpus(t *testing.T) {
 		t.Skip("trains a forest")
 	}
 	dir := testenv.Corpus(t, "attack-pcaps")
+	// Monitor mode: nothing dropped, every flow seen whole (a scanner the
+	// scan detector bans would otherwise show its target's answers only).
+	mon := filepath.Join(t.TempDir(), "monitor.yaml")
+	if err := os.WriteFile(mon, []byte("mode: monitor\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var train []string
 	for _, n := range []string{"scan_syn", "scan_fin", "scan_null", "scan_xmas", "scan_ack", "scan_udp", "scan_connect", "scan_ipv6",
 		"sweep_tcp", "brute_ssh", "brute_ftp", "synflood_single", "synflood_spoofed", "synack_reflection", "udpflood_single",
 		"amp_dns", "amp_ntp", "amp_snmp", "benign", "dns_three_resolvers", "app_dns", "app_http", "app_ssh", "app_tls"} {
 		train = append(train, golden(t, n+".pcap"))
 	}
-	rows, err := Collect(train, Options{Labels: goldenLabels(t)}, nil)
+	rows, err := Collect(train, Options{Labels: goldenLabels(t), Config: mon}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,17 +192,64 @@ func TestHeldOutCorpus(t *testing.T) {
 		"bruteforce/zeek_ssh_sshguess.pcap", "bruteforce/zeek_ftp_bruteforce.pcap"} {
 		test = append(test, filepath.Join(dir, p))
 	}
-	scored, err := Collect(test, Options{Labels: Labels{Rules: rs}, Model: m}, nil)
+	scored, err := Collect(test, Options{Labels: Labels{Rules: rs}, Model: m, Config: mon}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	per, benign := Evaluate(scored)
+	res := Evaluate(scored)
 	var out bytes.Buffer
-	Report(&out, per, benign)
+	Report(&out, &res)
 	t.Log("\n" + out.String())
-	for _, c := range per {
+	for _, c := range res.Per {
 		if c.Recall() < 0.5 {
 			t.Errorf("%s: recall %.3f on unseen captures", c.Class, c.Recall())
 		}
+	}
+}
+
+// The daemon's alert decision (the pipeline, Collect with a model) and
+// the CSV scorer (ScoreRows) agree point by point, for a forest and for
+// an isolation forest that alerts on a source only once it repeated; and
+// Repeat holds back a source's first anomalous points.
+func TestScoreRowsMatchesPipeline(t *testing.T) {
+	mon := filepath.Join(t.TempDir(), "monitor.yaml")
+	if err := os.WriteFile(mon, []byte("mode: monitor\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	normal, err := Collect([]string{golden(t, "benign.pcap"), golden(t, "app_http.pcap")}, Options{Config: mon}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := Split(normal)
+	alerted := map[int]int{}
+	for _, repeat := range []int{1, 3} {
+		iso, err := model.TrainIsolation(ds.X, model.IsolationOptions{Trees: 30, Seed: 1, Repeat: repeat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []*model.Model{model.Default(), iso} {
+			rows, err := Collect([]string{golden(t, "scan_syn.pcap"), golden(t, "brute_ssh.pcap")}, Options{Config: mon, Model: m}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again := slices.Clone(rows)
+			ScoreRows(again, m)
+			n := 0
+			for i := range rows {
+				if rows[i].Alert != again[i].Alert || rows[i].Score != again[i].Score {
+					t.Fatalf("%s repeat %d, row %d: pipeline alert %v score %v, ScoreRows %v %v", m.Kind, repeat, i,
+						rows[i].Alert, rows[i].Score, again[i].Alert, again[i].Score)
+				}
+				if rows[i].Alert {
+					n++
+				}
+			}
+			if m == iso {
+				alerted[repeat] = n
+			}
+		}
+	}
+	if alerted[1] == 0 || alerted[3] > alerted[1]-2 {
+		t.Errorf("alerted points: %d with repeat 1, %d with repeat 3 (want at least 2 fewer)", alerted[1], alerted[3])
 	}
 }

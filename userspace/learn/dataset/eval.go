@@ -1,10 +1,15 @@
 package dataset
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
+
+	"github.com/xdpids/xdpids/userspace/learn/features"
+	"github.com/xdpids/xdpids/userspace/learn/model"
 )
 
 // ClassScore is a model's record on one class of flows.
@@ -38,12 +43,39 @@ func ratio(a, b int) float64 {
 	return float64(a) / float64(b)
 }
 
-// Evaluate scores rows a model scored (Collect with Options.Model), one
-// result per flow, as the daemon alerts once per flow: a flow is alerted
-// when any of its feature points alerted, with the class of the first
-// that did. For a model without classes (isolation: "anomaly"), an alert
-// on any attack counts as right for the flow's class.
-func Evaluate(rows []Row) (per []ClassScore, benign ClassScore) {
+// Result is Evaluate's: the per-class scores, the benign flows, and the
+// false alerts per hour of benign traffic.
+type Result struct {
+	Per    []ClassScore
+	Benign ClassScore // Flows, and Alerted: benign flows alerted
+	// FalseAlerts are the alerts the daemon would raise on benign flows:
+	// one per source per AlertGap of packet time in each capture (the
+	// daemon's model alert gate), the first alerted point of each flow.
+	FalseAlerts int
+	// BenignHours is the benign traffic's time: per capture, from the
+	// first benign flow's start to the last one's end, summed.
+	BenignHours float64
+}
+
+// FalseAlertsPerHour is FalseAlerts over BenignHours (0 without benign time).
+func (r *Result) FalseAlertsPerHour() float64 {
+	if r.BenignHours <= 0 {
+		return 0
+	}
+	return float64(r.FalseAlerts) / r.BenignHours
+}
+
+// AlertGapNs is the gate of the false-alert count: the daemon's default
+// model alert gap (pipeline.LearnConfig.AlertGapNs).
+const AlertGapNs = 60e9
+
+// Evaluate scores rows a model scored (Collect with Options.Model, or
+// ScoreRows), one result per flow, as the daemon alerts once per flow: a
+// flow is alerted when any of its feature points alerted, with the class
+// of the first that did. For a model without classes (isolation:
+// "anomaly"), an alert on any attack counts as right for the flow's
+// class. dist/learn_baseline.py counts the same way.
+func Evaluate(rows []Row) Result {
 	by := map[string]*ClassScore{}
 	get := func(c string) *ClassScore {
 		if by[c] == nil {
@@ -58,6 +90,11 @@ func Evaluate(rows []Row) (per []ClassScore, benign ClassScore) {
 	type flow struct {
 		label, pred string
 		alerted     bool
+		src         string
+		alertNs     int64
+		startNs     int64
+		endNs       int64
+		seen        bool
 	}
 	flows := map[key]*flow{}
 	var order []key
@@ -65,24 +102,49 @@ func Evaluate(rows []Row) (per []ClassScore, benign ClassScore) {
 		k := key{r.Capture, r.FlowID}
 		f := flows[k]
 		if f == nil {
-			f = &flow{label: r.Label}
+			f = &flow{label: r.Label, src: r.Src}
 			flows[k] = f
 			order = append(order, k)
 		}
+		start := r.TsNs - int64(r.Vec[features.Duration]*1e9)
+		if !f.seen || start < f.startNs {
+			f.startNs = start
+		}
+		f.endNs = max(f.endNs, r.TsNs)
+		f.seen = true
 		if r.Alert && !f.alerted {
-			f.alerted, f.pred = true, r.Class
+			f.alerted, f.pred, f.alertNs = true, r.Class, r.TsNs
 		}
 	}
+	var res Result
+	type span struct{ lo, hi int64 }
+	spans := map[string]*span{}
+	type falseAlert struct {
+		capture, src string
+		at           int64
+	}
+	var fas []falseAlert
 	for _, k := range order {
 		f := flows[k]
 		c := get(f.label)
 		c.Flows++
+		if f.label == model.Benign {
+			s := spans[k.capture]
+			if s == nil {
+				spans[k.capture] = &span{f.startNs, f.endNs}
+			} else {
+				s.lo, s.hi = min(s.lo, f.startNs), max(s.hi, f.endNs)
+			}
+			if f.alerted {
+				fas = append(fas, falseAlert{k.capture, f.src, f.alertNs})
+			}
+		}
 		if !f.alerted {
 			continue
 		}
 		c.Alerted++
 		pred := f.pred
-		if pred == "anomaly" && f.label != "benign" {
+		if pred == "anomaly" && f.label != model.Benign {
 			pred = f.label
 		}
 		if pred == "anomaly" {
@@ -94,28 +156,51 @@ func Evaluate(rows []Row) (per []ClassScore, benign ClassScore) {
 			p.Right++
 		}
 	}
+	for _, s := range spans {
+		res.BenignHours += float64(s.hi-s.lo) / 3600e9
+	}
+	slices.SortStableFunc(fas, func(a, b falseAlert) int {
+		if c := strings.Compare(a.capture, b.capture); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.src, b.src); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.at, b.at)
+	})
+	last := map[[2]string]int64{}
+	for _, fa := range fas {
+		k := [2]string{fa.capture, fa.src}
+		if at, ok := last[k]; ok && fa.at-at < AlertGapNs {
+			continue
+		}
+		last[k] = fa.at
+		res.FalseAlerts++
+	}
 	names := make([]string, 0, len(by))
 	for n := range by {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		if n == "benign" {
-			benign = *by[n]
+		if n == model.Benign {
+			res.Benign = *by[n]
 			continue
 		}
-		per = append(per, *by[n])
+		res.Per = append(res.Per, *by[n])
 	}
-	return per, benign
+	return res
 }
 
 // Report prints Evaluate's table.
-func Report(w io.Writer, per []ClassScore, benign ClassScore) {
+func Report(w io.Writer, r *Result) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "class\tflows\talerted\tprecision\trecall\tF1")
-	for _, c := range per {
+	for _, c := range r.Per {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\n", c.Class, c.Flows, c.Alerted, c.Precision(), c.Recall(), c.F1())
 	}
-	fmt.Fprintf(tw, "benign\t%d\t%d (false alerts)\t\t\t\n", benign.Flows, benign.Alerted)
+	fmt.Fprintf(tw, "benign\t%d\t%d (false alerts)\t\t\t\n", r.Benign.Flows, r.Benign.Alerted)
 	tw.Flush()
+	fmt.Fprintf(w, "false alerts: %d in %.3f h of benign traffic = %.1f per hour (one per source per %.0f s, as the daemon gates)\n",
+		r.FalseAlerts, r.BenignHours, r.FalseAlertsPerHour(), AlertGapNs/1e9)
 }

@@ -38,6 +38,7 @@ type flowState struct {
 	Dir          [2]dirState
 	FirstReplyNs int64
 	Handshake    bool
+	RespFirst    bool // the responder's payload came first
 	// Mark is the caller's scratch (which points were scored, alerted).
 	Mark uint8
 }
@@ -48,6 +49,7 @@ type Extractor struct {
 	cfg   Config
 	flows []flowState
 	hosts *hostTable
+	svcs  *serviceTable
 }
 
 // New returns an extractor for a table of cfg.Flows flows.
@@ -58,11 +60,18 @@ func New(cfg Config) *Extractor {
 	if cfg.Point == 0 {
 		cfg.Point = DefaultPoint
 	}
-	return &Extractor{cfg: cfg, flows: make([]flowState, max(cfg.Flows, 1)), hosts: newHostTable(cfg.Hosts)}
+	return &Extractor{cfg: cfg, flows: make([]flowState, max(cfg.Flows, 1)), hosts: newHostTable(cfg.Hosts), svcs: newServiceTable(cfg.Hosts)}
 }
 
 // HostsReplaced counts hosts whose state was replaced for want of room.
-func (x *Extractor) HostsReplaced() uint64 { return x.hosts.Replaced }
+func (x *Extractor) HostsReplaced() uint64 { return x.hosts.Replaced + x.svcs.Replaced }
+
+// svcKey keys f's service: its source, responder, port and protocol.
+func svcKey(f *flows.Flow) uint64 {
+	orig, _ := f.Orig()
+	resp, rport := f.Resp()
+	return mix64(addrHash(orig) ^ mix64(addrHash(resp)^(uint64(rport)|uint64(f.Proto)<<16)))
+}
 
 func (x *Extractor) state(f *flows.Flow) *flowState {
 	if i := f.Slot(); i >= 0 && i < len(x.flows) {
@@ -104,6 +113,10 @@ func (x *Extractor) Packet(f *flows.Flow, p *decode.Packet, fromOrig bool, ev in
 			dst.InFlows[k].add(now, h, 1)
 			dst.Srcs[k].add(now, h, addrHash(orig))
 		}
+		svc := x.svcs.get(svcKey(f), now)
+		for k, h := range Scales {
+			svc.Flows[k].add(now, h, 1)
+		}
 	}
 	d := 0
 	if !fromOrig {
@@ -118,6 +131,9 @@ func (x *Extractor) Packet(f *flows.Flow, p *decode.Packet, fromOrig bool, ev in
 	}
 	ds.LastNs = now
 	ds.Len.Add(float64(p.WireLen))
+	if p.PayloadLen > 0 && s.Dir[0].Payload == 0 && s.Dir[1].Payload == 0 {
+		s.RespFirst = d == 1
+	}
 	ds.Payload += uint64(p.PayloadLen)
 	if p.Proto == decode.ProtoTCP && p.HasL4 {
 		fl := p.TCPFlags
@@ -177,6 +193,13 @@ func (x *Extractor) End(f *flows.Flow) {
 		src.Ended[k].add(now, h, 1)
 		src.Fail[k].add(now, h, failed)
 	}
+	if svc, s := x.svcs.lookup(svcKey(f)), x.state(f); svc != nil && s != nil {
+		for k, h := range Scales {
+			svc.Ended[k].add(now, h, 1)
+			svc.Resp[k].add(now, h, float64(s.Dir[1].Payload))
+			svc.Fwd[k].add(now, h, float64(s.Dir[0].Payload))
+		}
+	}
 }
 
 // Fill writes f's features at packet time nowNs into v.
@@ -198,6 +221,9 @@ func (x *Extractor) Fill(f *flows.Flow, nowNs int64, v *Vector) {
 		v[Handshake] = 1
 	}
 	v[State] = float64(f.State)
+	if s.RespFirst {
+		v[RespFirst] = 1
+	}
 	for d, base := range [2]int{Fwd, Bwd} {
 		ds := &s.Dir[d]
 		v[base+DirPkts] = float64(f.Pkts[d])
@@ -234,6 +260,16 @@ func (x *Extractor) Fill(f *flows.Flow, nowNs int64, v *Vector) {
 			v[b+DstSrcs] = dst.Srcs[k].estimate(nowNs, h)
 		}
 	}
+	if svc := x.svcs.lookup(svcKey(f)); svc != nil {
+		for k, h := range Scales {
+			b := SvcBase + k*SvcLen
+			v[b+SvcFlows] = svc.Flows[k].at(nowNs, h)
+			if e := svc.Ended[k].at(nowNs, h); e > 1e-9 {
+				v[b+SvcRespMean] = svc.Resp[k].at(nowNs, h) / e
+				v[b+SvcFwdMean] = svc.Fwd[k].at(nowNs, h) / e
+			}
+		}
+	}
 }
 
 // AlertGate reports whether a model alert on source a may be raised at
@@ -245,4 +281,13 @@ func (x *Extractor) AlertGate(a netip.Addr, nowNs, gapNs int64) bool {
 	}
 	h.AlertNs = nowNs
 	return true
+}
+
+// Anomalous counts an anomalous feature point of source a at nowNs and
+// returns the source's damped count of them (half-life halfLifeNs,
+// this one included).
+func (x *Extractor) Anomalous(a netip.Addr, nowNs, halfLifeNs int64) float64 {
+	h := x.hosts.get(a, nowNs)
+	h.Anom.add(nowNs, float64(halfLifeNs)/1e9, 1)
+	return h.Anom.W
 }

@@ -109,8 +109,44 @@ func TestFeaturesHandComputed(t *testing.T) {
 	approx("src_flows_1s", v[SrcBase+SrcFlows], math.Exp2(-0.080))
 	approx("src_ports_1s", v[SrcBase+SrcPorts], -128*math.Log(127.0/128))
 	approx("dst_srcs_60s", v[DstBase+2*DstLen+DstSrcs], -128*math.Log(127.0/128))
+	approx("resp_first", v[RespFirst], 0)
+	approx("svc_flows_1s", v[SvcBase+SvcFlows], math.Exp2(-0.080))
+	approx("svc_resp_mean_1s", v[SvcBase+SvcRespMean], 0) // nothing ended yet
 	if x.Failed(f) {
 		t.Error("a completed session counted as failed")
+	}
+	// Ended, the flow's payloads are its service's means; a second
+	// session to the same service 1 s later counts two new flows.
+	x.End(f)
+	x.Fill(f, f.LastNs, &v)
+	approx("svc_resp_mean_60s", v[SvcBase+2*SvcLen+SvcRespMean], 1000)
+	approx("svc_fwd_mean_60s", v[SvcBase+2*SvcLen+SvcFwdMean], 100)
+	late := make([]pkt, len(session))
+	for i, q := range session {
+		q.atMs += 1000
+		late[i] = q
+	}
+	g := run(t, x, tb, late, 40001)
+	x.Fill(g, g.LastNs, &v)
+	// the first flow's unit, added at 0 ms, seen at 1080 ms; the second's at 1000 ms
+	approx("svc_flows_1s (2)", v[SvcBase+SvcFlows], math.Exp2(-1.080)+math.Exp2(-0.080))
+}
+
+// A login banner: the server speaks first.
+func TestFeaturesRespFirst(t *testing.T) {
+	tb := flows.NewTable(16, flows.DefaultTimeouts)
+	x := New(Config{Flows: tb.Cap()})
+	f := run(t, x, tb, []pkt{
+		{0, true, syn, 74, 0, 64240},
+		{1, false, syn | ack, 74, 0, 65160},
+		{2, true, ack, 66, 0, 502},
+		{3, false, psh | ack, 77, 11, 509}, // "220 ready\r\n"
+		{4, true, psh | ack, 90, 24, 502},
+	}, 40000)
+	var v Vector
+	x.Fill(f, f.LastNs, &v)
+	if v[RespFirst] != 1 {
+		t.Errorf("resp_first = %v, want 1", v[RespFirst])
 	}
 }
 

@@ -9,6 +9,7 @@ type host struct {
 	Used    bool
 	Last    int64               // packet time it was last updated
 	AlertNs int64               // its last model alert (AlertGate)
+	Anom    damped              // its anomalous feature points (Anomalous)
 	Flows   [NumScales]damped   // new flows it opened
 	Ended   [NumScales]damped   // its flows that ended
 	Fail    [NumScales]damped   // of those, failed ones (no reply, reset, half-open)
@@ -19,6 +20,66 @@ type host struct {
 	// As a destination:
 	InFlows [NumScales]damped   // new flows opened to it
 	Srcs    [NumScales]distinct // distinct sources opening them
+}
+
+// service is the damped state of one source's flows to one responder
+// address, port and protocol.
+type service struct {
+	Key   uint64
+	Used  bool
+	Last  int64
+	Flows [NumScales]damped // new flows
+	Ended [NumScales]damped // ended flows
+	Resp  [NumScales]damped // responder payload bytes of the ended flows
+	Fwd   [NumScales]damped // originator payload bytes of the ended flows
+}
+
+// serviceTable is hostTable's layout for services, keyed by a hash of
+// (source, responder, port, protocol).
+type serviceTable struct {
+	slots    []service
+	mask     uint64
+	Replaced uint64
+}
+
+func newServiceTable(n int) *serviceTable {
+	size := 2
+	for size < n {
+		size <<= 1
+	}
+	return &serviceTable{slots: make([]service, size), mask: uint64(size - 1)}
+}
+
+func (t *serviceTable) get(key uint64, nowNs int64) *service {
+	i := key & t.mask &^ 1
+	s0, s1 := &t.slots[i], &t.slots[i+1]
+	switch {
+	case s0.Used && s0.Key == key:
+		s0.Last = max(s0.Last, nowNs)
+		return s0
+	case s1.Used && s1.Key == key:
+		s1.Last = max(s1.Last, nowNs)
+		return s1
+	}
+	v := s0
+	if s0.Used && (!s1.Used || s1.Last < s0.Last) {
+		v = s1
+	}
+	if v.Used {
+		t.Replaced++
+	}
+	*v = service{Key: key, Used: true, Last: nowNs}
+	return v
+}
+
+func (t *serviceTable) lookup(key uint64) *service {
+	i := key & t.mask &^ 1
+	for j := i; j <= i+1; j++ {
+		if s := &t.slots[j]; s.Used && s.Key == key {
+			return s
+		}
+	}
+	return nil
 }
 
 // hostTable is a bounded table of hosts: 2-way set associative by address

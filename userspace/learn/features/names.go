@@ -12,6 +12,7 @@ const (
 	Replied           // 1 when the responder sent anything
 	Handshake         // 1 when a TCP handshake completed
 	State             // the flow's state (flows.State)
+	RespFirst         // 1 when the responder sent payload before the originator (a banner: SSH, FTP, SMTP)
 	dirBase           // the per-direction block starts here
 )
 
@@ -57,13 +58,24 @@ const (
 	DstLen
 )
 
+// Per-service offsets (from SvcBase + scale*SvcLen): the flows of this
+// flow's source to the same responder address, port and protocol (a
+// login service tried again and again: brute force).
+const (
+	SvcFlows    = iota // new flows of the source to the service
+	SvcRespMean        // mean responder payload bytes of its ended flows
+	SvcFwdMean         // mean originator payload bytes of its ended flows
+	SvcLen
+)
+
 // Block starts and the vector length.
 const (
 	Fwd         = dirBase
 	Bwd         = dirBase + dirLen
 	SrcBase     = dirBase + 2*dirLen
 	DstBase     = SrcBase + NumScales*SrcLen
-	NumFeatures = DstBase + NumScales*DstLen
+	SvcBase     = DstBase + NumScales*DstLen
+	NumFeatures = SvcBase + NumScales*SvcLen
 )
 
 // Vector is one flow's features (see Names).
@@ -75,7 +87,7 @@ var Names = names()
 
 func names() []string {
 	n := make([]string, NumFeatures)
-	copy(n, []string{"proto", "resp_port", "duration", "first_reply", "replied", "handshake", "state"})
+	copy(n, []string{"proto", "resp_port", "duration", "first_reply", "replied", "handshake", "state", "resp_first"})
 	dir := []string{"pkts", "bytes", "payload", "len_mean", "len_std", "len_min", "len_max",
 		"iat_mean", "iat_std", "iat_min", "iat_max", "syn", "fin", "rst", "psh", "ack", "urg", "win_first", "win_max"}
 	for i, s := range dir {
@@ -84,6 +96,7 @@ func names() []string {
 	}
 	src := []string{"flows", "ports", "peers", "fail_share", "out_share"}
 	dst := []string{"flows", "srcs"}
+	svc := []string{"flows", "resp_mean", "fwd_mean"}
 	for k, h := range Scales {
 		sfx := "_" + strconv.FormatFloat(h, 'f', -1, 64) + "s"
 		for i, s := range src {
@@ -92,6 +105,18 @@ func names() []string {
 		for i, s := range dst {
 			n[DstBase+k*DstLen+i] = "dst_" + s + sfx
 		}
+		for i, s := range svc {
+			n[SvcBase+k*SvcLen+i] = "svc_" + s + sfx
+		}
 	}
 	return n
+}
+
+// AnswerOnly reports whether v is a flow whose originator sent nothing
+// but TCP resets: an answer to a flow the table no longer had (a probe
+// answered late), never an attack by the host that sent it. The model's
+// alerts skip such flows. (A flow whose originator sent nothing at all is
+// scored: a reflected SYN-ACK flood's victim never sent the SYNs.)
+func AnswerOnly(v *Vector) bool {
+	return v[Proto] == 6 && v[Fwd+DirPkts] > 0 && v[Fwd+DirRST] == v[Fwd+DirPkts]
 }

@@ -24,6 +24,7 @@ type ForestOptions struct {
 	MinLeaf   int     // samples a leaf keeps at least; default 2
 	Threshold float64 // alert at 1-P(benign) >= it; default 0.6 (0.5 alerted more benign flows held out for no more attacks)
 	Seed      uint64
+	Repeat    int // the model's Repeat (0: alert on each point at or above its threshold)
 }
 
 // TrainForest grows a random forest of CART trees (Gini impurity,
@@ -71,7 +72,7 @@ func TrainForest(ds *Dataset, o ForestOptions) (*Model, error) {
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15))
 	m := &Model{Format: Format, Version: Version, Kind: KindForest, Features: slices.Clone(features.Names),
-		Classes: slices.Clone(ds.Classes), Threshold: o.Threshold,
+		Classes: slices.Clone(ds.Classes), Threshold: o.Threshold, Repeat: o.Repeat,
 		Info: Info{Seed: o.Seed, Samples: len(ds.X), Sources: ds.Sources, Counts: counts}}
 	g := &grower{ds: ds, k: k, w: weight, o: o, rng: rng, mtry: max(1, int(math.Sqrt(features.NumFeatures)))}
 	for range o.Trees {
@@ -214,3 +215,98 @@ func (g *grower) grow(idx []int, depth int) int32 {
 	g.t.Left[n], g.t.Right[n] = l, r
 	return n
 }
+
+// TrainForestCV trains a forest on all of ds, with a threshold per attack
+// class chosen on held-out data: ds is cut into folds by group (a capture:
+// group[i] is sample i's), a forest trained on all folds but one scores
+// that one, and each class's threshold is the one of Grid that gives the
+// class the best F1 of alert against benign over these out-of-fold scores (the middle of those
+// within PlateauF1 of the best). No
+// sample is scored by a forest that trained on its capture.
+func TrainForestCV(ds *Dataset, group []int, folds int, o ForestOptions) (*Model, error) {
+	if len(group) != len(ds.X) {
+		return nil, errors.New("train forest: a group per sample needed")
+	}
+	m, err := TrainForest(ds, o)
+	if err != nil || folds < 2 {
+		return m, err
+	}
+	k := len(ds.Classes)
+	type oof struct {
+		score float64
+		class int
+	}
+	out := make([]oof, len(ds.X))
+	var sc Scratch
+	var r Result
+	for f := range folds {
+		var tr Dataset
+		tr.Classes = ds.Classes
+		var held []int
+		for i := range ds.X {
+			if group[i]%folds == f {
+				held = append(held, i)
+				continue
+			}
+			tr.X = append(tr.X, ds.X[i])
+			tr.Y = append(tr.Y, ds.Y[i])
+		}
+		if len(held) == 0 || len(tr.X) == 0 {
+			continue
+		}
+		fm, err := TrainForest(&tr, o)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range held {
+			fm.Score(&ds.X[i], &sc, &r)
+			out[i] = oof{r.Score, r.Class}
+		}
+	}
+	m.ClassThresholds = make([]float64, k)
+	m.ClassThresholds[0] = m.Threshold
+	least := 1.0
+	for c := 1; c < k; c++ {
+		f1s := make([]float64, len(Grid))
+		bestF1 := 0.0
+		for j, t := range Grid {
+			tp, fp, fn := 0, 0, 0
+			for i, s := range out {
+				hit := s.class == c && s.score >= t
+				switch {
+				case hit && ds.Y[i] == c:
+					tp++
+				case hit && ds.Y[i] == 0:
+					fp++ // a false alert (another attack named c is alerted all the same)
+				case ds.Y[i] == c:
+					fn++
+				}
+			}
+			if tp > 0 {
+				f1s[j] = 2 * float64(tp) / float64(2*tp+fp+fn)
+			}
+			bestF1 = max(bestF1, f1s[j])
+		}
+		var best []float64 // the thresholds within PlateauF1 of the best F1
+		for j, t := range Grid {
+			if f1s[j] >= bestF1-PlateauF1 {
+				best = append(best, t)
+			}
+		}
+		// The middle of the best plateau: as far as the held-out data
+		// allow from both missing attacks and alerting on others.
+		m.ClassThresholds[c] = best[len(best)/2]
+		least = min(least, m.ClassThresholds[c])
+	}
+	m.Threshold = least
+	m.ClassThresholds[0] = least
+	return m, nil
+}
+
+// PlateauF1 is how far below the best out-of-fold F1 a threshold may be
+// and still count as as good: differences that small are the held-out
+// data's noise, and the middle of the plateau is the safer choice.
+const PlateauF1 = 0.005
+
+// Grid is the thresholds TrainForestCV tries.
+var Grid = []float64{0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9}

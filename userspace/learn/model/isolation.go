@@ -19,6 +19,12 @@ type IsolationOptions struct {
 	Quantile, Margin float64
 	Seed             uint64
 	Sources          []string
+	// Features, when set, are the only features the trees split on (the
+	// others are ignored): e.g. the per-host behaviour windows, which
+	// say what a source does rather than what its stack looks like.
+	Features []int
+	// Repeat is the model's Repeat (0: alert on each anomalous point).
+	Repeat int
 }
 
 // TrainIsolation grows an isolation forest (Liu, Ting and Zhou, ICDM
@@ -49,8 +55,19 @@ func TrainIsolation(x []features.Vector, o IsolationOptions) (*Model, error) {
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x2545f4914f6cdd1d))
 	m := &Model{Format: Format, Version: Version, Kind: KindIsolation, Features: slices.Clone(features.Names),
-		SampleSize: o.SampleSize, Threshold: 1, Info: Info{Seed: o.Seed, Samples: len(x), Sources: o.Sources}}
-	for f := range features.NumFeatures {
+		SampleSize: o.SampleSize, Threshold: 1, Repeat: o.Repeat, Info: Info{Seed: o.Seed, Samples: len(x), Sources: o.Sources}}
+	use := o.Features
+	if len(use) == 0 {
+		for f := range features.NumFeatures {
+			use = append(use, f)
+		}
+	}
+	for _, f := range use {
+		if f < 0 || f >= features.NumFeatures {
+			return nil, errors.New("train isolation forest: feature out of range")
+		}
+	}
+	for _, f := range use {
 		lo, hi := sq[0][f], sq[0][f]
 		for i := range sq {
 			lo, hi = min(lo, sq[i][f]), max(hi, sq[i][f])
@@ -66,7 +83,7 @@ func TrainIsolation(x []features.Vector, o IsolationOptions) (*Model, error) {
 	for range o.Trees {
 		perm := rng.Perm(len(x))[:o.SampleSize]
 		t := &Tree{}
-		isoGrow(t, sq, perm, 0, maxDepth, rng)
+		isoGrow(t, sq, perm, 0, maxDepth, rng, use)
 		m.Trees = append(m.Trees, *t)
 	}
 	m.init()
@@ -84,7 +101,7 @@ func TrainIsolation(x []features.Vector, o IsolationOptions) (*Model, error) {
 	return m, nil
 }
 
-func isoGrow(t *Tree, x []features.Vector, idx []int, depth, maxDepth int, rng *rand.Rand) int32 {
+func isoGrow(t *Tree, x []features.Vector, idx []int, depth, maxDepth int, rng *rand.Rand, use []int) int32 {
 	n := int32(len(t.Feature))
 	t.Feature = append(t.Feature, -1)
 	t.Split = append(t.Split, 0)
@@ -97,7 +114,8 @@ func isoGrow(t *Tree, x []features.Vector, idx []int, depth, maxDepth int, rng *
 		return n
 	}
 	// A random feature that varies here, a uniform split in its range.
-	for _, f := range rng.Perm(features.NumFeatures) {
+	for _, j := range rng.Perm(len(use)) {
+		f := use[j]
 		lo, hi := x[idx[0]][f], x[idx[0]][f]
 		for _, i := range idx[1:] {
 			lo, hi = min(lo, x[i][f]), max(hi, x[i][f])
@@ -118,8 +136,8 @@ func isoGrow(t *Tree, x []features.Vector, idx []int, depth, maxDepth int, rng *
 			}
 		}
 		t.Feature[n], t.Split[n], t.Lo[n], t.Hi[n] = int16(f), s, lo, hi
-		l := isoGrow(t, x, li, depth+1, maxDepth, rng)
-		r := isoGrow(t, x, ri, depth+1, maxDepth, rng)
+		l := isoGrow(t, x, li, depth+1, maxDepth, rng, use)
+		r := isoGrow(t, x, ri, depth+1, maxDepth, rng, use)
 		t.Left[n], t.Right[n] = l, r
 		return n
 	}

@@ -52,6 +52,16 @@ type Model struct {
 	Classes []string `json:"classes,omitempty"`
 	// Threshold: a Score at or above it is an alert.
 	Threshold float64 `json:"threshold"`
+	// ClassThresholds (forest, optional): per class, Benign's unused, the
+	// threshold of a vector whose most likely attack class it is
+	// (chosen out of fold on the training captures: TrainForestCV);
+	// Threshold is then their least.
+	ClassThresholds []float64 `json:"class_thresholds,omitempty"`
+	// Repeat (optional): alert on a source only once this many
+	// of its feature points scored at or above Threshold within about
+	// RepeatHalfLife (a damped count): an attack repeats (probes,
+	// attempts, packets), one odd flow of a normal host does not.
+	Repeat int `json:"repeat,omitempty"`
 	// SampleSize (isolation): the subsample each tree was grown on.
 	SampleSize int `json:"sample_size,omitempty"`
 	// Fixed (isolation): features constant over all the training data,
@@ -63,6 +73,10 @@ type Model struct {
 
 	norm float64 // isolation: c(SampleSize)
 }
+
+// RepeatHalfLifeNs is the half-life of the per-source count of anomalous
+// points (Model.Repeat).
+const RepeatHalfLifeNs = 60e9
 
 // Fixed is a feature constant in training.
 type Fixed struct {
@@ -146,6 +160,9 @@ func (m *Model) check() error {
 	if math.IsNaN(m.Threshold) || m.Threshold <= 0 || m.Threshold > 1 {
 		return fmt.Errorf("threshold %v out of (0, 1]", m.Threshold)
 	}
+	if m.Repeat < 0 || m.Repeat > 1000 {
+		return fmt.Errorf("repeat %d out of [0, 1000]", m.Repeat)
+	}
 	width := 1
 	switch m.Kind {
 	case KindForest:
@@ -153,7 +170,18 @@ func (m *Model) check() error {
 			return fmt.Errorf("a forest needs 2 to %d classes, benign first", MaxClasses)
 		}
 		width = len(m.Classes)
+		if len(m.ClassThresholds) != 0 && len(m.ClassThresholds) != len(m.Classes) {
+			return fmt.Errorf("%d class thresholds for %d classes", len(m.ClassThresholds), len(m.Classes))
+		}
+		for c, t := range m.ClassThresholds {
+			if c > 0 && (math.IsNaN(t) || t <= 0 || t > 1) {
+				return fmt.Errorf("class %s: threshold %v out of (0, 1]", m.Classes[c], t)
+			}
+		}
 	case KindIsolation:
+		if len(m.ClassThresholds) != 0 {
+			return errors.New("class thresholds on an isolation forest")
+		}
 		if m.SampleSize < 2 {
 			return fmt.Errorf("sample size %d", m.SampleSize)
 		}

@@ -107,6 +107,55 @@ func TestTrainingDeterministic(t *testing.T) {
 	}
 }
 
+// Class thresholds chosen out of fold: one per attack class, from the
+// grid, the same for the same data and seed, kept by a round trip, and
+// used by Alert.
+func TestForestCVThresholds(t *testing.T) {
+	ds := toy(6, 400)
+	group := make([]int, len(ds.X))
+	for i := range group {
+		group[i] = i / 50 // eight "captures"
+	}
+	train := func() *Model {
+		m, err := TrainForestCV(ds, group, 4, ForestOptions{Trees: 5, Seed: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := train()
+	if len(m.ClassThresholds) != 2 || m.ClassThresholds[1] < Grid[0] || m.ClassThresholds[1] > Grid[len(Grid)-1] {
+		t.Fatalf("class thresholds %v", m.ClassThresholds)
+	}
+	a, _ := m.Marshal()
+	b, _ := train().Marshal()
+	if !bytes.Equal(a, b) {
+		t.Error("two trainings with one seed differ")
+	}
+	m2, err := Parse(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(m2.ClassThresholds) != fmt.Sprint(m.ClassThresholds) {
+		t.Errorf("thresholds %v after a round trip, %v before", m2.ClassThresholds, m.ClassThresholds)
+	}
+	r := Result{Score: m.ClassThresholds[1], Class: 1}
+	if !m.Alert(&r) {
+		t.Error("a score at its class threshold does not alert")
+	}
+	r.Score -= 0.01
+	if m.Alert(&r) {
+		t.Error("a score under its class threshold alerts")
+	}
+	bad := strings.Replace(string(a), `"class_thresholds":[`, `"class_thresholds":[0.5,`, 1)
+	if _, err := Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "class thresholds") {
+		t.Errorf("a threshold per class too many: %v", err)
+	}
+	if _, err := TrainForestCV(ds, group[:10], 4, ForestOptions{}); err == nil {
+		t.Error("groups of the wrong length accepted")
+	}
+}
+
 func TestIsolationFlagsUnseen(t *testing.T) {
 	ds := toy(4, 600)
 	var benign []features.Vector

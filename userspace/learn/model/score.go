@@ -25,8 +25,16 @@ type Scratch struct {
 	x       features.Vector
 }
 
-// Alert reports whether r is at or above m's threshold.
-func (m *Model) Alert(r *Result) bool { return r.Score >= m.Threshold }
+// Alert reports whether r is at or above m's threshold (of r's class).
+func (m *Model) Alert(r *Result) bool { return r.Score >= m.ThresholdOf(r) }
+
+// ThresholdOf is the threshold r is held to: its class's, or the model's.
+func (m *Model) ThresholdOf(r *Result) float64 {
+	if r.Class > 0 && r.Class < len(m.ClassThresholds) {
+		return m.ClassThresholds[r.Class]
+	}
+	return m.Threshold
+}
 
 // ClassName names r's class.
 func (m *Model) ClassName(r *Result) string {

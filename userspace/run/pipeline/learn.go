@@ -116,23 +116,27 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 	if m := w.p.model.Load(); m != nil && mark != nil {
 		m.Score(&l.vec, &l.sc, &l.res)
 		l.rec.Scored, l.rec.Score = true, l.res.Score
-		l.rec.Alert = m.Alert(&l.res)
+		// A flow whose originator sent only resets is never alerted on.
+		l.rec.Alert = m.Alert(&l.res) && !features.AnswerOnly(&l.vec)
 		l.rec.Class = m.ClassName(&l.res)
-		if l.rec.Alert && *mark&markAlerted == 0 && !answerOnly(&l.vec) {
+		// A source seen in one flow only (a forged flood's) and a denial
+		// of service (from forged sources or reflectors) are counted,
+		// gated and reported by target.
+		subject, _ := f.Orig()
+		isTarget := SubjectIsTarget(&l.vec, l.rec.Class)
+		if isTarget {
+			subject, _ = f.Resp()
+		}
+		if l.rec.Alert && m.Repeat > 1 && l.x.Anomalous(subject, now, model.RepeatHalfLifeNs) < float64(m.Repeat)-1e-9 {
+			l.rec.Alert = false // not repeated enough yet
+		}
+		if l.rec.Alert && *mark&markAlerted == 0 {
 			*mark |= markAlerted
 			gap := w.p.live.Load().Learn.AlertGapNs
 			if gap <= 0 {
 				gap = 60e9
 			}
-			// One alert per source per gap; a source seen in one flow only
-			// (a forged flood's) and a denial of service (from forged
-			// sources or reflectors) are gated, and reported, by target.
-			subject, _ := f.Orig()
-			isTarget := false
-			if l.vec[features.SrcBase+(features.NumScales-1)*features.SrcLen+features.SrcFlows] < 2 || l.rec.Class == "dos" {
-				subject, _ = f.Resp()
-				isTarget = true
-			}
+			// One alert per subject per gap.
 			if l.x.AlertGate(subject, now, gap) {
 				w.modelAlert(m, l, f, now, subject, isTarget)
 			}
@@ -152,7 +156,7 @@ func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64
 	a := &alert.Alert{
 		TsNs: now, Ifindex: f.Ifindex, FlowID: f.ID, Src: orig, Dst: resp, SrcPort: op, DstPort: rp,
 		Proto: f.Proto, VLAN: f.VLAN, Subject: subject, SubjectIsTarget: isTarget, BanTTLNs: w.p.live.Load().Learn.BanTTLNs,
-		Detector: "model", Evidence: l.res.Score / m.Threshold,
+		Detector: "model", Evidence: l.res.Score / m.ThresholdOf(&l.res),
 		Community: flows.CommunityID(orig, resp, op, rp, f.Proto),
 	}
 	sig := alert.ModelSupervised
@@ -170,7 +174,7 @@ func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64
 		"model":     m.Kind,
 		"class":     m.ClassName(&l.res),
 		"score":     strconv.FormatFloat(l.res.Score, 'f', 4, 64),
-		"threshold": strconv.FormatFloat(m.Threshold, 'f', 4, 64),
+		"threshold": strconv.FormatFloat(m.ThresholdOf(&l.res), 'f', 4, 64),
 		"point":     l.rec.Point,
 	}
 	top := ""
@@ -191,9 +195,10 @@ func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64
 	w.p.deliver()
 }
 
-// answerOnly reports whether the flow's originator sent nothing but TCP
-// resets: an answer to a flow the table no longer had (a probe answered
-// late), never an attack by the host that sent it.
-func answerOnly(v *features.Vector) bool {
-	return v[features.Proto] == 6 && v[features.Fwd+features.DirPkts] > 0 && v[features.Fwd+features.DirRST] == v[features.Fwd+features.DirPkts]
+// SubjectIsTarget reports whether a model alert on a flow with features v
+// and class is about the flow's responder (its target) rather than its
+// originator: a denial of service (from forged sources or reflectors), or
+// an originator seen in this one flow only (forged).
+func SubjectIsTarget(v *features.Vector, class string) bool {
+	return v[features.SrcBase+(features.NumScales-1)*features.SrcLen+features.SrcFlows] < 2 || class == "dos"
 }

@@ -1,0 +1,39 @@
+#!/bin/sh
+# learn_eval.sh: the README's learned-detection table, reproduced.
+#   dist/learn_eval.sh OUT DS_TRAIN_DIR DS_TEST_DIR [BENIGN_DIR]
+# DS_*_DIR are two separate `make dataset` runs (DATASET_DIR=...): the
+# test's captures are never trained on; BENIGN_DIR's captures (all
+# benign: long normal traffic for the false alerts per hour) are tested
+# on too. Writes features CSVs (monitor mode:
+# nothing dropped, so every flow is seen whole), splits them by capture
+# (dist/learn_split.py), trains our forest (model train --val-folds: class
+# thresholds chosen out of fold on the training captures), learns the
+# isolation forest on the training set's benign flows, and scores all
+# four models on the test set. Needs make build (./bin/xdpids, or XDPIDS=...),
+# the corpus at CORPUS (default ../shared/corpus), /usr/bin/python3 with
+# python3-sklearn.
+set -eu
+OUT=$1 DTR=$2 DTE=$3 BEN=${4:-}
+X=${XDPIDS:-./bin/xdpids}
+CORPUS=${CORPUS:-../shared/corpus}
+mkdir -p "$OUT"
+printf 'mode: monitor\n' >"$OUT/monitor.yaml"
+F="$X model features --config $OUT/monitor.yaml --keep-going"
+$F --labels testdata/learn-golden.labels -o "$OUT/golden.csv" testdata/golden/*.pcap
+$F -o "$OUT/sv.csv" $(find "$CORPUS/suricata-verify" -name '*.pcap' | sort)
+A=$CORPUS/attack-pcaps
+$F --labels testdata/learn-corpus.labels -o "$OUT/corpus.csv" "$A"/scans/* "$A"/floods/* "$A"/bruteforce/* "$A"/exploits/*
+$F --labels "$DTR/labels.txt" -o "$OUT/ds_train.csv" "$DTR"/*.pcap
+$F --labels "$DTE/labels.txt" -o "$OUT/ds_test.csv" "$DTE"/*.pcap
+rm -f "$OUT/extra_benign.csv"
+if [ -n "$BEN" ]; then $F -o "$OUT/extra_benign.csv" "$BEN"/*.pcap; fi
+/usr/bin/python3 dist/learn_split.py "$OUT"
+$X model train --seed 1 --val-folds 4 --repeat 2 -o "$OUT/forest.json" "$OUT/train.csv"
+$X model learn --seed 1 --benign-only --features 'src_*,dst_*,svc_*' -o "$OUT/isolation.json" "$OUT/train.csv"
+for m in forest isolation; do
+	echo "== xdpids $m"
+	$X model eval --model "$OUT/$m.json" "$OUT/test.csv"
+done
+echo "== xdpids embedded (model: builtin)"
+$X model eval --model builtin "$OUT/test.csv"
+/usr/bin/python3 dist/learn_baseline.py "$OUT/train.csv" "$OUT/test.csv"
