@@ -146,9 +146,10 @@ func newModelXDPEvalCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			per, benign := dataset.Evaluate(xdptree.Evaluate(m, caps))
+			res := dataset.Evaluate(xdptree.Evaluate(m, caps))
+			benign := res.Benign
 			w := cmd.OutOrStdout()
-			dataset.Report(w, per, benign)
+			dataset.Report(w, &res)
 			// flows the program judged at all: a direction reached packet N
 			reach, flows := map[string]int{}, map[string]int{}
 			var ns int64
