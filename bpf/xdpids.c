@@ -227,8 +227,9 @@ struct {
 } handshakes SEC(".maps");
 
 /* SYN rate per destination port (index: the port), which decides cookie
- * mode. Shared between CPUs without atomics: a lost increment under a
- * flood of thousands per second does not move the decision. */
+ * mode. Shared between CPUs: the count is an atomic add, since under a
+ * flood spread over CPUs plain increments lost so many that the stack saw
+ * half as many SYNs again as the threshold before the mode turned on. */
 struct port_state {
 	__u64 window;     /* clock / 1 s of the window syns counts */
 	__u32 syns;       /* SYNs to the port in that window */
@@ -1253,7 +1254,7 @@ static __always_inline int cookie_mode(struct config *cfg, struct port_state *ps
 		ps->window = win;
 		ps->syns = 0;
 	}
-	ps->syns++;
+	__sync_fetch_and_add(&ps->syns, 1);
 	if (cfg->cookie_always)
 		return 1;
 	__u32 thr = cfg->cookie_threshold;
