@@ -12,12 +12,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/xdpids/xdpids/internal/testenv"
-	"github.com/xdpids/xdpids/userspace/config"
-	"github.com/xdpids/xdpids/userspace/detect/alert"
 	"github.com/xdpids/xdpids/userspace/run/offline"
-	"github.com/xdpids/xdpids/userspace/signature"
-	"github.com/xdpids/xdpids/userspace/signature/rules"
 )
 
 // TestSuperFrames: a capture taken on a host with TSO or GRO holds TCP
@@ -28,28 +23,9 @@ import (
 func TestSuperFrames(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tso.pcap")
 	writeTSOConn(t, path)
-	set, skipped := rules.Parse(`alert tcp any any -> any 8080 (msg:"deep in a TSO segment"; flow:established,to_server; content:"DEEP-MARKER"; sid:9200101; rev:1;)
-alert tcp any any -> any 8080 (msg:"after the TSO segment"; flow:established,to_server; content:"NEXT-MARKER"; sid:9200102; rev:1;)`, "t.rules", rules.Vars{})
-	if len(skipped) > 0 {
-		t.Fatal(skipped)
-	}
-	eng, err := signature.Compile(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mode := range []offline.Mode{offline.ModeXDP, offline.ModeUserspace} {
-		t.Run(string(mode), func(t *testing.T) {
-			if mode == offline.ModeXDP {
-				testenv.RequireBPF(t)
-			}
-			cfg := config.Default()
-			cfg.Signatures.Builtin = false
-			got := map[uint32]int{}
-			sum, err := offline.Run(offline.Options{Path: path, Mode: mode, Datapath: cfg.DatapathConfig(), Pipeline: cfg.PipelineConfig(),
-				Respond: cfg.ResponseConfig(), Rules: eng, OnAlert: func(a *alert.Alert) { got[a.SID]++ }})
-			if err != nil {
-				t.Fatal(err)
-			}
+	readBothModes(t, path, `alert tcp any any -> any 8080 (msg:"deep in a TSO segment"; flow:established,to_server; content:"DEEP-MARKER"; sid:9200101; rev:1;)
+alert tcp any any -> any 8080 (msg:"after the TSO segment"; flow:established,to_server; content:"NEXT-MARKER"; sid:9200102; rev:1;)`,
+		func(t *testing.T, got map[uint32]int, sum *offline.Summary) {
 			if got[9200101] != 1 || got[9200102] != 1 {
 				t.Errorf("alerts %v, want one each of 9200101 and 9200102", got)
 			}
@@ -57,7 +33,6 @@ alert tcp any any -> any 8080 (msg:"after the TSO segment"; flow:established,to_
 				t.Errorf("%d reassembly gaps, want 0", g)
 			}
 		})
-	}
 }
 
 // writeTSOConn writes a TCP connection whose client sends one 30 000-byte (a GRO segment)
