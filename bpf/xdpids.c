@@ -673,7 +673,11 @@ static __always_inline void flow_key_of(struct pkt *p, struct flow_key *key)
  * is the one with the largest sum (the lowest on a tie). The verdict is
  * kept in flow_stats.tree and counted in if_stats.tree_verdicts; with
  * TREE_DROP (not in monitor mode) the flow is dropped from this packet on
- * (FLOW_DROP), with no round trip to userspace. userspace/learn/xdptree
+ * (FLOW_DROP), with no round trip to userspace. A malicious verdict's
+ * packet goes to userspace as a model sample (sample_hdr.model_class and
+ * model_score, whatever config.sample_mask; dropped ones with
+ * VERDICT_DROP, REASON_MODEL), where it becomes an EVE alert (sid
+ * 8600003). userspace/learn/xdptree
  * computes the same integers from the same packets: its tests check the
  * two agree on every flow of a capture. */
 
@@ -741,7 +745,8 @@ static __always_inline void tree_features(struct tree_vec *v, struct flow_stats 
  * the malicious class. At most TREE_MAX_TREES x (TREE_MAX_DEPTH + 1) node
  * lookups; a walk that finds no leaf in that many adds nothing (the
  * loader refuses such trees). */
-static __always_inline __u32 tree_classify(struct tree_config *tc, __u32 bank, struct tree_vec *v)
+static __always_inline __u32 tree_classify(struct tree_config *tc, __u32 bank, struct tree_vec *v,
+					   __u32 *score)
 {
 	__u32 *sum = v->sum;
 	for (int c = 0; c < TREE_MAX_CLASSES; c++)
@@ -771,6 +776,7 @@ static __always_inline __u32 tree_classify(struct tree_config *tc, __u32 bank, s
 			i = v->x[f] < n->threshold ? n->left : n->right;
 		}
 	}
+	*score = total;
 	if (total < tc->threshold)
 		return 0;
 	__u32 best = 1;
@@ -783,11 +789,15 @@ static __always_inline __u32 tree_classify(struct tree_config *tc, __u32 bank, s
 /* tree_flow runs the model's part of a packet on its flow entry fs
  * (tp->before == 0: fs is the new entry, not yet inserted). Returns -1
  * when the flow was not judged at this packet, else the class (0 benign)
- * | TREE_RET_DROP when the flow is to be dropped. A global function: the
+ * | TREE_RET_DROP when the flow is to be dropped | the leaves' score sum
+ * << TREE_RET_SCORE_SHIFT (at most TREE_MAX_TREES x TREE_SCORE_ONE, which
+ * 15 bits hold: the result stays positive). A global function: the
  * verifier checks it once, on its own, not again on each of the
  * program's paths to it (inlined, the program went past the verifier's
  * limit of 1M instructions). */
 #define TREE_RET_DROP 0x100
+#define TREE_RET_SCORE_SHIFT 16
+#define TREE_RET_SCORE_MAX 0x7fff
 __attribute__((noinline)) int tree_flow(struct flow_stats *fs, struct tree_pkt *tp)
 {
 	if (!fs || !tp)
@@ -836,29 +846,39 @@ __attribute__((noinline)) int tree_flow(struct flow_stats *fs, struct tree_pkt *
 	if (!v)
 		return -1;
 	tree_features(v, fs, tp);
-	__u32 c = tree_classify(tc, bank, v);
+	__u32 score = 0;
+	__u32 c = tree_classify(tc, bank, v, &score);
 	fs->tree = TREE_CLASS + c;
+	if (score > TREE_RET_SCORE_MAX)
+		score = TREE_RET_SCORE_MAX;
+	int r = c | (score << TREE_RET_SCORE_SHIFT);
 	if (c && tc->action == TREE_DROP && !tp->monitor) {
 		fs->action = FLOW_DROP;
-		return c | TREE_RET_DROP;
+		return r | TREE_RET_DROP;
 	}
-	return c;
+	return r;
 }
 
-/* tree_count counts a judged flow (tree_flow's r) and says whether its
+/* tree_count counts a judged flow (tree_flow's r), keeps a malicious
+ * verdict in *model (for the packet's model sample) and says whether its
  * packet is to be dropped. */
-static __always_inline int tree_count(struct if_stats *st, int r)
+static __always_inline int tree_count(struct if_stats *st, int r, __u32 *model)
 {
 	if (r < 0)
 		return 0;
-	st->tree_verdicts[r & (TREE_MAX_CLASSES - 1)]++;
+	__u32 c = r & (TREE_MAX_CLASSES - 1);
+	st->tree_verdicts[c]++;
+	if (c)
+		*model = r;
 	return r & TREE_RET_DROP;
 }
 
 /* flow_account updates the flow table and returns how many packets the
- * flow had before this one (0 for a new flow). */
+ * flow had before this one (0 for a new flow). *model gets the in-kernel
+ * model's malicious verdict at this packet (tree_flow's result), if any. */
 static __always_inline __u64 flow_account(struct if_stats *st, struct config *cfg, struct pkt *p,
-					  __u32 ifindex, __u64 now, __u64 len, __u32 *action)
+					  __u32 ifindex, __u64 now, __u64 len, __u32 *action,
+					  __u32 *model)
 {
 	struct flow_key key;
 	flow_key_of(p, &key);
@@ -886,7 +906,7 @@ static __always_inline __u64 flow_account(struct if_stats *st, struct config *cf
 		if (fs->tree == TREE_PENDING) {
 			tp.last = last;
 			tp.before = before;
-			if (tree_count(st, tree_flow(fs, &tp)))
+			if (tree_count(st, tree_flow(fs, &tp), model))
 				*action = FLOW_MODEL_DROP;
 		}
 		return before;
@@ -900,7 +920,7 @@ static __always_inline __u64 flow_account(struct if_stats *st, struct config *cf
 		.ifindex = ifindex,
 	};
 	tp.last = now;
-	if (tree_count(st, tree_flow(&init, &tp)))
+	if (tree_count(st, tree_flow(&init, &tp), model))
 		*action = FLOW_MODEL_DROP;
 	/* Another CPU may insert the same flow at the same moment; then this
 	 * packet is counted as that flow's first, which only costs a sample. */
@@ -928,10 +948,12 @@ static __always_inline int budget_allows(struct config *cfg, __u64 now)
 static __always_inline void emit_sample(struct xdp_md *ctx, struct if_stats *st,
 					struct config *cfg, struct pkt *p, __u64 now,
 					__u64 len, __u32 verdict, __u32 reason, __u8 flags,
-					__u64 flow_packets, __u32 action, __u64 snap)
+					__u64 flow_packets, __u32 action, __u64 snap, __u32 model)
 {
+	/* model: a malicious verdict of the in-kernel model (tree_flow's
+	 * result), sent whatever the mask (one per judged flow direction) */
 	flags &= cfg->sample_mask;
-	if (!flags)
+	if (!flags && !model)
 		return;
 	if (!budget_allows(cfg, now)) {
 		st->samples_over_budget++;
@@ -978,6 +1000,8 @@ static __always_inline void emit_sample(struct xdp_md *ctx, struct if_stats *st,
 	buf->hdr.l3_off = p->family ? p->l3_off : 0;
 	buf->hdr.l4_off = p->has_l4 ? p->l4_off : 0;
 	buf->hdr.trust = p->trust;
+	buf->hdr.model_class = model & (TREE_MAX_CLASSES - 1);
+	buf->hdr.model_score = (model >> TREE_RET_SCORE_SHIFT) & TREE_RET_SCORE_MAX;
 	/* Offline replay drains the ring after each test run itself: waking a
 	 * reader would only cost an irq_work per sample. */
 	if (bpf_ringbuf_output(&samples, buf, sizeof(buf->hdr) + cap,
@@ -1413,7 +1437,7 @@ int xdpids(struct xdp_md *ctx)
 		count(&st->protos[PROTO_OTHER], len);
 		if (p.arp)
 			emit_sample(ctx, st, cfg, &p, clock(cfg), len, VERDICT_PASS, REASON_NOT_IP, SAMPLE_NON_IP, 0,
-				    FLOW_INSPECT, snaplen(cfg));
+				    FLOW_INSPECT, snaplen(cfg), 0);
 		return finish(st, cfg, VERDICT_PASS, REASON_NOT_IP, len);
 	}
 	count(&st->protos[p.family == 4 ? PROTO_IPV4 : PROTO_IPV6], len);
@@ -1521,7 +1545,7 @@ int xdpids(struct xdp_md *ctx)
 		 * inspect it (and a first fragment's datagram needs it): sampled as
 		 * an anomaly, no flow. */
 		emit_sample(ctx, st, cfg, &p, clock(cfg), len, VERDICT_PASS, REASON_MALFORMED,
-			    SAMPLE_ANOMALY | (p.frag ? SAMPLE_FRAGMENT : 0), 0, FLOW_INSPECT, snaplen(cfg));
+			    SAMPLE_ANOMALY | (p.frag ? SAMPLE_FRAGMENT : 0), 0, FLOW_INSPECT, snaplen(cfg), 0);
 		return finish(st, cfg, VERDICT_PASS, REASON_MALFORMED, len);
 	}
 
@@ -1547,7 +1571,7 @@ int xdpids(struct xdp_md *ctx)
 			if (rate_limited(cfg, &p, kind, now, &want)) {
 				if (want)
 					emit_sample(ctx, st, cfg, &p, now, len, VERDICT_DROP, reason,
-						    SAMPLE_RATELIMIT, 0, FLOW_INSPECT, snaplen(cfg));
+						    SAMPLE_RATELIMIT, 0, FLOW_INSPECT, snaplen(cfg), 0);
 				return finish(st, cfg, VERDICT_DROP, reason, len);
 			}
 		}
@@ -1570,7 +1594,7 @@ int xdpids(struct xdp_md *ctx)
 				/* a cookie SYN makes no flow; 1-in-N samples still show it */
 				if (cfg->sample_one_in && bpf_get_prandom_u32() % cfg->sample_one_in == 0)
 					emit_sample(ctx, st, cfg, &p, now, len, VERDICT_TX, REASON_SYNCOOKIE,
-						    SAMPLE_RANDOM, 0, FLOW_INSPECT, snaplen(cfg));
+						    SAMPLE_RANDOM, 0, FLOW_INSPECT, snaplen(cfg), 0);
 				int r = cookie_reply(ctx, &p, cb, tcp_len);
 				if (r > 0) {
 					if (ps->cookie_ns != now)
@@ -1594,24 +1618,30 @@ int xdpids(struct xdp_md *ctx)
 
 	/* 4. flow accounting (later fragments have no ports: not a flow). */
 	__u64 flow_packets = 0;
+	__u32 model = 0; /* the in-kernel model's malicious verdict at this packet */
 	if (p.frag == 2) {
 		flags |= SAMPLE_FRAGMENT;
 	} else {
 		__u32 action = FLOW_INSPECT;
-		__u64 before = flow_account(st, cfg, &p, ifindex, now, len, &action);
+		__u64 before = flow_account(st, cfg, &p, ifindex, now, len, &action, &model);
 		if (before < HANDSHAKE_PACKETS && p.l4proto == IPPROTO_TCP && p.has_l4 &&
 		    (p.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK)
 			handshake_check(st, &p, now);
-		if (action == FLOW_MODEL_DROP)
+		if (action == FLOW_MODEL_DROP) {
+			/* the judged packet goes to userspace, which alerts on it */
+			emit_sample(ctx, st, cfg, &p, now, len, VERDICT_DROP, REASON_MODEL, flags, before + 1,
+				    FLOW_DROP, snaplen(cfg), model);
 			return finish(st, cfg, VERDICT_DROP, REASON_MODEL, len);
+		}
 		if (action == FLOW_DROP)
 			return finish(st, cfg, VERDICT_DROP, REASON_FLOW, len);
 		if (action == FLOW_BYPASS) {
 			/* Userspace has inspected all it wants of this flow; its
 			 * milestones still carry the kernel's count (flood rates). */
-			if (milestone(before))
+			if (milestone(before) || model)
 				emit_sample(ctx, st, cfg, &p, now, len, VERDICT_PASS, REASON_NONE,
-					    SAMPLE_MILESTONE, before + 1, FLOW_BYPASS, BYPASS_SNAPLEN);
+					    milestone(before) ? SAMPLE_MILESTONE : 0, before + 1, FLOW_BYPASS,
+					    BYPASS_SNAPLEN, model);
 			return finish(st, cfg, VERDICT_PASS, REASON_NONE, len);
 		}
 		if (before < cfg->flow_samples)
@@ -1631,9 +1661,9 @@ int xdpids(struct xdp_md *ctx)
 	if (!(flags & cfg->sample_mask) && cfg->sample_one_in &&
 	    bpf_get_prandom_u32() % cfg->sample_one_in == 0)
 		flags |= SAMPLE_RANDOM;
-	if (flags)
+	if (flags || model)
 		emit_sample(ctx, st, cfg, &p, now, len, VERDICT_PASS, REASON_NONE, flags, flow_packets,
-			    FLOW_INSPECT, snaplen(cfg));
+			    FLOW_INSPECT, snaplen(cfg), model);
 	return finish(st, cfg, VERDICT_PASS, REASON_NONE, len);
 }
 

@@ -365,7 +365,14 @@ struct sample_hdr {
 	__u64 flow_packets; /* packets of this flow so far, this one included; 0 = not a flow */
 	__u16 l3_off;   /* the program's parse, so userspace need not walk the headers again: */
 	__u16 l4_off;   /* where the IP and L4 headers start in the frame (0: none) */
-	__u32 trust;    /* enum trust_flag bits of the source */
+	__u8 trust;     /* enum trust_flag bits of the source */
+	/* The in-kernel model's verdict at this packet (a model sample): the
+	 * malicious class (1 .. TREE_MAX_CLASSES - 1) of the flow direction it
+	 * judged, 0 when this packet is no malicious verdict. A model sample is
+	 * sent whatever config.sample_mask says (one per judged flow direction,
+	 * within the budget); its flags may be 0. */
+	__u8 model_class;
+	__u16 model_score; /* the leaves' score sum, in 1/TREE_SCORE_ONE (model_class != 0) */
 };
 
 /* Key of the verified map: a source address that completed a handshake. */

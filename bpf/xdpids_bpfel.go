@@ -311,7 +311,9 @@ type XdpidsSampleHdr struct {
 	FlowPackets uint64
 	L3Off       uint16
 	L4Off       uint16
-	Trust       uint32
+	Trust       uint8
+	ModelClass  uint8
+	ModelScore  uint16
 }
 
 type XdpidsTreeAction uint32

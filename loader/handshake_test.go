@@ -154,7 +154,7 @@ func TestHandshakeVerify(t *testing.T) {
 				var trust []uint32
 				for _, s := range readSamples(t, rd) {
 					if sampleSrc(s) == fam.client {
-						trust = append(trust, s.hdr.Trust)
+						trust = append(trust, uint32(s.hdr.Trust))
 					}
 				}
 				if len(trust) != len(tc.wantTrust) {

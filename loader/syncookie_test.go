@@ -446,7 +446,7 @@ func TestXDPHopCount(t *testing.T) {
 
 			var trust []uint32
 			for _, s := range readSamples(t, rd) {
-				trust = append(trust, s.hdr.Trust)
+				trust = append(trust, uint32(s.hdr.Trust))
 			}
 			v, m := uint32(bpf.TrustVerified), uint32(bpf.TrustVerified|bpf.TrustHopMismatch)
 			want := []uint32{v, v, v, m, m, m, 0}

@@ -138,6 +138,9 @@ func newReadCommand() *cobra.Command {
 					}
 				},
 			}
+			if xm != nil {
+				opts.TreeVerdicts = xm.Verdicts()
+			}
 			errOut := cmd.ErrOrStderr()
 			if isTerminal(os.Stderr) && !quiet {
 				opts.Progress = func(done, total int64) {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,7 +18,9 @@ import (
 // in the kernel, which drops a real TCP connection's client direction
 // at its 4th packet (the model: destination port 9001 is "attack") with
 // no userspace round trip, while a connection to another port goes on;
-// `xdpids stats` counts the verdicts and the model's drops.
+// `xdpids stats` counts the verdicts and the model's drops, and the EVE
+// file has the verdict's alert (sid 8600003, detector model, class
+// attack, blocked) for the connection it cut, and none for the other.
 func TestXDPModelEndToEnd(t *testing.T) {
 	testenv.Short(t)
 	l := newLab(t)
@@ -34,7 +39,7 @@ func TestXDPModelEndToEnd(t *testing.T) {
 	srv := l.serverEnds["c"].IP()
 	l.listen(t, net.JoinHostPort(srv, "9001"), echoConn)
 	l.listen(t, net.JoinHostPort(srv, "8001"), echoConn)
-	l.start(t, "", "--xdp-model", path)
+	d := l.start(t, "", "--xdp-model", path)
 
 	// echo n messages; returns how many came back
 	echo := func(port string, n int) int {
@@ -70,4 +75,66 @@ func TestXDPModelEndToEnd(t *testing.T) {
 	if st.Verdicts["drop"].Reasons["model"].Packets == 0 {
 		t.Errorf("no packet dropped for reason model: %+v", st.Verdicts["drop"])
 	}
+	waitFor(t, d.eve, `"signature_id":8600003`, 5*time.Second)
+	var got []modelEVE
+	for _, a := range readModelEVE(t, d.eve) {
+		if a.Alert.SignatureID == 8600003 {
+			got = append(got, a)
+		}
+	}
+	client := l.clientEnds["c"].IP()
+	if len(got) != 1 {
+		t.Fatalf("%d in-kernel model alerts %+v, want the one of the connection to 9001", len(got), got)
+	}
+	a := got[0]
+	v := a.vars()
+	if a.SrcIP != client || a.DestIP != srv || a.DestPort != 9001 || a.Proto != "TCP" || a.Alert.Action != "blocked" ||
+		v["xdpids.detector"] != "model" || v["xdpids.class"] != "attack" || v["xdpids.engine"] != "xdp" ||
+		v["xdpids.threshold"] != "0.5000" || v["xdpids.score"] != "1.0000" || v["xdpids.trust"] != "verified" {
+		t.Errorf("in-kernel model alert %+v %v: want %s -> %s:9001 TCP blocked, detector model, class attack, engine xdp, score 1, threshold 0.5, trust verified (the host answered its handshake)",
+			a, v, client, srv)
+	}
+}
+
+// modelEVE is an EVE alert with its 5-tuple and metadata.
+type modelEVE struct {
+	EventType string `json:"event_type"`
+	SrcIP     string `json:"src_ip"`
+	DestIP    string `json:"dest_ip"`
+	SrcPort   uint16 `json:"src_port"`
+	DestPort  uint16 `json:"dest_port"`
+	Proto     string `json:"proto"`
+	Alert     struct {
+		Action      string `json:"action"`
+		SignatureID uint32 `json:"signature_id"`
+	} `json:"alert"`
+	Metadata struct {
+		Flowvars []map[string]string `json:"flowvars"`
+	} `json:"metadata"`
+}
+
+func (a *modelEVE) vars() map[string]string {
+	v := map[string]string{}
+	for _, fv := range a.Metadata.Flowvars {
+		maps.Copy(v, fv)
+	}
+	return v
+}
+
+// readModelEVE returns the alerts of the EVE file at path.
+func readModelEVE(t *testing.T, path string) []modelEVE {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []modelEVE
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var a modelEVE
+		if len(line) == 0 || json.Unmarshal(line, &a) != nil || a.EventType != "alert" {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }

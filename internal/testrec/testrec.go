@@ -21,6 +21,12 @@ type Header struct {
 	Action      uint8 // bpf.Flow*
 	FlowPackets uint64
 	Snap        int // bytes of the frame kept; 0: all
+	// The program's verdict on the packet (bpf.Verdict*, bpf.Reason*), its
+	// trust bits, and the in-kernel model's (a model sample: class != 0).
+	Verdict, Reason uint8
+	Trust           uint8
+	ModelClass      uint8
+	ModelScore      uint16
 }
 
 // Record returns the record of frame with h.
@@ -39,7 +45,9 @@ func Record(frame []byte, h Header) []byte {
 	e.PutUint32(r[8:], ifindex)
 	e.PutUint32(r[16:], uint32(len(frame)))
 	e.PutUint32(r[20:], uint32(n))
-	r[28], r[29] = h.Flags, h.Action
+	r[26], r[27], r[28], r[29] = h.Verdict, h.Reason, h.Flags, h.Action
+	r[44], r[45] = h.Trust, h.ModelClass
+	e.PutUint16(r[46:], h.ModelScore)
 	var p decode.Packet
 	p.WireLen, p.CapLen = uint32(len(frame)), uint32(len(frame))
 	_ = decode.NewDecoder().Decode(frame, &p)

@@ -34,6 +34,9 @@ func TestHeaderLayout(t *testing.T) {
 		{"flow_packets", unsafe.Offsetof(h.FlowPackets), 32},
 		{"l3_off", unsafe.Offsetof(h.L3Off), 40},
 		{"l4_off", unsafe.Offsetof(h.L4Off), 42},
+		{"trust", unsafe.Offsetof(h.Trust), 44},
+		{"model_class", unsafe.Offsetof(h.ModelClass), 45},
+		{"model_score", unsafe.Offsetof(h.ModelScore), 46},
 	} {
 		if f.off != f.want {
 			t.Errorf("sample_hdr.%s at %d, Decode reads it at %d", f.name, f.off, f.want)

@@ -42,10 +42,20 @@ type Sample struct {
 	// bits): verified by a SYN cookie handshake, and whether this packet's
 	// hop count differs from the one recorded then (spoof suspected).
 	Trust uint32
+	// ModelClass is the in-kernel model's malicious class of the flow
+	// direction it judged at this packet (1 .. bpf.TreeMaxClasses-1), 0
+	// when the packet carries no model verdict; ModelScore is then the
+	// trees' leaf score sum, in 1/bpf.TreeScoreOne.
+	ModelClass uint8
+	ModelScore uint16
 	// Data is the first CapLen bytes of the frame. It aliases the reader's
 	// buffer: valid until the next Read.
 	Data []byte
 }
+
+// ModelVerdict reports whether s is a model sample: the packet at which
+// the in-kernel model judged its flow direction malicious.
+func (s *Sample) ModelVerdict() bool { return s.ModelClass != 0 }
 
 // ErrShort is returned for a record too short for its header or its length.
 var ErrShort = errors.New("sample record truncated")
@@ -69,7 +79,8 @@ func Decode(raw []byte, s *Sample) error {
 	s.Family, s.L4Proto = raw[30], raw[31]
 	s.FlowPackets = e.Uint64(raw[32:])
 	s.L3Off, s.L4Off = e.Uint16(raw[40:]), e.Uint16(raw[42:])
-	s.Trust = e.Uint32(raw[44:])
+	s.Trust = uint32(raw[44])
+	s.ModelClass, s.ModelScore = raw[45], e.Uint16(raw[46:])
 	if s.CapLen > bpf.MaxSnaplen || int(s.CapLen) > len(raw)-HeaderLen {
 		return fmt.Errorf("%w: cap_len %d, %d bytes follow", ErrShort, s.CapLen, len(raw)-HeaderLen)
 	}

@@ -24,7 +24,8 @@ type hdr struct {
 	action, family, l4proto  uint8
 	flowPkts                 uint64
 	l3, l4                   uint16
-	trust                    uint32
+	trust, modelClass        uint8
+	modelScore               uint16
 }
 
 // rec builds a raw record: the 48-byte header then data.
@@ -41,7 +42,8 @@ func rec(h hdr, data []byte) []byte {
 	e.PutUint64(r[32:], h.flowPkts)
 	e.PutUint16(r[40:], h.l3)
 	e.PutUint16(r[42:], h.l4)
-	e.PutUint32(r[44:], h.trust)
+	r[44], r[45] = h.trust, h.modelClass
+	e.PutUint16(r[46:], h.modelScore)
 	copy(r[samples.HeaderLen:], data)
 	return r
 }
@@ -49,7 +51,8 @@ func rec(h hdr, data []byte) []byte {
 func TestDecode(t *testing.T) {
 	payload := []byte("0123456789abcdef")
 	good := hdr{ts: 1234567890123, ifindex: 7, rxq: 3, wire: 1500, capl: uint32(len(payload)), vlan: 42,
-		verdict: bpf.VerdictWouldDrop, reason: bpf.ReasonRateSYN, flags: bpf.SampleNewFlow | bpf.SampleAnomaly, action: bpf.FlowBypass, family: 6, l4proto: 6, flowPkts: 1 << 40, l3: 18, l4: 58, trust: bpf.TrustVerified | bpf.TrustHopMismatch}
+		verdict: bpf.VerdictWouldDrop, reason: bpf.ReasonRateSYN, flags: bpf.SampleNewFlow | bpf.SampleAnomaly, action: bpf.FlowBypass, family: 6, l4proto: 6, flowPkts: 1 << 40, l3: 18, l4: 58, trust: bpf.TrustVerified | bpf.TrustHopMismatch,
+		modelClass: 3, modelScore: 7421}
 	withCap := func(h hdr, c uint32) hdr { h.capl = c; return h }
 	tests := []struct {
 		name    string
@@ -82,7 +85,8 @@ func TestDecode(t *testing.T) {
 				t.Fatalf("Decode: %v", err)
 			}
 			want := samples.Sample{TsNs: good.ts, Ifindex: good.ifindex, RxQueue: good.rxq, WireLen: good.wire, CapLen: uint32(tc.wantCap),
-				VLAN: good.vlan, Verdict: good.verdict, Reason: good.reason, Flags: good.flags, Action: good.action, Family: good.family, L4Proto: good.l4proto, L3Off: good.l3, L4Off: good.l4, FlowPackets: good.flowPkts, Trust: good.trust}
+				VLAN: good.vlan, Verdict: good.verdict, Reason: good.reason, Flags: good.flags, Action: good.action, Family: good.family, L4Proto: good.l4proto, L3Off: good.l3, L4Off: good.l4, FlowPackets: good.flowPkts, Trust: uint32(good.trust),
+				ModelClass: good.modelClass, ModelScore: good.modelScore}
 			got := s
 			got.Data = nil
 			if !reflect.DeepEqual(got, want) {

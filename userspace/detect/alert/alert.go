@@ -198,6 +198,9 @@ var (
 	// the features that drove the verdict are in the alert's metadata.
 	ModelSupervised = Signature{8600001, "XDPIDS MODEL flow classified as an attack (supervised model)", BadUnknown}
 	ModelAnomaly    = Signature{8600002, "XDPIDS MODEL flow unlike learned normal traffic (unsupervised model)", BadUnknown}
+	// ModelKernel is the in-kernel model's verdict (the tree ensemble
+	// the XDP program runs): metadata engine "xdp".
+	ModelKernel = Signature{8600003, "XDPIDS MODEL flow classified as an attack (xdpids in-kernel model)", BadUnknown}
 )
 
 // Builtin lists every built-in detector signature (for docs and tests).
@@ -207,5 +210,5 @@ var Builtin = []Signature{
 	SynFloodSrc, SynFloodDst, UDPFloodSrc, UDPFloodDst, ICMPFloodSrc, ICMPFloodDst, SynAckReflect, DHCPFlood,
 	AmpDNS, AmpNTP, AmpSNMP, AmpCLDAP, AmpSSDP, AmpMemcached, AmpFragments, AmpOther,
 	BruteSSH, BruteFTP, BruteTelnet, BruteRDP, BruteOther,
-	ModelSupervised, ModelAnomaly,
+	ModelSupervised, ModelAnomaly, ModelKernel,
 }

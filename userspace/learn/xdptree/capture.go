@@ -13,11 +13,13 @@ import (
 
 // Sample is one flow direction at its packet N.
 type Sample struct {
-	Flow  int  // the bidirectional flow (Capture.Labels index)
-	Orig  bool // the originator's direction
-	TsNs  int64
-	Vec   Vector
-	Label string // the flow's
+	Flow int  // the bidirectional flow (Capture.Labels index)
+	Orig bool // the originator's direction
+	// Src and Dst are the direction's addresses (Src sent its packets).
+	Src, Dst netip.Addr
+	TsNs     int64
+	Vec      Vector
+	Label    string // the flow's
 }
 
 // Capture is what one capture gives the model: every flow's label, and
@@ -66,7 +68,8 @@ func ReadCapture(path string, labels *dataset.Labels, n int) (*Capture, error) {
 			out.Labels = append(out.Labels, labels.Of(path, src, dst, now))
 		}
 		if judged {
-			out.Samples = append(out.Samples, Sample{Flow: d.Flow, Orig: d.Orig, TsNs: now, Vec: d.Vec,
+			src, dst := d.key.addrs()
+			out.Samples = append(out.Samples, Sample{Flow: d.Flow, Orig: d.Orig, Src: src, Dst: dst, TsNs: now, Vec: d.Vec,
 				Label: out.Labels[d.Flow]})
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/xdpids/xdpids/bpf"
 	"github.com/xdpids/xdpids/loader"
+	"github.com/xdpids/xdpids/userspace/run/pipeline"
 )
 
 // Format, Version and Kind identify a model file (the format and version
@@ -104,6 +105,12 @@ func Parse(b []byte) (*Model, error) {
 		return nil, fmt.Errorf("bad xdp model file: %w", err)
 	}
 	return &m, nil
+}
+
+// Verdicts says what the program's verdicts of m mean, for the pipeline's
+// alerts on model samples.
+func (m *Model) Verdicts() *pipeline.KernelModel {
+	return &pipeline.KernelModel{Kind: m.Kind, Classes: m.Classes, Threshold: m.Threshold, Trees: len(m.Trees), Packets: m.Packets}
 }
 
 // Marshal encodes m as its file format.

@@ -5,8 +5,10 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/gopacket/gopacket"
@@ -16,6 +18,7 @@ import (
 	"github.com/xdpids/xdpids/internal/testenv"
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/capture/pcapfile"
+	"github.com/xdpids/xdpids/userspace/capture/samples"
 	"github.com/xdpids/xdpids/userspace/learn/dataset"
 )
 
@@ -401,6 +404,57 @@ func TestTreeDrop(t *testing.T) {
 		}
 		if monitor && drops != 0 {
 			t.Errorf("monitor mode dropped %d", drops)
+		}
+	}
+}
+
+// TestTreeModelSample: the packet at which the program judges a flow
+// direction malicious reaches userspace as a model sample (class and
+// score sum), whatever the sample mask (here none): passed with the alert
+// action, dropped (VERDICT_DROP, REASON_MODEL) with the drop action. A
+// benign verdict and the packets after the verdict send nothing.
+func TestTreeModelSample(t *testing.T) {
+	testenv.RequireBPF(t)
+	for _, drop := range []bool{false, true} {
+		// two trees: 1000 + 600 on port 80 (malicious), 0 + 600 elsewhere
+		tree := &loader.Tree{Packets: 2, Threshold: 1000, Classes: 3, Drop: drop, Roots: []uint32{0, 3},
+			Nodes: []loader.TreeNode{split(DstPort, 80, 1, 2), leaf(0, 0), leaf(2, 1000), leaf(1, 600)}}
+		d := loadTree(t, tree, false)
+		rd, err := samples.NewReader(d.SamplesMap())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range [][]byte{tcpFrame(4000, 80, 0x02, 0), tcpFrame(4000, 22, 0x02, 0),
+			tcpFrame(4000, 80, 0x10, 0), tcpFrame(4000, 22, 0x10, 0), tcpFrame(4000, 80, 0x10, 0)} {
+			run(t, d, f, uint64(1e9+i))
+		}
+		rd.SetDeadline(time.Unix(1, 0)) // never block: drain what is there
+		var got []samples.Sample
+		for {
+			var s samples.Sample
+			err := rd.Read(&s)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Data = nil
+			got = append(got, s)
+		}
+		rd.Close()
+		if len(got) != 1 {
+			t.Fatalf("drop %v: %d samples %+v, want the one model sample", drop, len(got), got)
+		}
+		s := got[0]
+		wantVerdict, wantReason, wantAction := uint8(bpf.VerdictPass), uint8(bpf.ReasonNone), uint8(bpf.FlowInspect)
+		if drop {
+			wantVerdict, wantReason, wantAction = bpf.VerdictDrop, bpf.ReasonModel, bpf.FlowDrop
+		}
+		if !s.ModelVerdict() || s.ModelClass != 2 || s.ModelScore != 1600 || s.FlowPackets != 2 || s.Flags != 0 ||
+			s.Verdict != wantVerdict || s.Reason != wantReason || s.Action != wantAction || s.L4Off == 0 {
+			t.Errorf("drop %v: model sample %+v: want class 2, score 1600 at packet 2, verdict %d reason %d action %d",
+				drop, s, wantVerdict, wantReason, wantAction)
 		}
 	}
 }

@@ -212,7 +212,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := installXDPModel(dp.Maps(), xm); err != nil {
+	if err := installXDPModel(dp.Maps(), pipe, xm); err != nil {
 		return err
 	}
 	rd, err := samples.NewReader(dp.SamplesMap())

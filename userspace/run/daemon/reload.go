@@ -107,7 +107,7 @@ func (r *reloader) apply(next *config.File) error {
 	r.flowsOn.Store(next.EVE.Flows)
 	installRules(r.pipe, rs)
 	r.pipe.SetModel(mdl)
-	return installXDPModel(r.dp.Maps(), xm)
+	return installXDPModel(r.dp.Maps(), r.pipe, xm)
 }
 
 // restartNeeded names the settings of next that only a restart applies

@@ -6,6 +6,7 @@ import (
 
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/learn/xdptree"
+	"github.com/xdpids/xdpids/userspace/run/pipeline"
 )
 
 // loadXDPModel loads the in-kernel model an xdp_model: or --xdp-model
@@ -28,14 +29,20 @@ func loadXDPModel(v string) (*xdptree.Model, error) {
 }
 
 // installXDPModel loads m into the XDP program (nil: turns the in-kernel
-// model off). A tree the kernel refuses leaves the running one live.
-func installXDPModel(maps *loader.Maps, m *xdptree.Model) error {
+// model off) and tells pipe what its verdicts mean. A tree the kernel
+// refuses leaves the running one live.
+func installXDPModel(maps *loader.Maps, pipe *pipeline.Pipeline, m *xdptree.Model) error {
 	if m == nil {
-		return maps.ClearTree()
+		if err := maps.ClearTree(); err != nil {
+			return err
+		}
+		pipe.SetKernelModel(nil)
+		return nil
 	}
 	if err := maps.LoadTree(m.Compile()); err != nil {
 		return err
 	}
+	pipe.SetKernelModel(m.Verdicts())
 	slog.Info("in-kernel model loaded", "trees", len(m.Trees), "packets", m.Packets, "threshold", m.Threshold,
 		"action", m.Action, "classes", m.Classes)
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/xdpids/xdpids/internal/testenv"
 	"github.com/xdpids/xdpids/loader"
 	"github.com/xdpids/xdpids/userspace/learn/xdptree"
+	"github.com/xdpids/xdpids/userspace/run/pipeline"
 )
 
 // TestXDPModelReload: a good xdp_model file goes into the kernel; a bad or
@@ -54,8 +55,12 @@ func TestXDPModelReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := installXDPModel(d.Maps(), xm); err != nil || live() != 5 {
+	pipe := pipeline.New(pipeline.DefaultConfig(), nil)
+	if err := installXDPModel(d.Maps(), pipe, xm); err != nil || live() != 5 {
 		t.Fatalf("install: %v, live at packet %d", err, live())
+	}
+	if km := pipe.KernelModel(); km == nil || len(km.Classes) != 2 || km.Classes[1] != "dos" || km.Threshold != m.Threshold {
+		t.Fatalf("the pipeline names the kernel's verdicts %+v, want the model's", km)
 	}
 	_, err = loadXDPModel(bad)
 	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "bad.json") {
@@ -68,7 +73,7 @@ func TestXDPModelReload(t *testing.T) {
 	if err != nil || xm != nil {
 		t.Fatalf("none: %v %v", xm, err)
 	}
-	if err := installXDPModel(d.Maps(), nil); err != nil || live() != 0 {
-		t.Fatalf("off: %v, live at %d", err, live())
+	if err := installXDPModel(d.Maps(), pipe, nil); err != nil || live() != 0 || pipe.KernelModel() != nil {
+		t.Fatalf("off: %v, live at %d, verdicts named %+v", err, live(), pipe.KernelModel())
 	}
 }

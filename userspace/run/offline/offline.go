@@ -62,6 +62,9 @@ type Options struct {
 	// Tree is the in-kernel model the XDP pass runs (nil: none; the
 	// userspace mode has no kernel and ignores it).
 	Tree *loader.Tree
+	// TreeVerdicts names Tree's verdicts (xdptree.Model.Verdicts): the
+	// class and threshold of the alerts on them (nil: class numbers only).
+	TreeVerdicts *pipeline.KernelModel
 }
 
 // Talker is one source's traffic.
@@ -210,6 +213,9 @@ func (r *runner) setup() error {
 	r.pipe.Engine().SetWantMore(resp.WantsMoreEvidence)
 	r.pipe.SetRules(r.o.Rules)
 	r.pipe.SetModel(r.o.Model)
+	if r.o.Tree != nil {
+		r.pipe.SetKernelModel(r.o.TreeVerdicts)
+	}
 	r.pipe.OnFlowAction = r.flowAction
 	if w := r.o.EVE; w != nil {
 		r.pipe.OnFlowEnd = func(f *flows.Flow) { _ = w.WriteFlow(f, r.o.Iface) }

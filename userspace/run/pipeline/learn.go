@@ -132,12 +132,8 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 		}
 		if l.rec.Alert && *mark&markAlerted == 0 {
 			*mark |= markAlerted
-			gap := w.p.live.Load().Learn.AlertGapNs
-			if gap <= 0 {
-				gap = 60e9
-			}
 			// One alert per subject per gap.
-			if l.x.AlertGate(subject, now, gap) {
+			if l.x.AlertGate(subject, now, w.alertGap()) {
 				w.modelAlert(m, l, f, now, subject, isTarget)
 			}
 		}
@@ -147,29 +143,26 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 	}
 }
 
+// alertGap is the least packet time between two model alerts on one
+// source (LearnConfig.AlertGapNs, 60 s by default).
+func (w *Worker) alertGap() int64 {
+	if gap := w.p.live.Load().Learn.AlertGapNs; gap > 0 {
+		return gap
+	}
+	return 60e9
+}
+
 // modelAlert raises the alert of a flow the model marked. It allocates
 // (the alert and its metadata), as every alert does; alerts are rare.
 func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64, subject netip.Addr, isTarget bool) {
 	m.Explain(&l.vec, &l.sc, &l.res)
 	orig, op := f.Orig()
 	resp, rp := f.Resp()
-	a := &alert.Alert{
-		TsNs: now, Ifindex: f.Ifindex, FlowID: f.ID, Src: orig, Dst: resp, SrcPort: op, DstPort: rp,
-		Proto: f.Proto, VLAN: f.VLAN, Subject: subject, SubjectIsTarget: isTarget, BanTTLNs: w.p.live.Load().Learn.BanTTLNs,
-		Detector: "model", Evidence: l.res.Score / m.ThresholdOf(&l.res),
-		Community: flows.CommunityID(orig, resp, op, rp, f.Proto),
-	}
 	sig := alert.ModelSupervised
 	if m.Kind == model.KindIsolation {
 		sig = alert.ModelAnomaly
 	}
-	sig.Fill(a)
-	// A verdict on a connection whose handshake was answered needs a
-	// working return path; anything else a forged source could produce.
-	a.Trust = alert.TrustForgeable
-	if handshakeAnswered(f, 0) {
-		a.Trust = alert.TrustVerified
-	}
+	a := newModelAlert(sig, f, now, orig, resp, op, rp, subject, isTarget, l.res.Score/m.ThresholdOf(&l.res))
 	a.Metadata = map[string]string{
 		"model":     m.Kind,
 		"class":     m.ClassName(&l.res),
@@ -189,6 +182,33 @@ func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64
 	}
 	if top != "" {
 		a.Metadata["top_features"] = top
+	}
+	w.raiseModelAlert(a, f, 0)
+}
+
+// newModelAlert is the alert of a model verdict (userspace's or the
+// kernel's) on flow f, from src:sport to dst:dport.
+func newModelAlert(sig alert.Signature, f *flows.Flow, now int64, src, dst netip.Addr, sport, dport uint16,
+	subject netip.Addr, isTarget bool, evidence float64) *alert.Alert {
+	a := &alert.Alert{
+		TsNs: now, Ifindex: f.Ifindex, FlowID: f.ID, Src: src, Dst: dst, SrcPort: sport, DstPort: dport,
+		Proto: f.Proto, VLAN: f.VLAN, Subject: subject, SubjectIsTarget: isTarget,
+		Detector: "model", Evidence: evidence,
+		Community: flows.CommunityID(src, dst, sport, dport, f.Proto),
+	}
+	sig.Fill(a)
+	return a
+}
+
+// raiseModelAlert sets a model alert's trust and ban and hands it on;
+// trust is the kernel's trust bits of the packet (0: none known).
+func (w *Worker) raiseModelAlert(a *alert.Alert, f *flows.Flow, trust uint32) {
+	a.BanTTLNs = w.p.live.Load().Learn.BanTTLNs
+	// A verdict on a connection whose handshake was answered needs a
+	// working return path; anything else a forged source could produce.
+	a.Trust = alert.TrustForgeable
+	if handshakeAnswered(f, trust) {
+		a.Trust = alert.TrustVerified
 	}
 	f.Alerted = true
 	w.p.alert(a)

@@ -163,6 +163,8 @@ type Pipeline struct {
 
 	sig   atomic.Pointer[signature.Engine]
 	model atomic.Pointer[model.Model] // the learned model (learn.go)
+	// kmodel names the in-kernel model's verdicts (kernel.go)
+	kmodel atomic.Pointer[KernelModel]
 	// ruleState is the signature state the daemon compiles every rule set
 	// on (RuleState): flowbits, host bits and thresholds outlive a reload.
 	ruleState *signature.State
@@ -288,7 +290,8 @@ type Worker struct {
 	holding    bool
 	norm       []byte // a packet's payload as the stream accepted it (prevent mode)
 	app        appLayer
-	learn      *learner // flow features and the model (learn.go), made on first use
+	learn      *learner   // flow features and the model (learn.go), made on first use
+	kgate      sourceGate // one in-kernel model alert per source per gap (kernel.go)
 
 	notIP       atomic.Uint64
 	truncated   atomic.Uint64
@@ -747,6 +750,9 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 	w.p.engine.Observe(in)
 	w.p.deliver() // the detectors' alerts, now that their lock is released
 	w.learnPacket(in)
+	if s.ModelVerdict() {
+		w.kernelVerdict(s, in)
+	}
 	e := w.p.sig.Load()
 	if e != nil && in.F != nil && s.Action == bpf.FlowInspect {
 		w.inspection(e, in)
