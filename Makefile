@@ -11,7 +11,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 BUILDINFO := github.com/xdpids/xdpids/internal/buildinfo
 LDFLAGS := -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT)
 
-.PHONY: all build install uninstall run generate check-generated test bench fuzz lint clean model dataset
+.PHONY: all build install uninstall run generate check-generated test bench fuzz lint clean model dataset dataset-benign
 
 all: build
 
@@ -91,20 +91,23 @@ lint:
 # random forest trained on the generated captures (labels in
 # testdata/learn-golden.labels), every other capture of the corpus's
 # suricata-verify tests as more benign traffic (odd lines of the sorted
-# list; the even ones are held out), and the captures of a `make dataset`
-# run in MODEL_DATASET when it exists (with its labels.txt). Features in
-# monitor mode (nothing dropped: every flow seen whole); a threshold per
-# class chosen out of fold (4 folds by capture); an alert once a source
-# has two points at or above it (--repeat 2). Deterministic: the same
+# list; the even ones are held out), the captures of a `make dataset` run
+# in MODEL_DATASET when it exists (with its labels.txt), and those of a
+# `make dataset-benign` run in MODEL_BENIGN when it exists (the learning
+# period: long normal traffic, all benign). Features in monitor mode
+# (nothing dropped: every flow seen whole); a threshold and a repeat per
+# class chosen out of fold (4 folds by capture). Deterministic: the same
 # inputs and seed give the same file.
 CORPUS ?= ../shared/corpus
 SV_TRAIN = $(shell find $(CORPUS)/suricata-verify -name '*.pcap' 2>/dev/null | sort | awk 'NR%2==1')
 MODEL_DATASET ?= dataset
+MODEL_BENIGN ?= dataset-benign
 MODEL_DS = $(if $(wildcard $(MODEL_DATASET)/labels.txt),--labels $(MODEL_DATASET)/labels.txt $(sort $(wildcard $(MODEL_DATASET)/*.pcap)))
+MODEL_BN = $(sort $(wildcard $(MODEL_BENIGN)/*.pcap))
 model:
 	printf 'mode: monitor\n' > .model-monitor.yaml
-	$(GO) run ./cmd/xdpids model train --keep-going --seed 1 --val-folds 4 --repeat 2 --config .model-monitor.yaml \
-	  --labels testdata/learn-golden.labels -o userspace/learn/model/default.json testdata/golden/*.pcap $(SV_TRAIN) $(MODEL_DS)
+	$(GO) run ./cmd/xdpids model train --keep-going --seed 1 --val-folds 4 --repeat-from 1,2,3 --config .model-monitor.yaml \
+	  --labels testdata/learn-golden.labels -o userspace/learn/model/default.json testdata/golden/*.pcap $(SV_TRAIN) $(MODEL_DS) $(MODEL_BN)
 	rm -f .model-monitor.yaml
 
 # A labelled dataset made by real tools in network namespaces
@@ -120,6 +123,17 @@ dataset: build
 	$(SUDO) env DATASET_DIR=$(DATASET_DIR) ./dist/dataset.sh
 	./$(BIN) model features --keep-going --labels $(DATASET_DIR)/labels.txt -o $(DATASET_DIR)/features.csv $(DATASET_DIR)/*.pcap
 	./dist/dataset-summary.sh $(DATASET_DIR) | tee $(DATASET_DIR)/summary.txt
+
+# Long benign traffic only (dist/dataset.sh with DATASET_BENIGN_SECS): four
+# captures of BENIGN_SECS seconds at once, one per victim address (web,
+# DNS, repeated ssh sessions and chats, rare iperf3 runs, health checks):
+# the learning period of `make model` and the false alerts per hour of
+# the learned-detection table. 4 x BENIGN_SECS of benign traffic in
+# BENIGN_SECS.
+BENIGN_DIR ?= dataset-benign
+BENIGN_SECS ?= 1800
+dataset-benign: build
+	$(SUDO) env DATASET_DIR=$(BENIGN_DIR) DATASET_BENIGN_SECS=$(BENIGN_SECS) ./dist/dataset.sh
 
 clean:
 	rm -rf bin

@@ -51,3 +51,40 @@ background() { # background VIP: a light client through a whole track
 		sleep "$(pick 0.5 1 1.5 2 3)"
 	done
 }
+healthcheck() { # healthcheck VIP: a monitoring system's probes, on a fixed beat
+	# Like a load balancer and a blackbox exporter: every 0.3 s a ping and a
+	# TCP connect-and-close to the web port; every 2 s an HTTP GET; every
+	# 5 s the ssh and ftp banners, a DNS query and the other services' ports
+	# opened and closed. Many short flows from one source to a few ports,
+	# all answered: what a scan is not.
+	i=0
+	while :; do
+		ping -c 1 -W 1 "$1" >/dev/null 2>&1 || true
+		socat -u /dev/null TCP:"$1":80,connect-timeout=1 >/dev/null 2>&1 || true
+		if [ $((i % 7)) = 0 ]; then curl -s -m 2 -o /dev/null "http://$1/page01.html" || true; fi
+		if [ $((i % 17)) = 0 ]; then
+			socat -t 1 - TCP:"$1":22,connect-timeout=1 </dev/null >/dev/null 2>&1 || true
+			socat -t 1 - TCP:"$1":21,connect-timeout=1 </dev/null >/dev/null 2>&1 || true
+			dig @"$1" +tries=1 +time=1 "host01.lab.test" >/dev/null 2>&1 || true
+			for p in 7000 8080 8081 5201; do socat -u /dev/null TCP:"$1":$p,connect-timeout=1 >/dev/null 2>&1 || true; done
+		fi
+		i=$((i + 1))
+		sleep 0.3
+	done
+}
+repeat() { # repeat PAUSES... -- FUNCTION ARGS...: FUNCTION again and again, a random pause between
+	ps=""
+	while [ "$1" != -- ]; do ps="$ps $1"; shift; done
+	shift
+	while :; do
+		"$@"
+		# shellcheck disable=SC2086
+		sleep "$(pick $ps)"
+	done
+}
+bulk_rare() { # bulk_rare VIP: one small iperf3 run every few minutes
+	while :; do
+		sleep "$(pick 60 120 200)"
+		iperf3 -c "$1" -t 3 -b "$(pick 5M 10M 20M)" $(pick "" -R) >/dev/null 2>&1 || true
+	done
+}

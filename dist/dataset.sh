@@ -38,7 +38,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 PFX=xd$$
 VIC=${PFX}v
 T=$(mktemp -d /tmp/xdpids-dataset.XXXXXX)
-V1=198.18.0.1 V2=198.18.0.2
+V1=198.18.0.1 V2=198.18.0.2 V3=198.18.0.3 V4=198.18.0.4
+# DATASET_BENIGN_SECS=N: benign traffic only, four captures of N seconds at
+# once (one per victim address: 4N seconds of benign traffic in N).
+LONG=${DATASET_BENIGN_SECS:-}
 cleanup() {
 	kill ${t1pid:-} ${t2pid:-} 2>/dev/null || true
 	for ns in $(ip netns list 2>/dev/null | awk -v p="$PFX" 'index($1, p) == 1 {print $1}'); do
@@ -80,11 +83,18 @@ mkns() { # mkns ADDR: a client namespace with ADDR on a veth to the bridge
 	offload "$VIC" "${ns}h"
 	offload "$ns" eth0
 }
-for a in 1.11 1.12 1.13 1.14 1.15 1.19 1.21 1.22 1.23 1.24 1.25 1.29 \
+for a in 1.11 1.12 1.13 1.14 1.15 1.16 1.18 1.19 1.21 1.22 1.23 1.24 1.25 1.26 1.28 1.29 \
 	2.11 2.12 2.13 2.14 2.15 2.16 2.17 2.18 2.21 2.22 2.23 2.31 2.32 \
 	2.41 2.42 2.43 2.44 2.51 2.52; do
 	mkns 198.18.$a
 done
+if [ -n "$LONG" ]; then
+	for a in 1.31 1.32 1.33 1.34 1.35 1.36 1.41 1.42 1.43 1.44 1.45 1.46; do
+		mkns 198.18.$a
+	done
+	ip -n "$VIC" addr add $V3/16 dev br0
+	ip -n "$VIC" addr add $V4/16 dev br0
+fi
 
 # Servers, all in the victim namespace.
 vx() { ip netns exec "$VIC" "$@"; }
@@ -155,12 +165,16 @@ if have dnsmasq "DNS lookups"; then
 	# example.test; no upstream, so nothing else is answered or forwarded.
 	vx dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --addn-hosts="$T/dns/hosts" \
 		--local=/lab.test/ --local=/example.test/ \
-		--address=/example.test/$V1 --listen-address=$V1,$V2 --bind-interfaces --pid-file="$T/dnsmasq.pid" \
+		--address=/example.test/$V1 --listen-address=$V1,$V2${LONG:+,$V3,$V4} --bind-interfaces --pid-file="$T/dnsmasq.pid" \
 		--user=nobody --group=nogroup >/dev/null 2>&1 &
 fi
 if have iperf3 "bulk transfers"; then
 	vx iperf3 -s -B $V1 >/dev/null 2>&1 &
 	vx iperf3 -s -B $V2 >/dev/null 2>&1 &
+	if [ -n "$LONG" ]; then
+		vx iperf3 -s -B $V3 >/dev/null 2>&1 &
+		vx iperf3 -s -B $V4 >/dev/null 2>&1 &
+	fi
 fi
 sleep 1.5
 
@@ -223,15 +237,30 @@ benign() { # benign NAME VIP BASE SECS: every benign kind at once, from BASE.1..
 	have ssh "the ssh session" && in_ns "${b}3" "$secs" ssh_session "$vip" &
 	have socat "the chat session" && in_ns "${b}4" "$secs" chat "$vip" &
 	have iperf3 "bulk transfers" && in_ns "${b}5" "$secs" bulk "$vip" &
+	have socat "health checks" && in_ns "${b}6" "$secs" healthcheck "$vip" &
+	wait_jobs "$secs"
+	endcapture "$name"
+}
+benign_long() { # benign_long NAME VIP BASE SECS: every benign kind, again and again, for SECS
+	name=$1 vip=$2 b=$3 secs=$4
+	capture "$name" "$vip"
+	in_ns "${b}1" "$secs" web "$vip" &
+	in_ns "${b}2" "$secs" dns "$vip" &
+	in_ns "${b}3" "$secs" repeat 5 20 60 120 -- ssh_session "$vip" &
+	in_ns "${b}4" "$secs" repeat 2 10 30 90 -- chat "$vip" &
+	in_ns "${b}5" "$secs" bulk_rare "$vip" &
+	in_ns "${b}6" "$secs" healthcheck "$vip" &
 	wait_jobs "$secs"
 	endcapture "$name"
 }
 wait_jobs() { sleep "$1"; sleep 1; }
 
 track1() {
-	bgaddr=198.18.1.19
+	bgaddr=198.18.1.19 hcaddr=198.18.1.18
 	in_ns $bgaddr 600 background $V1 &
 	bg=$!
+	have socat "health checks" && in_ns $hcaddr 600 healthcheck $V1 &
+	hc=$!
 	benign benign_1 $V1 198.18.1.1 60
 	if have nmap "nmap scans"; then
 		attack nmap_syn $V1 scan 198.18.2.11 20 nmap -n -Pn -sS --top-ports 500 -T4 $V1
@@ -256,14 +285,17 @@ track1() {
 			--batch --level 3 --risk 2 --technique BU --dump-all --flush-session \
 			--output-dir "$T/sqlmap2" --disable-coloring -v 0
 	fi
-	kill $bg 2>/dev/null || true
+	kill $bg $hc 2>/dev/null || true
 	ip netns pids "$(nsof $bgaddr)" | xargs -r kill -9 2>/dev/null || true
+	ip netns pids "$(nsof "$hcaddr")" | xargs -r kill -9 2>/dev/null || true
 }
 
 track2() {
-	bgaddr=198.18.1.29
+	bgaddr=198.18.1.29 hcaddr=198.18.1.28
 	in_ns $bgaddr 600 background $V2 &
 	bg=$!
+	have socat "health checks" && in_ns $hcaddr 600 healthcheck $V2 &
+	hc=$!
 	benign benign_2 $V2 198.18.1.2 60
 	if have hydra "hydra"; then
 		attack hydra_ssh $V2 bruteforce 198.18.2.41 18 sh -c "cd $T/hydra && exec hydra -I -v -V -w 2 -L $T/users -P $T/passwords -t 4 ssh://$V2"
@@ -277,11 +309,25 @@ track2() {
 		attack slowloris $V2 slowdos 198.18.2.51 18 slowhttptest -H -c 300 -i 3 -r 60 -l 15 -x 20 -p 3 -u "http://$V2/"
 		attack slowread $V2 slowdos 198.18.2.52 18 slowhttptest -X -c 200 -r 50 -l 15 -k 2 -n 2 -w 10 -y 20 -z 32 -p 3 -u "http://$V2/img/big.bin"
 	fi
-	kill $bg 2>/dev/null || true
+	kill $bg $hc 2>/dev/null || true
 	ip netns pids "$(nsof $bgaddr)" | xargs -r kill -9 2>/dev/null || true
+	ip netns pids "$(nsof "$hcaddr")" | xargs -r kill -9 2>/dev/null || true
 }
 
 start=$(now)
+if [ -n "$LONG" ]; then
+	echo "# made by dist/dataset.sh (DATASET_BENIGN_SECS=$LONG): benign only" >"$OUT/labels.txt"
+	echo "# made by dist/dataset.sh: CAPTURE SECONDS BENIGN-SECONDS (benign only)" >"$OUT/captures.tsv"
+	i=1 lp=""
+	for v in $V1 $V2 $V3 $V4; do
+		benign_long benign_long_$i $v 198.18.1.$i "$LONG" &
+		lp="$lp $!"
+		i=$((i + 1))
+	done
+	for p in $lp; do wait "$p" || true; done
+	note "$(ls "$OUT"/*.pcap | wc -l) benign captures in $OUT ($(echo "$start $(now)" | awk '{ printf "%.0f", $2 - $1 }') s)"
+	exit 0
+fi
 {
 	echo "# made by dist/dataset.sh: CAPTURE ADDRESS CLASS FROM TO (Unix seconds), one tool run each;"
 	echo "# every other flow is benign"

@@ -1,10 +1,11 @@
 #!/bin/sh
 # learn_eval.sh: the README's learned-detection table, reproduced.
-#   dist/learn_eval.sh OUT DS_TRAIN_DIR DS_TEST_DIR [BENIGN_DIR]
+#   dist/learn_eval.sh OUT DS_TRAIN_DIR DS_TEST_DIR [BENIGN_TEST_DIR [BENIGN_TRAIN_DIR]]
 # DS_*_DIR are two separate `make dataset` runs (DATASET_DIR=...): the
-# test's captures are never trained on; BENIGN_DIR's captures (all
-# benign: long normal traffic for the false alerts per hour) are tested
-# on too. Writes features CSVs (monitor mode:
+# test's captures are never trained on. BENIGN_*_DIR are two separate
+# `make dataset-benign` runs (long benign traffic only): the test one's
+# captures are tested on (the false alerts per hour), the train one's
+# are trained on (the learning period of normal traffic). Writes features CSVs (monitor mode:
 # nothing dropped, so every flow is seen whole), splits them by capture
 # (dist/learn_split.py), trains our forest (model train --val-folds: class
 # thresholds chosen out of fold on the training captures), learns the
@@ -13,7 +14,7 @@
 # the corpus at CORPUS (default ../shared/corpus), /usr/bin/python3 with
 # python3-sklearn.
 set -eu
-OUT=$1 DTR=$2 DTE=$3 BEN=${4:-}
+OUT=$1 DTR=$2 DTE=$3 BEN=${4:-} BTR=${5:-}
 X=${XDPIDS:-./bin/xdpids}
 CORPUS=${CORPUS:-../shared/corpus}
 mkdir -p "$OUT"
@@ -27,8 +28,10 @@ $F --labels "$DTR/labels.txt" -o "$OUT/ds_train.csv" "$DTR"/*.pcap
 $F --labels "$DTE/labels.txt" -o "$OUT/ds_test.csv" "$DTE"/*.pcap
 rm -f "$OUT/extra_benign.csv"
 if [ -n "$BEN" ]; then $F -o "$OUT/extra_benign.csv" "$BEN"/*.pcap; fi
+rm -f "$OUT/train_benign.csv"
+if [ -n "$BTR" ]; then $F -o "$OUT/train_benign.csv" "$BTR"/*.pcap; fi
 /usr/bin/python3 dist/learn_split.py "$OUT"
-$X model train --seed 1 --val-folds 4 --repeat 2 -o "$OUT/forest.json" "$OUT/train.csv"
+$X model train --seed 1 --val-folds 4 --repeat-from 1,2,3 -o "$OUT/forest.json" "$OUT/train.csv"
 $X model learn --seed 1 --benign-only --features 'src_*,dst_*,svc_*' -o "$OUT/isolation.json" "$OUT/train.csv"
 for m in forest isolation; do
 	echo "== xdpids $m"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -165,10 +166,11 @@ func writeModel(m *model.Model, out string) error {
 
 func newModelTrainCommand() *cobra.Command {
 	var (
-		out   string
-		lf    labelFlags
-		opts  model.ForestOptions
-		folds int
+		out        string
+		lf         labelFlags
+		opts       model.ForestOptions
+		folds      int
+		repeatFrom []int
 	)
 	cmd := &cobra.Command{
 		Use:   "train INPUT... -o MODEL.json",
@@ -184,12 +186,19 @@ func newModelTrainCommand() *cobra.Command {
 				return err
 			}
 			ds := dataset.Split(rows)
-			m, err := model.TrainForestCV(ds, dataset.Groups(rows), folds, opts)
+			m, oof, err := model.TrainForestCV(ds, dataset.Groups(rows), folds, opts)
 			if err != nil {
 				return err
 			}
 			if len(m.ClassThresholds) > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "class thresholds (out of fold, %d folds by capture): %v %v\n", folds, m.Classes[1:], m.ClassThresholds[1:])
+			}
+			if len(repeatFrom) > 0 {
+				if folds < 2 {
+					return errors.New("--repeat-from needs --val-folds: repeats are chosen out of fold")
+				}
+				rs := dataset.ChooseRepeats(rows, m, oof, repeatFrom)
+				fmt.Fprintf(cmd.ErrOrStderr(), "class repeats (out of fold, of %v): %v %v\n", repeatFrom, m.Classes[1:], rs[1:])
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "trained %d trees on %d records, classes %v (counts %v)\n", len(m.Trees), len(ds.X), m.Classes, m.Info.Counts)
 			return writeModel(m, out)
@@ -200,6 +209,7 @@ func newModelTrainCommand() *cobra.Command {
 	cmd.Flags().IntVar(&opts.MaxDepth, "max-depth", 12, "maximum tree depth")
 	cmd.Flags().Float64Var(&opts.Threshold, "threshold", 0.6, "alert when 1 - P(benign) is at least this (without --val-folds)")
 	cmd.Flags().IntVar(&opts.Repeat, "repeat", 1, "alert on a source once this many of its feature points scored at or above the threshold within about a minute (1: each one)")
+	cmd.Flags().IntSliceVar(&repeatFrom, "repeat-from", nil, "with --val-folds, choose each class's --repeat among these out of fold (e.g. 1,2,3): the best F1, then the fewest false alerts")
 	cmd.Flags().IntVar(&folds, "val-folds", 0, "choose a threshold per class out of fold: cut the inputs by capture into this many folds (0: one threshold, --threshold)")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed (the same data and seed give the same model)")
 	lf.add(cmd)
@@ -213,13 +223,15 @@ func newModelLearnCommand() *cobra.Command {
 		opts        model.IsolationOptions
 		benignOnly  bool
 		useFeatures []string
+		perHour     float64
 	)
 	cmd := &cobra.Command{
 		Use:   "learn NORMAL-INPUT... -o MODEL.json",
 		Short: "Learn what normal traffic looks like (an isolation forest) from normal captures or CSVs only",
 		Long: "learn trains the unsupervised model on traffic taken to be normal (every record of the\n" +
 			"inputs; labels are ignored). It scores how unlike that traffic a flow is, so it flags\n" +
-			"attacks no label described. The threshold is set from the inputs' own scores.",
+			"attacks no label described. The threshold is set from the inputs' own scores: their\n" +
+			"--quantile, raised until the daemon would alert at most --alerts-per-hour on them.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := lf.options()
@@ -242,6 +254,11 @@ func newModelLearnCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if perHour >= 0 {
+				q := m.Threshold
+				got := dataset.Calibrate(rows, m, perHour)
+				fmt.Fprintf(cmd.ErrOrStderr(), "threshold %.4f (quantile %.4f; %.2f alerts an hour on the normal inputs, at most %.2f asked)\n", m.Threshold, q, got, perHour)
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "learned %d trees on %d records, threshold %.4f\n", len(m.Trees), len(ds.X), m.Threshold)
 			return writeModel(m, out)
 		},
@@ -251,6 +268,7 @@ func newModelLearnCommand() *cobra.Command {
 	cmd.Flags().IntVar(&opts.SampleSize, "sample-size", 256, "records each tree is grown on")
 	cmd.Flags().Float64Var(&opts.Quantile, "quantile", 0.99, "quantile of the training scores the threshold is set at")
 	cmd.Flags().Float64Var(&opts.Margin, "margin", 1.0, "the threshold is the quantile's score times this")
+	cmd.Flags().Float64Var(&perHour, "alerts-per-hour", 0.5, "then raise the threshold until the daemon would alert at most this often an hour on the normal inputs\n(their traffic's time; one alert per source per 60 s, after --repeat); negative: the quantile's alone")
 	cmd.Flags().IntVar(&opts.Repeat, "repeat", 3, "alert on a source once this many of its feature points were anomalous within about a minute (1: each one)")
 	cmd.Flags().StringSliceVar(&useFeatures, "features", nil, "split only on the features these globs name (e.g. 'src_*,dst_*,svc_*'; default: all)")
 	cmd.Flags().BoolVar(&benignOnly, "benign-only", false, "learn from the records labelled benign only (a labelled CSV's normal part)")
@@ -261,8 +279,9 @@ func newModelLearnCommand() *cobra.Command {
 
 func newModelEvalCommand() *cobra.Command {
 	var (
-		path string
-		lf   labelFlags
+		path      string
+		lf        labelFlags
+		listFalse bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval INPUT... --model MODEL.json",
@@ -289,10 +308,14 @@ func newModelEvalCommand() *cobra.Command {
 			}
 			res := dataset.Evaluate(rows)
 			dataset.Report(cmd.OutOrStdout(), &res)
+			if listFalse {
+				dataset.ReportFalse(cmd.OutOrStdout(), &res)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&path, "model", "builtin", `model file ("builtin": the embedded default)`)
+	cmd.Flags().BoolVar(&listFalse, "false-alerts", false, "list the false alerts (capture, source, responder, class)")
 	lf.add(cmd)
 	return cmd
 }

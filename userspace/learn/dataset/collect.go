@@ -244,11 +244,26 @@ func captureName(p string) string {
 // ScoreRows scores rows read from a CSV with m as the daemon would at
 // each feature point (Score, Alert, Class), in order: a flow whose
 // originator sent only resets is not alerted on (features.AnswerOnly),
-// and an isolation forest with Repeat alerts on a subject (per capture)
-// only once it repeated.
+// and a model with Repeat alerts on a subject (per capture) only once it
+// repeated (Gate).
 func ScoreRows(rows []Row, m *model.Model) {
 	var sc model.Scratch
 	var res model.Result
+	for i := range rows {
+		r := &rows[i]
+		m.Score(&r.Vec, &sc, &res)
+		r.Score, r.Alert, r.Class = res.Score, m.Alert(&res), m.ClassName(&res)
+	}
+	Gate(rows, m.RepeatOfClass)
+}
+
+// Gate turns rows' Alert (the point at or above its threshold) into the
+// daemon's decision, in order: never on a flow whose originator sent only
+// resets, and with a repeat (of the row's class) > 1 only once the subject (the source; the
+// target of a denial of service or of a source seen once) has that many
+// such points in a damped count (half-life model.RepeatHalfLifeNs), per
+// capture, as pipeline's model detector counts them.
+func Gate(rows []Row, repeatOf func(class string) int) {
 	type count struct {
 		w  float64
 		at int64
@@ -256,9 +271,12 @@ func ScoreRows(rows []Row, m *model.Model) {
 	anom := map[[2]string]*count{}
 	for i := range rows {
 		r := &rows[i]
-		m.Score(&r.Vec, &sc, &res)
-		r.Score, r.Alert, r.Class = res.Score, m.Alert(&res) && !features.AnswerOnly(&r.Vec), m.ClassName(&res)
-		if !r.Alert || m.Repeat <= 1 {
+		r.Alert = r.Alert && !features.AnswerOnly(&r.Vec)
+		if !r.Alert {
+			continue
+		}
+		repeat := repeatOf(r.Class)
+		if repeat <= 1 {
 			continue
 		}
 		subject := r.Src
@@ -276,6 +294,119 @@ func ScoreRows(rows []Row, m *model.Model) {
 			c.at = r.TsNs
 		}
 		c.w++
-		r.Alert = c.w >= float64(m.Repeat)-1e-9
+		r.Alert = c.w >= float64(repeat)-1e-9
 	}
 }
+
+// Calibrate sets an isolation forest's threshold from normal traffic
+// (rows taken to be benign, in capture and time order): the lowest
+// threshold, not below the model's own, at which the daemon's alerts on
+// those rows (Gate, then one per source per AlertGapNs: Evaluate's count)
+// come to at most maxPerHour an hour of their traffic. It returns the
+// false alerts per hour at that threshold. Scores are taken once; the
+// alert count only falls as the threshold rises, so it is a binary
+// search over the rows' own scores.
+func Calibrate(rows []Row, m *model.Model, maxPerHour float64) float64 {
+	if len(rows) == 0 {
+		return 0
+	}
+	ScoreRows(rows, m)
+	for i := range rows {
+		rows[i].Label = model.Benign
+	}
+	cand := []float64{m.Threshold}
+	for _, r := range rows {
+		if r.Score > m.Threshold {
+			cand = append(cand, r.Score)
+		}
+	}
+	slices.Sort(cand)
+	cand = slices.Compact(cand)
+	rate := func(t float64) float64 {
+		for i := range rows {
+			rows[i].Alert = rows[i].Score >= t
+		}
+		Gate(rows, m.RepeatOfClass)
+		res := Evaluate(rows)
+		return res.FalseAlertsPerHour()
+	}
+	// The first candidate whose rate is within the bound; above the
+	// largest score nothing alerts.
+	lo, hi := 0, len(cand)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if rate(cand[mid]) <= maxPerHour {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	if lo == len(cand) {
+		m.Threshold = math.Nextafter(cand[len(cand)-1], math.Inf(1))
+	} else {
+		m.Threshold = cand[lo]
+	}
+	return rate(m.Threshold)
+}
+
+// ChooseRepeats sets each attack class's Repeat (Model.ClassRepeat) from
+// out-of-fold scores (model.TrainForestCV's, one per row, rows in capture
+// and time order): for each candidate, the rows' points alerted as the
+// daemon would (the class's threshold, Gate with that repeat), and the
+// class's per-flow F1 (Evaluate). Of the candidates within RepeatPlateau
+// of the best F1, the one with the fewest false alerts named the class
+// wins, then the smallest (the soonest alert). It returns
+// the chosen repeats, Benign's 0.
+func ChooseRepeats(rows []Row, m *model.Model, oof []model.Scored, cands []int) []int {
+	if len(oof) != len(rows) || len(cands) == 0 || m.Kind != model.KindForest {
+		return nil
+	}
+	k := len(m.Classes)
+	work := slices.Clone(rows)
+	out := make([]int, k)
+	for c := 1; c < k; c++ {
+		name := m.Classes[c]
+		type try struct {
+			f1     float64
+			falses int
+		}
+		tries := make([]try, len(cands))
+		best := 0.0
+		for j, rep := range cands {
+			for i := range work {
+				s := oof[i]
+				work[i].Score, work[i].Class = s.Score, m.Classes[s.Class]
+				work[i].Alert = s.Class == c && s.Score >= m.ThresholdOf(&model.Result{Class: s.Class})
+			}
+			Gate(work, func(string) int { return rep })
+			res := Evaluate(work)
+			for _, cs := range res.Per {
+				if cs.Class == name {
+					tries[j].f1 = cs.F1()
+				}
+			}
+			tries[j].falses = res.FalseAlerts
+			best = max(best, tries[j].f1)
+		}
+		pick := -1
+		for j := range cands {
+			if tries[j].f1 < best*(1-RepeatPlateau) {
+				continue
+			}
+			if pick < 0 || tries[j].falses < tries[pick].falses ||
+				(tries[j].falses == tries[pick].falses && cands[j] < cands[pick]) {
+				pick = j
+			}
+		}
+		out[c] = cands[pick]
+	}
+	m.ClassRepeat = out
+	return out
+}
+
+// RepeatPlateau is how far below the best out-of-fold F1, as a share of
+// it, a repeat may be and still count as as good in ChooseRepeats. Wider
+// than model.PlateauF1: a fold holds only one or two captures of a class,
+// so the held-out F1 of a class moves by a few per cent with the split,
+// while a repeat that halves the false alerts is worth it.
+const RepeatPlateau = 0.05

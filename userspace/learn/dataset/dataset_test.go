@@ -253,3 +253,101 @@ func TestScoreRowsMatchesPipeline(t *testing.T) {
 		t.Errorf("alerted points: %d with repeat 1, %d with repeat 3 (want at least 2 fewer)", alerted[1], alerted[3])
 	}
 }
+
+// Calibrate's threshold is the lowest at which the normal traffic's gated
+// alerts stay within the bound: one score step below it they do not.
+func TestCalibrate(t *testing.T) {
+	mon := filepath.Join(t.TempDir(), "monitor.yaml")
+	if err := os.WriteFile(mon, []byte("mode: monitor\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	normal, err := Collect([]string{golden(t, "benign.pcap"), golden(t, "app_http.pcap"), golden(t, "scan_syn.pcap")}, Options{Config: mon}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := Split(normal)
+	for _, perHour := range []float64{0, 50, 1e4} {
+		m, err := model.TrainIsolation(ds.X, model.IsolationOptions{Trees: 30, Seed: 1, Repeat: 2, Quantile: 0.5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		floor := m.Threshold
+		rows := slices.Clone(normal)
+		got := Calibrate(rows, m, perHour)
+		t.Logf("max %v: threshold %.4f (quantile %.4f), %v an hour", perHour, m.Threshold, floor, got)
+		if got > perHour || m.Threshold < floor {
+			t.Fatalf("max %v: %v an hour at threshold %v (quantile's %v)", perHour, got, m.Threshold, floor)
+		}
+		// The rate at the next lower score, if above the floor, is over the bound.
+		lower := floor
+		for _, r := range rows {
+			if r.Score < m.Threshold && r.Score > lower {
+				lower = r.Score
+			}
+		}
+		if lower > floor {
+			m2 := *m
+			m2.Threshold = lower
+			again := slices.Clone(normal)
+			ScoreRows(again, &m2)
+			for i := range again {
+				again[i].Label = model.Benign
+			}
+			if res := Evaluate(again); res.FalseAlertsPerHour() <= perHour {
+				t.Errorf("max %v: threshold %v is not the lowest: %v gives %v an hour", perHour, m.Threshold, lower, res.FalseAlertsPerHour())
+			}
+		}
+		// The model file written after calibration alerts the same way.
+		again := slices.Clone(normal)
+		ScoreRows(again, m)
+		for i := range again {
+			again[i].Label = model.Benign
+		}
+		if res := Evaluate(again); res.FalseAlertsPerHour() != got {
+			t.Errorf("max %v: ScoreRows after Calibrate gives %v an hour, Calibrate said %v", perHour, res.FalseAlertsPerHour(), got)
+		}
+	}
+}
+
+// ChooseRepeats picks each attack class's repeat among the candidates from
+// out-of-fold scores, and the pipeline then gates by it.
+func TestChooseRepeats(t *testing.T) {
+	mon := filepath.Join(t.TempDir(), "monitor.yaml")
+	if err := os.WriteFile(mon, []byte("mode: monitor\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	caps := []string{golden(t, "benign.pcap"), golden(t, "app_http.pcap"), golden(t, "scan_syn.pcap"), golden(t, "brute_ssh.pcap"), golden(t, "synflood_spoofed.pcap")}
+	rows, err := Collect(caps, Options{Config: mon, Labels: goldenLabels(t)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := Split(rows)
+	m, oof, err := model.TrainForestCV(ds, Groups(rows), 2, model.ForestOptions{Trees: 5, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(oof) != len(rows) {
+		t.Fatalf("%d out-of-fold scores for %d rows", len(oof), len(rows))
+	}
+	cands := []int{1, 2, 3}
+	got := ChooseRepeats(rows, m, oof, cands)
+	if len(got) != len(m.Classes) || got[0] != 0 {
+		t.Fatalf("repeats %v for classes %v", got, m.Classes)
+	}
+	for c, r := range got[1:] {
+		if !slices.Contains(cands, r) {
+			t.Errorf("class %s: repeat %d not a candidate", m.Classes[c+1], r)
+		}
+	}
+	b, _ := m.Marshal()
+	if _, err := model.Parse(b); err != nil {
+		t.Fatal(err)
+	}
+	// Deterministic: the same scores give the same choice.
+	if again := ChooseRepeats(rows, m, oof, cands); !slices.Equal(again, got) {
+		t.Errorf("repeats %v, then %v", got, again)
+	}
+	if ChooseRepeats(rows, m, oof[:1], cands) != nil {
+		t.Error("scores of the wrong length accepted")
+	}
+}

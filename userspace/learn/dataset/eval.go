@@ -52,9 +52,21 @@ type Result struct {
 	// one per source per AlertGap of packet time in each capture (the
 	// daemon's model alert gate), the first alerted point of each flow.
 	FalseAlerts int
+	// FalseList are those alerts: capture, source, the flow's responder
+	// and the class named.
+	FalseList []FalseAlert
+	// Confusion counts alerted flows by label, then by the class named.
+	Confusion map[string]map[string]int
 	// BenignHours is the benign traffic's time: per capture, from the
 	// first benign flow's start to the last one's end, summed.
 	BenignHours float64
+}
+
+// FalseAlert is one false alert of Evaluate's count.
+type FalseAlert struct {
+	Capture, Src, Dst, Class string
+	DstPort                  uint16
+	TsNs                     int64
 }
 
 // FalseAlertsPerHour is FalseAlerts over BenignHours (0 without benign time).
@@ -90,7 +102,8 @@ func Evaluate(rows []Row) Result {
 	type flow struct {
 		label, pred string
 		alerted     bool
-		src         string
+		src, dst    string
+		dport       uint16
 		alertNs     int64
 		startNs     int64
 		endNs       int64
@@ -102,7 +115,7 @@ func Evaluate(rows []Row) Result {
 		k := key{r.Capture, r.FlowID}
 		f := flows[k]
 		if f == nil {
-			f = &flow{label: r.Label, src: r.Src}
+			f = &flow{label: r.Label, src: r.Src, dst: r.Dst, dport: r.DstPort}
 			flows[k] = f
 			order = append(order, k)
 		}
@@ -122,6 +135,7 @@ func Evaluate(rows []Row) Result {
 	type falseAlert struct {
 		capture, src string
 		at           int64
+		f            *flow
 	}
 	var fas []falseAlert
 	for _, k := range order {
@@ -136,13 +150,20 @@ func Evaluate(rows []Row) Result {
 				s.lo, s.hi = min(s.lo, f.startNs), max(s.hi, f.endNs)
 			}
 			if f.alerted {
-				fas = append(fas, falseAlert{k.capture, f.src, f.alertNs})
+				fas = append(fas, falseAlert{k.capture, f.src, f.alertNs, f})
 			}
 		}
 		if !f.alerted {
 			continue
 		}
 		c.Alerted++
+		if res.Confusion == nil {
+			res.Confusion = map[string]map[string]int{}
+		}
+		if res.Confusion[f.label] == nil {
+			res.Confusion[f.label] = map[string]int{}
+		}
+		res.Confusion[f.label][f.pred]++
 		pred := f.pred
 		if pred == "anomaly" && f.label != model.Benign {
 			pred = f.label
@@ -176,6 +197,7 @@ func Evaluate(rows []Row) Result {
 		}
 		last[k] = fa.at
 		res.FalseAlerts++
+		res.FalseList = append(res.FalseList, FalseAlert{Capture: fa.capture, Src: fa.src, Dst: fa.f.dst, DstPort: fa.f.dport, Class: fa.f.pred, TsNs: fa.at})
 	}
 	names := make([]string, 0, len(by))
 	for n := range by {
@@ -203,4 +225,27 @@ func Report(w io.Writer, r *Result) {
 	tw.Flush()
 	fmt.Fprintf(w, "false alerts: %d in %.3f h of benign traffic = %.1f per hour (one per source per %.0f s, as the daemon gates)\n",
 		r.FalseAlerts, r.BenignHours, r.FalseAlertsPerHour(), AlertGapNs/1e9)
+}
+
+// ReportFalse lists the alerted flows by label and class named, then the
+// false alerts, one a line.
+func ReportFalse(w io.Writer, r *Result) {
+	labels := make([]string, 0, len(r.Confusion))
+	for l := range r.Confusion {
+		labels = append(labels, l)
+	}
+	slices.Sort(labels)
+	for _, l := range labels {
+		preds := make([]string, 0, len(r.Confusion[l]))
+		for p := range r.Confusion[l] {
+			preds = append(preds, p)
+		}
+		slices.Sort(preds)
+		for _, p := range preds {
+			fmt.Fprintf(w, "alerted: %s named %s: %d\n", l, p, r.Confusion[l][p])
+		}
+	}
+	for _, fa := range r.FalseList {
+		fmt.Fprintf(w, "false alert: %s %s -> %s:%d %s at %d\n", fa.Capture, fa.Src, fa.Dst, fa.DstPort, fa.Class, fa.TsNs)
+	}
 }

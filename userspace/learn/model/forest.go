@@ -223,20 +223,19 @@ func (g *grower) grow(idx []int, depth int) int32 {
 // class the best F1 of alert against benign over these out-of-fold scores (the middle of those
 // within PlateauF1 of the best). No
 // sample is scored by a forest that trained on its capture.
-func TrainForestCV(ds *Dataset, group []int, folds int, o ForestOptions) (*Model, error) {
+//
+// It also returns those out-of-fold scores, one per sample (nil without
+// folds), for choices made on held-out data elsewhere (ChooseRepeats).
+func TrainForestCV(ds *Dataset, group []int, folds int, o ForestOptions) (*Model, []Scored, error) {
 	if len(group) != len(ds.X) {
-		return nil, errors.New("train forest: a group per sample needed")
+		return nil, nil, errors.New("train forest: a group per sample needed")
 	}
 	m, err := TrainForest(ds, o)
 	if err != nil || folds < 2 {
-		return m, err
+		return m, nil, err
 	}
 	k := len(ds.Classes)
-	type oof struct {
-		score float64
-		class int
-	}
-	out := make([]oof, len(ds.X))
+	out := make([]Scored, len(ds.X))
 	var sc Scratch
 	var r Result
 	for f := range folds {
@@ -256,11 +255,11 @@ func TrainForestCV(ds *Dataset, group []int, folds int, o ForestOptions) (*Model
 		}
 		fm, err := TrainForest(&tr, o)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, i := range held {
 			fm.Score(&ds.X[i], &sc, &r)
-			out[i] = oof{r.Score, r.Class}
+			out[i] = Scored{r.Score, r.Class}
 		}
 	}
 	m.ClassThresholds = make([]float64, k)
@@ -272,7 +271,7 @@ func TrainForestCV(ds *Dataset, group []int, folds int, o ForestOptions) (*Model
 		for j, t := range Grid {
 			tp, fp, fn := 0, 0, 0
 			for i, s := range out {
-				hit := s.class == c && s.score >= t
+				hit := s.Class == c && s.Score >= t
 				switch {
 				case hit && ds.Y[i] == c:
 					tp++
@@ -300,7 +299,14 @@ func TrainForestCV(ds *Dataset, group []int, folds int, o ForestOptions) (*Model
 	}
 	m.Threshold = least
 	m.ClassThresholds[0] = least
-	return m, nil
+	return m, out, nil
+}
+
+// Scored is a sample's score and most likely class (Result's Score and
+// Class) by a forest that did not train on its capture.
+type Scored struct {
+	Score float64
+	Class int
 }
 
 // PlateauF1 is how far below the best out-of-fold F1 a threshold may be

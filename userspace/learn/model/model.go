@@ -62,6 +62,10 @@ type Model struct {
 	// RepeatHalfLife (a damped count): an attack repeats (probes,
 	// attempts, packets), one odd flow of a normal host does not.
 	Repeat int `json:"repeat,omitempty"`
+	// ClassRepeat (forest, optional): per class, Benign's unused, the
+	// Repeat of a vector whose most likely attack class it is (chosen
+	// out of fold: dataset.ChooseRepeats); Repeat is then unused.
+	ClassRepeat []int `json:"class_repeat,omitempty"`
 	// SampleSize (isolation): the subsample each tree was grown on.
 	SampleSize int `json:"sample_size,omitempty"`
 	// Fixed (isolation): features constant over all the training data,
@@ -178,9 +182,17 @@ func (m *Model) check() error {
 				return fmt.Errorf("class %s: threshold %v out of (0, 1]", m.Classes[c], t)
 			}
 		}
+		if len(m.ClassRepeat) != 0 && len(m.ClassRepeat) != len(m.Classes) {
+			return fmt.Errorf("%d class repeats for %d classes", len(m.ClassRepeat), len(m.Classes))
+		}
+		for c, r := range m.ClassRepeat {
+			if r < 0 || r > 1000 {
+				return fmt.Errorf("class %s: repeat %d out of [0, 1000]", m.Classes[c], r)
+			}
+		}
 	case KindIsolation:
-		if len(m.ClassThresholds) != 0 {
-			return errors.New("class thresholds on an isolation forest")
+		if len(m.ClassThresholds) != 0 || len(m.ClassRepeat) != 0 {
+			return errors.New("class thresholds or repeats on an isolation forest")
 		}
 		if m.SampleSize < 2 {
 			return fmt.Errorf("sample size %d", m.SampleSize)

@@ -117,7 +117,7 @@ func TestForestCVThresholds(t *testing.T) {
 		group[i] = i / 50 // eight "captures"
 	}
 	train := func() *Model {
-		m, err := TrainForestCV(ds, group, 4, ForestOptions{Trees: 5, Seed: 3})
+		m, _, err := TrainForestCV(ds, group, 4, ForestOptions{Trees: 5, Seed: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,8 +151,23 @@ func TestForestCVThresholds(t *testing.T) {
 	if _, err := Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "class thresholds") {
 		t.Errorf("a threshold per class too many: %v", err)
 	}
-	if _, err := TrainForestCV(ds, group[:10], 4, ForestOptions{}); err == nil {
+	if _, _, err := TrainForestCV(ds, group[:10], 4, ForestOptions{}); err == nil {
 		t.Error("groups of the wrong length accepted")
+	}
+	// A repeat per class round-trips, wins over the model's, and is checked.
+	m.Repeat, m.ClassRepeat = 3, []int{0, 2}
+	c, _ := m.Marshal()
+	m3, err := Parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m3.RepeatOf(&Result{Class: 1}); got != 2 || m3.RepeatOfClass(m3.Classes[1]) != 2 || m3.RepeatOf(&Result{}) != 3 {
+		t.Errorf("repeat of class 1 %d, of benign %d (want 2, 3)", got, m3.RepeatOf(&Result{}))
+	}
+	for _, bad := range []string{`"class_repeat":[0,2,2]`, `"class_repeat":[0,-1]`} {
+		if _, err := Parse([]byte(strings.Replace(string(c), `"class_repeat":[0,2]`, bad, 1))); err == nil || !strings.Contains(err.Error(), "repeat") {
+			t.Errorf("%s: %v", bad, err)
+		}
 	}
 }
 

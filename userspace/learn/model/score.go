@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"slices"
 
 	"github.com/xdpids/xdpids/userspace/learn/features"
 )
@@ -34,6 +35,24 @@ func (m *Model) ThresholdOf(r *Result) float64 {
 		return m.ClassThresholds[r.Class]
 	}
 	return m.Threshold
+}
+
+// RepeatOf is the Repeat r is held to: its class's, or the model's.
+func (m *Model) RepeatOf(r *Result) int {
+	if r.Class > 0 && r.Class < len(m.ClassRepeat) {
+		return m.ClassRepeat[r.Class]
+	}
+	return m.Repeat
+}
+
+// RepeatOfClass is RepeatOf by class name ("anomaly": the model's).
+func (m *Model) RepeatOfClass(name string) int {
+	if len(m.ClassRepeat) > 0 {
+		if i := slices.Index(m.Classes, name); i > 0 {
+			return m.ClassRepeat[i]
+		}
+	}
+	return m.Repeat
 }
 
 // ClassName names r's class.

@@ -127,7 +127,7 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 		if isTarget {
 			subject, _ = f.Resp()
 		}
-		if l.rec.Alert && m.Repeat > 1 && l.x.Anomalous(subject, now, model.RepeatHalfLifeNs) < float64(m.Repeat)-1e-9 {
+		if rep := m.RepeatOf(&l.res); l.rec.Alert && rep > 1 && l.x.Anomalous(subject, now, model.RepeatHalfLifeNs) < float64(rep)-1e-9 {
 			l.rec.Alert = false // not repeated enough yet
 		}
 		if l.rec.Alert && *mark&markAlerted == 0 {
