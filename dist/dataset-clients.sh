@@ -52,8 +52,9 @@ background() { # background VIP: a light client through a whole track
 	done
 }
 healthcheck() { # healthcheck VIP: a monitoring system's probes, on a fixed beat
-	# Like a load balancer and a blackbox exporter: every 0.3 s a ping and a
-	# TCP connect-and-close to the web port; every 2 s an HTTP GET; every
+	# Like a load balancer and a blackbox exporter: every 0.3 s a ping, a
+	# TCP connect-and-close to the web port and an agent check (the server
+	# writes a status line and closes); every 2 s an HTTP GET; every
 	# 5 s the ssh and ftp banners, a DNS query and the other services' ports
 	# opened and closed. Many short flows from one source to a few ports,
 	# all answered: what a scan is not.
@@ -61,6 +62,13 @@ healthcheck() { # healthcheck VIP: a monitoring system's probes, on a fixed beat
 	while :; do
 		ping -c 1 -W 1 "$1" >/dev/null 2>&1 || true
 		socat -u /dev/null TCP:"$1":80,connect-timeout=1 >/dev/null 2>&1 || true
+		# an agent check (HAProxy's agent-check): connect, read the status line, close
+		# (every other one a TCP check of that port: connect and close at once)
+		if [ $((i % 2)) = 0 ]; then
+			socat -u TCP:"$1":7001,connect-timeout=1 /dev/null >/dev/null 2>&1 || true
+		else
+			socat -u /dev/null TCP:"$1":7001,connect-timeout=1 >/dev/null 2>&1 || true
+		fi
 		if [ $((i % 7)) = 0 ]; then curl -s -m 2 -o /dev/null "http://$1/page01.html" || true; fi
 		if [ $((i % 17)) = 0 ]; then
 			socat -t 1 - TCP:"$1":22,connect-timeout=1 </dev/null >/dev/null 2>&1 || true

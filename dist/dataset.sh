@@ -113,6 +113,8 @@ while True:
     c.close()' >/dev/null 2>&1 &
 if have socat "the chat session"; then
 	vx socat TCP-LISTEN:7000,fork,reuseaddr EXEC:cat >/dev/null 2>&1 &
+	# the health check's agent port: a status line, then close
+	vx socat TCP-LISTEN:7001,fork,reuseaddr SYSTEM:'echo up' >/dev/null 2>&1 &
 fi
 if have sshd "sshd (hydra ssh, the ssh session)"; then
 	mkdir -p /run/sshd

@@ -33,7 +33,8 @@ if [ -n "$BTR" ]; then $F -o "$OUT/train_benign.csv" "$BTR"/*.pcap; fi
 /usr/bin/python3 dist/learn_split.py "$OUT"
 $X model train --seed 1 --val-folds 4 --repeat-from 1,2,3 -o "$OUT/forest.json" "$OUT/train.csv"
 $X model learn --seed 1 --benign-only --features 'src_*,dst_*,svc_*' -o "$OUT/isolation.json" "$OUT/train.csv"
-for m in forest isolation; do
+$X model learn --seed 1 --benign-only --features 'src_*,dst_*,svc_*' --alerts-per-hour -1 -o "$OUT/isolation_q99.json" "$OUT/train.csv"
+for m in forest isolation isolation_q99; do
 	echo "== xdpids $m"
 	$X model eval --model "$OUT/$m.json" "$OUT/test.csv"
 done

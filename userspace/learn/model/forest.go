@@ -131,7 +131,11 @@ func (g *grower) node(d []float64) int32 {
 	t.Left = append(t.Left, 0)
 	t.Right = append(t.Right, 0)
 	for _, v := range d {
-		t.Value = append(t.Value, float32(v/tot))
+		p := 0.0
+		if tot > 0 {
+			p = v / tot
+		}
+		t.Value = append(t.Value, float32(p))
 	}
 	return n
 }
@@ -194,7 +198,14 @@ func (g *grower) grow(idx []int, depth int) int32 {
 			}
 			gain := imp - (lt*gl+rt*gr)/tot
 			if gain > bestGain {
-				bestF, bestS, bestGain = f, a+(b-a)/2, gain
+				// The midpoint, unless a and b are so close it rounds to
+				// a: then x < a would send a's samples right and leave
+				// the left child empty.
+				s := a + (b-a)/2
+				if s <= a {
+					s = b
+				}
+				bestF, bestS, bestGain = f, s, gain
 			}
 		}
 	}

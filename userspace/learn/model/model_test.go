@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -307,4 +308,36 @@ func FuzzParse(f *testing.F) {
 		m.Score(&v, &s, &r)
 		_ = fmt.Sprint(r.Score)
 	})
+}
+
+// Two classes apart by one ulp of a feature: the split between them
+// still puts each on its own side (the midpoint rounds to the lower one,
+// which would leave the left child empty and its distribution 0/0).
+func TestForestAdjacentValues(t *testing.T) {
+	ds := &Dataset{Classes: []string{Benign, "attack"}}
+	a := 1e6 + 0.1
+	b := math.Nextafter(a, math.Inf(1))
+	for i := range 40 {
+		var v features.Vector
+		v[0] = a
+		y := 0
+		if i%2 == 1 {
+			v[0], y = b, 1
+		}
+		ds.X = append(ds.X, v)
+		ds.Y = append(ds.Y, y)
+	}
+	m, err := TrainForest(ds, ForestOptions{Trees: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Marshal(); err != nil {
+		t.Fatalf("marshal: %v", err)
+	}
+	var sc Scratch
+	var r Result
+	m.Score(&ds.X[1], &sc, &r)
+	if r.Class != 1 || math.IsNaN(r.Score) {
+		t.Errorf("the attack value scores %v as class %d", r.Score, r.Class)
+	}
 }
