@@ -88,6 +88,7 @@ const (
 	TrustVerified    = 1 << 0 // the source completed a handshake: a SYN cookie, or the host's own SYN-ACK
 	TrustHopMismatch = 1 << 1 // but this packet's hop count differs: spoof suspected
 	TrustHandshake   = 1 << 2 // this packet is the final ACK of a handshake checked against the host's SYN-ACK
+	TrustEgress      = 1 << 3 // sent by this host: a sample of the tcx egress program
 )
 
 // Block entry origins.

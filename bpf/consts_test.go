@@ -17,7 +17,7 @@ func TestEnumsMatchBTF(t *testing.T) {
 		"reason":      {"REASON_NONE": ReasonNone, "REASON_ALLOW": ReasonAllow, "REASON_BLOCK": ReasonBlock, "REASON_RATE_SYN": ReasonRateSYN, "REASON_RATE_UDP": ReasonRateUDP, "REASON_RATE_ICMP": ReasonRateICMP, "REASON_MALFORMED": ReasonMalformed, "REASON_NOT_IP": ReasonNotIP, "REASON_FLOW": ReasonFlow, "REASON_SYNCOOKIE": ReasonSYNCookie, "REASON_BAD_COOKIE": ReasonBadCookie, "REASON_MODEL": ReasonModel, "REASON_MAX": ReasonMax},
 		"flow_action": {"FLOW_INSPECT": FlowInspect, "FLOW_DROP": FlowDrop, "FLOW_BYPASS": FlowBypass},
 		"hint_index":  {"HINT_ALLOW_V4": HintAllowV4, "HINT_ALLOW_V6": HintAllowV6, "HINT_BLOCK_PREFIX_V4": HintBlockPrefixV4, "HINT_BLOCK_PREFIX_V6": HintBlockPrefixV6, "HINT_VERIFIED": HintVerified, "HINT_MAX": HintMax},
-		"trust_flag":  {"TRUST_VERIFIED": TrustVerified, "TRUST_HOP_MISMATCH": TrustHopMismatch, "TRUST_HANDSHAKE": TrustHandshake},
+		"trust_flag":  {"TRUST_VERIFIED": TrustVerified, "TRUST_HOP_MISMATCH": TrustHopMismatch, "TRUST_HANDSHAKE": TrustHandshake, "TRUST_EGRESS": TrustEgress},
 		"block_flag":  {"BLOCK_CHALLENGE": BlockChallenge},
 		"proto":       {"PROTO_IPV4": ProtoIPv4, "PROTO_IPV6": ProtoIPv6, "PROTO_TCP": ProtoTCP, "PROTO_UDP": ProtoUDP, "PROTO_ICMP": ProtoICMP, "PROTO_ICMPV6": ProtoICMPv6, "PROTO_FRAGMENT": ProtoFragment, "PROTO_OTHER": ProtoOther, "PROTO_MALFORMED": ProtoMalformed, "PROTO_VLAN": ProtoVLAN, "PROTO_MAX": ProtoMax},
 		"limit_kind":  {"LIMIT_SYN": LimitSYN, "LIMIT_UDP": LimitUDP, "LIMIT_ICMP": LimitICMP, "LIMIT_MAX": LimitMax},

@@ -515,10 +515,8 @@ truncated:
 
 /* parse fills p; returns -1 when the frame is cut before or inside the
  * L2/L3 headers (no addresses to judge it by). */
-static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
+static __always_inline int parse_frame(void *data, void *end, struct pkt *p)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > end)
 		return -1;
@@ -549,6 +547,11 @@ static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
 		p->arp = 1; /* not IP here, but userspace decapsulates it: sampled the same way */
 	p->l3_off = 0;
 	return 0; /* not IP (or a VLAN tag past VLAN_MAX_DEPTH): family stays 0 */
+}
+
+static __always_inline int parse(struct xdp_md *ctx, struct pkt *p)
+{
+	return parse_frame((void *)(long)ctx->data, (void *)(long)ctx->data_end, p);
 }
 
 /* Offline replay's clock: packet time, which userspace writes into the
@@ -878,7 +881,7 @@ static __always_inline int tree_count(struct if_stats *st, int r, __u32 *model)
  * model's malicious verdict at this packet (tree_flow's result), if any. */
 static __always_inline __u64 flow_account(struct if_stats *st, struct config *cfg, struct pkt *p,
 					  __u32 ifindex, __u64 now, __u64 len, __u32 *action,
-					  __u32 *model)
+					  __u32 *model, const int egress)
 {
 	struct flow_key key;
 	flow_key_of(p, &key);
@@ -903,7 +906,7 @@ static __always_inline __u64 flow_account(struct if_stats *st, struct config *cf
 		__u64 last = fs->last_ns;
 		if (last != now)
 			fs->last_ns = now;
-		if (fs->tree == TREE_PENDING) {
+		if (!egress && fs->tree == TREE_PENDING) {
 			tp.last = last;
 			tp.before = before;
 			if (tree_count(st, tree_flow(fs, &tp), model))
@@ -919,6 +922,12 @@ static __always_inline __u64 flow_account(struct if_stats *st, struct config *cf
 		.tcp_flags = p->tcp_flags,
 		.ifindex = ifindex,
 	};
+	if (egress) {
+		/* the host's own direction: no model, and not counted as a new
+		 * flow of the interface (flows_new counts what arrives) */
+		bpf_map_update_elem(&flows, &key, &init, BPF_NOEXIST);
+		return 0;
+	}
 	tp.last = now;
 	if (tree_count(st, tree_flow(&init, &tp), model))
 		*action = FLOW_MODEL_DROP;
@@ -945,48 +954,45 @@ static __always_inline int budget_allows(struct config *cfg, __u64 now)
 			  cfg->sample_burst ? cfg->sample_burst : 1);
 }
 
-static __always_inline void emit_sample(struct xdp_md *ctx, struct if_stats *st,
-					struct config *cfg, struct pkt *p, __u64 now,
-					__u64 len, __u32 verdict, __u32 reason, __u8 flags,
-					__u64 flow_packets, __u32 action, __u64 snap, __u32 model)
+/* sample_begin takes a token of the sample budget and returns the scratch
+ * buffer to assemble a sample in, or NULL (counted). */
+static __always_inline struct sample_buf *sample_begin(struct if_stats *st, struct config *cfg, __u64 now)
 {
-	/* model: a malicious verdict of the in-kernel model (tree_flow's
-	 * result), sent whatever the mask (one per judged flow direction) */
-	flags &= cfg->sample_mask;
-	if (!flags && !model)
-		return;
 	if (!budget_allows(cfg, now)) {
 		st->samples_over_budget++;
-		return;
+		return NULL;
 	}
 	__u32 zero = 0;
 	struct sample_buf *buf = bpf_map_lookup_elem(&sample_scratch, &zero);
-	if (!buf) {
+	if (!buf)
 		st->samples_lost++;
-		return;
-	}
-	if (verdict == VERDICT_DROP && cfg->monitor)
-		verdict = VERDICT_WOULD_DROP;
+	return buf;
+}
 
+/* sample_cap is how many bytes of a len-byte frame a sample carries. */
+static __always_inline __u64 sample_cap(__u64 len, __u64 snap)
+{
 	__u64 cap = len;
 	if (cap > snap)
 		cap = snap;
 	barrier_var(cap);
 	if (cap > MAX_SNAPLEN)
 		cap = MAX_SNAPLEN;
-	if (cap < 1) {
-		st->samples_lost++;
-		return;
-	}
-	if (bpf_xdp_load_bytes(ctx, 0, buf->data, cap) < 0) {
-		st->samples_lost++;
-		return;
-	}
+	return cap;
+}
+
+/* sample_send fills buf's header and writes the sample (cap bytes of frame
+ * already in buf->data) to the ring. */
+static __always_inline void sample_send(struct sample_buf *buf, struct if_stats *st, struct pkt *p,
+					__u32 ifindex, __u32 rx_queue, __u64 len, __u64 cap,
+					__u32 verdict, __u32 reason, __u8 flags, __u64 flow_packets,
+					__u32 action, __u32 model)
+{
 	/* Samples carry the precise clock: alerts are ordered by it. */
 	__u64 replay = replay_clock_ns;
 	buf->hdr.ts_ns = replay ? replay : bpf_ktime_get_ns();
-	buf->hdr.ifindex = ctx->ingress_ifindex;
-	buf->hdr.rx_queue = ctx->rx_queue_index;
+	buf->hdr.ifindex = ifindex;
+	buf->hdr.rx_queue = rx_queue;
 	buf->hdr.wire_len = len;
 	buf->hdr.cap_len = cap;
 	buf->hdr.vlan = p->vlan;
@@ -1010,6 +1016,30 @@ static __always_inline void emit_sample(struct xdp_md *ctx, struct if_stats *st,
 		return;
 	}
 	st->samples_sent++;
+}
+
+static __always_inline void emit_sample(struct xdp_md *ctx, struct if_stats *st,
+					struct config *cfg, struct pkt *p, __u64 now,
+					__u64 len, __u32 verdict, __u32 reason, __u8 flags,
+					__u64 flow_packets, __u32 action, __u64 snap, __u32 model)
+{
+	/* model: a malicious verdict of the in-kernel model (tree_flow's
+	 * result), sent whatever the mask (one per judged flow direction) */
+	flags &= cfg->sample_mask;
+	if (!flags && !model)
+		return;
+	struct sample_buf *buf = sample_begin(st, cfg, now);
+	if (!buf)
+		return;
+	if (verdict == VERDICT_DROP && cfg->monitor)
+		verdict = VERDICT_WOULD_DROP;
+	__u64 cap = sample_cap(len, snap);
+	if (cap < 1 || bpf_xdp_load_bytes(ctx, 0, buf->data, cap) < 0) {
+		st->samples_lost++;
+		return;
+	}
+	sample_send(buf, st, p, ctx->ingress_ifindex, ctx->rx_queue_index, len, cap, verdict, reason,
+		    flags, flow_packets, action, model);
 }
 
 /* milestone: the 2^k-th packet of a flow (16 <= 2^k < 1024), then every 1024th;
@@ -1623,7 +1653,7 @@ int xdpids(struct xdp_md *ctx)
 		flags |= SAMPLE_FRAGMENT;
 	} else {
 		__u32 action = FLOW_INSPECT;
-		__u64 before = flow_account(st, cfg, &p, ifindex, now, len, &action, &model);
+		__u64 before = flow_account(st, cfg, &p, ifindex, now, len, &action, &model, 0);
 		if (before < HANDSHAKE_PACKETS && p.l4proto == IPPROTO_TCP && p.has_l4 &&
 		    (p.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK)
 			handshake_check(st, &p, now);
@@ -1811,8 +1841,8 @@ static __always_inline int egress_load(struct __sk_buff *skb, struct handshake_k
 	return 1;
 }
 
-SEC("tcx/egress")
-int xdpids_egress(struct __sk_buff *skb)
+/* egress_synack records a SYN-ACK the host sends (see handshake_check). */
+static __always_inline void egress_synack(struct __sk_buff *skb, struct config *cfg)
 {
 	struct handshake_key k = {};
 	struct egress_tcp t = {};
@@ -1822,18 +1852,96 @@ int xdpids_egress(struct __sk_buff *skb)
 		r = egress_load(skb, &k, &t);
 	}
 	if (r <= 0 || (t.flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) != (TCP_SYN | TCP_ACK))
-		return TCX_NEXT;
+		return;
 	k.sport = t.dport;
 	k.dport = t.sport;
-	__u32 zero = 0;
-	struct config *cfg = bpf_map_lookup_elem(&config_map, &zero);
-	if (!cfg)
-		return TCX_NEXT;
 	struct handshake h = {.sent_ns = clock(cfg), .ack_want = bpf_ntohl(t.seq) + 1};
 	if (bpf_map_update_elem(&handshakes, &k, &h, BPF_ANY) == 0) {
 		struct if_stats *st = slot_stats(skb->ifindex);
 		if (st)
 			st->synacks_recorded++;
 	}
+}
+
+/* egress_sample streams the host's own packet to userspace as XDP does an
+ * arriving one: counted in its direction's flow entry (no model), sampled
+ * while that flow is under inspection (the first flow_samples packets,
+ * milestones, ICMP, fragments, 1 in N), with TRUST_EGRESS. Userspace then
+ * sees both directions of a connection to this host: the replies its
+ * parsers, rules and flow features need. Only frames whose headers are in
+ * the linear part are parsed (the host's own always are); the sample is
+ * copied with bpf_skb_load_bytes, which reads a non-linear skb. A GSO
+ * packet is sampled once, at its skb length, as the stack hands it down. */
+static __always_inline void egress_sample(struct __sk_buff *skb, struct config *cfg)
+{
+	struct pkt p = {};
+	if (parse_frame((void *)(long)skb->data, (void *)(long)skb->data_end, &p) < 0 || p.family == 0 ||
+	    p.malformed)
+		return;
+	__u32 ifindex = skb->ifindex;
+	struct if_stats *st = slot_stats(ifindex);
+	if (!st)
+		return;
+	__u64 len = skb->len;
+	__u64 now = clock(cfg);
+	__u64 snap = snaplen(cfg);
+	__u64 flow_packets = 0;
+	__u32 action = FLOW_INSPECT;
+	__u8 flags = 0;
+	if (p.frag == 2) {
+		flags |= SAMPLE_FRAGMENT;
+	} else {
+		__u32 model = 0;
+		__u64 before = flow_account(st, cfg, &p, ifindex, now, len, &action, &model, 1);
+		if (action == FLOW_DROP)
+			return;
+		flow_packets = before + 1;
+		if (action == FLOW_BYPASS) {
+			if (!milestone(before))
+				return;
+			flags = SAMPLE_MILESTONE;
+			snap = BYPASS_SNAPLEN;
+		} else {
+			if (before < cfg->flow_samples)
+				flags |= SAMPLE_NEW_FLOW;
+			else if (milestone(before))
+				flags |= SAMPLE_MILESTONE;
+			if (p.frag)
+				flags |= SAMPLE_FRAGMENT;
+			if (p.has_l4 && (p.l4proto == IPPROTO_ICMP || p.l4proto == IPPROTO_ICMPV6))
+				flags |= SAMPLE_ICMP;
+			if (!(flags & cfg->sample_mask) && cfg->sample_one_in &&
+			    bpf_get_prandom_u32() % cfg->sample_one_in == 0)
+				flags |= SAMPLE_RANDOM;
+		}
+	}
+	flags &= cfg->sample_mask;
+	if (!flags)
+		return;
+	struct sample_buf *buf = sample_begin(st, cfg, now);
+	if (!buf)
+		return;
+	__u64 cap = sample_cap(len, snap);
+	if (cap < 1 || bpf_skb_load_bytes(skb, 0, buf->data, cap) < 0) {
+		st->samples_lost++;
+		return;
+	}
+	p.trust = TRUST_EGRESS;
+	sample_send(buf, st, &p, ifindex, 0, len, cap, VERDICT_PASS, REASON_NONE, flags, flow_packets,
+		    action, 0);
+}
+
+SEC("tcx/egress")
+int xdpids_egress(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct config *cfg = bpf_map_lookup_elem(&config_map, &zero);
+	if (!cfg)
+		return TCX_NEXT;
+	egress_synack(skb, cfg);
+	/* Only the host's own packets: a forwarded one (the host routes, as a
+	 * gateway) arrived on an interface, where XDP sampled it already. */
+	if (cfg->egress_samples && skb->ingress_ifindex == 0)
+		egress_sample(skb, cfg);
 	return TCX_NEXT;
 }

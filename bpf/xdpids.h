@@ -104,6 +104,8 @@ enum trust_flag {
 	TRUST_HANDSHAKE = 1 << 2,    /* this packet is the final ACK of a handshake checked against
 				      * the SYN-ACK the host sent (the egress program's record):
 				      * it verified its source */
+	TRUST_EGRESS = 1 << 3,       /* sent by this host: a sample of the tcx egress program (its
+				      * source is the host itself, no remote peer) */
 };
 
 /* Verdict userspace sets on a flow table entry. */
@@ -176,6 +178,9 @@ struct config {
 	__u32 cookie_refresh_ms; /* in cookie mode one SYN per port and interval still goes to the
 				  * stack (see xdpids.c, SYN cookies); 0 = none */
 	__u32 hop_tolerance;     /* hop count difference tolerated from a verified source (255: any) */
+	__u32 egress_samples;    /* 1: the tcx egress program samples the host's own packets of the
+				  * flows under inspection too (TRUST_EGRESS), so userspace sees both
+				  * directions of a connection to this host */
 };
 
 struct lpm_v4_key {

@@ -72,6 +72,7 @@ type XdpidsConfig struct {
 	CookieAlways      uint32
 	CookieRefreshMs   uint32
 	HopTolerance      uint32
+	EgressSamples     uint32
 }
 
 type XdpidsCookieBuf struct {
@@ -398,6 +399,7 @@ const (
 	XdpidsTrustFlagTRUST_VERIFIED     XdpidsTrustFlag = 1
 	XdpidsTrustFlagTRUST_HOP_MISMATCH XdpidsTrustFlag = 2
 	XdpidsTrustFlagTRUST_HANDSHAKE    XdpidsTrustFlag = 4
+	XdpidsTrustFlagTRUST_EGRESS       XdpidsTrustFlag = 8
 )
 
 type XdpidsVerdict uint32

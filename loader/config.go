@@ -40,6 +40,11 @@ type Config struct {
 	// HopTolerance is the TTL / hop limit difference tolerated from a
 	// verified source; more is counted as spoofed (255: never).
 	HopTolerance uint32
+	// EgressSamples has the tcx egress program sample the host's own
+	// packets of the flows under inspection (bpf.TrustEgress), so the
+	// daemon sees the replies of connections to the host, not only what
+	// arrives.
+	EgressSamples bool
 }
 
 // DefaultConfig is what `xdpids run` uses without a configuration file.
@@ -58,6 +63,7 @@ func DefaultConfig() Config {
 		CookieThreshold:     2000,
 		CookieRefresh:       10 * time.Second,
 		HopTolerance:        2,
+		EgressSamples:       true,
 	}
 }
 
@@ -117,6 +123,9 @@ func (c Config) raw() bpf.XdpidsConfig {
 	}
 	r.CookieRefreshMs = uint32(c.CookieRefresh / time.Millisecond)
 	r.HopTolerance = c.HopTolerance
+	if c.EgressSamples {
+		r.EgressSamples = 1
+	}
 	return r
 }
 
@@ -137,5 +146,6 @@ func configFromRaw(r bpf.XdpidsConfig) Config {
 		CookieAlways:        r.CookieAlways != 0,
 		CookieRefresh:       time.Duration(r.CookieRefreshMs) * time.Millisecond,
 		HopTolerance:        r.HopTolerance,
+		EgressSamples:       r.EgressSamples != 0,
 	}
 }

@@ -1,13 +1,17 @@
 package loader
 
 import (
+	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/ringbuf"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
@@ -52,6 +56,11 @@ func benchTCP(b *testing.B, src, dst netip.Addr, sport, dport uint16, th layers.
 // pass path's.
 func BenchmarkTestRunEgress(b *testing.B) {
 	d, base := benchDatapath(b)
+	cfg := benchConfig()
+	cfg.EgressSamples = false // the pass path: BenchmarkTestRunEgressSamples has the samples
+	if err := d.Maps().SetConfig(cfg); err != nil {
+		b.Fatal(err)
+	}
 	synAck := benchTCP(b, benchDst, benchClient, 80, 40000, layers.TCP{SYN: true, ACK: true, Seq: 7000, Ack: 1001})
 	data := benchTCP(b, benchDst, benchClient, 80, 40000, layers.TCP{ACK: true, PSH: true, Seq: 7001, Ack: 1001})
 	before := benchStats(b, d, 0)
@@ -206,4 +215,86 @@ func BenchmarkTestRunHandshakeCheck(b *testing.B) {
 	b.ReportMetric(badAck/pass, "bad_ack-vs-pass")
 	b.ReportMetric(miss/pass, "no_record-vs-pass")
 	b.ReportMetric(chainB-bare, "harness-ns/pkt")
+}
+
+// BenchmarkTestRunEgressSamples: ns per packet of the tcx egress program
+// with Config.EgressSamples, on one data segment the host sends, against
+// a bare tcx program and against the same program with the option off (the
+// pass path), in one run:
+//   - counted: a segment of a flow under inspection past its first
+//     flow_samples packets (its flow entry counted, a milestone sampled at
+//     2^k packets): what each packet of a long inspected flow costs;
+//   - bypassed: the same on a flow userspace bypassed;
+//   - sampled: every segment sent to the ring (flow_samples all, no
+//     budget), a goroutine draining it as the daemon's reader would.
+func BenchmarkTestRunEgressSamples(b *testing.B) {
+	off, base := benchDatapath(b)
+	cfg := benchConfig()
+	cfg.EgressSamples = false
+	if err := off.Maps().SetConfig(cfg); err != nil {
+		b.Fatal(err)
+	}
+	load := func(tweak func(*Config)) *Datapath {
+		d, err := Load(Options{})
+		if err != nil {
+			b.Fatalf("%+v", err)
+		}
+		b.Cleanup(func() { d.Close() })
+		c := benchConfig()
+		c.EgressSamples = true
+		tweak(&c)
+		if err := d.Maps().SetConfig(c); err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
+	counted := load(func(*Config) {})
+	bypassed := load(func(*Config) {})
+	sampled := load(func(c *Config) { c.FlowSamples, c.SampleRate = xbpf.FlowSamplesAll, 0 })
+	data := benchTCP(b, benchDst, benchClient, 80, 40000, layers.TCP{ACK: true, PSH: true, Seq: 7001, Ack: 1001})
+	key := FlowKey(benchDst, benchClient, 80, 40000, 6, 0)
+	if err := bypassed.Maps().SetFlowAction(key, xbpf.FlowBypass, 1); err != nil {
+		b.Fatal(err)
+	}
+	rd, err := ringbuf.NewReader(sampled.SamplesMap())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var drained atomic.Uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var rec ringbuf.Record
+		for {
+			if err := rd.ReadInto(&rec); err != nil {
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					continue
+				}
+				return
+			}
+			drained.Add(1)
+		}
+	}()
+	s := benchRounds(b, []benchRun{
+		{"bare_tcx_next", base.BareTcxNext, data, benchTCXNext},
+		{"xdpids_egress_pass", off.EgressProgram(), data, benchTCXNext},
+		{"xdpids_egress_counted", counted.EgressProgram(), data, benchTCXNext},
+		{"xdpids_egress_bypassed", bypassed.EgressProgram(), data, benchTCXNext},
+		{"xdpids_egress_sampled", sampled.EgressProgram(), data, benchTCXNext},
+	}, benchRepeat)
+	rd.Close()
+	<-done
+	st := benchStats(b, sampled, 0)
+	bare, pass := benchMedian(s[0]), benchMedian(s[1])
+	cnt, byp, smp := benchMedian(s[2]), benchMedian(s[3]), benchMedian(s[4])
+	benchReport(b, cnt, pass)
+	b.ReportMetric(bare, "bare-ns/pkt")
+	b.ReportMetric(byp, "bypassed-ns/pkt")
+	b.ReportMetric(smp, "sampled-ns/pkt")
+	b.ReportMetric(cnt/pass, "counted-vs-pass")
+	b.ReportMetric(byp/pass, "bypassed-vs-pass")
+	b.ReportMetric(smp/pass, "sampled-vs-pass")
+	if n := st.SamplesSent + st.SamplesLost; n > 0 {
+		b.ReportMetric(float64(st.SamplesLost)/float64(n), "sampled-lost-share")
+	}
 }

@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"bytes"
 	"net/netip"
 	"testing"
 
@@ -226,4 +227,74 @@ func sampleSrc(s sample) netip.Addr {
 		return netip.AddrFrom16([16]byte(s.data[l3+8 : l3+24]))
 	}
 	return netip.Addr{}
+}
+
+// TestEgressSamples: with Config.EgressSamples the egress program streams
+// the host's own packets of a flow under inspection to the ring, marked
+// TrustEgress, counted in their direction's flow entry (not in flows_new);
+// a bypassed direction sends only its milestones; and with the option off
+// it samples nothing but still records SYN-ACKs.
+func TestEgressSamples(t *testing.T) {
+	for _, fam := range []struct {
+		name           string
+		client, server netip.Addr
+	}{{"ipv4", srcA, dst4}, {"ipv6", src6A, dst6}} {
+		t.Run(fam.name, func(t *testing.T) {
+			for _, on := range []bool{true, false} {
+				r := newCookieRun(t, func(c *Config) { c.FlowSamples = 4; c.EgressSamples = on })
+				rd, err := ringbuf.NewReader(r.d.SamplesMap())
+				if err != nil {
+					t.Fatal(err)
+				}
+				synAck := serverSynAck(fam.client, fam.server, serverISN)
+				r.egress(synAck)
+				got := readSamples(t, rd)
+				if _, ok := r.recorded(fam.client, fam.server); !ok {
+					t.Errorf("egress samples %v: SYN-ACK not recorded", on)
+				}
+				if !on {
+					if len(got) != 0 {
+						t.Errorf("egress samples off: %d samples", len(got))
+					}
+					rd.Close()
+					continue
+				}
+				if len(got) != 1 {
+					t.Fatalf("%d samples of the host's SYN-ACK, want 1", len(got))
+				}
+				s := got[0]
+				if s.hdr.Trust != bpf.TrustEgress || s.hdr.Flags&bpf.SampleNewFlow == 0 || s.hdr.FlowPackets != 1 ||
+					s.hdr.Verdict != bpf.VerdictPass || !bytes.Equal(s.data, synAck) || sampleSrc(s) != fam.server {
+					t.Errorf("sample %+v (from %s), want the SYN-ACK from %s, trust egress, new flow, flow packet 1",
+						s.hdr, sampleSrc(s), fam.server)
+				}
+				key := FlowKey(fam.server, fam.client, 80, 40000, 6, 0)
+				var fs bpf.XdpidsFlowStats
+				if err := r.d.Maps().Flows.Lookup(&key, &fs); err != nil || fs.Packets != 1 {
+					t.Errorf("flow entry of the host's direction: %+v, %v; want 1 packet", fs, err)
+				}
+				st, err := r.d.Maps().SlotStats(0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.FlowsNew != 0 || st.SamplesSent != 1 {
+					t.Errorf("flows_new %d samples_sent %d, want 0 and 1", st.FlowsNew, st.SamplesSent)
+				}
+				// Bypassed: packets 2..16 send nothing, the 17th (16 before it) is a milestone.
+				if err := r.d.Maps().SetFlowAction(key, bpf.FlowBypass, 0); err != nil {
+					t.Fatal(err)
+				}
+				data := frame(eth(), ipWithTTL(fam.server, fam.client, 64), tcp(80, 40000, ack))
+				for range 16 {
+					r.egress(data)
+				}
+				got = readSamples(t, rd)
+				if len(got) != 1 || got[0].hdr.Flags != bpf.SampleMilestone || got[0].hdr.FlowPackets != 17 ||
+					got[0].hdr.Action != bpf.FlowBypass {
+					t.Errorf("bypassed direction: %d samples (%+v), want its 17th packet's milestone", len(got), got)
+				}
+				rd.Close()
+			}
+		})
+	}
 }

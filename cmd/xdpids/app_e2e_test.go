@@ -83,8 +83,14 @@ func (l *lab) routeThroughS(t *testing.T) string {
 // response leaves), everything else at once.
 func (l *lab) serveHTTP(t *testing.T, addr string, tlsCfg *tls.Config) {
 	t.Helper()
+	l.serveHTTPIn(t, l.clients["b"], addr, tlsCfg)
+}
+
+// serveHTTPIn is serveHTTP in namespace ns.
+func (l *lab) serveHTTPIn(t *testing.T, ns *testenv.Netns, addr string, tlsCfg *tls.Config) {
+	t.Helper()
 	var ln net.Listener
-	if err := l.clients["b"].Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+	if err := ns.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
 		t.Fatal(err)
 	}
 	if tlsCfg != nil {
@@ -350,5 +356,70 @@ func TestAppTLSEndToEnd(t *testing.T) {
 	}
 	if !bypassed {
 		t.Error("the TLS flow was not bypassed as encrypted")
+	}
+}
+
+// serverResponseRules: a rule on the response of a connection to the
+// host itself, which only the egress samples show.
+const serverResponseRules = `alert http any any -> any any (msg:"E2E http response to a client of this host"; flow:established,to_client; http.stat_code; content:"200"; sid:9400010; rev:1;)
+`
+
+// TestAppServerResponsesEndToEnd: the daemon on a server (no routing: the
+// HTTP server runs in S itself, where the XDP program sees only what
+// arrives) still sees the responses, through the tcx egress program's
+// samples. A real curl from A gets an EVE http event with the response's
+// status and content type, a to_client rule on http.stat_code alerts, and
+// the flow record counts packets to the client. With sampling.egress off,
+// none of that is seen.
+func TestAppServerResponsesEndToEnd(t *testing.T) {
+	testenv.Short(t)
+	testenv.RequireTool(t, "curl")
+	l := newLab(t)
+	rules := filepath.Join(t.TempDir(), "server.rules")
+	if err := os.WriteFile(rules, []byte(serverResponseRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	host := l.serverEnds["a"].IP()
+	srv := net.JoinHostPort(host, "8080")
+	l.serveHTTPIn(t, l.s, srv, nil)
+	for _, egress := range []bool{true, false} {
+		cfg := "response:\n  enabled: false\n"
+		if !egress {
+			cfg += "sampling:\n  egress: false\n"
+		}
+		d := l.start(t, cfg, "--rules", rules)
+		if d.ready.Interfaces[0].Egress != true {
+			t.Fatalf("no egress program attached: %+v", d.ready.Interfaces)
+		}
+		if code := l.curl(t, "http://"+srv+"/server-mode"); code != "200" {
+			t.Fatalf("fetch: status %s, want 200", code)
+		}
+		if egress {
+			waitFor(t, d.eve, `"signature_id":9400010`, 3*time.Second)
+		} else {
+			time.Sleep(time.Second)
+		}
+		d.stop(t)
+		var alerted, logged bool
+		var toClient float64
+		for _, e := range eveAll(t, d.eve) {
+			switch e["event_type"] {
+			case "alert":
+				alerted = alerted || obj(e, "alert")["signature_id"] == 9400010.0
+			case "http":
+				h := obj(e, "http")
+				if h["url"] == "/server-mode" {
+					logged = h["status"] == 200.0 && h["http_content_type"] == "text/plain"
+				}
+			case "flow":
+				if e["dest_port"] == 8080.0 {
+					toClient += obj(e, "flow")["pkts_toclient"].(float64)
+				}
+			}
+		}
+		if alerted != egress || logged != egress || (toClient > 0) != egress {
+			t.Errorf("egress samples %v: response alert %v, http event with status %v, packets to the client %v; want all %v",
+				egress, alerted, logged, toClient, egress)
+		}
 	}
 }

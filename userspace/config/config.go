@@ -203,6 +203,10 @@ type Sampling struct {
 	BudgetBurst       uint32        `yaml:"budget_burst"`
 	RateLimitInterval time.Duration `yaml:"rate_limit_interval"`
 	Reasons           []string      `yaml:"reasons"`
+	// Egress: the host's own packets of flows under inspection are
+	// sampled too (the tcx egress program), so the daemon sees the
+	// replies of connections to this host as it sees what arrives.
+	Egress bool `yaml:"egress"`
 }
 
 var sampleReasons = map[string]uint32{
@@ -405,6 +409,7 @@ func (f *File) DatapathConfig() loader.Config {
 		CookieAlways:        f.SynCookies.Always,
 		CookieRefresh:       f.SynCookies.Refresh,
 		HopTolerance:        f.SynCookies.HopTolerance,
+		EgressSamples:       f.Sampling.Egress,
 		SYN:                 f.RateLimits.SYN,
 		UDP:                 f.RateLimits.UDP,
 		ICMP:                f.RateLimits.ICMP,

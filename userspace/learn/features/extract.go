@@ -272,17 +272,6 @@ func (x *Extractor) Fill(f *flows.Flow, nowNs int64, v *Vector) {
 	}
 }
 
-// AlertGate reports whether a model alert on source a may be raised at
-// nowNs: the first in gapNs of packet time (then recorded).
-func (x *Extractor) AlertGate(a netip.Addr, nowNs, gapNs int64) bool {
-	h := x.hosts.get(a, nowNs)
-	if h.AlertNs != 0 && nowNs-h.AlertNs < gapNs && nowNs >= h.AlertNs {
-		return false
-	}
-	h.AlertNs = nowNs
-	return true
-}
-
 // Anomalous counts an anomalous feature point of source a at nowNs and
 // returns the source's damped count of them (half-life halfLifeNs,
 // this one included).

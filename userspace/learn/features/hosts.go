@@ -5,18 +5,17 @@ import "net/netip"
 // host is the damped state of one address: as a source (the flows it
 // opens) and as a destination (the flows opened to it).
 type host struct {
-	Addr    netip.Addr
-	Used    bool
-	Last    int64               // packet time it was last updated
-	AlertNs int64               // its last model alert (AlertGate)
-	Anom    damped              // its anomalous feature points (Anomalous)
-	Flows   [NumScales]damped   // new flows it opened
-	Ended   [NumScales]damped   // its flows that ended
-	Fail    [NumScales]damped   // of those, failed ones (no reply, reset, half-open)
-	Out     [NumScales]damped   // bytes it sent on its flows
-	In      [NumScales]damped   // bytes it got back
-	Ports   [NumScales]distinct // destination ports of its flows
-	Peers   [NumScales]distinct // destination hosts of its flows
+	Addr  netip.Addr
+	Used  bool
+	Last  int64               // packet time it was last updated
+	Anom  damped              // its anomalous feature points (Anomalous)
+	Flows [NumScales]damped   // new flows it opened
+	Ended [NumScales]damped   // its flows that ended
+	Fail  [NumScales]damped   // of those, failed ones (no reply, reset, half-open)
+	Out   [NumScales]damped   // bytes it sent on its flows
+	In    [NumScales]damped   // bytes it got back
+	Ports [NumScales]distinct // destination ports of its flows
+	Peers [NumScales]distinct // destination hosts of its flows
 	// As a destination:
 	InFlows [NumScales]damped   // new flows opened to it
 	Srcs    [NumScales]distinct // distinct sources opening them

@@ -31,8 +31,9 @@ func (p *Pipeline) KernelModel() *KernelModel { return p.kmodel.Load() }
 
 // kernelVerdict raises the alert of a model sample: the packet at which
 // the XDP program's model judged its flow direction malicious (and, with
-// the drop action, dropped it). The userspace model's gate applies: one
-// alert per source per gap of packet time.
+// the drop action, dropped it). The userspace model's gate applies (the
+// same one: a subject either model alerted on waits out the gap): one
+// alert per subject per gap of packet time.
 func (w *Worker) kernelVerdict(s *samples.Sample, in *detect.Input) {
 	pk, f := in.P, in.F
 	if f == nil || w.encap {
@@ -59,7 +60,7 @@ func (w *Worker) kernelVerdict(s *samples.Sample, in *detect.Input) {
 	if isTarget {
 		subject = pk.Dst
 	}
-	if !w.kgate.allow(subject, pk.TsNs, w.alertGap()) {
+	if !w.modelGate.allow(subject, pk.TsNs, w.alertGap()) {
 		return
 	}
 	evidence := 1.0
@@ -90,9 +91,10 @@ func (w *Worker) kernelVerdict(s *samples.Sample, in *detect.Input) {
 // sourceGateCap bounds the sources a worker's sourceGate remembers.
 const sourceGateCap = 4096
 
-// sourceGate lets one alert per source through per gap of packet time.
-// Kernel verdicts come one per judged flow direction, so it allocates
-// with them only.
+// sourceGate lets one alert per subject through per gap of packet time:
+// the model alerts' gate, the userspace model's and the in-kernel one's
+// together. It is asked only for an alert due, so it allocates with those
+// only.
 type sourceGate struct {
 	last map[netip.Addr]int64
 }

@@ -133,7 +133,7 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 		if l.rec.Alert && *mark&markAlerted == 0 {
 			*mark |= markAlerted
 			// One alert per subject per gap.
-			if l.x.AlertGate(subject, now, w.alertGap()) {
+			if w.modelGate.allow(subject, now, w.alertGap()) {
 				w.modelAlert(m, l, f, now, subject, isTarget)
 			}
 		}

@@ -291,7 +291,7 @@ type Worker struct {
 	norm       []byte // a packet's payload as the stream accepted it (prevent mode)
 	app        appLayer
 	learn      *learner   // flow features and the model (learn.go), made on first use
-	kgate      sourceGate // one in-kernel model alert per source per gap (kernel.go)
+	modelGate  sourceGate // one model alert per subject per gap, userspace or in-kernel model (kernel.go)
 
 	notIP       atomic.Uint64
 	truncated   atomic.Uint64
@@ -747,8 +747,13 @@ func (w *Worker) processDecoded(s *samples.Sample, pk *decode.Packet, err error)
 			w.countFlow(pk.Proto, in.Ev)
 		}
 	}
-	w.p.engine.Observe(in)
-	w.p.deliver() // the detectors' alerts, now that their lock is released
+	// The host's own packets (the egress program's samples) are replies:
+	// tracked, parsed, matched and learned from, but no evidence for the
+	// behavioural detectors, which judge what arrives at the host.
+	if s.Trust&bpf.TrustEgress == 0 {
+		w.p.engine.Observe(in)
+		w.p.deliver() // the detectors' alerts, now that their lock is released
+	}
 	w.learnPacket(in)
 	if s.ModelVerdict() {
 		w.kernelVerdict(s, in)
