@@ -1067,6 +1067,34 @@ static __always_inline __u8 anomalous_flags(__u8 f)
 	return 0;
 }
 
+/* inspect_flags: the sample reasons of packet p of a flow under
+ * inspection that had before packets before it (XDP and egress alike). */
+static __always_inline __u8 inspect_flags(struct config *cfg, struct pkt *p, __u64 before)
+{
+	__u8 flags = 0;
+	if (before < cfg->flow_samples)
+		flags |= SAMPLE_NEW_FLOW;
+	else if (milestone(before))
+		flags |= SAMPLE_MILESTONE;
+	if (p->frag)
+		flags |= SAMPLE_FRAGMENT;
+	if (p->l4proto == IPPROTO_TCP && anomalous_flags(p->tcp_flags))
+		flags |= SAMPLE_ANOMALY;
+	if (p->has_l4 && (p->l4proto == IPPROTO_ICMP || p->l4proto == IPPROTO_ICMPV6))
+		flags |= SAMPLE_ICMP;
+	return flags;
+}
+
+/* random_flag: SAMPLE_RANDOM for 1 in config.sample_one_in of the packets
+ * no enabled reason samples. */
+static __always_inline __u8 random_flag(struct config *cfg, __u8 flags)
+{
+	if (!(flags & cfg->sample_mask) && cfg->sample_one_in &&
+	    bpf_get_prandom_u32() % cfg->sample_one_in == 0)
+		return SAMPLE_RANDOM;
+	return 0;
+}
+
 /* --- SYN cookies (issue 9) ---
  *
  * While the SYN rate to a destination port is over config.cookie_threshold
@@ -1674,23 +1702,12 @@ int xdpids(struct xdp_md *ctx)
 					    BYPASS_SNAPLEN, model);
 			return finish(st, cfg, VERDICT_PASS, REASON_NONE, len);
 		}
-		if (before < cfg->flow_samples)
-			flags |= SAMPLE_NEW_FLOW;
-		else if (milestone(before))
-			flags |= SAMPLE_MILESTONE;
+		flags |= inspect_flags(cfg, &p, before);
 		flow_packets = before + 1;
-		if (p.frag)
-			flags |= SAMPLE_FRAGMENT;
-		if (p.l4proto == IPPROTO_TCP && anomalous_flags(p.tcp_flags))
-			flags |= SAMPLE_ANOMALY;
-		if (p.has_l4 && (p.l4proto == IPPROTO_ICMP || p.l4proto == IPPROTO_ICMPV6))
-			flags |= SAMPLE_ICMP;
 	}
 
 	/* 5. sampling. */
-	if (!(flags & cfg->sample_mask) && cfg->sample_one_in &&
-	    bpf_get_prandom_u32() % cfg->sample_one_in == 0)
-		flags |= SAMPLE_RANDOM;
+	flags |= random_flag(cfg, flags);
 	if (flags || model)
 		emit_sample(ctx, st, cfg, &p, now, len, VERDICT_PASS, REASON_NONE, flags, flow_packets,
 			    FLOW_INSPECT, snaplen(cfg), model);
@@ -1902,19 +1919,11 @@ static __always_inline void egress_sample(struct __sk_buff *skb, struct config *
 			flags = SAMPLE_MILESTONE;
 			snap = BYPASS_SNAPLEN;
 		} else {
-			if (before < cfg->flow_samples)
-				flags |= SAMPLE_NEW_FLOW;
-			else if (milestone(before))
-				flags |= SAMPLE_MILESTONE;
-			if (p.frag)
-				flags |= SAMPLE_FRAGMENT;
-			if (p.has_l4 && (p.l4proto == IPPROTO_ICMP || p.l4proto == IPPROTO_ICMPV6))
-				flags |= SAMPLE_ICMP;
-			if (!(flags & cfg->sample_mask) && cfg->sample_one_in &&
-			    bpf_get_prandom_u32() % cfg->sample_one_in == 0)
-				flags |= SAMPLE_RANDOM;
+			flags |= inspect_flags(cfg, &p, before);
 		}
 	}
+	if (action != FLOW_BYPASS)
+		flags |= random_flag(cfg, flags);
 	flags &= cfg->sample_mask;
 	if (!flags)
 		return;
