@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/xdpids/xdpids/userspace/learn/cart"
 	"github.com/xdpids/xdpids/userspace/learn/features"
 )
 
@@ -75,6 +76,16 @@ func TrainForest(ds *Dataset, o ForestOptions) (*Model, error) {
 		Classes: slices.Clone(ds.Classes), Threshold: o.Threshold, Repeat: o.Repeat,
 		Info: Info{Seed: o.Seed, Samples: len(ds.X), Sources: ds.Sources, Counts: counts}}
 	g := &grower{ds: ds, k: k, w: weight, o: o, rng: rng, mtry: max(1, int(math.Sqrt(features.NumFeatures)))}
+	g.split = cart.Splitter{Y: ds.Y, W: weight, MinLeaf: o.MinLeaf,
+		Value: func(i, f int) float64 { return ds.X[i][f] },
+		// The midpoint, unless a and b are so close it rounds to a: then
+		// x < a would send a's samples right and leave the left child empty.
+		Cut: func(a, b float64) float64 {
+			if s := a + (b-a)/2; s > a {
+				return s
+			}
+			return b
+		}}
 	for range o.Trees {
 		idx := make([]int, len(ds.X))
 		for i := range idx {
@@ -89,14 +100,14 @@ func TrainForest(ds *Dataset, o ForestOptions) (*Model, error) {
 }
 
 type grower struct {
-	ds   *Dataset
-	k    int
-	w    []float64
-	o    ForestOptions
-	rng  *rand.Rand
-	mtry int
-	t    Tree
-	ord  []int
+	ds    *Dataset
+	k     int
+	w     []float64
+	o     ForestOptions
+	rng   *rand.Rand
+	mtry  int
+	t     Tree
+	split cart.Splitter
 }
 
 func (g *grower) dist(idx []int) []float64 {
@@ -105,18 +116,6 @@ func (g *grower) dist(idx []int) []float64 {
 		d[g.ds.Y[i]] += g.w[g.ds.Y[i]]
 	}
 	return d
-}
-
-func gini(d []float64, tot float64) float64 {
-	if tot <= 0 {
-		return 0
-	}
-	s := 0.0
-	for _, v := range d {
-		p := v / tot
-		s += p * p
-	}
-	return 1 - s
 }
 
 func (g *grower) node(d []float64) int32 {
@@ -147,68 +146,10 @@ func (g *grower) grow(idx []int, depth int) int32 {
 	for _, v := range d {
 		tot += v
 	}
-	imp := gini(d, tot)
-	if depth >= g.o.MaxDepth || len(idx) < 2*g.o.MinLeaf || imp < 1e-12 {
+	if depth >= g.o.MaxDepth || len(idx) < 2*g.o.MinLeaf || cart.Gini(d, tot) < 1e-12 {
 		return n
 	}
-	bestF, bestS, bestGain := -1, 0.0, 1e-9
-	// mtry candidate features that vary in the node, in random order; past
-	// them, more until one splits (as scikit-learn does): a node whose
-	// drawn features are all constant or useless is not a leaf for that.
-	examined := 0
-	left := make([]float64, g.k)
-	for _, f := range g.rng.Perm(features.NumFeatures) {
-		if examined >= g.mtry && bestF >= 0 {
-			break
-		}
-		g.ord = append(g.ord[:0], idx...)
-		slices.SortFunc(g.ord, func(a, b int) int {
-			va, vb := g.ds.X[a][f], g.ds.X[b][f]
-			switch {
-			case va < vb:
-				return -1
-			case va > vb:
-				return 1
-			}
-			return a - b
-		})
-		if g.ds.X[g.ord[0]][f] == g.ds.X[g.ord[len(g.ord)-1]][f] {
-			continue // constant here
-		}
-		examined++
-		clear(left)
-		lt := 0.0
-		for j := 0; j < len(g.ord)-1; j++ {
-			y := g.ds.Y[g.ord[j]]
-			left[y] += g.w[y]
-			lt += g.w[y]
-			a, b := g.ds.X[g.ord[j]][f], g.ds.X[g.ord[j+1]][f]
-			if a == b || j+1 < g.o.MinLeaf || len(g.ord)-j-1 < g.o.MinLeaf {
-				continue
-			}
-			gl := gini(left, lt)
-			right := 0.0
-			for c := range left {
-				right += (d[c] - left[c]) * (d[c] - left[c])
-			}
-			rt := tot - lt
-			gr := 0.0
-			if rt > 0 {
-				gr = 1 - right/(rt*rt)
-			}
-			gain := imp - (lt*gl+rt*gr)/tot
-			if gain > bestGain {
-				// The midpoint, unless a and b are so close it rounds to
-				// a: then x < a would send a's samples right and leave
-				// the left child empty.
-				s := a + (b-a)/2
-				if s <= a {
-					s = b
-				}
-				bestF, bestS, bestGain = f, s, gain
-			}
-		}
-	}
+	bestF, bestS := g.split.Best(idx, d, tot, g.rng.Perm(features.NumFeatures), g.mtry)
 	if bestF < 0 {
 		return n
 	}

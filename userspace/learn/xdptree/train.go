@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/userspace/learn/cart"
 )
 
 // Dataset is labelled vectors: Y[i] indexes Classes, Benign first.
@@ -33,9 +34,9 @@ type Options struct {
 // samples, classes weighted to balance) with integer thresholds: a split
 // between values a < b is "x < a + (b-a+1)/2", so it sends the training
 // values exactly as the program's integer compare does. The same data and
-// seed give the same model. Written here rather than reusing
-// userspace/learn/model's forest: that one splits float64 vectors of the
-// userspace features at float midpoints.
+// seed give the same model. The split search is userspace/learn/cart's,
+// which the userspace forest uses too; the trees differ (integer cuts,
+// one class and score per leaf for the program's maps).
 func Train(ds *Dataset, o Options) (*Model, error) {
 	if len(ds.X) == 0 || len(ds.X) != len(ds.Y) {
 		return nil, errors.New("train xdp forest: no samples")
@@ -89,6 +90,11 @@ func Train(ds *Dataset, o Options) (*Model, error) {
 		Packets: o.Packets, Threshold: o.Threshold, Action: o.Action,
 		Info: Info{Seed: o.Seed, MaxDepth: o.MaxDepth, Samples: len(ds.X), Sources: ds.Sources, Counts: counts}}
 	g := &grower{ds: ds, k: k, w: w, o: o, rng: rand.New(rand.NewPCG(o.Seed, 0x6a09e667f3bcc909))}
+	g.split = cart.Splitter{Y: ds.Y, W: w, MinLeaf: o.MinLeaf,
+		Value: func(i, f int) float64 { return float64(ds.X[i][f]) },
+		// Integer cuts: x < a + (b-a+1)/2 sends the training values as
+		// the program's integer compare does.
+		Cut: func(a, b float64) float64 { return float64(uint64(a) + (uint64(b)-uint64(a)+1)/2) }}
 	for range o.Trees {
 		idx := make([]int, len(ds.X))
 		for i := range idx {
@@ -105,24 +111,13 @@ func Train(ds *Dataset, o Options) (*Model, error) {
 }
 
 type grower struct {
-	ds  *Dataset
-	k   int
-	w   []float64
-	o   Options
-	rng *rand.Rand
-	t   Tree
-	ord []int
-}
-
-func gini(d []float64, tot float64) float64 {
-	if tot <= 0 {
-		return 0
-	}
-	s := 0.0
-	for _, v := range d {
-		s += (v / tot) * (v / tot)
-	}
-	return 1 - s
+	ds    *Dataset
+	k     int
+	w     []float64
+	o     Options
+	rng   *rand.Rand
+	t     Tree
+	split cart.Splitter
 }
 
 // leaf appends a node with d's class and score.
@@ -164,56 +159,11 @@ func (g *grower) grow(idx []int, depth int) int32 {
 		tot += g.w[g.ds.Y[i]]
 	}
 	n := g.node(d)
-	imp := gini(d, tot)
-	if depth >= g.o.MaxDepth || len(idx) < 2*g.o.MinLeaf || imp < 1e-12 {
+	if depth >= g.o.MaxDepth || len(idx) < 2*g.o.MinLeaf || cart.Gini(d, tot) < 1e-12 {
 		return n
 	}
-	bestF, bestT, bestGain := -1, uint32(0), 1e-9
-	examined := 0
-	left := make([]float64, g.k)
-	for _, f := range g.rng.Perm(NumFeatures) {
-		if examined >= g.o.Features && bestF >= 0 {
-			break
-		}
-		g.ord = append(g.ord[:0], idx...)
-		slices.SortFunc(g.ord, func(a, b int) int {
-			va, vb := g.ds.X[a][f], g.ds.X[b][f]
-			switch {
-			case va < vb:
-				return -1
-			case va > vb:
-				return 1
-			}
-			return a - b
-		})
-		if g.ds.X[g.ord[0]][f] == g.ds.X[g.ord[len(g.ord)-1]][f] {
-			continue // constant here
-		}
-		examined++
-		clear(left)
-		lt := 0.0
-		for j := 0; j < len(g.ord)-1; j++ {
-			y := g.ds.Y[g.ord[j]]
-			left[y] += g.w[y]
-			lt += g.w[y]
-			a, b := g.ds.X[g.ord[j]][f], g.ds.X[g.ord[j+1]][f]
-			if a == b || j+1 < g.o.MinLeaf || len(g.ord)-j-1 < g.o.MinLeaf {
-				continue
-			}
-			rt := tot - lt
-			gr, rs := 0.0, 0.0
-			for c := range left {
-				rs += (d[c] - left[c]) * (d[c] - left[c])
-			}
-			if rt > 0 {
-				gr = 1 - rs/(rt*rt)
-			}
-			gain := imp - (lt*gini(left, lt)+rt*gr)/tot
-			if gain > bestGain {
-				bestF, bestT, bestGain = f, uint32(uint64(a)+(uint64(b)-uint64(a)+1)/2), gain
-			}
-		}
-	}
+	bestF, cut := g.split.Best(idx, d, tot, g.rng.Perm(NumFeatures), g.o.Features)
+	bestT := uint32(cut)
 	if bestF < 0 {
 		return n
 	}
