@@ -177,7 +177,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	// under the detector lock nor on a worker: the responder's map
 	// syscalls and the EVE write happen here. (The pipeline drops the
 	// payload unless eve.payload asks for it.)
-	pipe := pipeline.New(cfg.PipelineConfig(), func(a *alert.Alert) {
+	pc := cfg.PipelineConfig()
+	gateModel(&pc, cfg, ready.Interfaces)
+	pipe := pipeline.New(pc, func(a *alert.Alert) {
 		a.Iface = ifnames[a.Ifindex]
 		resp.Handle(a, int64(loader.KernelNow()))
 		counters.ObserveAlert(a)
@@ -312,7 +314,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	var stats ticker
 	defer stats.stop()
 	stats.set(cfg.EVE.StatsInterval)
-	r := &reloader{o: &o, boot: cfg, dp: dp, pipe: pipe, resp: resp, sink: sink, counters: counters, flowsOn: &flowsOn}
+	r := &reloader{o: &o, boot: cfg, dp: dp, pipe: pipe, resp: resp, sink: sink, counters: counters, flowsOn: &flowsOn, ifaces: ready.Interfaces}
 	for {
 		select {
 		case <-ctx.Done():

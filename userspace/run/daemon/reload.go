@@ -39,6 +39,7 @@ type reloader struct {
 	sink     *eve.Writer
 	counters *metrics.Daemon
 	flowsOn  *atomic.Bool
+	ifaces   []ReadyIface // as attached (the model's egress gate)
 }
 
 // reload rereads the configuration and applies it; it returns the
@@ -91,6 +92,7 @@ func (r *reloader) apply(next *config.File) error {
 		return err
 	}
 	pc := next.PipelineConfig()
+	gateModel(&pc, next, r.ifaces)
 	rc := next.ResponseConfig()
 	// Then installed. The kernel's config map and allow list first, then
 	// the userspace parts.

@@ -28,6 +28,11 @@ type LearnConfig struct {
 	// OnFeatures, when set, sees every feature record (model features
 	// CSV). It runs on the worker; r is valid during the call only.
 	OnFeatures func(r *FeatureRecord)
+	// RepliesUnseen, when set, names the flows whose replies the daemon
+	// cannot see (a responder that is this host, on an interface whose
+	// egress is not sampled): they look unanswered, as a scan's do, so
+	// the model does not judge them (their features are still taken).
+	RepliesUnseen func(ifindex uint32, resp netip.Addr) bool
 }
 
 // Feature points.
@@ -113,7 +118,7 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 	l.x.Fill(f, now, &l.vec)
 	l.rec = FeatureRecord{Point: point, TsNs: now, Flow: f, Vec: &l.vec}
 	mark := l.x.Mark(f)
-	if m := w.p.model.Load(); m != nil && mark != nil {
+	if m := w.p.model.Load(); m != nil && mark != nil && !w.repliesUnseen(f) {
 		m.Score(&l.vec, &l.sc, &l.res)
 		l.rec.Scored, l.rec.Score = true, l.res.Score
 		// A flow whose originator sent only resets is never alerted on.
@@ -141,6 +146,17 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 	if fn := w.p.live.Load().Learn.OnFeatures; fn != nil {
 		fn(&l.rec)
 	}
+}
+
+// repliesUnseen reports whether f's replies are out of sight
+// (LearnConfig.RepliesUnseen).
+func (w *Worker) repliesUnseen(f *flows.Flow) bool {
+	fn := w.p.live.Load().Learn.RepliesUnseen
+	if fn == nil {
+		return false
+	}
+	resp, _ := f.Resp()
+	return fn(f.Ifindex, resp)
 }
 
 // alertGap is the least packet time between two model alerts on one
