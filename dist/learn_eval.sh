@@ -41,3 +41,20 @@ done
 echo "== xdpids embedded (model: builtin)"
 $X model eval --model builtin "$OUT/test.csv"
 /usr/bin/python3 dist/learn_baseline.py "$OUT/train.csv" "$OUT/test.csv"
+# The in-XDP tree on the same split, from the captures (its features are
+# the kernel's per-flow counters, not the CSV's): trained on the training
+# captures, scored on the test ones.
+SVA=$(find "$CORPUS/suricata-verify" -name '*.pcap' | sort)
+SVTR=$(echo "$SVA" | awk 'NR%2==1')
+SVTE=$(echo "$SVA" | awk 'NR%2==0')
+CORP=$(ls "$A"/scans/* "$A"/floods/* "$A"/bruteforce/* "$A"/exploits/* | grep -v '/amp\.dns\.RRSIG\.')
+XTR="" XTE=""
+if [ -n "$BTR" ]; then XTR=$(ls "$BTR"/*.pcap); fi
+if [ -n "$BEN" ]; then XTE=$(ls "$BEN"/*.pcap); fi
+# shellcheck disable=SC2086
+$X model xdp train --seed 1 --keep-going --labels testdata/learn-golden.labels --labels "$DTR/labels.txt" \
+	-o "$OUT/xdp.json" testdata/golden/*.pcap $SVTR "$DTR"/*.pcap $XTR
+echo "== xdpids in-XDP tree (packet 8)"
+# shellcheck disable=SC2086
+$X model xdp eval --keep-going --model "$OUT/xdp.json" --labels testdata/learn-corpus.labels --labels "$DTE/labels.txt" \
+	$SVTE $CORP "$DTE"/*.pcap $XTE
