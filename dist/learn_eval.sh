@@ -19,17 +19,23 @@ X=${XDPIDS:-./bin/xdpids}
 CORPUS=${CORPUS:-../shared/corpus}
 mkdir -p "$OUT"
 printf 'mode: monitor\n' >"$OUT/monitor.yaml"
-F="$X model features --config $OUT/monitor.yaml --keep-going"
-$F --labels testdata/learn-golden.labels -o "$OUT/golden.csv" testdata/golden/*.pcap
-$F -o "$OUT/sv.csv" $(find "$CORPUS/suricata-verify" -name '*.pcap' | sort)
+# LEARN_REUSE=1 keeps the features CSVs OUT already holds (a rerun with
+# other model settings); by default every one is written afresh.
+feat() { # feat NAME.csv ARGS...: the features of ARGS into OUT/NAME.csv
+	n=$1
+	shift
+	if [ "${LEARN_REUSE:-}" = 1 ] && [ -s "$OUT/$n" ]; then return; fi
+	$X model features --config "$OUT/monitor.yaml" --keep-going -o "$OUT/$n" "$@"
+}
+feat golden.csv --labels testdata/learn-golden.labels testdata/golden/*.pcap
+# shellcheck disable=SC2046
+feat sv.csv $(find "$CORPUS/suricata-verify" -name '*.pcap' | sort)
 A=$CORPUS/attack-pcaps
-$F --labels testdata/learn-corpus.labels -o "$OUT/corpus.csv" "$A"/scans/* "$A"/floods/* "$A"/bruteforce/* "$A"/exploits/*
-$F --labels "$DTR/labels.txt" -o "$OUT/ds_train.csv" "$DTR"/*.pcap
-$F --labels "$DTE/labels.txt" -o "$OUT/ds_test.csv" "$DTE"/*.pcap
-rm -f "$OUT/extra_benign.csv"
-if [ -n "$BEN" ]; then $F -o "$OUT/extra_benign.csv" "$BEN"/*.pcap; fi
-rm -f "$OUT/train_benign.csv"
-if [ -n "$BTR" ]; then $F -o "$OUT/train_benign.csv" "$BTR"/*.pcap; fi
+feat corpus.csv --labels testdata/learn-corpus.labels "$A"/scans/* "$A"/floods/* "$A"/bruteforce/* "$A"/exploits/*
+feat ds_train.csv --labels "$DTR/labels.txt" "$DTR"/*.pcap
+feat ds_test.csv --labels "$DTE/labels.txt" "$DTE"/*.pcap
+if [ -n "$BEN" ]; then feat extra_benign.csv "$BEN"/*.pcap; else rm -f "$OUT/extra_benign.csv"; fi
+if [ -n "$BTR" ]; then feat train_benign.csv "$BTR"/*.pcap; else rm -f "$OUT/train_benign.csv"; fi
 /usr/bin/python3 dist/learn_split.py "$OUT"
 $X model train --seed 1 --val-folds 4 --repeat-from 1,2,3 -o "$OUT/forest.json" "$OUT/train.csv"
 $X model learn --seed 1 --benign-only --features 'src_*,dst_*,svc_*' -o "$OUT/isolation.json" "$OUT/train.csv"
