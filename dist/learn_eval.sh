@@ -38,9 +38,13 @@ if [ -n "$BEN" ]; then feat extra_benign.csv "$BEN"/*.pcap; else rm -f "$OUT/ext
 if [ -n "$BTR" ]; then feat train_benign.csv "$BTR"/*.pcap; else rm -f "$OUT/train_benign.csv"; fi
 /usr/bin/python3 dist/learn_split.py "$OUT"
 $X model train --seed 1 --val-folds 4 --repeat-from 1,2,3 -o "$OUT/forest.json" "$OUT/train.csv"
-$X model learn --seed 1 --benign-only --features 'src_*,dst_*,svc_*' -o "$OUT/isolation.json" "$OUT/train.csv"
-$X model learn --seed 1 --benign-only --features 'src_*,dst_*,svc_*' --alerts-per-hour -1 -o "$OUT/isolation_q99.json" "$OUT/train.csv"
-for m in forest isolation isolation_q99; do
+# The isolation forest as model learn makes it by default (two subspaces,
+# sample 65536, depth 10), at the 99th percentile alone, and as Liu et
+# al. set it (sample 256, one forest on the behaviour windows).
+$X model learn --seed 1 --benign-only -o "$OUT/isolation.json" "$OUT/train.csv"
+$X model learn --seed 1 --benign-only --alerts-per-hour -1 -o "$OUT/isolation_q99.json" "$OUT/train.csv"
+$X model learn --seed 1 --benign-only --sample-size 256 --max-depth 0 --features 'src_*,dst_*,svc_*' -o "$OUT/isolation_liu.json" "$OUT/train.csv"
+for m in forest isolation isolation_q99 isolation_liu; do
 	echo "== xdpids $m"
 	$X model eval --model "$OUT/$m.json" "$OUT/test.csv"
 done

@@ -216,6 +216,12 @@ func newModelTrainCommand() *cobra.Command {
 	return cmd
 }
 
+// DefaultSubspaces are model learn's feature sets: what a host does
+// (the flows it opens and gets: scans, floods) and what a source does
+// with one service (how often it connects and how much it says: brute
+// force, slow DoS, a web scanner), each against what is normal for it.
+var DefaultSubspaces = []string{"src_*,dst_*", "resp_port,svc_*"}
+
 func newModelLearnCommand() *cobra.Command {
 	var (
 		out         string
@@ -223,6 +229,7 @@ func newModelLearnCommand() *cobra.Command {
 		opts        model.IsolationOptions
 		benignOnly  bool
 		useFeatures []string
+		subspaces   []string
 		perHour     float64
 	)
 	cmd := &cobra.Command{
@@ -250,6 +257,19 @@ func newModelLearnCommand() *cobra.Command {
 			if opts.Features, err = featureGlobs(useFeatures); err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("subspace") && len(useFeatures) == 0 {
+				subspaces = DefaultSubspaces
+			}
+			if len(subspaces) == 1 {
+				return errors.New("--subspace: give two or more (one is --features)")
+			}
+			for _, sp := range subspaces {
+				f, err := featureGlobs(strings.Split(sp, ","))
+				if err != nil {
+					return fmt.Errorf("--subspace: %w", err)
+				}
+				opts.Subspaces = append(opts.Subspaces, f)
+			}
 			m, err := model.TrainIsolation(ds.X, opts)
 			if err != nil {
 				return err
@@ -265,12 +285,15 @@ func newModelLearnCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "model.json", "model file to write")
 	cmd.Flags().IntVar(&opts.Trees, "trees", 100, "trees in the forest")
-	cmd.Flags().IntVar(&opts.SampleSize, "sample-size", 256, "records each tree is grown on")
+	cmd.Flags().IntVar(&opts.SampleSize, "sample-size", 65536, "records each tree is grown on (at most all of them)")
+	cmd.Flags().IntVar(&opts.MaxDepth, "max-depth", 10, "the trees' height limit (0: log2 of --sample-size)")
 	cmd.Flags().Float64Var(&opts.Quantile, "quantile", 0.99, "quantile of the training scores the threshold is set at")
 	cmd.Flags().Float64Var(&opts.Margin, "margin", 1.0, "the threshold is the quantile's score times this")
 	cmd.Flags().Float64Var(&perHour, "alerts-per-hour", 0.5, "then raise the threshold until the daemon would alert at most this often an hour on the normal inputs\n(their traffic's time; one alert per source per 60 s, after --repeat); negative: the quantile's alone")
 	cmd.Flags().IntVar(&opts.Repeat, "repeat", 3, "alert on a source once this many of its feature points were anomalous within about a minute (1: each one)")
 	cmd.Flags().StringSliceVar(&useFeatures, "features", nil, "split only on the features these globs name (e.g. 'src_*,dst_*,svc_*'; default: all)")
+	cmd.Flags().StringArrayVar(&subspaces, "subspace", nil, "grow --trees trees on the features these comma-separated globs name (repeat: two or more);\na flow scores as in the subspace where it is most unusual (default, unless --features: "+
+		strings.Join(DefaultSubspaces, " and ")+")")
 	cmd.Flags().BoolVar(&benignOnly, "benign-only", false, "learn from the records labelled benign only (a labelled CSV's normal part)")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed")
 	lf.add(cmd)

@@ -13,6 +13,10 @@ import (
 type IsolationOptions struct {
 	Trees      int // default 100
 	SampleSize int // default 256 (Liu et al.)
+	// MaxDepth is the trees' height limit (default: log2 SampleSize, as
+	// Liu et al.). A limit below it keeps a large sample's trees small:
+	// a leaf at the limit scores by how many samples it still holds.
+	MaxDepth int
 	// Quantile of the training scores the threshold is set at (default
 	// 0.99), times Margin (default 1): normal traffic alerts about
 	// (1-Quantile) of the time, less with the margin.
@@ -23,6 +27,14 @@ type IsolationOptions struct {
 	// others are ignored): e.g. the per-host behaviour windows, which
 	// say what a source does rather than what its stack looks like.
 	Features []int
+	// Subspaces, when set (two or more), replace Features: Trees trees
+	// are grown on each feature set, and a vector's score is that of the
+	// subspace where it is most unusual (Model.Subspaces). An attack
+	// unusual in two features of thirty gets a middling score from trees
+	// that mostly split on the other 28; trees on a small set that holds
+	// those two isolate it (Kitsune's ensemble over feature clusters,
+	// with isolation forests for its autoencoders).
+	Subspaces [][]int
 	// Repeat is the model's Repeat (0: alert on each anomalous point).
 	Repeat int
 }
@@ -56,17 +68,28 @@ func TrainIsolation(x []features.Vector, o IsolationOptions) (*Model, error) {
 	rng := rand.New(rand.NewPCG(o.Seed, 0x2545f4914f6cdd1d))
 	m := &Model{Format: Format, Version: Version, Kind: KindIsolation, Features: slices.Clone(features.Names),
 		SampleSize: o.SampleSize, Threshold: 1, Repeat: o.Repeat, Info: Info{Seed: o.Seed, Samples: len(x), Sources: o.Sources}}
-	use := o.Features
-	if len(use) == 0 {
-		for f := range features.NumFeatures {
-			use = append(use, f)
+	groups := o.Subspaces
+	if len(groups) < 2 {
+		groups = [][]int{o.Features}
+	}
+	var use []int // every feature a tree may split on
+	for g := range groups {
+		if len(groups[g]) == 0 {
+			groups[g] = nil
+			for f := range features.NumFeatures {
+				groups[g] = append(groups[g], f)
+			}
+		}
+		for _, f := range groups[g] {
+			if f < 0 || f >= features.NumFeatures {
+				return nil, errors.New("train isolation forest: feature out of range")
+			}
+			if !slices.Contains(use, f) {
+				use = append(use, f)
+			}
 		}
 	}
-	for _, f := range use {
-		if f < 0 || f >= features.NumFeatures {
-			return nil, errors.New("train isolation forest: feature out of range")
-		}
-	}
+	slices.Sort(use)
 	for _, f := range use {
 		lo, hi := sq[0][f], sq[0][f]
 		for i := range sq {
@@ -80,24 +103,41 @@ func TrainIsolation(x []features.Vector, o IsolationOptions) (*Model, error) {
 	for s := 1; s < o.SampleSize; s <<= 1 {
 		maxDepth++
 	}
-	for range o.Trees {
-		perm := rng.Perm(len(x))[:o.SampleSize]
-		t := &Tree{}
-		isoGrow(t, sq, perm, 0, maxDepth, rng, use)
-		m.Trees = append(m.Trees, *t)
+	if o.MaxDepth > 0 {
+		maxDepth = min(maxDepth, o.MaxDepth)
+	}
+	for _, g := range groups {
+		for range o.Trees {
+			perm := rng.Perm(len(x))[:o.SampleSize]
+			t := &Tree{}
+			isoGrow(t, sq, perm, 0, maxDepth, rng, g)
+			m.Trees = append(m.Trees, *t)
+		}
+	}
+	quantile := func() float64 {
+		scores := make([]float64, len(x))
+		var s Scratch
+		var r Result
+		for i := range x {
+			m.Score(&x[i], &s, &r)
+			scores[i] = r.Score
+		}
+		sort.Float64s(scores)
+		return scores[min(len(scores)-1, int(o.Quantile*float64(len(scores))))]
+	}
+	if len(groups) > 1 {
+		// Each subspace's scale: its own quantile of the training scores.
+		all := m.Trees
+		for g, feats := range groups {
+			m.Trees = all[g*o.Trees : (g+1)*o.Trees]
+			m.init()
+			m.Subspaces = append(m.Subspaces, Subspace{Trees: o.Trees, Features: slices.Clone(feats), Scale: quantile()})
+		}
+		m.Trees = all
 	}
 	m.init()
 	// The threshold from the training data's own scores.
-	scores := make([]float64, len(x))
-	var s Scratch
-	var r Result
-	for i := range x {
-		m.Score(&x[i], &s, &r)
-		scores[i] = r.Score
-	}
-	sort.Float64s(scores)
-	q := scores[min(len(scores)-1, int(o.Quantile*float64(len(scores))))]
-	m.Threshold = min(1, q*o.Margin)
+	m.Threshold = min(1, quantile()*o.Margin)
 	return m, nil
 }
 

@@ -72,8 +72,14 @@ type Model struct {
 	// with their value (squashed): a vector that differs from it is
 	// isolated at the root, as a split on the feature would have done.
 	Fixed []Fixed `json:"fixed,omitempty"`
-	Trees []Tree  `json:"trees"`
-	Info  Info    `json:"info"`
+	// Subspaces (isolation, optional): the trees in consecutive runs, one
+	// per feature set. A vector's score is then z/(1+z), z the largest
+	// over the subspaces of its subspace score over that subspace's Scale
+	// (its training quantile): 0.5 where it is as unusual as the training
+	// data's quantile in the subspace where it is most unusual.
+	Subspaces []Subspace `json:"subspaces,omitempty"`
+	Trees     []Tree     `json:"trees"`
+	Info      Info       `json:"info"`
 
 	norm float64 // isolation: c(SampleSize)
 }
@@ -86,6 +92,14 @@ const RepeatHalfLifeNs = 60e9
 type Fixed struct {
 	Feature int     `json:"feature"`
 	Value   float64 `json:"value"`
+}
+
+// Subspace is a run of an isolation forest's trees grown on a feature
+// set.
+type Subspace struct {
+	Trees    int     `json:"trees"`
+	Features []int   `json:"features"` // what its trees split on
+	Scale    float64 `json:"scale"`    // its training quantile score
 }
 
 // Info says how a model was trained.
@@ -196,6 +210,23 @@ func (m *Model) check() error {
 		}
 		if m.SampleSize < 2 {
 			return fmt.Errorf("sample size %d", m.SampleSize)
+		}
+		if len(m.Subspaces) != 0 {
+			n := 0
+			for i, sp := range m.Subspaces {
+				if sp.Trees < 1 || math.IsNaN(sp.Scale) || sp.Scale <= 0 || sp.Scale > 1 {
+					return fmt.Errorf("subspace %d: %d trees, scale %v", i, sp.Trees, sp.Scale)
+				}
+				for _, f := range sp.Features {
+					if f < 0 || f >= features.NumFeatures {
+						return fmt.Errorf("subspace %d: feature %d out of range", i, f)
+					}
+				}
+				n += sp.Trees
+			}
+			if n != len(m.Trees) {
+				return fmt.Errorf("subspaces hold %d trees, the model %d", n, len(m.Trees))
+			}
 		}
 	default:
 		return fmt.Errorf("unknown kind %q", m.Kind)

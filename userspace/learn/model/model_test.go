@@ -282,6 +282,23 @@ func BenchmarkScoreIsolation(b *testing.B) {
 	bench(b, m)
 }
 
+// BenchmarkScoreIsolationSubspaces is model learn's default: two
+// subspaces (the host windows; the responder port and the service
+// windows), 100 trees each, a large sample, depth 10.
+func BenchmarkScoreIsolationSubspaces(b *testing.B) {
+	ds := toy(1, 20000)
+	var host, svc []int
+	for f := features.SrcBase; f < features.SvcBase; f++ {
+		host = append(host, f)
+	}
+	svc = append(svc, features.RespPort)
+	for f := features.SvcBase; f < features.NumFeatures; f++ {
+		svc = append(svc, f)
+	}
+	m, _ := TrainIsolation(ds.X, IsolationOptions{Seed: 1, SampleSize: 65536, MaxDepth: 10, Subspaces: [][]int{host, svc}})
+	bench(b, m)
+}
+
 func bench(b *testing.B, m *Model) {
 	ds := toy(2, 256)
 	var s Scratch
@@ -339,5 +356,79 @@ func TestForestAdjacentValues(t *testing.T) {
 	m.Score(&ds.X[1], &sc, &r)
 	if r.Class != 1 || math.IsNaN(r.Score) {
 		t.Errorf("the attack value scores %v as class %d", r.Score, r.Class)
+	}
+}
+
+// TestIsolationSubspaces: normal vectors have one of two features high,
+// never both, and noise in twenty others; an attack has both high. Trees
+// over a subspace holding the two isolate it; the model round-trips, its
+// Explain names one of the two, and scoring allocates nothing.
+func TestIsolationSubspaces(t *testing.T) {
+	a, b := features.SvcBase+features.SvcFlows, features.SvcBase+features.SvcFwdMean
+	gen := func(seed uint64, n int, attack bool) []features.Vector {
+		r := rand.New(rand.NewPCG(seed, 2))
+		out := make([]features.Vector, n)
+		for i := range out {
+			v := &out[i]
+			for f := features.Fwd; f < features.Fwd+20; f++ {
+				v[f] = r.Float64() * 1000
+			}
+			hi, lo := 50+r.Float64()*50, r.Float64()*2
+			switch {
+			case attack:
+				v[a], v[b] = hi, 50+r.Float64()*50
+			case i%2 == 0:
+				v[a], v[b] = hi, lo
+			default:
+				v[a], v[b] = lo, hi
+			}
+		}
+		return out
+	}
+	benign := gen(1, 4000, false)
+	var noise []int
+	for f := features.Fwd; f < features.Fwd+20; f++ {
+		noise = append(noise, f)
+	}
+	m, err := TrainIsolation(benign, IsolationOptions{Seed: 1, SampleSize: 2048, MaxDepth: 10, Quantile: 0.995,
+		Subspaces: [][]int{noise, {a, b}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Subspaces) != 2 || len(m.Trees) != 200 {
+		t.Fatalf("%d subspaces, %d trees", len(m.Subspaces), len(m.Trees))
+	}
+	raw, _ := m.Marshal()
+	if m, err = Parse(raw); err != nil {
+		t.Fatal(err)
+	}
+	var s Scratch
+	var r Result
+	count := func(x []features.Vector) int {
+		n := 0
+		for i := range x {
+			m.Score(&x[i], &s, &r)
+			if m.Alert(&r) {
+				n++
+			}
+		}
+		return n
+	}
+	attacks := gen(3, 200, true)
+	if hits, falses := count(attacks), count(gen(2, 200, false)); hits < 180 || falses > 10 {
+		t.Errorf("subspaces: %d of 200 attacks, %d of 200 normal flagged", hits, falses)
+	}
+	m.Explain(&attacks[0], &s, &r)
+	if r.Top[0] != a && r.Top[0] != b {
+		t.Errorf("explain: top feature %d, want %d or %d", r.Top[0], a, b)
+	}
+	if n := testing.AllocsPerRun(100, func() { m.Score(&attacks[0], &s, &r); m.Explain(&attacks[0], &s, &r) }); n > 0 {
+		t.Errorf("%v allocations per score", n)
+	}
+	// A file whose subspaces do not hold its trees is refused.
+	m.Subspaces[1].Trees++
+	raw, _ = m.Marshal()
+	if _, err := Parse(raw); err == nil || !strings.Contains(err.Error(), "subspaces hold") {
+		t.Errorf("bad subspaces: %v", err)
 	}
 }

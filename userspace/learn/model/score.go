@@ -24,6 +24,8 @@ type Result struct {
 type Scratch struct {
 	contrib [features.NumFeatures]float64
 	x       features.Vector
+	sub     [features.NumFeatures]float64 // a subspace's contributions
+	best    [features.NumFeatures]float64 // the most unusual subspace's
 }
 
 // Alert reports whether r is at or above m's threshold (of r's class).
@@ -144,15 +146,56 @@ func (m *Model) scoreIsolation(v *features.Vector, s *Scratch, r *Result, explai
 			capAt = 1
 		}
 	}
+	var contrib *[features.NumFeatures]float64
+	if explain {
+		contrib = &s.contrib
+	}
+	if len(m.Subspaces) == 0 {
+		r.Score = math.Exp2(-pathMean(m.Trees, x, capAt, contrib) / m.norm)
+		r.Class = 0
+		return
+	}
+	// Subspaces: the one where v is most unusual for its scale; Explain
+	// credits that one's splits only.
+	z, at := -1.0, 0
+	if explain {
+		contrib, s.best = &s.sub, [features.NumFeatures]float64{}
+	}
+	for _, sp := range m.Subspaces {
+		if explain {
+			s.sub = [features.NumFeatures]float64{}
+		}
+		zg := math.Exp2(-pathMean(m.Trees[at:at+sp.Trees], x, capAt, contrib)/m.norm) / sp.Scale
+		at += sp.Trees
+		if zg > z {
+			z = zg
+			if explain {
+				s.best = s.sub
+			}
+		}
+	}
+	if explain {
+		for i, c := range s.best {
+			s.contrib[i] += c
+		}
+	}
+	r.Score = z / (1 + z)
+	r.Class = 0
+}
+
+// pathMean is the mean path length of x (squashed) over trees, capped at
+// capAt; with contrib, each split on the path credits its feature
+// 1/depth there.
+func pathMean(trees []Tree, x *features.Vector, capAt float64, contrib *[features.NumFeatures]float64) float64 {
 	h := 0.0
-	for ti := range m.Trees {
-		t := &m.Trees[ti]
+	for ti := range trees {
+		t := &trees[ti]
 		i, depth := int32(0), 1.0
 		end := -1.0
 		for t.Feature[i] >= 0 {
 			f := t.Feature[i]
-			if explain {
-				s.contrib[f] += 1 / depth
+			if contrib != nil {
+				contrib[f] += 1 / depth
 			}
 			if x[f] < t.Lo[i]-rangeTol || x[f] > t.Hi[i]+rangeTol {
 				end = depth - 1
@@ -170,9 +213,7 @@ func (m *Model) scoreIsolation(v *features.Vector, s *Scratch, r *Result, explai
 		}
 		h += min(end, capAt)
 	}
-	h /= float64(len(m.Trees))
-	r.Score = math.Exp2(-h / m.norm)
-	r.Class = 0
+	return h / float64(len(trees))
 }
 
 // rangeTol is how far (in squashed units: about a factor 1.3) a feature
