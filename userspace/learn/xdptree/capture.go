@@ -9,6 +9,7 @@ import (
 
 	"github.com/xdpids/xdpids/userspace/capture/pcapfile"
 	"github.com/xdpids/xdpids/userspace/learn/dataset"
+	"github.com/xdpids/xdpids/userspace/learn/features"
 )
 
 // Sample is one flow direction at its packet N.
@@ -26,7 +27,8 @@ type Sample struct {
 // the directions that reached packet N, in the order they did.
 type Capture struct {
 	Path       string
-	Labels     []string // by flow
+	Labels     []string   // by flow
+	Flows      []FlowSpan // by flow
 	Samples    []Sample
 	DurationNs int64 // first to last packet
 }
@@ -66,6 +68,10 @@ func ReadCapture(path string, labels *dataset.Labels, n int) (*Capture, error) {
 		if t.Flows() > flows { // a new flow: its originator's first packet
 			src, dst := d.key.addrs()
 			out.Labels = append(out.Labels, labels.Of(path, src, dst, now))
+			out.Flows = append(out.Flows, FlowSpan{Src: src, Dst: dst, FirstNs: now})
+		}
+		if d.Flow < len(out.Flows) {
+			out.Flows[d.Flow].LastNs = now
 		}
 		if judged {
 			src, dst := d.key.addrs()
@@ -75,6 +81,12 @@ func ReadCapture(path string, labels *dataset.Labels, n int) (*Capture, error) {
 	}
 	out.DurationNs = last - first
 	return out, nil
+}
+
+// FlowSpan is a flow's originator, responder and packet times.
+type FlowSpan struct {
+	Src, Dst        netip.Addr
+	FirstNs, LastNs int64
 }
 
 func (k flowKey) addrs() (src, dst netip.Addr) {
@@ -132,8 +144,16 @@ func Evaluate(m *Model, caps []*Capture) []dataset.Row {
 			}
 		}
 		for f, l := range c.Labels {
-			rows = append(rows, dataset.Row{Capture: c.Path, Point: "xdp", FlowID: uint64(f), Label: l,
-				Alert: alert[f] != "", Class: alert[f]})
+			r := dataset.Row{Capture: c.Path, Point: "xdp", FlowID: uint64(f), Label: l,
+				Alert: alert[f] != "", Class: alert[f]}
+			if f < len(c.Flows) {
+				// Its source and times: the false-alert gate and the
+				// benign hours, as for the userspace models.
+				sp := &c.Flows[f]
+				r.Src, r.Dst, r.TsNs = sp.Src.String(), sp.Dst.String(), sp.LastNs
+				r.Vec[features.Duration] = float64(sp.LastNs-sp.FirstNs) / 1e9
+			}
+			rows = append(rows, r)
 		}
 	}
 	return rows

@@ -9,6 +9,7 @@ import (
 	"github.com/xdpids/xdpids/internal/testenv"
 	"github.com/xdpids/xdpids/userspace/config"
 	"github.com/xdpids/xdpids/userspace/detect/alert"
+	"github.com/xdpids/xdpids/userspace/learn/dataset"
 	"github.com/xdpids/xdpids/userspace/run/offline"
 )
 
@@ -111,5 +112,30 @@ func TestOfflineReadWithTree(t *testing.T) {
 				t.Errorf("%s: alert %d: score %q under the threshold %v", action, i, md["score"], m.Threshold)
 			}
 		}
+	}
+}
+
+// TestEvaluateRowsTimed: Evaluate's rows carry each flow's source and
+// times, so dataset.Evaluate gates false alerts per source and measures
+// the benign hours as it does for the userspace models.
+func TestEvaluateRowsTimed(t *testing.T) {
+	m := trainGolden(t, 8, 0.5)
+	path := testenv.RootPath(t, "testdata", "golden", "benign.pcap")
+	c, err := ReadCapture(path, goldenLabels(t), m.Packets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := Evaluate(m, []*Capture{c})
+	if len(rows) != len(c.Labels) || len(c.Flows) != len(c.Labels) {
+		t.Fatalf("%d rows, %d flows, %d labels", len(rows), len(c.Flows), len(c.Labels))
+	}
+	for _, r := range rows {
+		if r.Src == "" || r.TsNs <= 0 {
+			t.Fatalf("row without source or time: %+v", r)
+		}
+	}
+	res := dataset.Evaluate(rows)
+	if h := float64(c.DurationNs) / 3.6e12; res.BenignHours <= 0 || res.BenignHours > h*1.001 {
+		t.Errorf("benign hours %v, capture %v h", res.BenignHours, h)
 	}
 }
