@@ -151,7 +151,7 @@ func (m *Model) scoreIsolation(v *features.Vector, s *Scratch, r *Result, explai
 		contrib = &s.contrib
 	}
 	if len(m.Subspaces) == 0 {
-		r.Score = math.Exp2(-pathMean(m.Trees, x, capAt, contrib) / m.norm)
+		r.Score = math.Exp2(-pathMean(m.iso, x, capAt, contrib) / m.norm)
 		r.Class = 0
 		return
 	}
@@ -165,7 +165,7 @@ func (m *Model) scoreIsolation(v *features.Vector, s *Scratch, r *Result, explai
 		if explain {
 			s.sub = [features.NumFeatures]float64{}
 		}
-		zg := math.Exp2(-pathMean(m.Trees[at:at+sp.Trees], x, capAt, contrib)/m.norm) / sp.Scale
+		zg := math.Exp2(-pathMean(m.iso[at:at+sp.Trees], x, capAt, contrib)/m.norm) / sp.Scale
 		at += sp.Trees
 		if zg > z {
 			z = zg
@@ -186,30 +186,31 @@ func (m *Model) scoreIsolation(v *features.Vector, s *Scratch, r *Result, explai
 // pathMean is the mean path length of x (squashed) over trees, capped at
 // capAt; with contrib, each split on the path credits its feature
 // 1/depth there.
-func pathMean(trees []Tree, x *features.Vector, capAt float64, contrib *[features.NumFeatures]float64) float64 {
+func pathMean(trees [][]isoNode, x *features.Vector, capAt float64, contrib *[features.NumFeatures]float64) float64 {
 	h := 0.0
-	for ti := range trees {
-		t := &trees[ti]
+	for _, t := range trees {
 		i, depth := int32(0), 1.0
 		end := -1.0
-		for t.Feature[i] >= 0 {
-			f := t.Feature[i]
+		for {
+			n := &t[i]
+			if n.feature < 0 {
+				end = float64(n.value)
+				break
+			}
+			f := n.feature
 			if contrib != nil {
 				contrib[f] += 1 / depth
 			}
-			if x[f] < t.Lo[i]-rangeTol || x[f] > t.Hi[i]+rangeTol {
+			if x[f] < n.lo-rangeTol || x[f] > n.hi+rangeTol {
 				end = depth - 1
 				break
 			}
-			if x[f] < t.Split[i] {
-				i = t.Left[i]
+			if x[f] < n.split {
+				i = n.left
 			} else {
-				i = t.Right[i]
+				i = n.right
 			}
 			depth++
-		}
-		if end < 0 {
-			end = float64(t.Value[i])
 		}
 		h += min(end, capAt)
 	}
