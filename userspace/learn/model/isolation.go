@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -68,7 +69,7 @@ func TrainIsolation(x []features.Vector, o IsolationOptions) (*Model, error) {
 	rng := rand.New(rand.NewPCG(o.Seed, 0x2545f4914f6cdd1d))
 	m := &Model{Format: Format, Version: Version, Kind: KindIsolation, Features: slices.Clone(features.Names),
 		SampleSize: o.SampleSize, Threshold: 1, Repeat: o.Repeat, Info: Info{Seed: o.Seed, Samples: len(x), Sources: o.Sources}}
-	groups := o.Subspaces
+	groups := slices.Clone(o.Subspaces) // the defaults below are not the caller's
 	if len(groups) < 2 {
 		groups = [][]int{o.Features}
 	}
@@ -114,30 +115,35 @@ func TrainIsolation(x []features.Vector, o IsolationOptions) (*Model, error) {
 			m.Trees = append(m.Trees, *t)
 		}
 	}
-	quantile := func() float64 {
+	m.init()
+	// Each subspace's scale is its own quantile of the training scores,
+	// then the threshold the combined score's.
+	quantile := func(score func(v *features.Vector, s *Scratch) float64) float64 {
 		scores := make([]float64, len(x))
 		var s Scratch
-		var r Result
 		for i := range x {
-			m.Score(&x[i], &s, &r)
-			scores[i] = r.Score
+			scores[i] = score(&x[i], &s)
 		}
 		sort.Float64s(scores)
 		return scores[min(len(scores)-1, int(o.Quantile*float64(len(scores))))]
 	}
 	if len(groups) > 1 {
-		// Each subspace's scale: its own quantile of the training scores.
-		all := m.Trees
 		for g, feats := range groups {
-			m.Trees = all[g*o.Trees : (g+1)*o.Trees]
-			m.init()
-			m.Subspaces = append(m.Subspaces, Subspace{Trees: o.Trees, Features: slices.Clone(feats), Scale: quantile()})
+			at := g * o.Trees
+			scale := quantile(func(v *features.Vector, s *Scratch) float64 {
+				for i := range v {
+					s.x[i] = squash(v[i])
+				}
+				return math.Exp2(-pathMean(m.iso[at:at+o.Trees], &s.x, math.Inf(1), nil) / m.norm)
+			})
+			m.Subspaces = append(m.Subspaces, Subspace{Trees: o.Trees, Features: slices.Clone(feats), Scale: scale})
 		}
-		m.Trees = all
 	}
-	m.init()
-	// The threshold from the training data's own scores.
-	m.Threshold = min(1, quantile()*o.Margin)
+	var r Result
+	m.Threshold = min(1, o.Margin*quantile(func(v *features.Vector, s *Scratch) float64 {
+		m.Score(v, s, &r)
+		return r.Score
+	}))
 	return m, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -397,6 +398,24 @@ func TestIsolationSubspaces(t *testing.T) {
 	}
 	if len(m.Subspaces) != 2 || len(m.Trees) != 200 {
 		t.Fatalf("%d subspaces, %d trees", len(m.Subspaces), len(m.Trees))
+	}
+	// Each subspace's scale is the 99.5th percentile of its own trees'
+	// scores on the training data (not of a score through another's).
+	at := 0
+	for g, sp := range m.Subspaces {
+		var scores []float64
+		for i := range benign {
+			var x features.Vector
+			for f := range benign[i] {
+				x[f] = squash(benign[i][f])
+			}
+			scores = append(scores, math.Exp2(-pathMean(m.iso[at:at+sp.Trees], &x, math.Inf(1), nil)/m.norm))
+		}
+		at += sp.Trees
+		slices.Sort(scores)
+		if q := scores[int(0.995*float64(len(scores)))]; q != sp.Scale {
+			t.Errorf("subspace %d: scale %v, its own quantile %v", g, sp.Scale, q)
+		}
 	}
 	raw, _ := m.Marshal()
 	if m, err = Parse(raw); err != nil {

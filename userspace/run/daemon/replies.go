@@ -20,10 +20,8 @@ import (
 // interface's egress is sampled.
 func repliesUnseen(cfg *config.File, ifaces []ReadyIface, own []netip.Addr) func(uint32, netip.Addr) bool {
 	blind := map[uint32]bool{}
-	for _, r := range ifaces {
-		if !cfg.Sampling.Egress || !r.Egress {
-			blind[uint32(r.Ifindex)] = true
-		}
+	for _, r := range unsampledEgress(cfg, ifaces) {
+		blind[uint32(r.Ifindex)] = true
 	}
 	if len(blind) == 0 {
 		return nil
@@ -64,10 +62,20 @@ func gateModel(pc *pipeline.Config, cfg *config.File, ifaces []ReadyIface) {
 	if fn == nil || cfg.Model == "none" || cfg.Model == "off" {
 		return
 	}
+	for _, r := range unsampledEgress(cfg, ifaces) {
+		slog.Warn("learned model: the host's own replies are not seen here (sampling.egress off, or no tcx), so it does not judge flows to the host's addresses",
+			"iface", r.Name)
+	}
+}
+
+// unsampledEgress are the interfaces whose egress is not sampled:
+// sampling.egress off, or no egress program (no tcx).
+func unsampledEgress(cfg *config.File, ifaces []ReadyIface) []ReadyIface {
+	var out []ReadyIface
 	for _, r := range ifaces {
 		if !cfg.Sampling.Egress || !r.Egress {
-			slog.Warn("learned model: the host's own replies are not seen here (sampling.egress off, or no tcx), so it does not judge flows to the host's addresses",
-				"iface", r.Name)
+			out = append(out, r)
 		}
 	}
+	return out
 }
