@@ -200,6 +200,11 @@ func newModelTrainCommand() *cobra.Command {
 				rs := dataset.ChooseRepeats(rows, m, oof, repeatFrom)
 				fmt.Fprintf(cmd.ErrOrStderr(), "class repeats (out of fold, of %v): %v %v\n", repeatFrom, m.Classes[1:], rs[1:])
 			}
+			if oof != nil {
+				res := dataset.OutOfFold(rows, m, oof)
+				fmt.Fprintf(cmd.ErrOrStderr(), "out of fold (each capture scored by a forest trained without its fold, with these thresholds and repeats):\n")
+				dataset.Report(cmd.ErrOrStderr(), &res)
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "trained %d trees on %d records, classes %v (counts %v)\n", len(m.Trees), len(ds.X), m.Classes, m.Info.Counts)
 			return writeModel(m, out)
 		},

@@ -20,7 +20,8 @@ import (
 // no userspace round trip, while a connection to another port goes on;
 // `xdpids stats` counts the verdicts and the model's drops, and the EVE
 // file has the verdict's alert (sid 8600003, detector model, class
-// attack, blocked) for the connection it cut, and none for the other.
+// attack, blocked) and a drop event (reason model) for the connection it
+// cut, and neither for the other.
 func TestXDPModelEndToEnd(t *testing.T) {
 	testenv.Short(t)
 	l := newLab(t)
@@ -94,6 +95,16 @@ func TestXDPModelEndToEnd(t *testing.T) {
 		t.Errorf("in-kernel model alert %+v %v: want %s -> %s:9001 TCP blocked, detector model, class attack, engine xdp, score 1, threshold 0.5, trust verified (the host answered its handshake)",
 			a, v, client, srv)
 	}
+	waitFor(t, d.eve, `"reason":"model"`, 5*time.Second) // written after the alert
+	var drops []modelEVE
+	for _, e := range readEVEOfType(t, d.eve, "drop") {
+		if e.Drop.Reason == "model" {
+			drops = append(drops, e)
+		}
+	}
+	if len(drops) != 1 || drops[0].SrcIP != client || drops[0].DestPort != 9001 || drops[0].Proto != "TCP" {
+		t.Errorf("model drop events %+v, want one: %s -> %s:9001 TCP", drops, client, srv)
+	}
 }
 
 // modelEVE is an EVE alert with its 5-tuple and metadata.
@@ -111,6 +122,9 @@ type modelEVE struct {
 	Metadata struct {
 		Flowvars []map[string]string `json:"flowvars"`
 	} `json:"metadata"`
+	Drop struct {
+		Reason string `json:"reason"`
+	} `json:"drop"`
 }
 
 func (a *modelEVE) vars() map[string]string {
@@ -124,6 +138,12 @@ func (a *modelEVE) vars() map[string]string {
 // readModelEVE returns the alerts of the EVE file at path.
 func readModelEVE(t *testing.T, path string) []modelEVE {
 	t.Helper()
+	return readEVEOfType(t, path, "alert")
+}
+
+// readEVEOfType returns the events of one type of the EVE file at path.
+func readEVEOfType(t *testing.T, path, typ string) []modelEVE {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +151,7 @@ func readModelEVE(t *testing.T, path string) []modelEVE {
 	var out []modelEVE
 	for _, line := range bytes.Split(b, []byte("\n")) {
 		var a modelEVE
-		if len(line) == 0 || json.Unmarshal(line, &a) != nil || a.EventType != "alert" {
+		if len(line) == 0 || json.Unmarshal(line, &a) != nil || a.EventType != typ {
 			continue
 		}
 		out = append(out, a)

@@ -373,11 +373,7 @@ func ChooseRepeats(rows []Row, m *model.Model, oof []model.Scored, cands []int) 
 		tries := make([]try, len(cands))
 		best := 0.0
 		for j, rep := range cands {
-			for i := range work {
-				s := oof[i]
-				work[i].Score, work[i].Class = s.Score, m.Classes[s.Class]
-				work[i].Alert = s.Class == c && s.Score >= m.ThresholdOf(&model.Result{Class: s.Class})
-			}
+			setScored(work, m, oof, c)
 			Gate(work, func(string) int { return rep })
 			res := Evaluate(work)
 			for _, cs := range res.Per {
@@ -402,6 +398,26 @@ func ChooseRepeats(rows []Row, m *model.Model, oof []model.Scored, cands []int) 
 	}
 	m.ClassRepeat = out
 	return out
+}
+
+// setScored gives rows their out-of-fold scores and classes, alerted at
+// their class's threshold: only those of class only, or all (only 0).
+func setScored(rows []Row, m *model.Model, oof []model.Scored, only int) {
+	for i := range rows {
+		s := oof[i]
+		rows[i].Score, rows[i].Class = s.Score, m.Classes[s.Class]
+		rows[i].Alert = (only == 0 || s.Class == only) && s.Score >= m.ThresholdOf(&model.Result{Class: s.Class})
+	}
+}
+
+// OutOfFold evaluates m's thresholds and repeats on out-of-fold scores
+// (model.TrainForestCV's, one per row, rows in capture and time order):
+// the training data's estimate of how m does on captures it never saw.
+func OutOfFold(rows []Row, m *model.Model, oof []model.Scored) Result {
+	work := slices.Clone(rows)
+	setScored(work, m, oof, 0)
+	Gate(work, m.RepeatOfClass)
+	return Evaluate(work)
 }
 
 // RepeatPlateau is how far below the best out-of-fold F1, as a share of

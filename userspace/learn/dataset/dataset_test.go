@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -349,5 +350,20 @@ func TestChooseRepeats(t *testing.T) {
 	}
 	if ChooseRepeats(rows, m, oof[:1], cands) != nil {
 		t.Error("scores of the wrong length accepted")
+	}
+	// OutOfFold is Evaluate of those scores at the model's thresholds and
+	// repeats, as the daemon would alert: the rows themselves untouched.
+	res := OutOfFold(rows, m, oof)
+	work := slices.Clone(rows)
+	for i := range work {
+		work[i].Score, work[i].Class = oof[i].Score, m.Classes[oof[i].Class]
+		work[i].Alert = oof[i].Score >= m.ThresholdOf(&model.Result{Class: oof[i].Class})
+	}
+	Gate(work, m.RepeatOfClass)
+	if want := Evaluate(work); !reflect.DeepEqual(res, want) || len(res.Per) == 0 {
+		t.Errorf("OutOfFold %+v, want %+v", res.Per, want.Per)
+	}
+	if rows[0].Class != "" || rows[0].Score != 0 {
+		t.Errorf("OutOfFold wrote into its rows: %+v", rows[0])
 	}
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -52,24 +53,9 @@ func TrainForest(ds *Dataset, o ForestOptions) (*Model, error) {
 		o.Threshold = 0.6
 	}
 	k := len(ds.Classes)
-	counts := make([]int, k)
-	for _, y := range ds.Y {
-		if y < 0 || y >= k {
-			return nil, errors.New("train forest: label out of range")
-		}
-		counts[y]++
-	}
-	weight := make([]float64, k)
-	present := 0
-	for _, c := range counts {
-		if c > 0 {
-			present++
-		}
-	}
-	for c, n := range counts {
-		if n > 0 {
-			weight[c] = float64(len(ds.Y)) / float64(present*n)
-		}
+	weight, counts, err := cart.Weights(ds.Y, k)
+	if err != nil {
+		return nil, fmt.Errorf("train forest: %w", err)
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15))
 	m := &Model{Format: Format, Version: Version, Kind: KindForest, Features: slices.Clone(features.Names),
@@ -113,7 +99,7 @@ type grower struct {
 func (g *grower) dist(idx []int) []float64 {
 	d := make([]float64, g.k)
 	for _, i := range idx {
-		d[g.ds.Y[i]] += g.w[g.ds.Y[i]]
+		d[g.ds.Y[i]] += g.w[i]
 	}
 	return d
 }

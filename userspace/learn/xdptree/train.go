@@ -2,6 +2,7 @@ package xdptree
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -67,24 +68,9 @@ func Train(ds *Dataset, o Options) (*Model, error) {
 		o.Action = ActionAlert
 	}
 	k := len(ds.Classes)
-	counts := make([]int, k)
-	for _, y := range ds.Y {
-		if y < 0 || y >= k {
-			return nil, errors.New("train xdp forest: label out of range")
-		}
-		counts[y]++
-	}
-	present := 0
-	for _, c := range counts {
-		if c > 0 {
-			present++
-		}
-	}
-	w := make([]float64, k)
-	for c, n := range counts {
-		if n > 0 {
-			w[c] = float64(len(ds.Y)) / float64(present*n)
-		}
+	w, counts, err := cart.Weights(ds.Y, k)
+	if err != nil {
+		return nil, fmt.Errorf("train xdp forest: %w", err)
 	}
 	m := &Model{Format: Format, Version: Version, Kind: Kind, Features: Names[:], Classes: slices.Clone(ds.Classes),
 		Packets: o.Packets, Threshold: o.Threshold, Action: o.Action,
@@ -155,8 +141,8 @@ func (g *grower) grow(idx []int, depth int) int32 {
 	d := make([]float64, g.k)
 	tot := 0.0
 	for _, i := range idx {
-		d[g.ds.Y[i]] += g.w[g.ds.Y[i]]
-		tot += g.w[g.ds.Y[i]]
+		d[g.ds.Y[i]] += g.w[i]
+		tot += g.w[i]
 	}
 	n := g.node(d)
 	if depth >= g.o.MaxDepth || len(idx) < 2*g.o.MinLeaf || cart.Gini(d, tot) < 1e-12 {

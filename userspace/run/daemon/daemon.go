@@ -506,7 +506,9 @@ func wireEVE(pipe *pipeline.Pipeline, sink *eve.Writer, ifnames map[uint32]strin
 		}
 		_ = sink.WriteAnomaly(a, ifnames[ifx])
 	}
-	pipe.OnDrop = func(p *decode.Packet, f *flows.Flow) { _ = sink.WriteDrop(p, f, "rules", ifnames[p.Ifindex]) }
+	pipe.OnDrop = func(p *decode.Packet, f *flows.Flow, reason string) {
+		_ = sink.WriteDrop(p, f, reason, ifnames[p.Ifindex])
+	}
 	pipe.OnApp = func(ev *eve.AppEvent) { _ = sink.WriteApp(ev, ifnames[ev.F.Ifindex]) }
 }
 

@@ -220,7 +220,7 @@ func (r *runner) setup() error {
 	if w := r.o.EVE; w != nil {
 		r.pipe.OnFlowEnd = func(f *flows.Flow) { _ = w.WriteFlow(f, r.o.Iface) }
 		r.pipe.OnAnomaly = func(a *eve.Anomaly) { _ = w.WriteAnomaly(a, r.o.Iface) }
-		r.pipe.OnDrop = func(p *decode.Packet, f *flows.Flow) { _ = w.WriteDrop(p, f, "rules", r.o.Iface) }
+		r.pipe.OnDrop = func(p *decode.Packet, f *flows.Flow, reason string) { _ = w.WriteDrop(p, f, reason, r.o.Iface) }
 		r.pipe.OnApp = func(ev *eve.AppEvent) { _ = w.WriteApp(ev, r.o.Iface) }
 	}
 	r.flowDrops = map[flowDir]bool{}

@@ -29,15 +29,26 @@ func (p *Pipeline) SetKernelModel(m *KernelModel) { p.kmodel.Store(m) }
 // KernelModel is what SetKernelModel set, or nil.
 func (p *Pipeline) KernelModel() *KernelModel { return p.kmodel.Load() }
 
+// Drop reasons of OnDrop (Suricata's drop.reason for rules).
+const (
+	DropRules = "rules"
+	DropModel = "model"
+)
+
 // kernelVerdict raises the alert of a model sample: the packet at which
 // the XDP program's model judged its flow direction malicious (and, with
 // the drop action, dropped it). The userspace model's gate applies (the
 // same one: a subject either model alerted on waits out the gap): one
-// alert per subject per gap of packet time.
+// alert per subject per gap of packet time. A drop has its drop event
+// (OnDrop, reason model) whether or not the gate let the alert through:
+// the kernel sends one model sample per judged flow direction.
 func (w *Worker) kernelVerdict(s *samples.Sample, in *detect.Input) {
 	pk, f := in.P, in.F
 	if f == nil || w.encap {
 		return // the kernel keys flows on the outer headers: nothing to name here
+	}
+	if s.Verdict == bpf.VerdictDrop && w.p.OnDrop != nil {
+		defer w.p.drop(pk, f, DropModel) // after the alert, if any
 	}
 	km := w.p.kmodel.Load()
 	class := "class " + strconv.Itoa(int(s.ModelClass))

@@ -13,7 +13,7 @@ import (
 // outbox takes alerts from where they are made (the detectors, under
 // their lock; the signature matcher, on a worker) to the alert callback
 // (the responder's map syscalls, the EVE sinks), which never runs there;
-// and the drop events of rule verdicts after their alerts (OnDrop).
+// and the drop events of verdicts after their alerts (OnDrop).
 //
 // While Run runs, they go into one bounded channel that one goroutine
 // drains: a worker's alerts stay in the order it made them (one
@@ -104,7 +104,7 @@ func (o *outbox) start(p *Pipeline) {
 			if it.a != nil {
 				p.onAlert(it.a)
 			} else {
-				p.OnDrop(it.p, it.f)
+				p.OnDrop(it.p, it.f, it.reason)
 			}
 		}
 	}()
@@ -125,24 +125,25 @@ func (o *outbox) stop() {
 // outItem is an alert, or the drop event of a flow (packet and flow
 // copied: the worker's are valid only during the packet).
 type outItem struct {
-	a *alert.Alert
-	p *decode.Packet
-	f *flows.Flow
+	a      *alert.Alert
+	p      *decode.Packet
+	f      *flows.Flow
+	reason string
 }
 
 // drop reports the drop event of flow f, whose verdict fell on packet pk,
 // after the alert that caused it.
-func (p *Pipeline) drop(pk *decode.Packet, f *flows.Flow) {
+func (p *Pipeline) drop(pk *decode.Packet, f *flows.Flow, reason string) {
 	o := &p.out
 	if !o.async.Load() {
-		p.OnDrop(pk, f)
+		p.OnDrop(pk, f, reason)
 		return
 	}
 	// Once per dropped flow: two copies are cheap there.
 	cp, cf := *pk, *f
 	cp.Payload = nil
 	select {
-	case o.ch <- outItem{p: &cp, f: &cf}:
+	case o.ch <- outItem{p: &cp, f: &cf, reason: reason}:
 	default:
 		o.dropped.Add(1)
 	}

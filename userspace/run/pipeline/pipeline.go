@@ -151,11 +151,14 @@ type Pipeline struct {
 	// on the worker; a is valid during the call only.
 	OnAnomaly func(a *eve.Anomaly)
 	// OnDrop, when set before Run, receives the packet whose verdict
-	// dropped its flow (a drop or reject rule in prevent mode), once per
-	// flow, after the alert that dropped it: through the outbox while Run
-	// runs (on its goroutine, with copies of p and f), else on the
-	// worker. p and f are valid during the call only.
-	OnDrop func(p *decode.Packet, f *flows.Flow)
+	// dropped its flow, once per flow, after the alert that dropped it,
+	// with Suricata's drop reason: "rules" (a drop or reject rule in
+	// prevent mode) or "model" (the in-kernel model dropped the flow
+	// direction at its packet N, in the driver; once per flow direction,
+	// alerted or not). Through the outbox while Run runs (on its
+	// goroutine, with copies of p and f), else on the worker. p and f
+	// are valid during the call only.
+	OnDrop func(p *decode.Packet, f *flows.Flow, reason string)
 	// OnApp, when set before Run, receives the app-layer records (EVE
 	// http, dns, tls, ssh; app.go). It runs on the worker; ev and what it
 	// points to are valid during the call only.
@@ -667,7 +670,7 @@ func (w *Worker) emit(a *alert.Alert) {
 	// The drop event after the alert that caused it, as Suricata logs
 	// them: once per flow, for the packet the verdict fell on.
 	if dropped != nil && w.p.OnDrop != nil && w.cur != nil {
-		w.p.drop(w.cur, dropped)
+		w.p.drop(w.cur, dropped, DropRules)
 	}
 }
 
