@@ -89,16 +89,20 @@ def evaluate(y, pred, meta, dur):
 def report(name, per, hours, fa, secs, n):
     print(f"{name}  (scoring {1e9 * secs / max(n, 1):.0f} ns/record, batch)")
     print(f"  {'class':12} {'flows':>7} {'alerted':>8} {'precision':>9} {'recall':>7} {'F1':>6}")
+    f1s = []
     for c in sorted(set(per) - {"benign"}):
         s = per[c]
         p = s["right"] / s["named"] if s["named"] else 0.0
         r = s["alerted"] / s["flows"] if s["flows"] else 0.0
         f1 = 2 * p * r / (p + r) if p + r else 0.0
+        f1s.append(f1)
         print(f"  {c:12} {s['flows']:7d} {s['alerted']:8d} {p:9.3f} {r:7.3f} {f1:6.3f}")
     b = per.get("benign", {"flows": 0, "alerted": 0})
     print(f"  {'benign':12} {b['flows']:7d} {b['alerted']:8d} (false alerts)")
     rate = fa / hours if hours > 0 else 0.0
     print(f"  false alerts: {fa} in {hours:.3f} h of benign traffic = {rate:.1f} per hour")
+    if f1s:
+        print(f"  macro F1 (mean over the {len(f1s)} attack classes): {sum(f1s) / len(f1s):.3f}")
 
 
 def main():

@@ -50,6 +50,10 @@ for m in forest isolation isolation_q99 isolation_liu; do
 done
 echo "== xdpids embedded (model: builtin)"
 $X model eval --model builtin "$OUT/test.csv"
+# Both kinds side by side, as model: forest.json, isolation.json runs them:
+# a point alerts when either does, named by the forest where it alerts.
+echo "== xdpids forest + isolation (side by side)"
+$X model eval --model "$OUT/forest.json,$OUT/isolation.json" "$OUT/test.csv"
 /usr/bin/python3 dist/learn_baseline.py "$OUT/train.csv" "$OUT/test.csv"
 # The in-XDP tree on the same split, from the captures (its features are
 # the kernel's per-flow counters, not the CSV's): trained on the training

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"slices"
 	"strings"
 
@@ -12,7 +11,6 @@ import (
 
 	"github.com/xdpids/xdpids/userspace/config"
 	"github.com/xdpids/xdpids/userspace/learn/dataset"
-	"github.com/xdpids/xdpids/userspace/learn/features"
 	"github.com/xdpids/xdpids/userspace/learn/model"
 	"github.com/xdpids/xdpids/userspace/run/offline"
 )
@@ -122,12 +120,8 @@ func newModelFeaturesCommand() *cobra.Command {
 // rowsOf reads the training rows: features CSVs as they are, captures
 // through the pipeline.
 // With score set, CSV rows are scored by it and captures run with it.
-func rowsOf(args []string, o dataset.Options, score ...*model.Model) ([]dataset.Row, error) {
-	var m *model.Model
-	if len(score) > 0 {
-		m = score[0]
-		o.Model = m
-	}
+func rowsOf(args []string, o dataset.Options, score model.Set) ([]dataset.Row, error) {
+	o.Model = score
 	var rows, caps []dataset.Row
 	var captures []string
 	for _, a := range args {
@@ -136,9 +130,7 @@ func rowsOf(args []string, o dataset.Options, score ...*model.Model) ([]dataset.
 			if err != nil {
 				return nil, err
 			}
-			if m != nil {
-				dataset.ScoreRows(r, m)
-			}
+			dataset.ScoreRows(r, score)
 			rows = append(rows, r...)
 			continue
 		}
@@ -181,7 +173,7 @@ func newModelTrainCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rows, err := rowsOf(args, o)
+			rows, err := rowsOf(args, o, nil)
 			if err != nil {
 				return err
 			}
@@ -221,86 +213,59 @@ func newModelTrainCommand() *cobra.Command {
 	return cmd
 }
 
-// DefaultSubspaces are model learn's feature sets: what a host does
-// (the flows it opens and gets: scans, floods) and what a source does
-// with one service (how often it connects and how much it says: brute
-// force, slow DoS, a web scanner), each against what is normal for it.
-var DefaultSubspaces = []string{"src_*,dst_*", "resp_port,svc_*"}
-
 func newModelLearnCommand() *cobra.Command {
 	var (
-		out         string
-		lf          labelFlags
-		opts        model.IsolationOptions
-		benignOnly  bool
-		useFeatures []string
-		subspaces   []string
-		perHour     float64
+		out        string
+		lf         labelFlags
+		benignOnly bool
 	)
+	lo := dataset.DefaultLearnOptions()
+	opts := &lo.Isolation
 	cmd := &cobra.Command{
 		Use:   "learn NORMAL-INPUT... -o MODEL.json",
 		Short: "Learn what normal traffic looks like (an isolation forest) from normal captures or CSVs only",
 		Long: "learn trains the unsupervised model on traffic taken to be normal (every record of the\n" +
 			"inputs; labels are ignored). It scores how unlike that traffic a flow is, so it flags\n" +
 			"attacks no label described. The threshold is set from the inputs' own scores: their\n" +
-			"--quantile, raised until the daemon would alert at most --alerts-per-hour on them.",
+			"--quantile, raised until the daemon would alert at most --alerts-per-hour on them.\n" +
+			"(run --learn does the same live, on the daemon's own flows.)",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := lf.options()
 			if err != nil {
 				return err
 			}
-			rows, err := rowsOf(args, o)
+			rows, err := rowsOf(args, o, nil)
 			if err != nil {
 				return err
 			}
 			if benignOnly {
 				rows = slices.DeleteFunc(rows, func(r dataset.Row) bool { return r.Label != model.Benign })
 			}
-			ds := dataset.Split(rows)
-			opts.Sources = ds.Sources
-			if opts.Features, err = featureGlobs(useFeatures); err != nil {
-				return err
-			}
-			if !cmd.Flags().Changed("subspace") && len(useFeatures) == 0 {
-				subspaces = DefaultSubspaces
-			}
-			if len(subspaces) == 1 {
-				return errors.New("--subspace: give two or more (one is --features)")
-			}
-			for _, sp := range subspaces {
-				f, err := featureGlobs(strings.Split(sp, ","))
-				if err != nil {
-					return fmt.Errorf("--subspace: %w", err)
-				}
-				opts.Subspaces = append(opts.Subspaces, f)
-			}
-			m, err := model.TrainIsolation(ds.X, opts)
+			m, got, err := dataset.Learn(rows, lo)
 			if err != nil {
 				return err
 			}
-			if perHour >= 0 {
-				q := m.Threshold
-				got := dataset.Calibrate(rows, m, perHour)
-				fmt.Fprintf(cmd.ErrOrStderr(), "threshold %.4f (quantile %.4f; %.2f alerts an hour on the normal inputs, at most %.2f asked)\n", m.Threshold, q, got, perHour)
+			if got >= 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "threshold %.4f (%.2f alerts an hour on the normal inputs, at most %.2f asked)\n", m.Threshold, got, lo.AlertsPerHour)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "learned %d trees on %d records, threshold %.4f\n", len(m.Trees), len(ds.X), m.Threshold)
+			fmt.Fprintf(cmd.ErrOrStderr(), "learned %d trees on %d records, threshold %.4f\n", len(m.Trees), len(rows), m.Threshold)
 			return writeModel(m, out)
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "model.json", "model file to write")
-	cmd.Flags().IntVar(&opts.Trees, "trees", 100, "trees in the forest")
-	cmd.Flags().IntVar(&opts.SampleSize, "sample-size", 65536, "records each tree is grown on (at most all of them)")
-	cmd.Flags().IntVar(&opts.MaxDepth, "max-depth", 10, "the trees' height limit (0: log2 of --sample-size)")
-	cmd.Flags().Float64Var(&opts.Quantile, "quantile", 0.99, "quantile of the training scores the threshold is set at")
-	cmd.Flags().Float64Var(&opts.Margin, "margin", 1.0, "the threshold is the quantile's score times this")
-	cmd.Flags().Float64Var(&perHour, "alerts-per-hour", 0.5, "then raise the threshold until the daemon would alert at most this often an hour on the normal inputs\n(their traffic's time; one alert per source per 60 s, after --repeat); negative: the quantile's alone")
-	cmd.Flags().IntVar(&opts.Repeat, "repeat", 3, "alert on a source once this many of its feature points were anomalous within about a minute (1: each one)")
-	cmd.Flags().StringSliceVar(&useFeatures, "features", nil, "split only on the features these globs name (e.g. 'src_*,dst_*,svc_*'; default: all)")
-	cmd.Flags().StringArrayVar(&subspaces, "subspace", nil, "grow --trees trees on the features these comma-separated globs name (repeat: two or more);\na flow scores as in the subspace where it is most unusual (default, unless --features: "+
-		strings.Join(DefaultSubspaces, " and ")+")")
+	cmd.Flags().IntVar(&opts.Trees, "trees", opts.Trees, "trees in the forest")
+	cmd.Flags().IntVar(&opts.SampleSize, "sample-size", opts.SampleSize, "records each tree is grown on (at most all of them)")
+	cmd.Flags().IntVar(&opts.MaxDepth, "max-depth", opts.MaxDepth, "the trees' height limit (0: log2 of --sample-size)")
+	cmd.Flags().Float64Var(&opts.Quantile, "quantile", opts.Quantile, "quantile of the training scores the threshold is set at")
+	cmd.Flags().Float64Var(&opts.Margin, "margin", opts.Margin, "the threshold is the quantile's score times this")
+	cmd.Flags().Float64Var(&lo.AlertsPerHour, "alerts-per-hour", lo.AlertsPerHour, "then raise the threshold until the daemon would alert at most this often an hour on the normal inputs\n(their traffic's time; one alert per source per 60 s, after --repeat); negative: the quantile's alone")
+	cmd.Flags().IntVar(&opts.Repeat, "repeat", opts.Repeat, "alert on a source once this many of its feature points were anomalous within about a minute (1: each one)")
+	cmd.Flags().StringSliceVar(&lo.Features, "features", nil, "split only on the features these globs name (e.g. 'src_*,dst_*,svc_*'; default: all)")
+	cmd.Flags().StringArrayVar(&lo.Subspaces, "subspace", nil, "grow --trees trees on the features these comma-separated globs name (repeat: two or more);\na flow scores as in the subspace where it is most unusual (default, unless --features: "+
+		strings.Join(dataset.DefaultSubspaces, " and ")+")")
 	cmd.Flags().BoolVar(&benignOnly, "benign-only", false, "learn from the records labelled benign only (a labelled CSV's normal part)")
-	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "random seed")
+	cmd.Flags().Uint64Var(&opts.Seed, "seed", opts.Seed, "random seed")
 	lf.add(cmd)
 	return cmd
 }
@@ -310,6 +275,7 @@ func newModelEvalCommand() *cobra.Command {
 		path      string
 		lf        labelFlags
 		listFalse bool
+		byCapture bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval INPUT... --model MODEL.json",
@@ -325,12 +291,11 @@ func newModelEvalCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if o.Model, err = config.LoadModel(path); err != nil {
+			set, err := config.LoadModel(path)
+			if err != nil {
 				return err
 			}
-			m := o.Model
-			o.Model = nil // CSV rows are scored below; captures in the pipeline
-			rows, err := rowsOf(args, o, m)
+			rows, err := rowsOf(args, o, set)
 			if err != nil {
 				return err
 			}
@@ -339,34 +304,15 @@ func newModelEvalCommand() *cobra.Command {
 			if listFalse {
 				dataset.ReportFalse(cmd.OutOrStdout(), &res)
 			}
+			if byCapture {
+				dataset.ReportCaptures(cmd.OutOrStdout(), &res)
+			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&path, "model", "builtin", `model file ("builtin": the embedded default)`)
+	cmd.Flags().StringVar(&path, "model", "builtin", `model file ("builtin": the embedded default; A,B: models side by side, as model: runs them)`)
 	cmd.Flags().BoolVar(&listFalse, "false-alerts", false, "list the false alerts (capture, source, responder, class)")
+	cmd.Flags().BoolVar(&byCapture, "by-capture", false, "list the attack flows by capture: flows, alerted, named their label, recall")
 	lf.add(cmd)
 	return cmd
-}
-
-// featureGlobs turns --features globs into feature indexes (nil: all).
-func featureGlobs(globs []string) ([]int, error) {
-	var use []int
-	for _, g := range globs {
-		n := 0
-		for i, name := range features.Names {
-			ok, err := path.Match(g, name)
-			if err != nil {
-				return nil, fmt.Errorf("bad --features %q: %w", g, err)
-			}
-			if ok && !slices.Contains(use, i) {
-				use = append(use, i)
-				n++
-			}
-		}
-		if n == 0 && !slices.ContainsFunc(features.Names, func(s string) bool { ok, _ := path.Match(g, s); return ok }) {
-			return nil, fmt.Errorf("bad --features %q: names no feature (xdpids model features writes them in its header)", g)
-		}
-	}
-	slices.Sort(use)
-	return use, nil
 }

@@ -174,7 +174,7 @@ func newReadCommand() *cobra.Command {
 	f.StringVar(&varsPath, "vars", "", "Suricata-style YAML with a vars: block (address-groups, port-groups) laid over the configured variables")
 	f.BoolVar(&ips, "simulate-ips", false, `inline verdicts (Suricata's --simulate-ips): drop and reject rules alert "blocked" and drop the rest of their flow; without it they alert "allowed"`)
 	f.BoolVar(&midstream, "midstream", false, "pick up TCP sessions without a handshake as established (Suricata's stream.midstream)")
-	f.StringVar(&modelPath, "model", "", `learned model: "builtin", "none" or a model file (default: the config's model:)`)
+	f.StringVar(&modelPath, "model", "", `learned model: "builtin", "none" or a model file, or A,B side by side (default: the config's model:)`)
 	f.StringVar(&xdpModelPath, "xdp-model", "", `in-kernel model for the XDP pass: "none" or an xdp-forest file (default: the config's xdp_model:)`)
 	return cmd
 }

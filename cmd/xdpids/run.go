@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +28,8 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 		samplePcap   string
 		evePath      string
 		rulePaths    []string
+		learnPeriod  time.Duration
+		learnOutput  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run -i IFACE [-i IFACE ...]",
@@ -68,6 +71,12 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 				}
 				if cmd.Flags().Changed("xdp-model") {
 					c.XDPModel = xdpModelPath
+				}
+				if cmd.Flags().Changed("learn") {
+					c.Learn.Period = learnPeriod
+				}
+				if cmd.Flags().Changed("learn-output") {
+					c.Learn.Output = learnOutput
 				}
 			}
 			cfg, err := config.Load(configPath)
@@ -117,8 +126,10 @@ func newRunCommand(g *globalFlags) *cobra.Command {
 	f.StringVar(&samplePcap, "sample-pcap", "", "write every sample the XDP program sends to this pcap file")
 	f.StringVar(&evePath, "eve", "", `EVE JSON alert log: a file, or "-" for stdout (default: eve.path of the config)`)
 	f.StringArrayVar(&rulePaths, "rules", nil, rulesFlagHelp+"; SIGHUP reloads them")
-	f.StringVar(&modelPath, "model", "", `learned model: "builtin", "none" or a model file (default: the config's model:)`)
+	f.StringVar(&modelPath, "model", "", `learned model: "builtin", "none" or a model file, or A,B side by side (default: the config's model:)`)
 	f.StringVar(&xdpModelPath, "xdp-model", "", `in-kernel model: "none" or an xdp-forest file (xdpids model xdp train; default: the config's xdp_model:)`)
+	f.DurationVar(&learnPeriod, "learn", 0, "learn this network's normal traffic for this long (e.g. 24h), then run that model beside --model\n(written to --learn-output; one there already is loaded instead; default: the config's learn.period)")
+	f.StringVar(&learnOutput, "learn-output", "", "the learned model's file (default: the config's learn.output)")
 	f.Bool("print-default-config", false, "print the built-in configuration and exit")
 	return cmd
 }

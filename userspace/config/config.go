@@ -54,12 +54,16 @@ type File struct {
 	Respond       respond.Config `yaml:"response"`
 	// Model is the learned model: builtin, none, or a model file
 	// (xdpids model train/learn); ModelBanTTL the ban its alerts ask for.
-	Model       string         `yaml:"model"`
-	ModelBanTTL time.Duration  `yaml:"model_ban_ttl"`
-	Fleet       Fleet          `yaml:"fleet"` // ban sharing between nodes (NATS JetStream)
-	CrowdSec    CrowdSec       `yaml:"crowdsec"`
-	lines       map[string]int // key path -> line, for error messages
-	source      string
+	Model       string        `yaml:"model"`
+	ModelBanTTL time.Duration `yaml:"model_ban_ttl"`
+	// Learn is the live learning period (run --learn): the daemon
+	// learns this network's normal traffic and runs that model beside
+	// model:.
+	Learn    Learn          `yaml:"learn"`
+	Fleet    Fleet          `yaml:"fleet"` // ban sharing between nodes (NATS JetStream)
+	CrowdSec CrowdSec       `yaml:"crowdsec"`
+	lines    map[string]int // key path -> line, for error messages
+	source   string
 
 	// XDPModel is the in-kernel model: none, or an xdp-forest file
 	// (xdpids model xdp train), run by the XDP program itself.

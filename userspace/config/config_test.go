@@ -1,7 +1,6 @@
 package config
 
 import (
-	"github.com/xdpids/xdpids/userspace/app/apphttp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +8,8 @@ import (
 	"time"
 
 	"github.com/xdpids/xdpids/bpf"
+	"github.com/xdpids/xdpids/userspace/app/apphttp"
+	"github.com/xdpids/xdpids/userspace/learn/model"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -226,5 +227,45 @@ func TestAppLayerHTTPLimits(t *testing.T) {
 	}
 	if got := Default().PipelineConfig().HTTP; got != def {
 		t.Errorf("default limits %+v, want %+v", got, def)
+	}
+}
+
+// model: names one model or several side by side; a bad entry is one
+// error naming it, and more than the set holds is refused.
+func TestLoadModelList(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "forest.json")
+	b, err := model.Default().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		v    string
+		n    int
+		fail string
+	}{
+		{"", 1, ""}, {"builtin", 1, ""}, {"none", 0, ""}, {good, 1, ""},
+		{"builtin, " + good, 2, ""}, {good + "," + good + ",builtin", 3, ""},
+		{"builtin," + bad, 0, bad + ": bad model file"},
+		{"builtin,,", 0, "in a list"}, {"builtin,none", 0, "in a list"},
+		{strings.Repeat("builtin,", model.MaxSet) + "builtin", 0, "at most"},
+	} {
+		s, err := LoadModel(c.v)
+		if c.fail != "" {
+			if err == nil || !strings.Contains(err.Error(), c.fail) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%q: error %v, want one line with %q", c.v, err, c.fail)
+			}
+			continue
+		}
+		if err != nil || len(s) != c.n {
+			t.Errorf("%q: %d models, %v; want %d", c.v, len(s), err, c.n)
+		}
 	}
 }

@@ -47,6 +47,14 @@ func (f *File) validateRanges() error {
 		return f.errAt("pipeline", "workers, queue_len and flows_per_worker need about %s of memory, more than the %s allowed (8 GiB or the machine's RAM, the lower)",
 			human(need), human(limit))
 	}
+	if l := f.Learn; l.Period > 0 || l.Output != "" {
+		switch {
+		case l.Output == "":
+			return f.errAt("learn.output", "learn.period needs a model file to write")
+		case l.MaxRecords < MinLearnRecords || l.MaxRecords > 10_000_000:
+			return f.errAt("learn.max_records", "%d is out of range (%d to 10000000 records)", l.MaxRecords, MinLearnRecords)
+		}
+	}
 	d := f.Detect
 	// A scan threshold of 1 flags every client's first connection.
 	for _, c := range []struct {

@@ -42,8 +42,8 @@ type Options struct {
 	Mode   offline.Mode // default userspace
 	// Points: which feature points to keep ("" or "all", "end", "packet").
 	Points string
-	Model  *model.Model // also score each record
-	Config string       // YAML configuration ("" built in)
+	Model  model.Set // also score each record with these models
+	Config string    // YAML configuration ("" built in)
 	// OnError, when set, sees a capture's error (a damaged capture: its
 	// records before the damage are kept); nil from it goes on.
 	OnError func(capture string, err error) error
@@ -241,12 +241,46 @@ func captureName(p string) string {
 	return filepath.Join(filepath.Base(filepath.Dir(p)), filepath.Base(p))
 }
 
-// ScoreRows scores rows read from a CSV with m as the daemon would at
-// each feature point (Score, Alert, Class), in order: a flow whose
+// ScoreRows scores rows read from a CSV with the set as the daemon would
+// at each feature point (Score, Alert, Class), in order: each model on its
+// own (scoreRows), a row alerting as the first model that alerted on it
+// (with no alert, the first model's score).
+func ScoreRows(rows []Row, set model.Set) {
+	if len(set) == 0 {
+		return
+	}
+	scoreRows(rows, set[0])
+	if len(set) == 1 {
+		return
+	}
+	// The first model's verdicts, then each next model's where none alerted.
+	type verdict struct {
+		score float64
+		alert bool
+		class string
+	}
+	first := make([]verdict, len(rows))
+	for i, r := range rows {
+		first[i] = verdict{r.Score, r.Alert, r.Class}
+	}
+	for _, m := range set[1:] {
+		scoreRows(rows, m)
+		for i, r := range rows {
+			if !first[i].alert && r.Alert {
+				first[i] = verdict{r.Score, true, r.Class}
+			}
+		}
+	}
+	for i, v := range first {
+		rows[i].Score, rows[i].Alert, rows[i].Class = v.score, v.alert, v.class
+	}
+}
+
+// scoreRows scores rows with m as the daemon would: a flow whose
 // originator sent only resets is not alerted on (features.AnswerOnly),
 // and a model with Repeat alerts on a subject (per capture) only once it
 // repeated (Gate).
-func ScoreRows(rows []Row, m *model.Model) {
+func scoreRows(rows []Row, m *model.Model) {
 	var sc model.Scratch
 	var res model.Result
 	for i := range rows {
@@ -310,7 +344,7 @@ func Calibrate(rows []Row, m *model.Model, maxPerHour float64) float64 {
 	if len(rows) == 0 {
 		return 0
 	}
-	ScoreRows(rows, m)
+	scoreRows(rows, m)
 	for i := range rows {
 		rows[i].Label = model.Benign
 	}

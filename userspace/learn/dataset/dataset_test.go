@@ -124,7 +124,7 @@ func TestModelAlerts(t *testing.T) {
 		var got []*alert.Alert
 		_, err := offline.Run(offline.Options{Path: golden(t, name), Mode: offline.ModeUserspace,
 			Datapath: cfg.DatapathConfig(), Pipeline: cfg.PipelineConfig(), Respond: cfg.ResponseConfig(),
-			Model: model.Default(),
+			Model: model.Set{model.Default()},
 			OnAlert: func(a *alert.Alert) {
 				if a.Detector == "model" {
 					got = append(got, a)
@@ -193,7 +193,7 @@ func TestHeldOutCorpus(t *testing.T) {
 		"bruteforce/zeek_ssh_sshguess.pcap", "bruteforce/zeek_ftp_bruteforce.pcap"} {
 		test = append(test, filepath.Join(dir, p))
 	}
-	scored, err := Collect(test, Options{Labels: Labels{Rules: rs}, Model: m, Config: mon}, nil)
+	scored, err := Collect(test, Options{Labels: Labels{Rules: rs}, Model: model.Set{m}, Config: mon}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,9 +209,11 @@ func TestHeldOutCorpus(t *testing.T) {
 }
 
 // The daemon's alert decision (the pipeline, Collect with a model) and
-// the CSV scorer (ScoreRows) agree point by point, for a forest and for
-// an isolation forest that alerts on a source only once it repeated; and
-// Repeat holds back a source's first anomalous points.
+// the CSV scorer (ScoreRows) agree point by point, for a forest, for an
+// isolation forest that alerts on a source only once it repeated, and for
+// both side by side (a set: each model gated on its own, a point alerting
+// when either's verdict does, as the first alerting one); and Repeat holds
+// back a source's first anomalous points.
 func TestScoreRowsMatchesPipeline(t *testing.T) {
 	mon := filepath.Join(t.TempDir(), "monitor.yaml")
 	if err := os.WriteFile(mon, []byte("mode: monitor\n"), 0o644); err != nil {
@@ -228,25 +230,45 @@ func TestScoreRowsMatchesPipeline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range []*model.Model{model.Default(), iso} {
-			rows, err := Collect([]string{golden(t, "scan_syn.pcap"), golden(t, "brute_ssh.pcap")}, Options{Config: mon, Model: m}, nil)
+		forest := model.Default()
+		var single [2][]Row
+		for si, set := range []model.Set{{forest}, {iso}, {forest, iso}, {iso, forest}} {
+			rows, err := Collect([]string{golden(t, "scan_syn.pcap"), golden(t, "brute_ssh.pcap")}, Options{Config: mon, Model: set}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			again := slices.Clone(rows)
-			ScoreRows(again, m)
-			n := 0
+			ScoreRows(again, set)
 			for i := range rows {
-				if rows[i].Alert != again[i].Alert || rows[i].Score != again[i].Score {
-					t.Fatalf("%s repeat %d, row %d: pipeline alert %v score %v, ScoreRows %v %v", m.Kind, repeat, i,
-						rows[i].Alert, rows[i].Score, again[i].Alert, again[i].Score)
-				}
-				if rows[i].Alert {
-					n++
+				if rows[i].Alert != again[i].Alert || rows[i].Score != again[i].Score || rows[i].Class != again[i].Class {
+					t.Fatalf("set %d repeat %d, row %d: pipeline alert %v score %v class %s, ScoreRows %v %v %s", si, repeat, i,
+						rows[i].Alert, rows[i].Score, rows[i].Class, again[i].Alert, again[i].Score, again[i].Class)
 				}
 			}
-			if m == iso {
-				alerted[repeat] = n
+			if si < 2 {
+				single[si] = rows
+				continue
+			}
+			// A set alerts where either model alone did, as the first
+			// in its order that did.
+			a, b := single[0], single[1]
+			if si == 3 {
+				a, b = b, a
+			}
+			for i, r := range rows {
+				want, class := a[i].Alert || b[i].Alert, a[i].Class
+				if !a[i].Alert && b[i].Alert {
+					class = b[i].Class
+				}
+				if r.Alert != want || (want && r.Class != class) {
+					t.Fatalf("set %d repeat %d, row %d: alert %v %s, alone %v %s and %v %s", si, repeat, i,
+						r.Alert, r.Class, a[i].Alert, a[i].Class, b[i].Alert, b[i].Class)
+				}
+			}
+		}
+		for _, r := range single[1] {
+			if r.Alert {
+				alerted[repeat]++
 			}
 		}
 	}
@@ -290,7 +312,7 @@ func TestCalibrate(t *testing.T) {
 			m2 := *m
 			m2.Threshold = lower
 			again := slices.Clone(normal)
-			ScoreRows(again, &m2)
+			ScoreRows(again, model.Set{&m2})
 			for i := range again {
 				again[i].Label = model.Benign
 			}
@@ -300,7 +322,7 @@ func TestCalibrate(t *testing.T) {
 		}
 		// The model file written after calibration alerts the same way.
 		again := slices.Clone(normal)
-		ScoreRows(again, m)
+		ScoreRows(again, model.Set{m})
 		for i := range again {
 			again[i].Label = model.Benign
 		}

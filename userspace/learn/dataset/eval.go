@@ -60,6 +60,15 @@ type Result struct {
 	// BenignHours is the benign traffic's time: per capture, from the
 	// first benign flow's start to the last one's end, summed.
 	BenignHours float64
+	// Captures are the attack flows by capture and label, those alerted
+	// and those named their label (in capture order).
+	Captures []CaptureScore
+}
+
+// CaptureScore is a model's record on one capture's flows of one label.
+type CaptureScore struct {
+	Capture, Label        string
+	Flows, Alerted, Named int
 }
 
 // FalseAlert is one false alert of Evaluate's count.
@@ -75,6 +84,18 @@ func (r *Result) FalseAlertsPerHour() float64 {
 		return 0
 	}
 	return float64(r.FalseAlerts) / r.BenignHours
+}
+
+// MacroF1 is the mean F1 over the attack classes.
+func (r *Result) MacroF1() float64 {
+	if len(r.Per) == 0 {
+		return 0
+	}
+	s := 0.0
+	for _, c := range r.Per {
+		s += c.F1()
+	}
+	return s / float64(len(r.Per))
 }
 
 // AlertGapNs is the gate of the false-alert count: the daemon's default
@@ -130,6 +151,7 @@ func Evaluate(rows []Row) Result {
 		}
 	}
 	var res Result
+	byCapture := map[[2]string]int{} // index in res.Captures
 	type span struct{ lo, hi int64 }
 	spans := map[string]*span{}
 	type falseAlert struct {
@@ -142,6 +164,23 @@ func Evaluate(rows []Row) Result {
 		f := flows[k]
 		c := get(f.label)
 		c.Flows++
+		if f.label != model.Benign {
+			ck := [2]string{k.capture, f.label}
+			i, ok := byCapture[ck]
+			if !ok {
+				i = len(res.Captures)
+				res.Captures = append(res.Captures, CaptureScore{Capture: k.capture, Label: f.label})
+				byCapture[ck] = i
+			}
+			cs := &res.Captures[i]
+			cs.Flows++
+			if f.alerted {
+				cs.Alerted++
+				if f.pred == f.label || f.pred == "anomaly" {
+					cs.Named++
+				}
+			}
+		}
 		if f.label == model.Benign {
 			s := spans[k.capture]
 			if s == nil {
@@ -225,6 +264,9 @@ func Report(w io.Writer, r *Result) {
 	tw.Flush()
 	fmt.Fprintf(w, "false alerts: %d in %.3f h of benign traffic = %.1f per hour (one per source per %.0f s, as the daemon gates)\n",
 		r.FalseAlerts, r.BenignHours, r.FalseAlertsPerHour(), AlertGapNs/1e9)
+	if len(r.Per) > 0 {
+		fmt.Fprintf(w, "macro F1 (mean over the %d attack classes): %.3f\n", len(r.Per), r.MacroF1())
+	}
 }
 
 // ReportFalse lists the alerted flows by label and class named, then the
@@ -248,4 +290,15 @@ func ReportFalse(w io.Writer, r *Result) {
 	for _, fa := range r.FalseList {
 		fmt.Fprintf(w, "false alert: %s %s -> %s:%d %s at %d\n", fa.Capture, fa.Src, fa.Dst, fa.DstPort, fa.Class, fa.TsNs)
 	}
+}
+
+// ReportCaptures prints the attack flows by capture: flows, those
+// alerted, those named their label (an anomaly counts as named), recall.
+func ReportCaptures(w io.Writer, r *Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "capture\tlabel\tflows\talerted\tnamed\trecall")
+	for _, c := range r.Captures {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.3f\n", c.Capture, c.Label, c.Flows, c.Alerted, c.Named, ratio(c.Alerted, c.Flows))
+	}
+	tw.Flush()
 }

@@ -272,11 +272,15 @@ func (x *Extractor) Fill(f *flows.Flow, nowNs int64, v *Vector) {
 	}
 }
 
-// Anomalous counts an anomalous feature point of source a at nowNs and
-// returns the source's damped count of them (half-life halfLifeNs,
-// this one included).
-func (x *Extractor) Anomalous(a netip.Addr, nowNs, halfLifeNs int64) float64 {
+// MaxCounts is how many damped counts of anomalous points a host keeps:
+// one per model run side by side.
+const MaxCounts = 4
+
+// Anomalous counts an anomalous feature point of source a at nowNs in
+// count n (< MaxCounts: one per model) and returns the source's damped
+// count of them (half-life halfLifeNs, this one included).
+func (x *Extractor) Anomalous(a netip.Addr, nowNs, halfLifeNs int64, n int) float64 {
 	h := x.hosts.get(a, nowNs)
-	h.Anom.add(nowNs, float64(halfLifeNs)/1e9, 1)
-	return h.Anom.W
+	h.Anom[n].add(nowNs, float64(halfLifeNs)/1e9, 1)
+	return h.Anom[n].W
 }

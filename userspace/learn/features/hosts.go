@@ -8,7 +8,7 @@ type host struct {
 	Addr  netip.Addr
 	Used  bool
 	Last  int64               // packet time it was last updated
-	Anom  damped              // its anomalous feature points (Anomalous)
+	Anom  [MaxCounts]damped   // its anomalous feature points, per model (Anomalous)
 	Flows [NumScales]damped   // new flows it opened
 	Ended [NumScales]damped   // its flows that ended
 	Fail  [NumScales]damped   // of those, failed ones (no reply, reset, half-open)

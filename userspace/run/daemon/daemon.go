@@ -179,6 +179,16 @@ func Run(ctx context.Context, o Options) (err error) {
 	// payload unless eve.payload asks for it.)
 	pc := cfg.PipelineConfig()
 	gateModel(&pc, cfg, ready.Interfaces)
+	// A learning period (learn:) keeps the flows' feature records until
+	// it learned this network's normal traffic; a model it learned before
+	// runs beside model: from the start.
+	learned, err := cfg.Learn.LoadLearned()
+	if err != nil {
+		return err
+	}
+	ms := &models{learned: learned}
+	learner := startLearning(cfg.Learn, ms, learned)
+	learner.hook(&pc)
 	pipe := pipeline.New(pc, func(a *alert.Alert) {
 		a.Iface = ifnames[a.Ifindex]
 		resp.Handle(a, int64(loader.KernelNow()))
@@ -207,7 +217,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	installRules(pipe, rs)
-	if err := loadModel(pipe, cfg); err != nil {
+	ms.pipe = pipe
+	if err := loadModel(ms, cfg); err != nil {
 		return err
 	}
 	xm, err := loadXDPModel(cfg.XDPModel)
@@ -314,7 +325,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	var stats ticker
 	defer stats.stop()
 	stats.set(cfg.EVE.StatsInterval)
-	r := &reloader{o: &o, boot: cfg, dp: dp, pipe: pipe, resp: resp, sink: sink, counters: counters, flowsOn: &flowsOn, ifaces: ready.Interfaces}
+	learnStop := make(chan struct{})
+	learner.run(learnStop)
+	defer learner.wait()
+	defer close(learnStop)
+	r := &reloader{o: &o, boot: cfg, dp: dp, pipe: pipe, resp: resp, sink: sink, counters: counters, flowsOn: &flowsOn, ifaces: ready.Interfaces,
+		models: ms, learner: learner}
 	for {
 		select {
 		case <-ctx.Done():
@@ -442,17 +458,14 @@ func applyConfig(m *loader.Maps, cfg *config.File) error {
 	return nil
 }
 
-// loadModel installs the configured learned model (on error the
-// pipeline keeps the one it has).
-func loadModel(pipe *pipeline.Pipeline, cfg *config.File) error {
-	m, err := cfg.LoadModel()
+// loadModel installs the configured learned models (on error the
+// pipeline keeps the ones it has).
+func loadModel(ms *models, cfg *config.File) error {
+	s, err := cfg.LoadModel()
 	if err != nil {
 		return err
 	}
-	pipe.SetModel(m)
-	if m != nil {
-		slog.Info("learned model loaded", "kind", m.Kind, "trees", len(m.Trees), "threshold", m.Threshold)
-	}
+	ms.setConfigured(s)
 	return nil
 }
 

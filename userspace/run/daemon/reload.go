@@ -40,6 +40,8 @@ type reloader struct {
 	counters *metrics.Daemon
 	flowsOn  *atomic.Bool
 	ifaces   []ReadyIface // as attached (the model's egress gate)
+	models   *models      // the configured and the learned models
+	learner  *liveLearner // a learning period (nil: none)
 }
 
 // reload rereads the configuration and applies it; it returns the
@@ -93,6 +95,9 @@ func (r *reloader) apply(next *config.File) error {
 	}
 	pc := next.PipelineConfig()
 	gateModel(&pc, next, r.ifaces)
+	if r.learner != nil && !r.learner.done.Load() {
+		r.learner.hook(&pc)
+	}
 	rc := next.ResponseConfig()
 	// Then installed. The kernel's config map and allow list first, then
 	// the userspace parts.
@@ -108,7 +113,7 @@ func (r *reloader) apply(next *config.File) error {
 	}
 	r.flowsOn.Store(next.EVE.Flows)
 	installRules(r.pipe, rs)
-	r.pipe.SetModel(mdl)
+	r.models.setConfigured(mdl)
 	return installXDPModel(r.dp.Maps(), r.pipe, xm)
 }
 
@@ -122,6 +127,7 @@ func restartNeeded(boot, next *config.File, pipe *pipeline.Pipeline) []string {
 		}
 	}
 	add(next.PinPath != boot.PinPath, "pin_path")
+	add(next.Learn != boot.Learn, "learn")
 	add(next.XDPMode != boot.XDPMode, "xdp_mode")
 	add(!slices.Equal(next.Interfaces, boot.Interfaces), "interfaces")
 	add(next.MetricsAddr != boot.MetricsAddr, "metrics_addr")

@@ -51,7 +51,7 @@ type Options struct {
 	Respond  respond.Config
 	Iface    string             // in_iface of alerts
 	Rules    *signature.Engine  // signatures to match (nil: none)
-	Model    *model.Model       // learned model to score flows with (nil: none)
+	Model    model.Set          // learned models to score flows with (nil: none)
 	OnAlert  func(*alert.Alert) // after the responder set the action
 	// EVE, when set, gets the run's flow, anomaly and drop events, and a
 	// stats event at the end (alerts go to OnAlert). Its write errors
@@ -212,7 +212,7 @@ func (r *runner) setup() error {
 	r.pipe = pipeline.New(pc, r.onAlert)
 	r.pipe.Engine().SetWantMore(resp.WantsMoreEvidence)
 	r.pipe.SetRules(r.o.Rules)
-	r.pipe.SetModel(r.o.Model)
+	r.pipe.SetModel(r.o.Model...)
 	if r.o.Tree != nil {
 		r.pipe.SetKernelModel(r.o.TreeVerdicts)
 	}

@@ -24,7 +24,7 @@ func TestModelRepliesUnseen(t *testing.T) {
 		pc.Learn.RepliesUnseen = unseen
 		n := 0
 		if _, err := offline.Run(offline.Options{Path: scan, Mode: offline.ModeUserspace, Pipeline: pc,
-			Respond: cfg.ResponseConfig(), Model: model.Default(),
+			Respond: cfg.ResponseConfig(), Model: model.Set{model.Default()},
 			OnAlert: func(a *alert.Alert) {
 				if a.Detector == "model" {
 					n++

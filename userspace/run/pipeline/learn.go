@@ -65,16 +65,35 @@ type learner struct {
 	x   *features.Extractor
 	vec features.Vector
 	sc  model.Scratch
-	res model.Result
+	res [model.MaxSet]model.Result // per model of the set
+	hit [model.MaxSet]bool         // per model: its gated verdict alerted
 	rec FeatureRecord
 }
 
-// SetModel installs a model (nil: none). Safe while running: workers
-// pick it up at their next feature point (SIGHUP reload).
-func (p *Pipeline) SetModel(m *model.Model) { p.model.Store(m) }
+// SetModel installs the models run side by side (none: no model). Safe
+// while running: workers pick them up at their next feature point
+// (SIGHUP reload).
+func (p *Pipeline) SetModel(ms ...*model.Model) {
+	var s model.Set
+	for _, m := range ms {
+		if m != nil && len(s) < model.MaxSet { // config.LoadModel refuses more
+			s = append(s, m)
+		}
+	}
+	if len(s) == 0 {
+		p.model.Store(nil)
+		return
+	}
+	p.model.Store(&s)
+}
 
-// Model is the model in use, or nil.
-func (p *Pipeline) Model() *model.Model { return p.model.Load() }
+// Model is the models in use (nil: none).
+func (p *Pipeline) Model() model.Set {
+	if s := p.model.Load(); s != nil {
+		return *s
+	}
+	return nil
+}
 
 // learning returns the worker's learner, made on first use: nothing is
 // allocated until a model or a features consumer is set.
@@ -118,34 +137,61 @@ func (w *Worker) learnPoint(l *learner, f *flows.Flow, point string, now int64) 
 	l.x.Fill(f, now, &l.vec)
 	l.rec = FeatureRecord{Point: point, TsNs: now, Flow: f, Vec: &l.vec}
 	mark := l.x.Mark(f)
-	if m := w.p.model.Load(); m != nil && mark != nil && !w.repliesUnseen(f) {
-		m.Score(&l.vec, &l.sc, &l.res)
-		l.rec.Scored, l.rec.Score = true, l.res.Score
-		// A flow whose originator sent only resets is never alerted on.
-		l.rec.Alert = m.Alert(&l.res) && !features.AnswerOnly(&l.vec)
-		l.rec.Class = m.ClassName(&l.res)
-		// A source seen in one flow only (a forged flood's) and a denial
-		// of service (from forged sources or reflectors) are counted,
-		// gated and reported by target.
-		subject, _ := f.Orig()
-		isTarget := SubjectIsTarget(&l.vec, l.rec.Class)
-		if isTarget {
-			subject, _ = f.Resp()
+	if set := w.p.model.Load(); set != nil && mark != nil && !w.repliesUnseen(f) {
+		// Each model judges the point on its own threshold and repeat
+		// gate; the record and the alert are the first alerting one's
+		// (else the first model's score).
+		first := -1
+		for i, m := range *set {
+			r := &l.res[i]
+			m.Score(&l.vec, &l.sc, r)
+			l.hit[i] = w.judge(l, m, r, f, now, i)
+			if l.hit[i] && first < 0 {
+				first = i
+			}
 		}
-		if rep := m.RepeatOf(&l.res); l.rec.Alert && rep > 1 && l.x.Anomalous(subject, now, model.RepeatHalfLifeNs) < float64(rep)-1e-9 {
-			l.rec.Alert = false // not repeated enough yet
-		}
+		at := max(first, 0)
+		m, r := (*set)[at], &l.res[at]
+		l.rec.Scored, l.rec.Score, l.rec.Alert, l.rec.Class = true, r.Score, first >= 0, m.ClassName(r)
 		if l.rec.Alert && *mark&markAlerted == 0 {
 			*mark |= markAlerted
+			subject, isTarget := modelSubject(f, &l.vec, l.rec.Class)
 			// One alert per subject per gap.
 			if w.modelGate.allow(subject, now, w.alertGap()) {
-				w.modelAlert(m, l, f, now, subject, isTarget)
+				w.modelAlert(*set, at, l, f, now, subject, isTarget)
 			}
 		}
 	}
 	if fn := w.p.live.Load().Learn.OnFeatures; fn != nil {
 		fn(&l.rec)
 	}
+}
+
+// judge is model i's gated verdict on the point it scored into r: at or
+// above its threshold, on a flow whose originator sent more than resets,
+// and, with a repeat above one, repeated that often by the subject (a
+// damped count of the model's own).
+func (w *Worker) judge(l *learner, m *model.Model, r *model.Result, f *flows.Flow, now int64, i int) bool {
+	if !m.Alert(r) || features.AnswerOnly(&l.vec) {
+		return false
+	}
+	rep := m.RepeatOf(r)
+	if rep <= 1 {
+		return true
+	}
+	subject, _ := modelSubject(f, &l.vec, m.ClassName(r))
+	return l.x.Anomalous(subject, now, model.RepeatHalfLifeNs, i) >= float64(rep)-1e-9
+}
+
+// modelSubject is whom a model verdict of class on f with features v is
+// about: its originator, or its responder (SubjectIsTarget).
+func modelSubject(f *flows.Flow, v *features.Vector, class string) (netip.Addr, bool) {
+	if SubjectIsTarget(v, class) {
+		a, _ := f.Resp()
+		return a, true
+	}
+	a, _ := f.Orig()
+	return a, false
 }
 
 // repliesUnseen reports whether f's replies are out of sight
@@ -168,26 +214,28 @@ func (w *Worker) alertGap() int64 {
 	return 60e9
 }
 
-// modelAlert raises the alert of a flow the model marked. It allocates
-// (the alert and its metadata), as every alert does; alerts are rare.
-func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64, subject netip.Addr, isTarget bool) {
-	m.Explain(&l.vec, &l.sc, &l.res)
+// modelAlert raises the alert of a flow model at of set marked. It
+// allocates (the alert and its metadata), as every alert does; alerts
+// are rare.
+func (w *Worker) modelAlert(set model.Set, at int, l *learner, f *flows.Flow, now int64, subject netip.Addr, isTarget bool) {
+	m, r := set[at], &l.res[at]
+	m.Explain(&l.vec, &l.sc, r)
 	orig, op := f.Orig()
 	resp, rp := f.Resp()
 	sig := alert.ModelSupervised
 	if m.Kind == model.KindIsolation {
 		sig = alert.ModelAnomaly
 	}
-	a := newModelAlert(sig, f, now, orig, resp, op, rp, subject, isTarget, l.res.Score/m.ThresholdOf(&l.res))
+	a := newModelAlert(sig, f, now, orig, resp, op, rp, subject, isTarget, r.Score/m.ThresholdOf(r))
 	a.Metadata = map[string]string{
 		"model":     m.Kind,
-		"class":     m.ClassName(&l.res),
-		"score":     strconv.FormatFloat(l.res.Score, 'f', 4, 64),
-		"threshold": strconv.FormatFloat(m.ThresholdOf(&l.res), 'f', 4, 64),
+		"class":     m.ClassName(r),
+		"score":     strconv.FormatFloat(r.Score, 'f', 4, 64),
+		"threshold": strconv.FormatFloat(m.ThresholdOf(r), 'f', 4, 64),
 		"point":     l.rec.Point,
 	}
 	top := ""
-	for i, fi := range l.res.Top {
+	for i, fi := range r.Top {
 		if fi < 0 {
 			break
 		}
@@ -198,6 +246,19 @@ func (w *Worker) modelAlert(m *model.Model, l *learner, f *flows.Flow, now int64
 	}
 	if top != "" {
 		a.Metadata["top_features"] = top
+	}
+	// The other models of the set that alerted on the point too.
+	also := ""
+	for i := at + 1; i < len(set); i++ {
+		if l.hit[i] {
+			if also != "" {
+				also += ","
+			}
+			also += set[i].Kind + ":" + set[i].ClassName(&l.res[i]) + "=" + strconv.FormatFloat(l.res[i].Score, 'f', 4, 64)
+		}
+	}
+	if also != "" {
+		a.Metadata["also"] = also
 	}
 	w.raiseModelAlert(a, f, 0)
 }

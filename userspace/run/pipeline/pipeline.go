@@ -165,7 +165,7 @@ type Pipeline struct {
 	OnApp func(ev *eve.AppEvent)
 
 	sig   atomic.Pointer[signature.Engine]
-	model atomic.Pointer[model.Model] // the learned model (learn.go)
+	model atomic.Pointer[model.Set] // the learned models (learn.go)
 	// kmodel names the in-kernel model's verdicts (kernel.go)
 	kmodel atomic.Pointer[KernelModel]
 	// ruleState is the signature state the daemon compiles every rule set
